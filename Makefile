@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[train,export,demo,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lowface demo --data-root $(DATA) --output demo_out
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --out benchmarks/results/speed.json
+	$(BIN)/python benchmarks/quality.py --data-root $(DATA) --out benchmarks/results/quality.json
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

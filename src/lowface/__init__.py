@@ -1,0 +1,32 @@
+"""lowface: make dark face photos and video usable again, for people and for face recognition.
+
+Public API (imported lazily, so ``import lowface`` stays cheap)::
+
+    lowface.enhance(image, model="lowface")           # one call, same kind back
+    lowface.Enhancer.from_pretrained("lowface-fast")  # a reusable enhancer
+    lowface.list_models(), lowface.create_model(name)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "enhance": "lowface.api",
+    "Enhancer": "lowface.api",
+    "list_models": "lowface.pretrained",
+    "create_model": "lowface.pretrained",
+    "read_image": "lowface.io",
+    "write_image": "lowface.io",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lowface' has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""The Python front door: ``Enhancer`` and the one-call ``enhance``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lowface.devices import pick_device
+from lowface.io import to_batch
+from lowface.models.enhance_net import Retinex
+from lowface.pretrained import create_model
+from lowface.tiling import tiled_apply
+
+DEFAULT_MODEL = "lowface"
+# Above this many pixels a tileable model runs tile by tile (bounded memory); 0 disables, None = auto.
+AUTO_TILE_PIXELS = 1024 * 1024
+AUTO_TILE_SIZE = 512
+
+
+def enhanced_image(output: Tensor | Retinex) -> Tensor:
+    """The image part of a model's output: the reflectance of a Retinex pair, or the tensor itself."""
+    return output.reflectance if isinstance(output, Retinex) else output
+
+
+class Enhancer:
+    """A ready enhancer: a model on a device, with tiling for large images.
+
+    Example:
+        >>> enhancer = Enhancer.from_pretrained("lowface-fast")
+        >>> out = enhancer.enhance(np.zeros((64, 64, 3), np.uint8))   # same kind back: uint8 (64, 64, 3)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str = "custom",
+        device: str | torch.device | None = None,
+        tile: int | None = None,
+        half: bool = False,
+    ):
+        self.name = name
+        self.device = pick_device(device)
+        self.model = model.eval().requires_grad_(False).to(self.device)
+        self.tile = tile
+        self.half = half and self.device.type == "cuda"
+        if self.half:
+            self.model.half()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name: str = DEFAULT_MODEL,
+        device: str | torch.device | None = None,
+        tile: int | None = None,
+        weights: str | Path | None = None,
+        half: bool = False,
+    ) -> Enhancer:
+        """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
+        return cls(create_model(name, weights), name, device, tile, half)
+
+    def to(self, device: str | torch.device) -> Enhancer:
+        self.device = pick_device(device)
+        self.model.to(self.device)
+        return self
+
+    @property
+    def tileable(self) -> bool:
+        return getattr(self.model, "receptive_radius", None) is not None
+
+    def _run(self, x: Tensor) -> Tensor:
+        dtype = x.dtype
+        x = x.to(self.device, torch.float16 if self.half else torch.float32)
+        return enhanced_image(self.model(x)).to(dtype)
+
+    @torch.inference_mode()
+    def enhance_tensor(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) float in [0, 1] -> same shape, on x's device. Large images are tiled exactly."""
+        height, width = x.shape[-2:]
+        tile = self.tile
+        if tile is None:
+            tile = AUTO_TILE_SIZE if height * width > AUTO_TILE_PIXELS else 0
+        if tile and self.tileable and max(height, width) > tile:
+            return tiled_apply(self._run, x, tile, self.model.receptive_radius, self.model.size_multiple)
+        return self._run(x).to(x.device)
+
+    def enhance(self, image: Any, bgr: bool = False) -> Any:
+        """Enhance a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor or ImageData; same kind back."""
+        batch, restore = to_batch(image, bgr=bgr)
+        return restore(self.enhance_tensor(batch))
+
+    def __repr__(self) -> str:
+        return f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile})"
+
+
+@lru_cache(maxsize=4)
+def _cached_enhancer(name: str, device: str | None) -> Enhancer:
+    return Enhancer.from_pretrained(name, device)
+
+
+def enhance(image: Any, model: str = DEFAULT_MODEL, device: str | None = None, bgr: bool = False) -> Any:
+    """One call: enhance ``image`` with a named model (cached between calls); returns the same kind."""
+    return _cached_enhancer(model, device).enhance(image, bgr=bgr)

@@ -1,0 +1,181 @@
+"""The ``lowface`` command line: enhance, models, train, export, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lowface")
+def main() -> None:
+    """Make dark face photos and video usable again, for people and for face recognition."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder (or an image path when enhancing a single image).",
+)
+@click.option("-m", "--model", default="lowface", show_default=True, help="Enhancer name (see `lowface models`).")
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use these .safetensors weights with the model's architecture.",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option(
+    "--tile",
+    type=int,
+    default=None,
+    help="Tile size in pixels for large images (exact); 0 disables. Default: automatic.",
+)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["png", "jpg", "tif", "webp", "bmp"]),
+    help="Write images in this format instead of the input's.",
+)
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them, i.e. resume).")
+@click.option("--half", is_flag=True, help="Half precision on CUDA.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def enhance(inputs, output, model, weights, device, tile, out_format, quality, overwrite, half, quiet) -> None:
+    """Enhance image files, folders (recursively, keeping the tree) and video files.
+
+    Inputs are never modified; outputs are written atomically; existing outputs are skipped so a rerun
+    resumes; a file that fails is reported and the batch goes on; the exit code is 1 if anything failed.
+    """
+    from lowface.api import Enhancer
+    from lowface.batch import plan_jobs, run_batch
+
+    try:
+        jobs = plan_jobs(inputs, output, out_format)
+        enhancer = Enhancer.from_pretrained(model, device=device, tile=tile, weights=weights, half=half)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    report = run_batch(enhancer, jobs, overwrite=overwrite, quality=quality, show_progress=not quiet)
+    click.echo(
+        f"{len(report.done)} enhanced, {len(report.skipped)} skipped (already done), "
+        f"{len(report.failed)} failed -> {output}",
+        err=True,
+    )
+    for _, message in report.failed:
+        click.echo(f"  failed: {message}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("pattern", default="*")
+@click.option("-v", "--verbose", is_flag=True, help="Show files, checksums, licences and training commands.")
+def models(pattern: str, verbose: bool) -> None:
+    """List the available enhancers (optionally matching a glob PATTERN)."""
+    from lowface.pretrained import list_models, model_card
+
+    for name in list_models(pattern):
+        card = model_card(name)
+        click.echo(f"{name:16s} {card.architecture:24s} {card.description}")
+        if verbose:
+            if card.file:
+                click.echo(f"{'':16s} file {card.file}  sha256 {card.sha256}")
+            click.echo(f"{'':16s} licence {card.licence}")
+            if card.command:
+                click.echo(f"{'':16s} trained with: {card.command}")
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML training config (keys: the fields of lowface.train.config.TrainConfig).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set steps=2000 --set model.type=fast_enhance_net.",
+)
+def train(config: Path | None, overrides: tuple[str, ...]) -> None:
+    """Train an enhancer without paired data (resumes from the run folder's checkpoint if there is one)."""
+    from lowface.backbones import FrozenBackboneMissing
+    from lowface.data.lfw import DatasetMissing
+    from lowface.train.config import load_config
+    from lowface.train.trainer import train as run_training
+
+    try:
+        cfg = load_config(config, list(overrides))
+        path = run_training(cfg)
+    except (ValueError, KeyError, DatasetMissing, FrozenBackboneMissing) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"weights written to {path}")
+
+
+@main.command()
+@click.argument("model")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file: .onnx for ONNX, .pt/.ts for TorchScript.",
+)
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--height", default=256, show_default=True, help="Height of the tracing example.")
+@click.option("--width", default=256, show_default=True, help="Width of the tracing example.")
+def export(model: str, output: Path, weights: Path | None, height: int, width: int) -> None:
+    """Export MODEL to ONNX (dynamic size) or TorchScript for deployment."""
+    from lowface.export import export_onnx, export_torchscript
+    from lowface.models.classical import NumpyImageOperator
+    from lowface.pretrained import create_model
+
+    try:
+        net = create_model(model, weights)
+    except KeyError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    if isinstance(net, NumpyImageOperator):
+        raise click.ClickException(f"{model} is a NumPy/OpenCV method, not a network, and cannot be exported")
+    if output.suffix == ".onnx":
+        export_onnx(net, output, height, width)
+    elif output.suffix in (".pt", ".ts"):
+        export_torchscript(net, output, height, width)
+    else:
+        raise click.ClickException(f"{output}: use a .onnx or .pt/.ts file name")
+    click.echo(f"exported {model} to {output}")
+
+
+@main.command()
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+    help="Folder holding lfw/ (falls back to a sample image when absent).",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True)
+@click.option("-n", "--count", default=4, show_default=True, help="Number of darkened LFW faces.")
+@click.option(
+    "--models",
+    "model_names",
+    default="lowface,lowface-fast,gamma,lime",
+    show_default=True,
+    help="Comma-separated enhancers to show side by side.",
+)
+def demo(data_root: Path, output: Path, count: int, model_names: str) -> None:
+    """Darken a few LFW test faces, enhance them with shipped models, write images and a comparison grid."""
+    from lowface.demo import run_demo
+
+    grid = run_demo(data_root, output, count, [m.strip() for m in model_names.split(",") if m.strip()])
+    click.echo(f"enhanced images in {output}/, side-by-side grid: {grid}")
+
+
+if __name__ == "__main__":
+    main()

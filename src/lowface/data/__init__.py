@@ -1,0 +1,1 @@
+"""Data: synthesis of low-light images, dataset file lists, training datasets."""

@@ -1,0 +1,60 @@
+"""``lowface demo``: darken a few LFW test faces, enhance them with shipped models, draw a comparison grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from lowface.api import Enhancer
+from lowface.data.synth import darken_linear
+from lowface.io import ImageData, image_to_tensor, read_image, tensor_to_image, write_image
+
+DEMO_RATIOS = (0.15, 0.25, 0.35, 0.45)
+
+
+def demo_faces(data_root: Path, count: int) -> list[tuple[str, np.ndarray]]:
+    """(name, clean RGB) pairs: LFW test-pair faces when the data is there, else scikit-image's astronaut."""
+    listing = Path(data_root) / "lfw" / "pairs_unique_images.txt"
+    if listing.is_file():
+        names = listing.read_text().split()[:: max(1, 7701 // max(count, 1))][:count]
+        return [(Path(n).stem, read_image(Path(data_root) / "lfw" / "lfw-deepfunneled" / n).rgb) for n in names]
+    from skimage import data as skdata  # shipped sample image, used when ../shared is absent
+
+    return [("astronaut", skdata.astronaut().astype(np.float32) / 255.0)]
+
+
+def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
+    image = Image.fromarray(np.round(np.clip(tile, 0, 1) * 255).astype(np.uint8)).resize((size, size))
+    canvas = Image.new("RGB", (size, size + 18), "white")
+    canvas.paste(image, (0, 18))
+    ImageDraw.Draw(canvas).text((4, 3), label, fill="black")
+    return canvas
+
+
+def run_demo(data_root: Path, output: Path, count: int, models: list[str], size: int = 200) -> Path:
+    """Write dark inputs, every model's output and ``grid.png`` (rows: faces; columns: dark, models, clean)."""
+    output = Path(output)
+    enhancers = [Enhancer.from_pretrained(name) for name in models]
+    rows = []
+    for index, (name, clean) in enumerate(demo_faces(data_root, count)):
+        ratio = DEMO_RATIOS[index % len(DEMO_RATIOS)]
+        dark = darken_linear(clean, ratio).astype(np.float32)
+        write_image(output / "dark" / f"{name}.png", ImageData(dark))
+        tiles = [_labelled(dark, f"dark x{ratio}", size)]
+        for enhancer in enhancers:
+            result = tensor_to_image(enhancer.enhance_tensor(image_to_tensor(dark)))
+            write_image(output / enhancer.name / f"{name}.png", ImageData(result))
+            tiles.append(_labelled(result, enhancer.name, size))
+        tiles.append(_labelled(clean, "clean", size))
+        rows.append(tiles)
+    grid = Image.new("RGB", (len(rows[0]) * size, len(rows) * (size + 18)), "white")
+    for r, tiles in enumerate(rows):
+        for c, tile in enumerate(tiles):
+            grid.paste(tile, (c * size, r * (size + 18)))
+    path = output / "grid.png"
+    buffer_path = output / ".grid.png.part"
+    grid.save(buffer_path, format="PNG")
+    buffer_path.replace(path)
+    return path

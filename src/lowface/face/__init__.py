@@ -1,0 +1,1 @@
+"""Face networks (detection, alignment, recognition, parsing): arrive with the face-networks issue."""

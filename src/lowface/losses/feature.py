@@ -1,0 +1,97 @@
+"""Feature module (paper III-C, Eq. 5-8): perceptual, color and 24-direction edge-aware smoothness losses."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lowface.backbones.base import FeatureExtractor
+
+
+class PerceptualLoss(nn.Module):
+    """Eq. 5: MSE between deep features of the low-light input and of the enhanced output.
+
+    Default tap ``s16`` (EfficientNet-Lite0 stride 16), the stand-in for the code's VGG-16 relu4_3. With
+    ``relative=True`` (default) the MSE is divided by the mean square of the input's features, which makes
+    the term's scale independent of the backbone (raw EfficientNet features are ~10x VGG's and otherwise pin
+    the output to the dark input).
+    """
+
+    def __init__(self, features: FeatureExtractor, tap: str = "s16", relative: bool = True):
+        super().__init__()
+        self.features, self.tap, self.relative = features, tap, relative
+
+    def forward(self, enhanced: Tensor, low: Tensor) -> Tensor:
+        with torch.no_grad():
+            target = self.features(low, (self.tap,))[self.tap]
+        loss = F.mse_loss(self.features(enhanced, (self.tap,))[self.tap], target)
+        return loss / (target.pow(2).mean() + 1e-8) if self.relative else loss
+
+
+def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
+    """Normalised 1-D Gaussian, radius 3*sigma by default."""
+    radius = radius if radius is not None else math.ceil(3 * sigma)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    return (kernel / kernel.sum()).float()
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
+    kernel = gaussian_kernel1d(sigma).to(x)
+    channels, radius = x.shape[1], kernel.numel() // 2
+    pad_mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
+    x = F.pad(x, (radius, radius, radius, radius), mode=pad_mode)
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+class ColorLoss(nn.Module):
+    """Eq. 6: MSE between Gaussian-blurred (sigma 3, per channel) enhanced image and a random positive.
+
+    Per channel on purpose: the official code's kernel mixes channels and is blind to colour (SPEC 7).
+    """
+
+    def __init__(self, sigma: float = 3.0):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, enhanced: Tensor, positive: Tensor) -> Tensor:
+        if positive.shape[-2:] != enhanced.shape[-2:]:
+            positive = F.interpolate(positive, size=enhanced.shape[-2:], mode="bilinear", align_corners=False)
+        return F.mse_loss(gaussian_blur(enhanced, self.sigma), gaussian_blur(positive, self.sigma))
+
+
+NEIGHBOUR_OFFSETS = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0))
+
+
+def shifted_difference(x: Tensor, dy: int, dx: int) -> Tensor:
+    """x(p + (dy, dx)) - x(p) over the pixels where both exist: (B, C, H - |dy|, W - |dx|)."""
+    height, width = x.shape[-2:]
+    a = x[..., max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)]
+    b = x[..., max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)]
+    return a - b
+
+
+class SmoothLoss(nn.Module):
+    """Eq. 7: edge-aware smoothness of the illumination over K = 24 neighbour directions (offsets 1 and 2).
+
+    w_k(p) = exp(-sum_c (grad_k S_c(p))^2 / (2 sigma^2)) from the low-light input S (sigma 0.1, per pixel);
+    loss = mean over k of mean_p w_k(p) * sum_c |grad_k I_c(p)|.
+    """
+
+    def __init__(self, sigma: float = 0.1):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, illumination: Tensor, low: Tensor) -> Tensor:
+        """illumination, low: (B, 3, H, W)."""
+        terms = []
+        for dy, dx in NEIGHBOUR_OFFSETS:
+            grad_input = shifted_difference(low, dy, dx)
+            weight = torch.exp(-grad_input.pow(2).sum(1) / (2 * self.sigma**2))
+            terms.append((weight * shifted_difference(illumination, dy, dx).abs().sum(1)).mean())
+        return torch.stack(terms).mean()

@@ -1,0 +1,15 @@
+"""Enhancement architectures. Importing this package registers them all in ``lowface.registry.MODELS``."""
+
+from lowface.models.classical import CLAHE, LIME, GammaCorrection, HistogramEqualization, Identity
+from lowface.models.enhance_net import EnhanceNet, FastEnhanceNet, Retinex
+
+__all__ = [
+    "CLAHE",
+    "LIME",
+    "EnhanceNet",
+    "FastEnhanceNet",
+    "GammaCorrection",
+    "HistogramEqualization",
+    "Identity",
+    "Retinex",
+]

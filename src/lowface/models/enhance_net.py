@@ -1,0 +1,142 @@
+"""Low-FaceNet's Retinex Enhance-Net (paper III-A) and a fast variant for video-rate use.
+
+Both estimate an illumination map I and return the reflectance R = S / I as the enhanced image (Retinex
+model S = R * I, pixel-wise). They always return a :class:`Retinex` pair; callers that only want the image
+take ``.reflectance``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lowface.models.guided_filter import FastGuidedUpsampler
+from lowface.registry import MODELS
+
+ILLUMINATION_FLOOR = 1e-4
+
+
+class Retinex(NamedTuple):
+    """Output of a Retinex enhancer: both (B, 3, H, W), values in [0, 1]."""
+
+    reflectance: Tensor
+    illumination: Tensor
+
+
+def clamp_passing_gradient(x: Tensor, low: float, high: float) -> Tensor:
+    """clamp(x, low, high) in the forward pass; identity gradient in the backward pass (straight-through).
+
+    A plain clamp has zero gradient outside [low, high]: once a channel of I = S + head crosses 1 during
+    training it can never come back (we saw whole colour channels die that way and tint every output).
+    """
+    return x + (x.clamp(low, high) - x).detach()
+
+
+def retinex_divide(image: Tensor, illumination: Tensor) -> Retinex:
+    """Clamp I to [1e-4, 1] and return R = clamp(S / I, 0, 1) together with that I.
+
+    Forward values are exactly the paper's; the clamps let gradients through (see clamp_passing_gradient).
+    """
+    illumination = clamp_passing_gradient(illumination, ILLUMINATION_FLOOR, 1.0)
+    return Retinex(clamp_passing_gradient(image / illumination, 0.0, 1.0), illumination)
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
+class IlluminationEstimator(nn.Module):
+    """The Enhance-Net trunk: six 3x3 convs with two skip concatenations, then a 5-conv sigmoid head.
+
+    Maps (B, 3, H, W) in [0, 1] to a non-negative illumination residual (B, 3, H, W) in [0, 1] at the same
+    resolution. ``width`` is 64 in the paper; ``head_widths`` (128, 128, 64, 16) likewise.
+    """
+
+    def __init__(self, width: int = 64, head_widths: tuple[int, int, int, int] = (128, 128, 64, 16)):
+        super().__init__()
+        self.conv1 = _conv(3, width)
+        self.conv2 = _conv(width, width)
+        self.conv3 = _conv(width, width)
+        self.conv4 = _conv(2 * width, width)
+        self.conv5 = _conv(2 * width, width)
+        self.conv6 = _conv(width, 3)
+        h1, h2, h3, h4 = head_widths
+        self.head = nn.Sequential(
+            _conv(3, h1), _conv(h1, h2), nn.ReLU(), _conv(h2, h3), _conv(h3, h4), _conv(h4, 3), nn.Sigmoid()
+        )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.normal_(module.weight, 0.0, 0.02)
+                nn.init.zeros_(module.bias)
+
+    # Eleven 3x3 convolutions in sequence: an output pixel sees 11 pixels in every direction.
+    receptive_radius = 11
+
+    def forward(self, x: Tensor) -> Tensor:
+        x1 = F.relu(self.conv1(x))
+        x2 = F.relu(self.conv2(x1))
+        x3 = F.relu(self.conv3(x2))
+        x4 = F.relu(self.conv4(torch.cat([x2, x3], 1)))
+        x5 = F.relu(self.conv5(torch.cat([x1, x4], 1)))
+        x6 = F.relu(self.conv6(x5))
+        return self.head(x6)
+
+
+@MODELS.register("enhance_net")
+class EnhanceNet(nn.Module):
+    """Low-FaceNet's Enhance-Net at full resolution, exactly as in the paper and SPEC section 1.
+
+    Illumination I = clamp(x + head(x), 1e-4, 1), output R = clamp(x / I, 0, 1). The head is non-negative, so
+    I >= x and the network only brightens (a property of the published design, kept on purpose).
+    No down-sampling: tiled inference with a halo of ``receptive_radius`` pixels is exact.
+
+    Example:
+        >>> net = EnhanceNet()
+        >>> out = net(torch.rand(1, 3, 32, 32))
+        >>> out.reflectance.shape
+        torch.Size([1, 3, 32, 32])
+    """
+
+    receptive_radius = IlluminationEstimator.receptive_radius
+    size_multiple = 1
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, width // 4))
+
+    def forward(self, x: Tensor) -> Retinex:
+        """x: (B, 3, H, W) in [0, 1] -> Retinex(reflectance, illumination), both (B, 3, H, W)."""
+        return retinex_divide(x, x + self.estimator(x))
+
+
+@MODELS.register("fast_enhance_net")
+class FastEnhanceNet(nn.Module):
+    """A cheap Enhance-Net: estimate the illumination at 1/``scale`` resolution, upsample it edge-aware.
+
+    The same residual illumination estimator (narrower) runs on the area-downsampled input; the low-resolution
+    illumination is lifted to full resolution by a per-channel fast guided filter whose guide is the input
+    channel itself (He & Sun 2015; trainable end to end as in Wu et al. 2018). The Retinex division happens at
+    full resolution, so fine detail comes from the input, not from the upsampler. Costs about 1/60 of
+    :class:`EnhanceNet` per pixel with the defaults. Tiling is exact with a halo of ``receptive_radius``
+    pixels when tiles start on multiples of ``scale``.
+    """
+
+    def __init__(self, scale: int = 4, width: int = 32, guide_radius: int = 2, guide_eps: float = 1e-3):
+        super().__init__()
+        self.scale = scale
+        self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
+        self.upsampler = FastGuidedUpsampler(guide_radius, guide_eps)
+        # Estimator radius + two box filters + one bilinear tap, in low-resolution pixels, times the scale.
+        self.receptive_radius = (IlluminationEstimator.receptive_radius + 2 * guide_radius + 1) * scale
+        self.size_multiple = scale
+
+    def forward(self, x: Tensor) -> Retinex:
+        """x: (B, 3, H, W) in [0, 1], any H, W -> Retinex(reflectance, illumination), both (B, 3, H, W)."""
+        # ceil_mode pools the partial border cells over their in-image pixels only; no shape arithmetic, so
+        # traced/exported graphs stay valid for every input size.
+        low = F.avg_pool2d(x, self.scale, ceil_mode=True)
+        illumination_low = clamp_passing_gradient(low + self.estimator(low), ILLUMINATION_FLOOR, 1.0)
+        return retinex_divide(x, self.upsampler(low, illumination_low, x, self.scale))

@@ -1,0 +1,107 @@
+"""The catalogue of ready-to-use enhancers: shipped trained networks and the classical baselines.
+
+Shipped weights live in ``lowface/weights/`` as safetensors, described by ``manifest.json`` (architecture,
+constructor arguments, sha256, licence, the exact training command). The checksum is verified before use;
+nothing is downloaded and nothing is written into the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+from torch import nn
+
+import lowface.models  # noqa: F401  (fills the MODELS registry)
+from lowface.registry import MODELS
+
+WEIGHTS_PACKAGE = "lowface.weights"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a name in :func:`list_models` stands for."""
+
+    name: str
+    architecture: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    file: str | None = None
+    sha256: str | None = None
+    licence: str = "MIT (lowface code; no weights)"
+    command: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+CLASSICAL_CARDS = [
+    ModelCard("identity", "identity", description="no enhancement (the 'none' reference)"),
+    ModelCard("gamma", "gamma", {"gamma": 2.2}, "gamma correction x**(1/2.2)"),
+    ModelCard("he", "histogram_equalization", description="global histogram equalisation of luma"),
+    ModelCard("clahe", "clahe", description="contrast-limited adaptive histogram equalisation of luma"),
+    ModelCard("lime", "lime", description="LIME illumination map estimation (Guo et al. 2017)"),
+]
+
+
+@lru_cache(maxsize=1)
+def _cards() -> dict[str, ModelCard]:
+    cards = {card.name: card for card in CLASSICAL_CARDS}
+    manifest = resources.files(WEIGHTS_PACKAGE).joinpath("manifest.json")
+    if manifest.is_file():
+        for name, entry in json.loads(manifest.read_text()).items():
+            cards[name] = ModelCard(name=name, **entry)
+    return cards
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of every ready-to-use enhancer matching a glob pattern."""
+    return sorted(name for name in _cards() if fnmatch(name, pattern))
+
+
+def model_card(name: str) -> ModelCard:
+    try:
+        return _cards()[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: str | Path, sha256: str | None = None) -> dict:
+    """Load a safetensors state dict, verifying its sha256 first when one is given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    if sha256 is not None and (actual := sha256_file(path)) != sha256:
+        raise ValueError(f"{path}: sha256 mismatch (expected {sha256}, got {actual}); the file is corrupt")
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: only .safetensors weights are accepted")
+    return safetensors.torch.load_file(str(path))
+
+
+def shipped_weights_path(card: ModelCard) -> Path:
+    assert card.file is not None
+    return Path(str(resources.files(WEIGHTS_PACKAGE).joinpath(card.file)))
+
+
+def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
+    """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded."""
+    card = model_card(name)
+    model = MODELS.create(card.architecture, **card.kwargs)
+    if weights is not None:
+        model.load_state_dict(load_state_dict(weights))
+    elif card.file is not None:
+        model.load_state_dict(load_state_dict(shipped_weights_path(card), card.sha256))
+    return model.eval().requires_grad_(False)

@@ -1,0 +1,91 @@
+"""Training configuration: a YAML file whose keys are exactly the fields of :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lowface.losses.objective import PAPER_WEIGHTS
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults follow the paper where it fits a CPU."""
+
+    model: dict[str, Any] = field(default_factory=lambda: {"type": "enhance_net"})
+    data_root: str = "../shared/data"
+    crop: int = 128
+    ratio_range: tuple[float, float] = (0.1, 0.5)
+    target_brightness: float | None = None
+    batch_size: int = 2
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.1
+    steps: int = 1000
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(PAPER_WEIGHTS))
+    distance: str = "statistics"
+    use_negatives: bool = True
+    features: str = "efficientnet_lite0"
+    features_weights: str | None = None
+    seed: int = 1
+    out_dir: str = "runs/lowface"
+    checkpoint_every: int = 50
+    log_every: int = 10
+    max_minutes: float | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if "type" not in self.model:
+            raise ValueError("config 'model' needs a 'type' key naming an architecture")
+        self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
+        if self.distance not in ("statistics", "aligned"):
+            raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["ratio_range"] = list(self.ratio_range)
+        return data
+
+
+def _coerce(overrides: list[str]) -> dict[str, Any]:
+    """["a=1", "model.width=32"] -> nested dict with YAML-parsed values."""
+    result: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        target = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = yaml.safe_load(value)
+    return result
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (or the defaults), apply ``key=value`` overrides; unknown keys are an error."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a training config must be a mapping of keys to values")
+        data = loaded or {}
+    data = _merge(TrainConfig().to_dict(), _merge(data, _coerce(overrides or [])))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{path or 'config'}: unknown keys {sorted(unknown)}; valid keys: {sorted(known)}")
+    return TrainConfig(**data)

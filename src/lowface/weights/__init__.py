@@ -1,0 +1,1 @@
+"""Shipped weights (safetensors) and manifest.json describing them."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: the data root (tests that need it skip with a message when it is absent), tiny images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+DATA_ROOT = Path(os.environ.get("LOWFACE_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    if not (DATA_ROOT / "lfw" / "lfw-deepfunneled").is_dir():
+        pytest.skip(f"LFW not found under {DATA_ROOT} (set LOWFACE_DATA to the folder holding lfw/)")
+    return DATA_ROOT
+
+
+@pytest.fixture(scope="session")
+def lfw_faces(data_root: Path) -> list[np.ndarray]:
+    """Six clean LFW test-pair faces, (250, 250, 3) float32 in [0, 1]."""
+    from lowface.io import read_image
+
+    names = (data_root / "lfw" / "pairs_unique_images.txt").read_text().split()[::1283][:6]
+    return [read_image(data_root / "lfw" / "lfw-deepfunneled" / n).rgb for n in names]
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def smooth_test_image(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A deterministic smooth colour image with some edges, (H, W, 3) float32 in [0, 1]."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 0.5 + 0.4 * np.sin(x / 7.0 + seed)
+    g = 0.5 + 0.4 * np.cos(y / 5.0)
+    b = ((x + y) % 16 < 8).astype(np.float32) * 0.6 + 0.2
+    return np.stack([r, g, b], axis=2).astype(np.float32)

@@ -1,0 +1,95 @@
+"""Python API: Enhancer and lowface.enhance accept what users have and give the same kind back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import smooth_test_image
+from PIL import Image
+
+import lowface
+from lowface.api import Enhancer
+
+
+@pytest.fixture(scope="module")
+def gamma() -> Enhancer:
+    return Enhancer.from_pretrained("gamma", device="cpu")
+
+
+def expected(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(rgb, 0, 1) ** (1 / 2.2)
+
+
+def test_numpy_uint8_rgb(gamma):
+    rgb = (smooth_test_image() * 0.3 * 255).astype(np.uint8)
+    out = gamma.enhance(rgb)
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    assert np.abs(out.astype(float) - expected(rgb / 255.0) * 255).max() <= 0.51
+
+
+def test_numpy_bgr_from_opencv_keeps_channel_order(gamma):
+    rgb = (smooth_test_image() * 0.3 * 255).astype(np.uint8)
+    out_bgr = gamma.enhance(rgb[..., ::-1].copy(), bgr=True)
+    assert np.array_equal(out_bgr[..., ::-1], gamma.enhance(rgb))
+
+
+def test_numpy_uint16_gray_and_float(gamma):
+    gray16 = (smooth_test_image()[..., 0] * 20000).astype(np.uint16)
+    out16 = gamma.enhance(gray16)
+    assert out16.dtype == np.uint16 and out16.shape == gray16.shape
+    assert np.abs(out16 / 65535.0 - expected(gray16 / 65535.0)).max() < 1e-4
+    floats = smooth_test_image().astype(np.float64) * 0.2
+    out = gamma.enhance(floats)
+    assert out.dtype == np.float64 and np.allclose(out, expected(floats), atol=1e-6)
+
+
+def test_rgba_alpha_passes_through(gamma):
+    rgba = np.dstack([(smooth_test_image() * 80).astype(np.uint8), np.full((48, 64), 77, np.uint8)])
+    out = gamma.enhance(rgba)
+    assert out.shape == rgba.shape and np.all(out[..., 3] == 77)
+
+
+def test_pil_modes_come_back_in_the_same_mode(gamma):
+    rgb = Image.fromarray((smooth_test_image() * 60).astype(np.uint8))
+    assert gamma.enhance(rgb).mode == "RGB"
+    assert gamma.enhance(rgb.convert("L")).mode == "L"
+    assert gamma.enhance(rgb.convert("RGBA")).mode == "RGBA"
+
+
+def test_tensors_chw_and_bchw(gamma):
+    x = torch.rand(3, 40, 50) * 0.3
+    out = gamma.enhance(x)
+    assert out.shape == x.shape and torch.allclose(out, x.pow(1 / 2.2), atol=1e-6)
+    assert gamma.enhance(x[None]).shape == (1, 3, 40, 50)
+
+
+def test_bad_tensors_and_types_are_refused(gamma):
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        gamma.enhance(torch.full((3, 16, 16), float("nan")))
+    with pytest.raises(ValueError, match="shape"):
+        gamma.enhance(torch.rand(4, 16, 16))
+    with pytest.raises(TypeError, match="unsupported image type"):
+        gamma.enhance("not an image")
+
+
+def test_one_call_enhance_and_unknown_model_message():
+    rgb = (smooth_test_image() * 60).astype(np.uint8)
+    assert lowface.enhance(rgb, model="gamma").shape == rgb.shape
+    with pytest.raises(KeyError, match=r"available: .*gamma"):
+        lowface.enhance(rgb, model="no-such-model")
+
+
+def test_list_models_has_classical_baselines():
+    assert {"identity", "gamma", "he", "clahe", "lime"} <= set(lowface.list_models())
+
+
+def test_auto_tiling_for_large_images_equals_whole_image():
+    from lowface.models import FastEnhanceNet
+
+    torch.manual_seed(0)
+    net = FastEnhanceNet()
+    x = torch.rand(1, 3, 300, 420) * 0.3
+    whole = Enhancer(net, device="cpu", tile=0).enhance_tensor(x)
+    tiled = Enhancer(net, device="cpu", tile=128).enhance_tensor(x)
+    assert torch.allclose(whole, tiled, atol=1e-5)

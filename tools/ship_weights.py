@@ -1,0 +1,59 @@
+"""Copy a finished training run's weights into the package and record them in weights/manifest.json.
+
+Usage: python tools/ship_weights.py NAME RUN_DIR --description "..." --command "lowface train ..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from lowface.pretrained import sha256_file
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "lowface" / "weights"
+LICENCE = (
+    "MIT (weights trained by lowface's own code on LFW's training list; LFW is for research use, "
+    "so treat these weights as research-use)"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("name")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--description", required=True)
+    parser.add_argument("--command", required=True)
+    args = parser.parse_args()
+
+    config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
+    log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    target = WEIGHTS_DIR / f"{args.name}.safetensors"
+    shutil.copyfile(args.run_dir / "model.safetensors", target)
+    manifest_path = WEIGHTS_DIR / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    kwargs = {k: v for k, v in config["model"].items() if k != "type"}
+    manifest[args.name] = {
+        "architecture": config["model"]["type"],
+        "kwargs": kwargs,
+        "description": args.description,
+        "file": target.name,
+        "sha256": sha256_file(target),
+        "licence": LICENCE,
+        "command": args.command,
+        "extra": {
+            "steps": log[-1]["step"] if log else 0,
+            "train_seconds": log[-1].get("elapsed_s") if log else None,
+            "final_loss": log[-1]["loss"] if log else None,
+            "config": config,
+        },
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    print(f"shipped {args.name}: {target} sha256 {manifest[args.name]['sha256']}")
+
+
+if __name__ == "__main__":
+    main()
