@@ -46,7 +46,7 @@ def main() -> None:
         "command": args.command,
         "extra": {
             "steps": log[-1]["step"] if log else 0,
-            "train_seconds": log[-1].get("elapsed_s") if log else None,
+            "train_seconds": log[-1].get("train_seconds") if log else None,
             "final_loss": log[-1]["loss"] if log else None,
             "config": config,
         },

@@ -16,9 +16,8 @@ from lowface.pretrained import create_model
 from lowface.tiling import tiled_apply
 
 DEFAULT_MODEL = "lowface"
-# Above this many pixels a tileable model runs tile by tile (bounded memory); 0 disables, None = auto.
-AUTO_TILE_PIXELS = 1024 * 1024
-AUTO_TILE_SIZE = 512
+# Tile size used when none is given and the model does not suggest one (its ``default_tile``).
+DEFAULT_TILE = 1024
 
 
 def enhanced_image(output: Tensor | Retinex) -> Tensor:
@@ -78,12 +77,13 @@ class Enhancer:
 
     @torch.inference_mode()
     def enhance_tensor(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) float in [0, 1] -> same shape, on x's device. Large images are tiled exactly."""
-        height, width = x.shape[-2:]
-        tile = self.tile
-        if tile is None:
-            tile = AUTO_TILE_SIZE if height * width > AUTO_TILE_PIXELS else 0
-        if tile and self.tileable and max(height, width) > tile:
+        """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
+
+        Images larger than the tile size (``tile``, else the model's ``default_tile``) run tile by tile,
+        exactly, so memory is bounded by the tile size whatever the image size.
+        """
+        tile = self.tile if self.tile is not None else getattr(self.model, "default_tile", DEFAULT_TILE)
+        if tile and self.tileable and max(x.shape[-2:]) > tile:
             return tiled_apply(self._run, x, tile, self.model.receptive_radius, self.model.size_multiple)
         return self._run(x).to(x.device)
 

@@ -52,9 +52,12 @@ class VGG16Features(FeatureExtractor):
         super().__init__(IMAGENET_MEAN, IMAGENET_STD)
         self.layers = _vgg16_layers()
         state = load_vgg16_state(weights)
-        missing, _ = self.layers.load_state_dict(state, strict=False)
-        if missing:
-            raise ValueError(f"{weights}: not a VGG-16 state dict (missing {missing[:4]}...)")
+        expected = {k: tuple(v.shape) for k, v in self.layers.state_dict().items()}
+        found = {k: tuple(state[k].shape) for k in expected if k in state}
+        if found != expected:
+            wrong = sorted(k for k in expected if found.get(k) != expected[k])
+            raise ValueError(f"{weights}: not a VGG-16 state dict (missing or mis-shaped: {wrong[:4]})")
+        self.layers.load_state_dict({k: state[k] for k in expected})
         self.freeze()
 
     def extract(self, x: Tensor, taps: tuple[str, ...]) -> dict[str, Tensor]:

@@ -14,18 +14,28 @@ from lowface.backbones.base import FeatureExtractor
 class PerceptualLoss(nn.Module):
     """Eq. 5: MSE between deep features of the low-light input and of the enhanced output.
 
-    Default tap ``s16`` (EfficientNet-Lite0 stride 16), the stand-in for the code's VGG-16 relu4_3. With
-    ``relative=True`` (default) the MSE is divided by the mean square of the input's features, which makes
-    the term's scale independent of the backbone (raw EfficientNet features are ~10x VGG's and otherwise pin
-    the output to the dark input).
+    Default tap ``s16`` (EfficientNet-Lite0 stride 16), the stand-in for the code's VGG-16 relu4_3.
+
+    Two deliberate departures, both switchable (measured: with neither, the correct answer - the clean
+    image - scores worse than a tinted half-enhanced output, because features change with exposure):
+    ``exposure_matched``: the input is first scaled to the output's mean brightness (per image, no
+    gradient), so the term asks for the input's *content* at the output's exposure, not for darkness;
+    ``relative``: the MSE is divided by the mean square of the target features, which makes the scale
+    independent of the backbone.
     """
 
-    def __init__(self, features: FeatureExtractor, tap: str = "s16", relative: bool = True):
+    def __init__(
+        self, features: FeatureExtractor, tap: str = "s16", relative: bool = True, exposure_matched: bool = True
+    ):
         super().__init__()
-        self.features, self.tap, self.relative = features, tap, relative
+        self.features, self.tap = features, tap
+        self.relative, self.exposure_matched = relative, exposure_matched
 
     def forward(self, enhanced: Tensor, low: Tensor) -> Tensor:
         with torch.no_grad():
+            if self.exposure_matched:
+                gain = enhanced.mean((1, 2, 3), keepdim=True) / low.mean((1, 2, 3), keepdim=True).clamp_min(1e-4)
+                low = (low * gain).clamp(0.0, 1.0)
             target = self.features(low, (self.tap,))[self.tap]
         loss = F.mse_loss(self.features(enhanced, (self.tap,))[self.tap], target)
         return loss / (target.pow(2).mean() + 1e-8) if self.relative else loss

@@ -102,6 +102,7 @@ class EnhanceNet(nn.Module):
 
     receptive_radius = IlluminationEstimator.receptive_radius
     size_multiple = 1
+    default_tile = 1024  # ~1 MP per tile keeps inference memory around 1-2 GB
 
     def __init__(self, width: int = 64):
         super().__init__()
@@ -132,6 +133,7 @@ class FastEnhanceNet(nn.Module):
         # Estimator radius + two box filters + one bilinear tap, in low-resolution pixels, times the scale.
         self.receptive_radius = (IlluminationEstimator.receptive_radius + 2 * guide_radius + 1) * scale
         self.size_multiple = scale
+        self.default_tile = 2048
 
     def forward(self, x: Tensor) -> Retinex:
         """x: (B, 3, H, W) in [0, 1], any H, W -> Retinex(reflectance, illumination), both (B, 3, H, W)."""

@@ -63,6 +63,7 @@ class Trainer:
             config.seed,
         )
         self.step = 0
+        self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
         if self.checkpoint_path.exists():
             self._load_checkpoint()
@@ -76,6 +77,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         torch.set_rng_state(state["torch_rng"])
 
     def save_checkpoint(self) -> None:
@@ -94,7 +96,12 @@ class Trainer:
     def export_weights(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else self.out_dir / "model.safetensors"
         state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_write_bytes(path, safetensors.torch.save(state, metadata={"step": str(self.step)}))
+        atomic_write_bytes(
+            path,
+            safetensors.torch.save(
+                state, metadata={"step": str(self.step), "train_seconds": f"{self.train_seconds:.0f}"}
+            ),
+        )
         return path
 
     # -- data order -------------------------------------------------------------------------------------
@@ -132,6 +139,7 @@ class Trainer:
     def fit(self) -> Path:
         """Train until ``steps`` (or ``max_minutes``) and return the exported weights' path."""
         config, start, bad = self.config, time.monotonic(), 0
+        already = self.train_seconds
         progress = tqdm(total=config.steps, initial=self.step, desc=f"train {config.model['type']}", unit="step")
         with open(self.out_dir / "log.jsonl", "a") as log:
             while self.step < config.steps:
@@ -143,15 +151,12 @@ class Trainer:
                 else:
                     bad = 0
                 self.step += 1
+                self.train_seconds = already + time.monotonic() - start
                 progress.update(1)
                 if result is not None and (self.step % config.log_every == 0 or self.step == config.steps):
                     loss, terms = result
-                    log.write(
-                        json.dumps(
-                            {"step": self.step, "loss": loss, **terms, "elapsed_s": round(time.monotonic() - start, 1)}
-                        )
-                        + "\n"
-                    )
+                    record = {"step": self.step, "loss": loss, **terms, "train_seconds": round(self.train_seconds, 1)}
+                    log.write(json.dumps(record) + "\n")
                     log.flush()
                     progress.set_postfix(loss=f"{loss:.4f}")
                 if self.step % config.checkpoint_every == 0:
