@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_test_image
 from PIL import Image
 
 import lowface
+from conftest import smooth_test_image
 from lowface.api import Enhancer
 
 

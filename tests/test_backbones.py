@@ -30,7 +30,10 @@ def test_feature_taps_shapes_frozen_and_differentiable_wrt_input():
     x = torch.rand(1, 3, 64, 64, requires_grad=True)
     out = features(x, ("s2", "s4", "s8", "s16"))
     assert [tuple(out[t].shape[1:]) for t in ("s2", "s4", "s8", "s16")] == [
-        (16, 32, 32), (24, 16, 16), (40, 8, 8), (112, 4, 4)
+        (16, 32, 32),
+        (24, 16, 16),
+        (40, 8, 8),
+        (112, 4, 4),
     ]
     out["s16"].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import smooth_test_image
 
+from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.io import ImageData, read_image, write_image
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import smooth_test_image
 from PIL import Image
 
+from conftest import smooth_test_image
 from lowface.io import ImageData, ImageReadError, read_image, write_image
 
 

@@ -26,9 +26,7 @@ class TinyFeatures(FeatureExtractor):
     def __init__(self):
         super().__init__((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
         torch.manual_seed(0)
-        self.convs = torch.nn.ModuleList(
-            torch.nn.Conv2d(c, 8, 3, stride=2, padding=1) for c in (3, 8, 8, 8)
-        )
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, 8, 3, stride=2, padding=1) for c in (3, 8, 8, 8))
         self.freeze()
 
     def extract(self, x, taps):

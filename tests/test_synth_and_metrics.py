@@ -54,4 +54,6 @@ def test_ssim_matches_scikit_image():
         a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
     )
     assert ours == pytest.approx(ref, abs=1e-4)
-    assert ssim(torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(a).permute(2, 0, 1)[None]) == pytest.approx(1)
+    assert ssim(
+        torch.from_numpy(a).permute(2, 0, 1)[None], torch.from_numpy(a).permute(2, 0, 1)[None]
+    ) == pytest.approx(1)

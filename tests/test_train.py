@@ -31,8 +31,15 @@ def tiny_data(tmp_path_factory) -> Path:
 def config_for(tiny_data: Path, out_dir: Path, steps: int, model: str = "fast_enhance_net"):
     return load_config(
         None,
-        [f"data_root={tiny_data}", f"out_dir={out_dir}", f"steps={steps}", "crop=32", "checkpoint_every=1",
-         "log_every=1", f"model.type={model}"],
+        [
+            f"data_root={tiny_data}",
+            f"out_dir={out_dir}",
+            f"steps={steps}",
+            "crop=32",
+            "checkpoint_every=1",
+            "log_every=1",
+            f"model.type={model}",
+        ],
     )
 
 
