@@ -1,6 +1,164 @@
-"""Speed and cost of every enhancer: parameters, GMACs, ms per megapixel and peak memory at three sizes.
+"""Cost of every enhancer: parameters, GMACs, milliseconds per megapixel and peak memory, three image sizes,
+one thread and all threads, on this machine in one run.
 
-Usage: python benchmarks/speed.py [--out benchmarks/results/speed.json] [--threads 1 2] [--repeats 3]
-The full-resolution network is timed on a 600x400 image and on one 1080p tile row is extrapolated? No:
-every size is timed for real; use --sizes to choose. Results are written as JSON and a markdown table.
+Usage:
+    python benchmarks/speed.py --out benchmarks/results/speed.json
+
+Each (method, size, threads) runs in a fresh subprocess so that its peak resident memory is its own; the
+time is the best of ``--repeats`` runs after one warm-up on a small image. Networks run through
+``lowface.Enhancer`` exactly as the CLI does (exact tiling for large images included).
 """
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840)}
+METHODS = ["lowface", "lowface-fast", "identity", "gamma", "he", "clahe", "lime"]
+
+
+def count_macs(model, height: int, width: int) -> int | None:
+    """Convolution multiply-accumulates for one forward pass (None for non-network methods)."""
+    import torch
+    from torch import nn
+
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        return None
+    total = 0
+
+    def hook(module, _inputs, output):
+        nonlocal total
+        total += output.numel() * module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+
+    handles = [m.register_forward_hook(hook) for m in convs]
+    with torch.no_grad():
+        model(torch.rand(1, 3, height, width))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
+    import torch
+
+    from lowface.api import Enhancer
+
+    torch.set_num_threads(threads)
+    enhancer = Enhancer.from_pretrained(method, device="cpu")
+    height, width = SIZES[size]
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(1, 3, height, width, generator=generator) * 0.3).contiguous()
+    enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        enhancer.enhance_tensor(x)
+        times.append(time.perf_counter() - start)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    best = min(times)
+    return {
+        "method": method,
+        "size": size,
+        "threads": threads,
+        "seconds": best,
+        "ms_per_megapixel": 1000 * best / (height * width / 1e6),
+        "images_per_second": 1 / best,
+        "peak_rss_mb": peak_rss / 1024,
+        "peak_rss_increase_mb": max(peak_rss - base_rss, 0) / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--threads", default=f"1,{os.cpu_count()}")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
+    parser.add_argument("--one", nargs=3, metavar=("METHOD", "SIZE", "THREADS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        method, size, threads = args.one
+        print(json.dumps(measure_one(method, size, int(threads), args.repeats)))
+        return
+
+    from lowface.pretrained import create_model
+
+    methods, sizes = args.methods.split(","), args.sizes.split(",")
+    thread_counts = sorted({int(t) for t in args.threads.split(",")})
+    cost = {}
+    for method in methods:
+        model = create_model(method)
+        params = sum(p.numel() for p in model.parameters())
+        macs = count_macs(model, 400, 600)
+        cost[method] = {
+            "parameters": params,
+            "gmacs": {s: None if macs is None else macs * (h * w) / (400 * 600) / 1e9 for s, (h, w) in SIZES.items()},
+        }
+    rows = []
+    for method in methods:
+        for size in sizes:
+            for threads in thread_counts:
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    method,
+                    size,
+                    str(threads),
+                    "--repeats",
+                    str(args.repeats),
+                ]
+                if method == "lowface" and size == "4K":
+                    command[-1] = "1"  # ~3 minutes a run on one CPU thread
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                rows.append(row)
+                print(
+                    f"{method:14s} {size:8s} {threads} thr  {row['ms_per_megapixel']:9.1f} ms/MP "
+                    f"{row['peak_rss_mb']:8.0f} MB peak",
+                    flush=True,
+                )
+
+    record = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "cost": cost,
+        "timings": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+    lines = [
+        f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
+        f"{args.repeats} (1 for lowface at 4K); peak RSS of the whole process (model + image + work).",
+        "",
+        "| method | params | size | GMACs | threads | ms/MP | images/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        c = cost[row["method"]]
+        gmacs = c["gmacs"][row["size"]]
+        lines.append(
+            f"| {row['method']} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{gmacs:.1f}'} "
+            f"| {row['threads']} | {row['ms_per_megapixel']:.1f} | {row['images_per_second']:.2f} "
+            f"| {row['peak_rss_mb']:.0f} |"
+        )
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

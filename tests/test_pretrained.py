@@ -1,0 +1,85 @@
+"""Shipped weights: checksums verified, corrupt files refused, trained models really enhance dark faces."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lowface.api import Enhancer
+from lowface.cli import main
+from lowface.data.synth import darken_linear
+from lowface.io import image_to_tensor
+from lowface.metrics.fidelity import psnr
+from lowface.pretrained import list_models, load_state_dict, model_card, sha256_file, shipped_weights_path
+
+SHIPPED = ["lowface", "lowface-fast"]
+
+
+def test_shipped_networks_are_listed_with_checksum_licence_and_command():
+    manifest = json.loads(resources.files("lowface.weights").joinpath("manifest.json").read_text())
+    for name in SHIPPED:
+        assert name in list_models()
+        card = model_card(name)
+        assert card.file and card.licence and card.command and card.command.startswith("lowface train")
+        assert sha256_file(shipped_weights_path(card)) == card.sha256 == manifest[name]["sha256"]
+
+
+def test_corrupt_weights_are_refused(tmp_path: Path):
+    card = model_card("lowface-fast")
+    broken = tmp_path / "broken.safetensors"
+    shutil.copyfile(shipped_weights_path(card), broken)
+    data = bytearray(broken.read_bytes())
+    data[-10] ^= 0xFF
+    broken.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        load_state_dict(broken, card.sha256)
+    pickle_file = tmp_path / "x.pth"
+    pickle_file.write_bytes(b"not loaded: pickles are never accepted as shipped weights")
+    with pytest.raises(ValueError, match=r"only \.safetensors"):
+        load_state_dict(pickle_file)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_trained_models_enhance_dark_lfw_faces(lfw_faces, name):
+    enhancer = Enhancer.from_pretrained(name, device="cpu")
+    gains = []
+    for face in lfw_faces:
+        dark = image_to_tensor(darken_linear(face, 0.3))
+        clean = image_to_tensor(face)
+        out = enhancer.enhance_tensor(dark)
+        gains.append((psnr(out, clean) - psnr(dark, clean)).item())
+        assert out.mean() > 1.8 * dark.mean()
+    assert np.mean(gains) > 3.0, gains
+
+
+def test_user_weights_override_the_shipped_ones(tmp_path: Path):
+    import safetensors.torch
+
+    from lowface.models import FastEnhanceNet
+
+    torch.manual_seed(0)
+    custom = FastEnhanceNet()
+    safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "mine.safetensors"))
+    enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=tmp_path / "mine.safetensors")
+    x = torch.rand(1, 3, 32, 32) * 0.3
+    assert torch.allclose(enhancer.enhance_tensor(x), custom.eval()(x).reflectance)
+
+
+def test_demo_writes_enhanced_images_and_a_grid(tmp_path: Path):
+    result = CliRunner().invoke(
+        main, ["demo", "--data-root", str(tmp_path / "absent"), "-o", str(tmp_path / "demo"), "--models", "gamma"]
+    )
+    assert result.exit_code == 0, result.output
+    grid = tmp_path / "demo" / "grid.png"
+    assert grid.is_file() and (tmp_path / "demo" / "gamma" / "astronaut.png").is_file()
+    from PIL import Image
+
+    with Image.open(grid) as image:
+        assert image.size == (3 * 200, 218)  # dark | gamma | clean, one row
