@@ -22,7 +22,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840)}
+SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
+DEFAULT_SIZES = "600x400,1080p,4K"
 METHODS = ["lowface", "lowface-fast", "identity", "gamma", "he", "clahe", "lime"]
 
 
@@ -82,7 +83,7 @@ def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--threads", default=f"1,{os.cpu_count()}")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
@@ -144,7 +145,7 @@ def main() -> None:
 
     lines = [
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
-        f"{args.repeats} (1 for lowface at 4K); peak RSS of the whole process (model + image + work).",
+        f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work).",
         "",
         "| method | params | size | GMACs | threads | ms/MP | images/s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
