@@ -40,7 +40,7 @@ def test_reproduces_dlib_get_face_chip(data_root: Path):
         pytest.skip(str(exc))
     detector = dlib.get_frontal_face_detector()
     for name in (data_root / "lfw" / "pairs_unique_images.txt").read_text().split()[:3]:
-        image = np.asarray(Image.open(data_root / "lfw" / "lfw-deepfunneled" / name).convert("RGB"))
+        image = np.array(Image.open(data_root / "lfw" / "lfw-deepfunneled" / name).convert("RGB"))
         shape = predictor(image, detector(image, 1)[0])
         expected = np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)).astype(np.float32)
         points = np.array([[p.x, p.y] for p in shape.parts()], float)
