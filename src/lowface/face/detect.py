@@ -1,0 +1,55 @@
+"""One face-detection interface over the offline detectors: ``create_detector(name).detect(image)``.
+
+``mtcnn``: MTCNN (boxes, 5 landmarks: eye centres, nose tip, mouth corners).
+``hog``: dlib's HOG detector (dlib-bin) + dlib's 5-point predictor (eye corners, nose bottom); its
+landmarks are reported as eye centres (mean of the two corners) and nose, mouth corners NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor
+
+from lowface.face.mtcnn import MTCNN, Detection
+from lowface.face.packages import FaceModelMissing, packaged_file
+
+DETECTORS = ("mtcnn", "hog")
+
+
+class HOGDetector:
+    """dlib's frontal-face HOG detector with 5-point landmarks; image (3, H, W) RGB in [0, 1]."""
+
+    def __init__(self, upsample: int = 1):
+        try:
+            import dlib
+        except ImportError:
+            raise FaceModelMissing("the hog detector needs dlib-bin (pip install 'lowface[face]')") from None
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(packaged_file("dlib_shape_predictor_5")))
+        self.upsample = upsample
+
+    def detect(self, image: Tensor) -> list[Detection]:
+        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        rects, scores, _ = self.detector.run(pixels, self.upsample, 0.0)
+        found = []
+        for rect, score in zip(rects, scores, strict=True):
+            points = np.array([[p.x, p.y] for p in self.predictor(pixels, rect).parts()], float)
+            landmarks = np.full((5, 2), np.nan)
+            landmarks[0], landmarks[1], landmarks[2] = points[2:4].mean(0), points[0:2].mean(0), points[4]
+            box = np.array([rect.left(), rect.top(), rect.right(), rect.bottom()], float)
+            detection = Detection(box, landmarks, float(score))
+            object.__setattr__(detection, "dlib_points", points)  # the raw 5 points, for dlib's chips
+            found.append(detection)
+        return sorted(found, key=lambda d: -d.score)
+
+
+def create_detector(name: str = "mtcnn"):
+    """A detector by name (see ``DETECTORS``); each has ``detect((3, H, W) RGB in [0, 1]) -> [Detection]``."""
+    if name == "mtcnn":
+        return MTCNN()
+    if name == "hog":
+        return HOGDetector()
+    raise KeyError(f"unknown face detector {name!r}; available: {', '.join(DETECTORS)}")
+
+
+__all__ = ["DETECTORS", "Detection", "HOGDetector", "create_detector"]
