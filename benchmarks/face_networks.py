@@ -1,0 +1,113 @@
+"""LFW verification with the offline recognizers, and detection rates of the offline detectors.
+
+Usage:
+    python benchmarks/face_networks.py --data-root ../shared/data --out benchmarks/results/face_networks.json
+    python benchmarks/face_networks.py --pairs 600      # the first 600 pairs only (fold 1)
+
+Protocol: pairs.txt View 2; cosine similarity of unit embeddings; 10-fold accuracy with the threshold
+chosen on the other nine folds (a subset inside one official fold is split into 10 interleaved parts);
+TAR at FAR = 1e-3 over all pairs. A face the detector misses is embedded from a centred fallback crop
+and counted in the detection rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lowface.data.lfw import lfw_image_path, lfw_pairs
+from lowface.face.pipeline import RECOGNIZERS, RecognitionPipeline
+from lowface.io import image_to_tensor, read_image
+from lowface.metrics.face import tar_at_far, verification_accuracy
+
+
+def embed_images(
+    pipeline: RecognitionPipeline, data_root: Path, keys: list[tuple[str, int]], batch: int = 16
+) -> tuple[dict, float, float]:
+    """{(name, number): embedding}, detection rate, milliseconds per face (detect + align + embed)."""
+    embeddings, detected, start = {}, 0, time.perf_counter()
+    for begin in tqdm(range(0, len(keys), batch), desc=pipeline.name, unit="batch"):
+        chunk = keys[begin : begin + batch]
+        images = [image_to_tensor(read_image(lfw_image_path(data_root, *key)).rgb)[0] for key in chunk]
+        alignments = [pipeline.align(image) for image in images]
+        detected += sum(a.detected for a in alignments)
+        with torch.no_grad():
+            vectors = pipeline.embed(torch.stack(images), alignments).numpy()
+        embeddings.update(zip(chunk, vectors, strict=True))
+    milliseconds = 1000 * (time.perf_counter() - start) / len(keys)
+    return embeddings, detected / len(keys), milliseconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--pairs", type=int, default=6000, help="use the first N pairs")
+    parser.add_argument("--recognizers", default=",".join(RECOGNIZERS))
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/face_networks.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    pairs = lfw_pairs(args.data_root)[: args.pairs]
+    keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    if len(np.unique(folds)) < 2:  # a subset inside one official fold: cross-validate over 10 interleaved parts
+        folds = np.arange(len(pairs)) % 10
+    results = {}
+    for name in args.recognizers.split(","):
+        pipeline = RecognitionPipeline(name)
+        embeddings, detection_rate, ms = embed_images(pipeline, args.data_root, keys)
+        scores = np.array([float(embeddings[p.first] @ embeddings[p.second]) for p in pairs])
+        verification = verification_accuracy(scores, same, folds)
+        results[name] = {
+            "accuracy": verification.accuracy,
+            "accuracy_std": verification.std,
+            "fold_accuracies": verification.fold_accuracies,
+            "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3),
+            "detector": type(pipeline.detector).__name__,
+            "detection_rate": detection_rate,
+            "ms_per_face": ms,
+        }
+        print(
+            f"{name}: accuracy {100 * verification.accuracy:.2f}% +- {100 * verification.std:.2f}, "
+            f"detection {100 * detection_rate:.2f}%, {ms:.0f} ms/face",
+            flush=True,
+        )
+
+    record = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {args.threads} thread(s), Python {platform.python_version()}",
+        "pairs": len(pairs),
+        "images": len(keys),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    lines = [
+        f"LFW verification, {len(pairs)} pairs / {len(keys)} images. Command: `{record['command']}`, "
+        f"{record['date']}, {record['machine']}.",
+        "",
+        "| recognizer | detector | accuracy (10-fold) | TAR@FAR=1e-3 | detection rate | ms/face |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['detector']} | {100 * r['accuracy']:.2f} +- {100 * r['accuracy_std']:.2f} "
+            f"| {100 * r['tar_at_far_1e-3']:.2f} | {100 * r['detection_rate']:.2f} | {r['ms_per_face']:.0f} |"
+        )
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

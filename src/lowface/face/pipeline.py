@@ -1,0 +1,75 @@
+"""Recognition pipelines: detect -> align (differentiable) -> embed, for each offline recognizer.
+
+``dlib``: dlib HOG detector + 5-point landmarks -> dlib's 150 px chip -> dlib ResNet (128-d).
+``facenet``: MTCNN -> box + 32 px margin -> 160 px crop -> FaceNet CASIA (512-d).
+
+Alignment transforms are computed once (e.g. on a clean image) and can be re-applied to another image of
+the same geometry (its enhanced or dark version), with gradients flowing to that image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lowface.face.align import box_crop_transform, dlib_chip_transform, warp
+from lowface.face.detect import create_detector
+
+RECOGNIZERS = ("dlib", "facenet")
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where a face is: the chip-to-image transform (2, 3), and whether a detector found it."""
+
+    transform: np.ndarray
+    detected: bool
+
+
+class RecognitionPipeline(nn.Module):
+    """A frozen recognizer with its detector and alignment. Images: (3, H, W) RGB in [0, 1]."""
+
+    def __init__(self, recognizer: str = "facenet", fallback_fraction: float = 0.5):
+        super().__init__()
+        if recognizer == "dlib":
+            from lowface.face.dlib_resnet import CHIP_SIZE, load_dlib_resnet
+
+            self.network, self.chip_size, detector = load_dlib_resnet(), CHIP_SIZE, "hog"
+        elif recognizer == "facenet":
+            from lowface.face.facenet import CROP_MARGIN, CROP_SIZE, load_facenet
+
+            self.network, self.chip_size, detector = load_facenet(), CROP_SIZE, "mtcnn"
+            self.margin = CROP_MARGIN
+        else:
+            raise KeyError(f"unknown recognizer {recognizer!r}; available: {', '.join(RECOGNIZERS)}")
+        self.name = recognizer
+        self.detector = create_detector(detector)
+        self.fallback_fraction = fallback_fraction
+
+    def align(self, image: Tensor) -> Alignment:
+        """Detect the most central confident face; if none, a centred box of ``fallback_fraction`` of the
+        shorter side (LFW-style centred photos), flagged as not detected."""
+        height, width = image.shape[-2:]
+        detections = self.detector.detect(image.detach().cpu())
+        if detections:
+            centre = np.array([width / 2, height / 2])
+            best = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+            if self.name == "dlib":
+                return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True)
+            return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True)
+        side = self.fallback_fraction * min(height, width)
+        box = np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2])
+        return Alignment(box_crop_transform(box, self.chip_size), False)
+
+    def chips(self, images: Tensor, alignments: list[Alignment]) -> Tensor:
+        """(B, 3, H, W) images + one alignment each -> (B, 3, chip, chip) aligned faces (differentiable)."""
+        transforms = torch.from_numpy(np.stack([a.transform for a in alignments])).to(images)
+        return warp(images, transforms, self.chip_size)
+
+    def embed(self, images: Tensor, alignments: list[Alignment]) -> Tensor:
+        """(B, 3, H, W) -> (B, D) unit-length embeddings; gradients reach the images."""
+        return F.normalize(self.network(self.chips(images, alignments)), dim=1)
