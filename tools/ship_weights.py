@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shutil
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -48,6 +51,8 @@ def main() -> None:
             "steps": log[-1]["step"] if log else 0,
             "train_seconds": log[-1].get("train_seconds") if log else None,
             "final_loss": log[-1]["loss"] if log else None,
+            "trained_on": f"{date.today().isoformat()}, {platform.machine()} CPU, {os.cpu_count()} cores, "
+            f"{config.get('threads') or 'all'} thread(s), torch from lowface's venv",
             "config": config,
         },
     }
