@@ -147,14 +147,14 @@ def main() -> None:
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
         f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work).",
         "",
-        "| method | params | size | GMACs | threads | ms/MP | images/s | peak RSS MB |",
+        "| method | params | size | GFLOPs (2 x conv MACs) | threads | ms/MP | images/s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         c = cost[row["method"]]
         gmacs = c["gmacs"][row["size"]]
         lines.append(
-            f"| {row['method']} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{gmacs:.1f}'} "
+            f"| {row['method']} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{2 * gmacs:.1f}'} "
             f"| {row['threads']} | {row['ms_per_megapixel']:.1f} | {row['images_per_second']:.2f} "
             f"| {row['peak_rss_mb']:.0f} |"
         )
