@@ -74,11 +74,12 @@ def test_user_weights_override_the_shipped_ones(tmp_path: Path):
 
 def test_demo_writes_enhanced_images_and_a_grid(tmp_path: Path):
     result = CliRunner().invoke(
-        main, ["demo", "--data-root", str(tmp_path / "absent"), "-o", str(tmp_path / "demo"), "--models", "gamma"]
+        main,
+        ["demo", "--data-root", str(tmp_path / "absent"), "-o", str(tmp_path / "demo"), "--models", "gamma", "-n", "1"],
     )
     assert result.exit_code == 0, result.output
     grid = tmp_path / "demo" / "grid.png"
-    assert grid.is_file() and (tmp_path / "demo" / "gamma" / "astronaut.png").is_file()
+    assert grid.is_file() and (tmp_path / "demo" / "gamma" / "astronaut_1.png").is_file()
     from PIL import Image
 
     with Image.open(grid) as image:

@@ -20,9 +20,10 @@ def demo_faces(data_root: Path, count: int) -> list[tuple[str, np.ndarray]]:
     if listing.is_file():
         names = listing.read_text().split()[:: max(1, 7701 // max(count, 1))][:count]
         return [(Path(n).stem, read_image(Path(data_root) / "lfw" / "lfw-deepfunneled" / n).rgb) for n in names]
-    from skimage import data as skdata  # shipped sample image, used when ../shared is absent
+    from skimage import data as skdata  # a public-domain sample image shipped with scikit-image
 
-    return [("astronaut", skdata.astronaut().astype(np.float32) / 255.0)]
+    astronaut = skdata.astronaut()[:320, 96:416].astype(np.float32) / 255.0  # head and shoulders
+    return [(f"astronaut_{i + 1}", astronaut) for i in range(count)]
 
 
 def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
