@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lowface.face.facenet import CROP_SIZE, load_facenet, prewhiten
+from lowface.face.facenet import CROP_SIZE, fixed_standardization, load_facenet
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_matches_opencv_dnn_on_real_lfw_faces(facenet, data_root: Path):
     with torch.no_grad():
         ours = facenet(crops).numpy()
     for i in range(len(crops)):
-        reference.setInput(prewhiten(crops[i : i + 1]).numpy())
+        reference.setInput(fixed_standardization(crops[i : i + 1]).numpy())
         expected = reference.forward().ravel()
         assert np.abs(ours[i] - expected).max() < 1e-4
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
