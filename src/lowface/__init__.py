@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so ``import lowface`` stays cheap)::
 
-    lowface.enhance(image, model="lowface")           # one call, same kind back
+    lowface.enhance(image)                            # one call (model "lowface-fast"), same kind back
     lowface.Enhancer.from_pretrained("lowface-fast")  # a reusable enhancer
     lowface.list_models(), lowface.create_model(name)
 """

@@ -23,7 +23,7 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Output folder (or an image path when enhancing a single image).",
 )
-@click.option("-m", "--model", default="lowface", show_default=True, help="Enhancer name (see `lowface models`).")
+@click.option("-m", "--model", default="lowface-fast", show_default=True, help="Enhancer name (see `lowface models`).")
 @click.option(
     "--weights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
