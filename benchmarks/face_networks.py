@@ -13,15 +13,12 @@ and counted in the detection rate.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import provenance, write_results
 from tqdm import tqdm
 
 from lowface.data.lfw import lfw_image_path, lfw_pairs
@@ -85,15 +82,11 @@ def main() -> None:
         )
 
     record = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {args.threads} thread(s), Python {platform.python_version()}",
+        **provenance(args.threads),
         "pairs": len(pairs),
         "images": len(keys),
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
     lines = [
         f"LFW verification, {len(pairs)} pairs / {len(keys)} images. Command: `{record['command']}`, "
         f"{record['date']}, {record['machine']}.",
@@ -106,7 +99,7 @@ def main() -> None:
             f"| {name} | {r['detector']} | {100 * r['accuracy']:.2f} +- {100 * r['accuracy_std']:.2f} "
             f"| {100 * r['tar_at_far_1e-3']:.2f} | {100 * r['detection_rate']:.2f} | {r['ms_per_face']:.0f} |"
         )
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, record, lines)
 
 
 if __name__ == "__main__":

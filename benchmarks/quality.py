@@ -11,15 +11,12 @@ official ratio interval 0.35-0.45, and "linear-dark" with 0.10-0.20. PSNR and SS
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import provenance, write_results
 
 from lowface.api import Enhancer
 from lowface.data.synth import darken_linear, plan_linear_darkening
@@ -70,15 +67,11 @@ def main() -> None:
             print(f"{preset:12s} {method:14s} PSNR {np.mean(scores_psnr):6.2f}  SSIM {np.mean(scores_ssim):.3f}")
 
     record = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": date.today().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} thread(s)".strip(),
+        **provenance(torch.get_num_threads()),
         "images": len(faces),
         "presets": {k: list(v) for k, v in PRESETS.items()},
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
     lines = [
         f"Darkened LFW test-pair faces ({len(faces)} images), PSNR (dB) / SSIM against the clean image.",
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
@@ -94,7 +87,7 @@ def main() -> None:
             value = f"{r['psnr']:.2f}"
             cells += [f"**{value}**" if r["psnr"] == best[p] else value, f"{r['ssim']:.3f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, record, lines)
 
 
 if __name__ == "__main__":

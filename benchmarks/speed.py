@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
+
+from common import provenance, write_results
 
 SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
 DEFAULT_SIZES = "600x400,1080p,4K"
@@ -49,6 +49,17 @@ def count_macs(model, height: int, width: int) -> int | None:
     return total
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. /proc's VmHWM restarts at exec; ru_maxrss would carry over
+    the parent's peak into a child process (Linux), so it is only the fallback."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
     import torch
 
@@ -60,13 +71,13 @@ def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
     generator = torch.Generator().manual_seed(0)
     x = (torch.rand(1, 3, height, width, generator=generator) * 0.3).contiguous()
     enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_rss = peak_rss_mb()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         enhancer.enhance_tensor(x)
         times.append(time.perf_counter() - start)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_rss = peak_rss_mb()
     best = min(times)
     return {
         "method": method,
@@ -75,8 +86,8 @@ def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
         "seconds": best,
         "ms_per_megapixel": 1000 * best / (height * width / 1e6),
         "images_per_second": 1 / best,
-        "peak_rss_mb": peak_rss / 1024,
-        "peak_rss_increase_mb": max(peak_rss - base_rss, 0) / 1024,
+        "peak_rss_mb": peak_rss,
+        "peak_rss_increase_mb": max(peak_rss - base_rss, 0),
         "repeats": repeats,
     }
 
@@ -125,15 +136,10 @@ def main() -> None:
                 )
 
     record = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        **provenance(),
         "cost": cost,
         "timings": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-
     lines = [
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
         f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work).",
@@ -149,7 +155,7 @@ def main() -> None:
             f"| {row['threads']} | {row['ms_per_megapixel']:.1f} | {row['images_per_second']:.2f} "
             f"| {row['peak_rss_mb']:.0f} |"
         )
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_results(args.out, record, lines)
 
 
 if __name__ == "__main__":
