@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lowface.backbones.base import FeatureExtractor
@@ -15,6 +16,8 @@ from lowface.losses import (
 )
 from lowface.losses.contrastive import contrast_ratio
 from lowface.losses.feature import NEIGHBOUR_OFFSETS, gaussian_blur
+from lowface.losses.objective import PAPER_WEIGHTS
+from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.models import EnhanceNet
 
 
@@ -69,7 +72,7 @@ def test_gaussian_blur_preserves_constants_and_is_per_channel():
 
 
 def test_contrast_ratio_known_value():
-    a, p, n = torch.zeros(4), torch.full((4,), 0.1), torch.full((4,), 0.5)
+    a, p, n = torch.zeros(2, 4), torch.full((2, 4), 0.1), torch.full((2, 4), 0.5)
     assert torch.isclose(contrast_ratio(a, p, n), torch.tensor(0.1 / (0.5 + 1e-7)))
 
 
@@ -106,11 +109,103 @@ def test_objective_terms_switchable_and_gradients_reach_the_network():
     torch.manual_seed(0)
     net = EnhanceNet()
     low = torch.rand(2, 3, 32, 32) * 0.2
-    positive, negative = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32) * 0.2
-    full = LowFaceNetObjective(features)
-    total, terms = full(low, net(low), positive, negative)
-    assert set(terms) == {"feature_cr", "brightness_cr", "perceptual", "color", "smooth"}
+    batch = {
+        "low": low,
+        "positive": torch.rand(2, 3, 32, 32),
+        "negative": torch.rand(2, 3, 32, 32) * 0.2,
+        "labels": torch.randint(0, 11, (2, 32, 32)),
+    }
+    weights = {k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}
+    total, terms = LowFaceNetObjective(features, weights)(net(low), batch)
+    assert set(terms) == {"feature_cr", "brightness_cr", "perceptual", "color", "smooth", "semantic"}
     total.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     ablated = LowFaceNetObjective(features, {"perceptual": 1.0, "color": 0.05})
-    assert set(ablated(low, net(low), positive, negative)[1]) == {"perceptual", "color"}
+    assert set(ablated(net(low), batch)[1]) == {"perceptual", "color"}
+    with pytest.raises(ValueError, match="FaceIdentityLoss"):
+        LowFaceNetObjective(features)  # the paper's weights include the face term
+    with pytest.raises(KeyError, match="unknown loss terms"):
+        LowFaceNetObjective(features, {"sharpness": 1.0})
+
+
+def test_every_term_is_a_per_image_mean_so_split_batches_average_to_the_whole():
+    """What makes N data-parallel processes equal to one: loss(batch) == mean of loss(each half)."""
+    features = TinyFeatures()
+    torch.manual_seed(1)
+    net = EnhanceNet()
+    batch = {
+        "low": torch.rand(4, 3, 24, 24) * 0.3,
+        "positive": torch.rand(4, 3, 24, 24),
+        "negative": torch.rand(4, 3, 24, 24) * 0.3,
+        "labels": torch.randint(0, 11, (4, 24, 24)),
+    }
+    weights = {k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}
+    objective = LowFaceNetObjective(features, weights)
+    whole = objective(net(batch["low"]), batch)[0]
+    halves = [
+        objective(net(batch["low"][s]), {k: v[s] for k, v in batch.items()})[0] for s in (slice(0, 2), slice(2, 4))
+    ]
+    assert torch.allclose(whole, sum(halves) / 2, rtol=1e-5)
+
+
+def test_semantic_loss_is_eq9_with_class_means_over_that_class_only():
+    enhanced = torch.zeros(1, 3, 2, 4)
+    enhanced[..., :2] = 0.8  # class 1: constant brightness -> no loss however bright
+    enhanced[0, :, 0, 2:], enhanced[0, :, 1, 2:] = 0.2, 0.6  # class 2: values 0.2, 0.2, 0.6, 0.6
+    labels = torch.tensor([[[1, 1, 2, 2], [1, 1, 2, 2]]])
+    loss = SemanticBrightnessLoss()(enhanced, labels)
+    assert loss.item() == pytest.approx(0.04)  # mean (B - 0.4)^2 over class 2; class 1 adds 0
+    ignored = labels.clone()
+    ignored[0, 1, 2:] = -1  # the 0.6 pixels leave: class 2 becomes constant
+    assert SemanticBrightnessLoss()(enhanced, ignored).item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="do not match"):
+        SemanticBrightnessLoss()(enhanced, labels[:, :1])
+    x = torch.rand(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    random_labels = torch.randint(-1, 11, (2, 6, 6))
+    assert torch.autograd.gradcheck(lambda e: SemanticBrightnessLoss()(e, random_labels), x)
+
+
+class TinyRecognizer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(3 * 8 * 8, 16)
+
+    def forward(self, chips):
+        return self.linear(chips.flatten(1))
+
+
+def test_face_identity_loss_reaches_the_pixels_and_skips_missed_faces():
+    from lowface.face.database import FaceDatabase
+    from lowface.losses.face_identity import FaceIdentityLoss
+
+    recognizer = TinyRecognizer()
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])  # chip = the top-left 8x8 of a 16x16 image
+    database = FaceDatabase(torch.randn(5, 16), [f"id{i}" for i in range(5)])
+    loss_fn = FaceIdentityLoss(recognizer, database, chip_size=8, scale=10.0)
+    images = torch.rand(3, 3, 16, 16, requires_grad=True)
+    transforms = identity.expand(3, 2, 3).clone()
+    ids = torch.tensor([0, 3, 1])
+    valid = torch.tensor([True, False, True])
+    loss = loss_fn(images, transforms, ids, valid)
+    loss.backward()
+    assert images.grad[0, :, :8, :8].abs().sum() > 0 and images.grad[0, :, 8:, 8:].abs().sum() == 0
+    assert images.grad[1].abs().sum() == 0  # the missed face takes no part
+    assert all(not p.requires_grad for p in recognizer.parameters())  # frozen
+    chips = images.detach()[:, :, :8, :8]
+    logits = 10.0 * torch.nn.functional.normalize(recognizer(chips), dim=1) @ database.embeddings.T
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], ids[[0, 2]], reduction="sum") / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    none = loss_fn(images, transforms, ids, torch.zeros(3, dtype=torch.bool))
+    assert none.item() == 0.0 and none.requires_grad
+
+
+def test_table_iv_ablations_switch_the_right_terms():
+    from lowface.train.config import load_config
+
+    assert load_config(None, ["ablation=no-face"]).loss_weights["face"] == 0.0
+    assert load_config(None, ["ablation=no-negatives"]).use_negatives is False
+    no_contrastive = load_config(None, ["ablation=no-contrastive"]).loss_weights
+    assert no_contrastive["feature_cr"] == no_contrastive["brightness_cr"] == 0.0 and no_contrastive["semantic"] == 1.0
+    with pytest.raises(ValueError, match="unknown ablation"):
+        load_config(None, ["ablation=no-everything"])

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,19 +34,24 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
-def config_for(tiny_data: Path, out_dir: Path, steps: int, model: str = "fast_enhance_net"):
-    return load_config(
-        None,
-        [
-            f"data_root={tiny_data}",
-            f"out_dir={out_dir}",
-            f"steps={steps}",
-            "crop=32",
-            "checkpoint_every=1",
-            "log_every=1",
-            f"model.type={model}",
-        ],
-    )
+def config_for(tiny_data: Path, out_dir: Path, steps: int, model: str = "fast_enhance_net", *extra: str):
+    """A tiny run with the contrastive and feature modules (the face-network terms have their own test)."""
+    return load_config(None, overrides(tiny_data, out_dir, steps, model, *extra))
+
+
+def overrides(tiny_data: Path, out_dir: Path, steps: int, model: str = "fast_enhance_net", *extra: str) -> list[str]:
+    return [
+        f"data_root={tiny_data}",
+        f"out_dir={out_dir}",
+        f"steps={steps}",
+        "crop=32",
+        "checkpoint_every=1",
+        "log_every=1",
+        f"model.type={model}",
+        "loss_weights.semantic=0",
+        "loss_weights.face=0",
+        *extra,
+    ]
 
 
 def test_unknown_config_keys_are_rejected_with_the_valid_ones_listed(tmp_path: Path):
@@ -85,3 +96,93 @@ def test_nan_loss_skips_the_step_without_touching_weights(tiny_data: Path, tmp_p
     batch["positive"] = torch.full_like(batch["positive"], float("nan"))
     assert trainer.train_step(batch) is None
     assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def _run_cli(args: list[str], **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+
+
+def test_two_process_ddp_equals_one_process_on_the_same_global_batch(tiny_data: Path, tmp_path: Path):
+    extra = ("batch_size=2", "threads=1", "checkpoint_every=100")
+    single = Trainer(config_for(tiny_data, tmp_path / "single", 3, "fast_enhance_net", *extra)).fit()
+    sets = [f"--set={o}" for o in overrides(tiny_data, tmp_path / "ddp", 3, "fast_enhance_net", *extra)]
+    launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "lowface.cli", "train"]
+    process = _run_cli([*launch, *sets])
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output[-3000:]
+    a = safetensors.torch.load_file(str(single))
+    b = safetensors.torch.load_file(str(tmp_path / "ddp" / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2, 3]  # one log, written by rank 0
+
+
+def test_kill_9_during_training_then_resume_gives_the_uninterrupted_result(tiny_data: Path, tmp_path: Path):
+    run = tmp_path / "killed"
+    sets = [f"--set={o}" for o in overrides(tiny_data, run, 10_000, "enhance_net", "threads=1")]
+    process = _run_cli(["-m", "lowface.cli", "train", *sets])
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        log = run / "log.jsonl"
+        if log.exists() and len(log.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    step = torch.load(run / "checkpoint.pt", weights_only=True)["step"]  # an intact checkpoint, whatever the moment
+    assert step >= 2
+    resumed = Trainer(config_for(tiny_data, run, step + 2, "enhance_net", "threads=1"))
+    assert resumed.step == step
+    resumed_path = resumed.fit()
+    straight = Trainer(config_for(tiny_data, tmp_path / "straight", step + 2, "enhance_net", "threads=1")).fit()
+    a, b = safetensors.torch.load_file(str(straight)), safetensors.torch.load_file(str(resumed_path))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def face_data(data_root: Path, tmp_path_factory) -> Path:
+    """A data root of four real LFW training faces of two identities (for the face and semantic modules)."""
+    pytest.importorskip("mediapipe", reason="the semantic module needs the parse extra (mediapipe==0.10.21)")
+    from lowface.face.packages import FaceModelMissing, packaged_file
+
+    try:
+        packaged_file("facenet_casia", verify=False)
+        packaged_file("mtcnn_pnet", verify=False)
+    except FaceModelMissing as exc:
+        pytest.skip(str(exc))
+    train = (data_root / "lfw" / "train_images.txt").read_text().split()
+    by_person: dict[str, list[str]] = {}
+    for rel in train:
+        by_person.setdefault(Path(rel).parent.name, []).append(rel)
+    chosen = [rels[:2] for rels in by_person.values() if len(rels) >= 2][:2]
+    root = tmp_path_factory.mktemp("faces")
+    lines = []
+    for rel in (r for pair in chosen for r in pair):
+        (root / "lfw" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_root / "lfw" / rel, root / "lfw" / rel)
+        lines.append(rel)
+    (root / "lfw" / "train_images.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_all_four_modules_train_together_on_real_faces(face_data: Path, tmp_path: Path):
+    names = ["semantic=1.0", "face=1.0"]
+    config = load_config(
+        None,
+        [f"data_root={face_data}", f"out_dir={tmp_path / 'run'}", "steps=2", "crop=160", "log_every=1",
+         "model.type=fast_enhance_net", "synthesis=x0.15-noise0.02", "face_scale=10"]
+        + [f"loss_weights.{n}" for n in names],
+    )  # fmt: skip
+    trainer = Trainer(config)
+    assert trainer.objective.face is not None and len(trainer.objective.face.database) == 2
+    assert trainer.dataset.faces.detected.all()  # MTCNN finds every clean LFW face
+    trainer.fit()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert {"feature_cr", "brightness_cr", "perceptual", "color", "smooth", "semantic", "face"} <= set(log[0])
+    assert all(0 < entry["face"] < 10 and entry["semantic"] > 0 for entry in log)
+    caches = sorted(p.name.split("-")[0] for p in (tmp_path / "run").glob("*-*.*"))
+    assert caches == ["faces", "parsing"]

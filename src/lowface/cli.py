@@ -119,19 +119,54 @@ def models(pattern: str, verbose: bool) -> None:
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set steps=2000 --set model.type=fast_enhance_net.",
 )
-def train(config: Path | None, overrides: tuple[str, ...]) -> None:
-    """Train an enhancer without paired data (resumes from the run folder's checkpoint if there is one)."""
+@click.option(
+    "--ablation",
+    default=None,
+    help="Run one of Table IV's ablations: full, no-negatives, no-contrastive, no-feature, no-semantic, no-face.",
+)
+def train(config: Path | None, overrides: tuple[str, ...], ablation: str | None) -> None:
+    """Train an enhancer without paired data (resumes from the run folder's checkpoint if there is one).
+
+    Data parallel over N processes: torchrun --nproc_per_node N -m lowface.cli train -c CONFIG
+    """
     from lowface.backbones import FrozenBackboneMissing
     from lowface.data.lfw import DatasetMissing
     from lowface.train.config import load_config
     from lowface.train.trainer import train as run_training
 
     try:
-        cfg = load_config(config, list(overrides))
+        cfg = load_config(config, list(overrides) + ([f"ablation={ablation}"] if ablation else []))
         path = run_training(cfg)
     except (ValueError, KeyError, DatasetMissing, FrozenBackboneMissing) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"weights written to {path}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-p", "--preset", default="linear", show_default=True, help="Synthesis preset (see --list).")
+@click.option("--seed", default=0, show_default=True, help="The same preset and seed give the same images.")
+@click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
+def synth(inputs: tuple[Path, ...], output: Path, preset: str, seed: int, list_presets: bool) -> None:
+    """Darken clean images (files or folders, recursively) into OUTPUT with a named low-light preset.
+
+    Writes PNGs keeping the folder tree and a synth.json with each image's drawn parameters.
+    """
+    from lowface.data.synth import SYNTHESIS_PRESETS
+    from lowface.data.synth_files import run_synth
+
+    if list_presets:
+        for entry in SYNTHESIS_PRESETS.values():
+            click.echo(f"{entry.name:20s} {entry.description}")
+        return
+    if preset not in SYNTHESIS_PRESETS:
+        raise click.ClickException(f"unknown preset {preset!r}; available: {', '.join(SYNTHESIS_PRESETS)}")
+    try:
+        count = run_synth(list(inputs), output, preset, seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} images darkened with {preset!r} (seed {seed}) -> {output}")
 
 
 @main.command()

@@ -1,8 +1,10 @@
-"""Training datasets: unpaired low-light crops with normal-light positives and low-light negatives."""
+"""Training datasets: unpaired low-light crops with normal-light positives and low-light negatives, plus the
+parsing labels and face alignments of the semantic and face-recognition modules."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +12,31 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from lowface.data.synth import darken_linear, plan_linear_darkening
+from lowface.data.synth import SYNTHESIS_PRESETS, darken_linear, plan_linear_darkening, synthesize
 from lowface.io import read_image
 
 
-class UnpairedLowLightDataset(Dataset):
-    """Item i: a darkened crop of image i, a crop of a random other clean image (positive) and of a random
-    other darkened image (negative). All (3, crop, crop) float tensors in [0, 1].
+@dataclass(frozen=True)
+class FaceTargets:
+    """Per training image (same order as the paths): the recognizer's chip-to-image transform (N, 2, 3)
+    measured on the clean image, whether a face was detected (N,), and the identity index (N,)."""
 
-    Darkening: Algorithm 1 over the whole set (``ratio_range``, optional ``target_brightness``), seeded, so
-    the same seed always gives the same low-light set. Crops and partners are drawn per (epoch, index), so an
-    epoch is reproducible and a resumed run sees the same data.
+    chip_transforms: np.ndarray
+    detected: np.ndarray
+    identities: np.ndarray
+    chip_size: int
+
+
+class UnpairedLowLightDataset(Dataset):
+    """Item i: a darkened crop "low" of image i, a crop of a random other clean image ("positive") and of a
+    random other darkened image ("negative"), all (3, crop, crop) float tensors in [0, 1]; with ``labels``
+    also "labels" (crop, crop) int64 parsing classes of the low crop (-1 where the image has none); with
+    ``faces`` also "chip_transform" (2, 3) in crop pixels, "identity" () int64 and "face_valid" () bool.
+
+    Darkening: ``synthesis`` names a preset of ``lowface.data.synth.SYNTHESIS_PRESETS``; without one,
+    Algorithm 1 over the whole set with ``ratio_range`` and optional ``target_brightness``. Seeded: the same
+    seed gives the same low-light set. With faces, crops are placed so the recognizer's chip lies inside
+    when it fits. Crops and partners are drawn per (epoch, index), so a resumed run sees the same data.
     """
 
     def __init__(
@@ -30,12 +46,26 @@ class UnpairedLowLightDataset(Dataset):
         ratio_range: tuple[float, float] = (0.1, 0.5),
         target_brightness: float | None = None,
         seed: int = 0,
+        synthesis: str | None = None,
+        labels: Sequence[np.ndarray | None] | None = None,
+        faces: FaceTargets | None = None,
     ):
         images = [read_image(p).rgb for p in paths]
-        plan = plan_linear_darkening(images, ratio_range, target_brightness, min_size=(crop, crop), seed=seed)
-        self.clean = [images[i] for i in plan.kept]
-        self.dark = [darken_linear(im, r).astype(np.float32) for im, r in zip(self.clean, plan.ratios, strict=True)]
-        self.plan, self.crop, self.seed, self.epoch = plan, crop, seed, 0
+        kept = [i for i, im in enumerate(images) if im.shape[0] >= crop and im.shape[1] >= crop]
+        if not kept:
+            raise ValueError(f"no training image is at least {crop}x{crop}")
+        self.clean = [images[i] for i in kept]
+        if synthesis is None:
+            plan = plan_linear_darkening(self.clean, ratio_range, target_brightness, seed=seed)
+            dark = [darken_linear(im, r) for im, r in zip(self.clean, plan.ratios, strict=True)]
+        else:
+            if synthesis not in SYNTHESIS_PRESETS:
+                raise KeyError(f"unknown synthesis preset {synthesis!r}; available: {sorted(SYNTHESIS_PRESETS)}")
+            dark, _ = synthesize(self.clean, synthesis, seed)
+        self.dark = [d.astype(np.float32) for d in dark]
+        self.labels = [labels[i] for i in kept] if labels is not None else None
+        self.faces = faces
+        self.kept, self.crop, self.seed, self.epoch = kept, crop, seed, 0
 
     def __len__(self) -> int:
         return len(self.clean)
@@ -43,20 +73,60 @@ class UnpairedLowLightDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _crop(self, image: np.ndarray, rng: np.random.Generator) -> Tensor:
-        h, w = image.shape[:2]
-        top, left = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+    def _window(self, index: int, shape: tuple[int, int], rng: np.random.Generator) -> tuple[int, int]:
+        """Top-left corner of the crop of image ``index``: uniform, or containing the face chip if possible."""
+        h, w = shape
+        top_range, left_range = (0, h - self.crop), (0, w - self.crop)
+        if self.faces is not None:
+            size = self.faces.chip_size - 1
+            corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], float)
+            points = corners @ self.faces.chip_transforms[self.kept[index]].T
+            (x1, y1), (x2, y2) = points.min(0), points.max(0)
+            top_range = _range_containing(y1, y2, self.crop, h)
+            left_range = _range_containing(x1, x2, self.crop, w)
+        return int(rng.integers(top_range[0], top_range[1] + 1)), int(rng.integers(left_range[0], left_range[1] + 1))
+
+    def _crop(self, image: np.ndarray, top: int, left: int, flip: bool) -> Tensor:
         patch = image[top : top + self.crop, left : left + self.crop]
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)
+        patch = patch[:, ::-1] if flip else patch
+        return torch.from_numpy(np.ascontiguousarray(patch))
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         n = len(self)
         positive, negative = (int(index + rng.integers(1, n)) % n for _ in range(2))
-        return {
-            "low": self._crop(self.dark[index], rng),
-            "positive": self._crop(self.clean[positive], rng),
-            "negative": self._crop(self.dark[negative], rng),
-        }
+        top, left = self._window(index, self.dark[index].shape[:2], rng)
+        flip = bool(rng.random() < 0.5)
+        item = {"low": self._crop(self.dark[index], top, left, flip).permute(2, 0, 1)}
+        for key, other in (("positive", self.clean[positive]), ("negative", self.dark[negative])):
+            o_top, o_left = (int(rng.integers(0, s - self.crop + 1)) for s in other.shape[:2])
+            item[key] = self._crop(other, o_top, o_left, bool(rng.random() < 0.5)).permute(2, 0, 1)
+        if self.labels is not None:
+            labels = self.labels[index]
+            if labels is None:
+                item["labels"] = torch.full((self.crop, self.crop), -1, dtype=torch.int64)
+            else:
+                item["labels"] = self._crop(labels, top, left, flip).long()
+        if self.faces is not None:
+            source = self.kept[index]
+            transform = self.faces.chip_transforms[source].copy()
+            transform[:, 2] -= (left, top)
+            if flip:  # x -> (crop - 1) - x: the chip sees the same (un-mirrored) face
+                transform[0] = -transform[0]
+                transform[0, 2] += self.crop - 1
+            item["chip_transform"] = torch.from_numpy(transform.astype(np.float32))
+            item["identity"] = torch.tensor(int(self.faces.identities[source]))
+            item["face_valid"] = torch.tensor(bool(self.faces.detected[source]))
+        return item
+
+
+def _range_containing(low: float, high: float, crop: int, size: int) -> tuple[int, int]:
+    """Crop starts in [0, size - crop] whose window [start, start + crop) contains [low, high], or the start
+    centring the window on it when it does not fit."""
+    first, last = int(np.ceil(high)) - crop + 1, int(np.floor(low))
+    first, last = max(first, 0), min(last, size - crop)
+    if first <= last:
+        return first, last
+    centre = round(float((low + high) / 2 - crop / 2))
+    start = min(max(centre, 0), size - crop)
+    return start, start

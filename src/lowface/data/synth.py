@@ -63,3 +63,133 @@ def plan_linear_darkening(
     raise ValueError(
         f"cannot reach mean brightness {target_brightness} +- {tolerance} (last interval {lo:.3f}..{hi:.3f})"
     )
+
+
+# -- per-image degradations ------------------------------------------------------------------------------
+
+
+def quantize8(image: np.ndarray) -> np.ndarray:
+    """Round to the 8-bit grid (what saving a PNG does)."""
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0) / 255.0
+
+
+def darken_gamma_noise(image: np.ndarray, gamma: float, noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """CelebA-Test-II style: S ** gamma plus zero-mean Gaussian noise of ``noise_std`` (on the [0, 1] scale),
+    clipped and quantised to 8 bits. (H, W, 3) float in [0, 1] -> same."""
+    dark = np.power(np.clip(image, 0.0, 1.0), gamma)
+    return quantize8(dark + rng.normal(0.0, noise_std, dark.shape))
+
+
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 decoding, [0, 1] -> [0, 1]."""
+    return np.where(image <= 0.04045, image / 12.92, ((image + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 encoding, [0, 1] -> [0, 1]."""
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def darken_physical(
+    image: np.ndarray,
+    exposure: float,
+    rng: np.random.Generator,
+    full_well: float = 4000.0,
+    read_noise: float = 2.0,
+    jpeg_quality: int | None = None,
+) -> np.ndarray:
+    """A low-light capture: the sRGB image is decoded to linear light, scaled by ``exposure`` (fraction of
+    a normal exposure), converted to electrons (white at normal exposure = ``full_well`` e-), given Poisson
+    shot noise and Gaussian read noise (``read_noise`` e- rms), re-encoded to sRGB, quantised to 8 bits and
+    optionally JPEG-compressed. No gain is applied: the result is as dark as the capture.
+    (H, W, 3) float in [0, 1] -> same."""
+    electrons = srgb_to_linear(np.clip(image, 0.0, 1.0)) * exposure * full_well
+    noisy = rng.poisson(electrons).astype(np.float64) + rng.normal(0.0, read_noise, electrons.shape)
+    dark = quantize8(linear_to_srgb(noisy / full_well))
+    if jpeg_quality is not None:
+        dark = jpeg_roundtrip(dark, jpeg_quality)
+    return dark
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode and decode as JPEG at ``quality`` (OpenCV, 4:2:0), float [0, 1] in and out."""
+    import cv2
+
+    pixels = cv2.cvtColor(np.round(image * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float64) / 255.0
+
+
+# -- presets ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SynthesisPreset:
+    """A named low-light synthesis. ``kind``: "linear" (Algorithm 1 over the whole set), "gamma_noise",
+    "scale_noise" (x ratio + Gaussian noise) or "physical"; ``params`` are the kind's settings, with ranges
+    as (low, high) drawn uniformly per image."""
+
+    name: str
+    kind: str
+    params: dict
+    description: str
+
+
+SYNTHESIS_PRESETS = {
+    p.name: p
+    for p in [
+        SynthesisPreset("linear", "linear", {"ratio_range": (0.35, 0.45)},
+                        "paper Algorithm 1, ratios U(0.35, 0.45) (LaPa-Face test set)"),
+        SynthesisPreset("linear-dark", "linear", {"ratio_range": (0.10, 0.20)},
+                        "Algorithm 1 with ratios U(0.10, 0.20): much darker"),
+        SynthesisPreset("gamma-noise", "gamma_noise", {"gamma": (2.15, 2.25), "noise_std": (0.26 / 255, 0.30 / 255)},
+                        "paper CelebA-Test-II: gamma U(2.15, 2.25), Gaussian noise std 0.26-0.30 read on the "
+                        "8-bit scale (as the official script applies it)"),
+        SynthesisPreset("gamma-noise-strong", "gamma_noise", {"gamma": (2.15, 2.25), "noise_std": (0.02, 0.03)},
+                        "gamma U(2.15, 2.25) with visible noise, std 0.02-0.03 on the [0, 1] scale"),
+        SynthesisPreset("x0.15-noise0.02", "scale_noise", {"ratio": (0.15, 0.15), "noise_std": (0.02, 0.02)},
+                        "x0.15 plus Gaussian noise 0.02 (the noisy-dark setting of the recognition study)"),
+        *(
+            SynthesisPreset(f"physical-{pct}", "physical", {"exposure": (pct / 100, pct / 100)},
+                            f"physical model at {pct}% of a normal exposure, 4000 e- full well, 2 e- read noise")
+            for pct in (1, 3, 10)
+        ),
+    ]
+}  # fmt: skip
+
+
+def _draw(value, rng: np.random.Generator) -> float:
+    low, high = value
+    return float(rng.uniform(low, high)) if high > low else float(low)
+
+
+def synthesize(
+    images: Sequence[np.ndarray], preset: str | SynthesisPreset, seed: int = 0
+) -> tuple[list[np.ndarray], list[dict]]:
+    """Darken a set of images with a named preset; the same (preset, seed, images) always gives the same
+    output. Returns the dark images (quantised to 8 bits) and, per image, the parameters drawn."""
+    preset = SYNTHESIS_PRESETS[preset] if isinstance(preset, str) else preset
+    if preset.kind == "linear":
+        plan = plan_linear_darkening(images, preset.params["ratio_range"], seed=seed)
+        return [darken_linear(im, r) for im, r in zip(images, plan.ratios, strict=True)], [
+            {"ratio": float(r)} for r in plan.ratios
+        ]
+    dark, drawn = [], []
+    for index, image in enumerate(images):
+        rng = np.random.default_rng((seed, index))
+        if preset.kind == "gamma_noise":
+            params = {k: _draw(v, rng) for k, v in preset.params.items()}
+            dark.append(darken_gamma_noise(image, params["gamma"], params["noise_std"], rng))
+        elif preset.kind == "scale_noise":
+            params = {k: _draw(v, rng) for k, v in preset.params.items()}
+            dark.append(quantize8(image * params["ratio"] + rng.normal(0.0, params["noise_std"], image.shape)))
+        elif preset.kind == "physical":
+            params = {k: _draw(v, rng) if isinstance(v, tuple) else v for k, v in preset.params.items()}
+            dark.append(darken_physical(image, rng=rng, **params))
+        else:
+            raise ValueError(f"unknown synthesis kind {preset.kind!r}")
+        drawn.append(params)
+    return dark, drawn

@@ -31,9 +31,15 @@ def channel_quantiles(x: Tensor, levels: int = 16) -> Tensor:
     return torch.quantile(x.flatten(2), q, dim=2).permute(1, 2, 0)
 
 
+def per_image_l1(a: Tensor, b: Tensor) -> Tensor:
+    """(B, ...) x (B, ...) -> (B,) mean absolute difference per image."""
+    return (a - b).abs().flatten(1).mean(1)
+
+
 def contrast_ratio(anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
-    """L1(anchor, positive) / (L1(anchor, negative) + 1e-7), means over all elements (Eq. 2's ratio)."""
-    return (anchor - positive).abs().mean() / ((anchor - negative).abs().mean() + RATIO_EPS)
+    """L1(anchor, positive) / (L1(anchor, negative) + 1e-7) per image (Eq. 2's ratio), averaged over the
+    batch: a per-image mean, so the loss of a batch split across processes averages to the whole batch's."""
+    return (per_image_l1(anchor, positive) / (per_image_l1(anchor, negative) + RATIO_EPS)).mean()
 
 
 class FeatureContrastLoss(nn.Module):

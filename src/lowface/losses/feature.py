@@ -37,8 +37,10 @@ class PerceptualLoss(nn.Module):
                 gain = enhanced.mean((1, 2, 3), keepdim=True) / low.mean((1, 2, 3), keepdim=True).clamp_min(1e-4)
                 low = (low * gain).clamp(0.0, 1.0)
             target = self.features(low, (self.tap,))[self.tap]
-        loss = F.mse_loss(self.features(enhanced, (self.tap,))[self.tap], target)
-        return loss / (target.pow(2).mean() + 1e-8) if self.relative else loss
+        loss = (self.features(enhanced, (self.tap,))[self.tap] - target).pow(2).flatten(1).mean(1)
+        if self.relative:
+            loss = loss / (target.pow(2).flatten(1).mean(1) + 1e-8)
+        return loss.mean()
 
 
 def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:

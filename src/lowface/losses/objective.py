@@ -8,26 +8,49 @@ from torch import Tensor, nn
 
 from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
+from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.feature import ColorLoss, PerceptualLoss, SmoothLoss
+from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.models.enhance_net import Retinex
 
-# The paper's weights (Eq. 4 and 8).
-PAPER_WEIGHTS = {"feature_cr": 0.62, "brightness_cr": 0.22, "perceptual": 1.0, "color": 0.05, "smooth": 0.65}
+# The paper's weights: contrastive and feature modules from Eq. 4 and 8; Eq. 11 adds the semantic and face
+# modules with weight 1.
+PAPER_WEIGHTS = {
+    "feature_cr": 0.62,
+    "brightness_cr": 0.22,
+    "perceptual": 1.0,
+    "color": 0.05,
+    "smooth": 0.65,
+    "semantic": 1.0,
+    "face": 1.0,
+}
+
+# Table IV's ablations by name: config overrides applied on top of a full configuration.
+ABLATIONS: dict[str, dict] = {
+    "full": {},
+    "no-negatives": {"use_negatives": False},
+    "no-contrastive": {"loss_weights": {"feature_cr": 0.0, "brightness_cr": 0.0}},
+    "no-feature": {"loss_weights": {"perceptual": 0.0, "color": 0.0, "smooth": 0.0}},
+    "no-semantic": {"loss_weights": {"semantic": 0.0}},
+    "no-face": {"loss_weights": {"face": 0.0}},
+}
 
 
 class LowFaceNetObjective(nn.Module):
-    """Weighted sum of the contrastive and feature-module losses; a term with weight 0 is not computed.
+    """Weighted sum of the four modules' losses; a term with weight 0 is not computed.
 
-    Call with the low-light batch, the network's Retinex output, and unpaired positives/negatives; returns
-    (total loss, {term: unweighted value}).
+    ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
+    term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,).
+    Returns (total loss, {term: unweighted value}).
     """
 
     def __init__(
         self,
-        features: FeatureExtractor,
+        features: FeatureExtractor | None,
         weights: Mapping[str, float] | None = None,
         distance: Distance = "statistics",
         use_negatives: bool = True,
+        face_loss: FaceIdentityLoss | None = None,
     ):
         super().__init__()
         weights = dict(PAPER_WEIGHTS if weights is None else weights)
@@ -35,20 +58,29 @@ class LowFaceNetObjective(nn.Module):
         if unknown:
             raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(PAPER_WEIGHTS)}")
         self.weights = {name: float(weights.get(name, 0.0)) for name in PAPER_WEIGHTS}
+        needs_features = any(self.weights[n] for n in ("feature_cr", "perceptual"))
+        if needs_features and features is None:
+            raise ValueError("feature_cr and perceptual need a feature extractor")
+        if self.weights["face"] and face_loss is None:
+            raise ValueError("the face term needs a FaceIdentityLoss (recognizer + face database)")
         self.feature_cr = FeatureContrastLoss(features, distance=distance, use_negatives=use_negatives)
         self.brightness_cr = BrightnessContrastLoss(distance=distance, use_negatives=use_negatives)
         self.perceptual = PerceptualLoss(features)
         self.color = ColorLoss()
         self.smooth = SmoothLoss()
+        self.semantic = SemanticBrightnessLoss()
+        self.face = face_loss
 
-    def forward(self, low: Tensor, output: Retinex, positive: Tensor, negative: Tensor) -> tuple[Tensor, dict]:
-        enhanced = output.reflectance
+    def forward(self, output: Retinex, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        enhanced, low = output.reflectance, batch["low"]
         compute = {
-            "feature_cr": lambda: self.feature_cr(enhanced, positive, negative),
-            "brightness_cr": lambda: self.brightness_cr(enhanced, positive, negative),
+            "feature_cr": lambda: self.feature_cr(enhanced, batch["positive"], batch["negative"]),
+            "brightness_cr": lambda: self.brightness_cr(enhanced, batch["positive"], batch["negative"]),
             "perceptual": lambda: self.perceptual(enhanced, low),
-            "color": lambda: self.color(enhanced, positive),
+            "color": lambda: self.color(enhanced, batch["positive"]),
             "smooth": lambda: self.smooth(output.illumination, low),
+            "semantic": lambda: self.semantic(enhanced, batch["labels"]),
+            "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
         }
         total, terms = enhanced.new_zeros(()), {}
         for name, weight in self.weights.items():

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from lowface.losses.objective import PAPER_WEIGHTS
+from lowface.losses.objective import ABLATIONS, PAPER_WEIGHTS
 
 
 @dataclass
@@ -21,6 +21,7 @@ class TrainConfig:
     crop: int = 128
     ratio_range: tuple[float, float] = (0.1, 0.5)
     target_brightness: float | None = None
+    synthesis: str | None = None  # a preset of lowface.data.synth.SYNTHESIS_PRESETS; None: Algorithm 1 with ratio_range
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 1e-4
@@ -31,6 +32,10 @@ class TrainConfig:
     use_negatives: bool = True
     features: str = "efficientnet_lite0"
     features_weights: str | None = None
+    recognizer: str = "facenet"  # drives the face term; the other one judges
+    face_scale: float = 1.0  # logits = scale x cosine (1: the paper's raw cosine)
+    ablation: str = "full"  # a name of lowface.losses.objective.ABLATIONS, applied on load
+    device: str | None = None  # None: CUDA, then MPS, then CPU; under torchrun each process takes its LOCAL_RANK GPU
     seed: int = 1
     out_dir: str = "runs/lowface"
     checkpoint_every: int = 50
@@ -42,6 +47,8 @@ class TrainConfig:
         if "type" not in self.model:
             raise ValueError("config 'model' needs a 'type' key naming an architecture")
         self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"unknown ablation {self.ablation!r}; available: {sorted(ABLATIONS)}")
         if self.distance not in ("statistics", "aligned"):
             raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
 
@@ -84,6 +91,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ValueError(f"{path}: a training config must be a mapping of keys to values")
         data = loaded or {}
     data = _merge(TrainConfig().to_dict(), _merge(data, _coerce(overrides or [])))
+    if data.get("ablation", "full") in ABLATIONS:
+        data = _merge(data, ABLATIONS[data.get("ablation", "full")])
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(data) - known
     if unknown:

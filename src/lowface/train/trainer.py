@@ -1,13 +1,20 @@
 """Unpaired training of a Retinex enhancer with Low-FaceNet's objective; resumable at any point.
 
 The run folder holds ``config.yaml``, ``checkpoint.pt`` (model + optimizer + step, written atomically),
-``log.jsonl`` (every loss term) and, at the end, ``model.safetensors``.
+``log.jsonl`` (every loss term), the caches of parsing labels and face alignments, and at the end
+``model.safetensors``.
+
+Data parallel: launched by ``torchrun --nproc_per_node N -m lowface.cli train ...``, every process takes
+its share of each global batch of ``batch_size`` images and DistributedDataParallel averages the gradients
+(gloo on CPU, nccl on CUDA). Every loss is a per-image mean, so N processes give the one-process result on
+the same global batch. Rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -16,16 +23,21 @@ import numpy as np
 import safetensors.torch
 import torch
 import yaml
+from torch import distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lowface.backbones import create_feature_extractor
 from lowface.data.datasets import UnpairedLowLightDataset
 from lowface.data.lfw import lfw_train_images
+from lowface.devices import pick_device
 from lowface.io import atomic_write_bytes
+from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.objective import LowFaceNetObjective
 from lowface.registry import MODELS
 from lowface.train.config import TrainConfig
+from lowface.train.face_targets import face_targets, parsing_labels
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
 
@@ -33,6 +45,14 @@ MAX_CONSECUTIVE_BAD_STEPS = 20
 def build_model(config: TrainConfig) -> nn.Module:
     kwargs = {k: v for k, v in config.model.items() if k != "type"}
     return MODELS.create(config.model["type"], **kwargs)
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size): from torchrun's environment, initialising the process group once; (0, 1) alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -48,45 +68,82 @@ class Trainer:
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
+        self.rank, self.world = init_distributed()
+        if config.batch_size % self.world:
+            raise ValueError(f"batch_size {config.batch_size} is not divisible by {self.world} processes")
+        self.device = pick_device(config.device)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         seed_everything(config.seed)
         self.out_dir = Path(config.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.model = build_model(config)
-        features = create_feature_extractor(config.features, config.features_weights)
-        self.objective = LowFaceNetObjective(features, config.loss_weights, config.distance, config.use_negatives)
+        self.model = build_model(config).to(self.device)
+        weights = config.loss_weights
+        needs_features = weights.get("feature_cr", 0) or weights.get("perceptual", 0)
+        features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
+        paths = lfw_train_images(config.data_root) if dataset is None else None
+        face_loss, labels, faces = None, None, None
+        if paths is not None and weights.get("semantic", 0):
+            labels = self._rank0_first(lambda: parsing_labels(paths, self.out_dir))
+        if paths is not None and weights.get("face", 0):
+            prepared = self._rank0_first(lambda: face_targets(paths, config.recognizer, self.out_dir))
+            faces, database, recognizer = prepared
+            face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
+        self.objective = LowFaceNetObjective(
+            features, weights, config.distance, config.use_negatives, face_loss=face_loss
+        ).to(self.device)
+        if face_loss is not None:
+            face_loss.database.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.dataset = dataset or UnpairedLowLightDataset(
-            lfw_train_images(config.data_root),
+            paths,
             config.crop,
             config.ratio_range,
             config.target_brightness,
             config.seed,
+            synthesis=config.synthesis,
+            labels=labels,
+            faces=faces,
         )
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
         if self.checkpoint_path.exists():
             self._load_checkpoint()
-        else:
+        elif self.rank == 0:
             atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
+        self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _rank0_first(self, compute):
+        """Run a cached computation on rank 0 first, then on the others (which then read the cache)."""
+        if self.world > 1 and self.rank != 0:
+            dist.barrier()
+            return compute()
+        result = compute()
+        if self.world > 1:
+            dist.barrier()
+        return result
 
     # -- checkpoints ------------------------------------------------------------------------------------
 
     def _load_checkpoint(self) -> None:
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
 
     def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
         buffer = io.BytesIO()
         torch.save(
             {
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "step": self.step,
+                "train_seconds": self.train_seconds,
                 "torch_rng": torch.get_rng_state(),
             },
             buffer,
@@ -95,7 +152,9 @@ class Trainer:
 
     def export_weights(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else self.out_dir / "model.safetensors"
-        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        if self.rank != 0:
+            return path
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
         atomic_write_bytes(
             path,
             safetensors.torch.save(
@@ -103,6 +162,12 @@ class Trainer:
             ),
         )
         return path
+
+    def _out_of_time(self, start: float) -> bool:
+        over = torch.tensor([float(time.monotonic() - start > 60 * self.config.max_minutes)])
+        if self.world > 1:  # stop together
+            dist.all_reduce(over, op=dist.ReduceOp.MAX)
+        return bool(over.item())
 
     # -- data order -------------------------------------------------------------------------------------
 
@@ -116,16 +181,22 @@ class Trainer:
         return order[offset * size : (offset + 1) * size].tolist()
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
-        items = [self.dataset[i] for i in self.batch_indices(step)]
-        return {key: torch.stack([item[key] for item in items]) for key in items[0]}
+        """This process's share of the global batch at ``step``, on the training device."""
+        items = [self.dataset[i] for i in self.batch_indices(step)[self.rank :: self.world]]
+        return {key: torch.stack([item[key] for item in items]).to(self.device) for key in items[0]}
 
     # -- the loop ---------------------------------------------------------------------------------------
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]] | None:
         """One optimisation step; returns None (and changes nothing) when the loss is not finite."""
         self.model.train()
-        output = self.model(batch["low"])
-        loss, terms = self.objective(batch["low"], output, batch["positive"], batch["negative"])
+        output = self.network(batch["low"])
+        loss, terms = self.objective(output, batch)
+        if self.world > 1:  # every process must skip the same steps
+            finite = torch.tensor([float(torch.isfinite(loss))], device=self.device)
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+            if not finite.item():
+                loss = loss.new_tensor(float("nan"))
         if not torch.isfinite(loss):
             self.optimizer.zero_grad(set_to_none=True)
             return None
@@ -134,14 +205,26 @@ class Trainer:
         if self.config.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        if self.world > 1:  # log the whole batch's terms
+            values = torch.stack([loss.detach(), *terms.values()])
+            dist.all_reduce(values)
+            values /= self.world
+            loss, terms = values[0], dict(zip(terms, values[1:], strict=True))
         return loss.item(), {k: v.item() for k, v in terms.items()}
 
     def fit(self) -> Path:
         """Train until ``steps`` (or ``max_minutes``) and return the exported weights' path."""
         config, start, bad = self.config, time.monotonic(), 0
         already = self.train_seconds
-        progress = tqdm(total=config.steps, initial=self.step, desc=f"train {config.model['type']}", unit="step")
-        with open(self.out_dir / "log.jsonl", "a") as log:
+        progress = tqdm(
+            total=config.steps,
+            initial=self.step,
+            desc=f"train {config.model['type']}",
+            unit="step",
+            disable=self.rank != 0,
+        )
+        log_path = self.out_dir / "log.jsonl" if self.rank == 0 else os.devnull
+        with open(log_path, "a") as log:
             while self.step < config.steps:
                 result = self.train_step(self.batch(self.step))
                 if result is None:
@@ -161,7 +244,7 @@ class Trainer:
                     progress.set_postfix(loss=f"{loss:.4f}")
                 if self.step % config.checkpoint_every == 0:
                     self.save_checkpoint()
-                if config.max_minutes is not None and time.monotonic() - start > 60 * config.max_minutes:
+                if config.max_minutes is not None and self._out_of_time(start):
                     break
         progress.close()
         self.save_checkpoint()

@@ -1,0 +1,59 @@
+"""The training dataset: crops that keep the face, labels and chip transforms that follow crops and flips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from conftest import smooth_test_image
+from lowface.data.datasets import FaceTargets, UnpairedLowLightDataset
+from lowface.face.align import warp
+from lowface.io import ImageData, read_image, write_image
+
+
+def make_images(tmp_path: Path, count: int = 4, size: int = 64) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = tmp_path / f"P{i}" / f"P{i}_0001.png"
+        write_image(path, ImageData(smooth_test_image(size, size, seed=i)))
+        paths.append(path)
+    return paths
+
+
+def test_chip_transform_follows_crop_and_flip_and_labels_follow_the_crop(tmp_path: Path):
+    paths = make_images(tmp_path)
+    chip = 16
+    transforms = np.tile(np.array([[1.0, 0, 30], [0, 1.0, 24]]), (4, 1, 1))  # chip = image[24:40, 30:46]
+    faces = FaceTargets(transforms, np.array([True, True, False, True]), np.array([0, 1, 2, 3]), chip)
+    labels = [np.arange(64 * 64).reshape(64, 64) % 11 for _ in paths]
+    labels[2] = None
+    dataset = UnpairedLowLightDataset(paths, crop=32, ratio_range=(0.3, 0.3), seed=1, labels=labels, faces=faces)
+    flips = set()
+    for epoch in range(6):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            item = dataset[index]
+            dark = torch.from_numpy(dataset.dark[index]).permute(2, 0, 1)[None]
+            expected = warp(dark, torch.from_numpy(transforms[index]).float()[None], chip)
+            got = warp(item["low"][None], item["chip_transform"][None], chip)
+            assert torch.allclose(got, expected, atol=1e-5)  # the face is inside the crop, whichever way
+            flips.add(item["chip_transform"][0, 0].item() < 0)
+            assert item["face_valid"].item() == (index != 2) and item["identity"].item() == index
+            if index == 2:
+                assert (item["labels"] == -1).all()
+            else:
+                assert item["labels"].shape == (32, 32) and item["labels"].dtype == torch.int64
+    assert flips == {True, False}
+
+
+def test_dataset_is_reproducible_per_epoch_and_uses_the_synthesis_preset(tmp_path: Path):
+    paths = make_images(tmp_path)
+    a = UnpairedLowLightDataset(paths, crop=32, seed=3, synthesis="gamma-noise")
+    b = UnpairedLowLightDataset(paths, crop=32, seed=3, synthesis="gamma-noise")
+    assert all(torch.equal(a[i]["low"], b[i]["low"]) for i in range(len(a)))
+    clean = read_image(paths[0]).rgb
+    assert abs(a.dark[0].mean() - (clean**2.2).mean()) < 0.02
+    a.set_epoch(1)
+    assert not torch.equal(a[0]["low"], b[0]["low"])
