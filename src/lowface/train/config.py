@@ -17,6 +17,7 @@ class TrainConfig:
     """Everything a training run depends on. Defaults follow the paper where it fits a CPU."""
 
     model: dict[str, Any] = field(default_factory=lambda: {"type": "enhance_net"})
+    init_from: str | None = None  # start from these .safetensors weights (e.g. an earlier stage's output)
     data_root: str = "../shared/data"
     crop: int = 128
     ratio_range: tuple[float, float] = (0.1, 0.5)
@@ -38,6 +39,7 @@ class TrainConfig:
     device: str | None = None  # None: CUDA, then MPS, then CPU; under torchrun each process takes its LOCAL_RANK GPU
     seed: int = 1
     out_dir: str = "runs/lowface"
+    cache_dir: str | None = None  # parsing labels and face alignments of the training set; None: out_dir
     checkpoint_every: int = 50
     log_every: int = 10
     max_minutes: float | None = None

@@ -77,16 +77,21 @@ class Trainer:
         seed_everything(config.seed)
         self.out_dir = Path(config.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.model = build_model(config).to(self.device)
+        self.model = build_model(config)
+        if config.init_from:
+            self.model.load_state_dict(safetensors.torch.load_file(config.init_from))
+        self.model.to(self.device)
         weights = config.loss_weights
         needs_features = weights.get("feature_cr", 0) or weights.get("perceptual", 0)
         features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
         paths = lfw_train_images(config.data_root) if dataset is None else None
         face_loss, labels, faces = None, None, None
+        cache_dir = Path(config.cache_dir) if config.cache_dir else self.out_dir
+        cache_dir.mkdir(parents=True, exist_ok=True)
         if paths is not None and weights.get("semantic", 0):
-            labels = self._rank0_first(lambda: parsing_labels(paths, self.out_dir))
+            labels = self._rank0_first(lambda: parsing_labels(paths, cache_dir))
         if paths is not None and weights.get("face", 0):
-            prepared = self._rank0_first(lambda: face_targets(paths, config.recognizer, self.out_dir))
+            prepared = self._rank0_first(lambda: face_targets(paths, config.recognizer, cache_dir))
             faces, database, recognizer = prepared
             face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
         self.objective = LowFaceNetObjective(
