@@ -26,5 +26,5 @@ def test_detectors_find_lfw_faces(name, lfw_faces):
 
 
 def test_unknown_detector_lists_the_available_ones():
-    with pytest.raises(KeyError, match="available: mtcnn, hog"):
+    with pytest.raises(KeyError, match="available: mtcnn, hog, blazeface"):
         create_detector("retinaface")

@@ -3,6 +3,8 @@
 ``mtcnn``: MTCNN (boxes, 5 landmarks: eye centres, nose tip, mouth corners).
 ``hog``: dlib's HOG detector (dlib-bin) + dlib's 5-point predictor (eye corners, nose bottom); its
 landmarks are reported as eye centres (mean of the two corners) and nose, mouth corners NaN.
+``blazeface``: MediaPipe's BlazeFace short-range detector (mediapipe 0.10.21, the parse extra; faces within
+~2 m of a phone camera, i.e. large in the frame); eye centres and nose tip, mouth corners NaN.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from torch import Tensor
 from lowface.face.mtcnn import MTCNN, Detection
 from lowface.face.packages import FaceModelMissing, packaged_file
 
-DETECTORS = ("mtcnn", "hog")
+DETECTORS = ("mtcnn", "hog", "blazeface")
 
 
 class HOGDetector:
@@ -43,13 +45,47 @@ class HOGDetector:
         return sorted(found, key=lambda d: -d.score)
 
 
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace (short range); image (3, H, W) RGB in [0, 1]."""
+
+    def __init__(self, min_confidence: float = 0.5):
+        try:
+            from mediapipe.python.solutions import face_detection
+        except ImportError:
+            raise FaceModelMissing(
+                "the blazeface detector needs mediapipe==0.10.21 (pip install 'lowface[parse]' and "
+                "pip install --no-deps mediapipe==0.10.21)"
+            ) from None
+        packaged_file("mediapipe_face_detector")
+        self.detector = face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
+
+    def detect(self, image: Tensor) -> list[Detection]:
+        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        height, width = pixels.shape[:2]
+        found = []
+        for result in self.detector.process(pixels).detections or []:
+            box = result.location_data.relative_bounding_box
+            x1, y1 = box.xmin * width, box.ymin * height
+            keypoints = [(k.x * width, k.y * height) for k in result.location_data.relative_keypoints]
+            landmarks = np.full((5, 2), np.nan)
+            # MediaPipe's keypoints: the subject's right eye (image left), left eye, nose tip, mouth, ears
+            landmarks[0], landmarks[1], landmarks[2] = keypoints[0], keypoints[1], keypoints[2]
+            found.append(
+                Detection(np.array([x1, y1, x1 + box.width * width, y1 + box.height * height]), landmarks,
+                          float(result.score[0]))
+            )  # fmt: skip
+        return sorted(found, key=lambda d: -d.score)
+
+
 def create_detector(name: str = "mtcnn"):
     """A detector by name (see ``DETECTORS``); each has ``detect((3, H, W) RGB in [0, 1]) -> [Detection]``."""
     if name == "mtcnn":
         return MTCNN()
     if name == "hog":
         return HOGDetector()
+    if name == "blazeface":
+        return BlazeFaceDetector()
     raise KeyError(f"unknown face detector {name!r}; available: {', '.join(DETECTORS)}")
 
 
-__all__ = ["DETECTORS", "Detection", "HOGDetector", "create_detector"]
+__all__ = ["DETECTORS", "BlazeFaceDetector", "Detection", "HOGDetector", "create_detector"]
