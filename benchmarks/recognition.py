@@ -34,6 +34,7 @@ from lowface.face.pipeline import Alignment, RecognitionPipeline
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.face import tar_at_far, verification_accuracy
 from lowface.metrics.fidelity import psnr, ssim
+from lowface.pretrained import model_card, sha256_file
 
 DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,lowface,lowface-fast"
 
@@ -43,6 +44,13 @@ def parse_method(spec: str) -> tuple[str, str, str | None]:
     label, _, rest = spec.partition("=") if "=" in spec else (spec, "", spec)
     name, _, weights = rest.partition(":")
     return label, name, weights or None
+
+
+def weights_id(name: str, weights: str | None) -> str:
+    """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
+    if weights is not None:
+        return sha256_file(weights)
+    return model_card(name).sha256 or ""
 
 
 def cached_enhance(method: str, weights: str | None, dark: list[np.ndarray], cache: Path) -> tuple[list, float]:
@@ -134,7 +142,7 @@ def main() -> None:
             elif name == "none":
                 images = dark
             else:
-                tag = hashlib.sha256(f"{spec}{args.pairs}".encode()).hexdigest()[:8]
+                tag = hashlib.sha256(f"{spec}{args.pairs}{weights_id(name, weights)}".encode()).hexdigest()[:8]
                 images, seconds = cached_enhance(name, weights, dark, args.cache_dir / f"{label}-{preset}-{tag}.npz")
             floats = [np.asarray(im, np.float32) / (255.0 if im.dtype == np.uint8 else 1.0) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}

@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--description", required=True)
     parser.add_argument("--command", required=True)
+    parser.add_argument("--note", default=None, help="e.g. where the init_from weights came from")
     args = parser.parse_args()
 
     config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
@@ -56,6 +57,10 @@ def main() -> None:
             "config": config,
         },
     }
+    if config.get("init_from"):
+        manifest[args.name]["extra"]["init_from_sha256"] = sha256_file(config["init_from"])
+    if args.note:
+        manifest[args.name]["extra"]["note"] = args.note
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     print(f"shipped {args.name}: {target} sha256 {manifest[args.name]['sha256']}")
 
