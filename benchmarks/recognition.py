@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import time
 from pathlib import Path
 
@@ -63,8 +64,6 @@ def cached_enhance(method: str, weights: str | None, dark: list[np.ndarray], cac
     for image in tqdm(dark, desc=cache.stem, unit="img", leave=False):
         out.append(np.round(enhancer.enhance(image) * 255).astype(np.uint8))
     seconds = (time.perf_counter() - start) / len(dark)
-    import io
-
     buffer = io.BytesIO()
     np.savez_compressed(buffer, seconds=np.array(seconds), **{str(i): im for i, im in enumerate(out)})
     atomic_write_bytes(cache, buffer.getvalue())
@@ -91,6 +90,16 @@ def fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int 
         values["psnr"] += psnr(x, y).tolist()
         values["ssim"] += ssim(x, y).tolist()
     return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+def cached_embed(pipeline: RecognitionPipeline, images: list, alignments: list, cache: Path) -> np.ndarray:
+    if cache.exists():
+        return np.load(cache)
+    vectors = embed(pipeline, images, alignments)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors)
+    atomic_write_bytes(cache, buffer.getvalue())
+    return vectors
 
 
 def main() -> None:
@@ -123,12 +132,15 @@ def main() -> None:
         cache = cache.with_suffix(".npz")
         if not cache.exists():
             found = [pipeline.align(image_to_tensor(im)[0]) for im in tqdm(clean, desc=f"align {name}")]
-            np.savez(cache, transforms=np.stack([a.transform for a in found]), detected=[a.detected for a in found])
+            buffer = io.BytesIO()
+            np.savez(buffer, transforms=np.stack([a.transform for a in found]), detected=[a.detected for a in found])
+            atomic_write_bytes(cache, buffer.getvalue())
         with np.load(cache) as stored:
             alignments[name] = [
                 Alignment(t, bool(d)) for t, d in zip(stored["transforms"], stored["detected"], strict=True)
             ]
 
+    key_all = hashlib.sha256(f"{keys}".encode()).hexdigest()[:8]
     results: dict = {}
     for preset in args.presets.split(","):
         dark, _ = synthesize(clean, preset, seed=0)
@@ -136,7 +148,7 @@ def main() -> None:
         results[preset] = {}
         for spec in args.methods.split(","):
             label, name, weights = parse_method(spec)
-            seconds = 0.0
+            seconds, tag = 0.0, ""
             if name == "clean":
                 images = clean
             elif name == "none":
@@ -146,8 +158,11 @@ def main() -> None:
                 images, seconds = cached_enhance(name, weights, dark, args.cache_dir / f"{label}-{preset}-{tag}.npz")
             floats = [np.asarray(im, np.float32) / (255.0 if im.dtype == np.uint8 else 1.0) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}
+            source = "clean" if name == "clean" else f"{label}-{preset}-{tag}" if name != "none" else f"none-{preset}"
             for judge, pipeline in judges.items():
-                vectors = embed(pipeline, floats, alignments[judge])
+                vectors = cached_embed(
+                    pipeline, floats, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{key_all}.npy"
+                )
                 scores = np.array([float(vectors[index[p.first]] @ vectors[index[p.second]]) for p in pairs])
                 verification = verification_accuracy(scores, same, folds)
                 row[judge] = {

@@ -30,6 +30,14 @@ class HOGDetector:
         self.predictor = dlib.shape_predictor(str(packaged_file("dlib_shape_predictor_5")))
         self.upsample = upsample
 
+    def points_in_box(self, image: Tensor, box: np.ndarray) -> np.ndarray:
+        """dlib's 5 landmarks (5, 2) inside a face box (x1, y1, x2, y2) found by any detector."""
+        import dlib
+
+        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        rect = dlib.rectangle(*(int(np.rint(v)) for v in box))
+        return np.array([[p.x, p.y] for p in self.predictor(pixels, rect).parts()], float)
+
     def detect(self, image: Tensor) -> list[Detection]:
         pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
         rects, scores, _ = self.detector.run(pixels, self.upsample, 0.0)

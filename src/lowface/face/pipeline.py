@@ -1,6 +1,7 @@
 """Recognition pipelines: detect -> align (differentiable) -> embed, for each offline recognizer.
 
-``dlib``: dlib HOG detector + 5-point landmarks -> dlib's 150 px chip -> dlib ResNet (128-d).
+``dlib``: dlib HOG detector + 5-point landmarks -> dlib's 150 px chip -> dlib ResNet (128-d); where HOG finds
+no face, dlib's 5-point predictor runs inside MTCNN's box instead (``backup_detector``).
 ``facenet``: MTCNN -> box + 32 px margin -> 160 px crop -> FaceNet CASIA (512-d).
 
 Alignment transforms are computed once (e.g. on a clean image) and can be re-applied to another image of
@@ -28,12 +29,13 @@ class Alignment:
 
     transform: np.ndarray
     detected: bool
+    detector: str = ""  # which detector found it ("" when not detected)
 
 
 class RecognitionPipeline(nn.Module):
     """A frozen recognizer with its detector and alignment. Images: (3, H, W) RGB in [0, 1]."""
 
-    def __init__(self, recognizer: str = "facenet", fallback_fraction: float = 0.5):
+    def __init__(self, recognizer: str = "facenet", fallback_fraction: float = 0.5, backup_detector: bool = True):
         super().__init__()
         if recognizer == "dlib":
             from lowface.face.dlib_resnet import CHIP_SIZE, load_dlib_resnet
@@ -48,6 +50,7 @@ class RecognitionPipeline(nn.Module):
             raise KeyError(f"unknown recognizer {recognizer!r}; available: {', '.join(RECOGNIZERS)}")
         self.name = recognizer
         self.detector = create_detector(detector)
+        self.backup = create_detector("mtcnn") if recognizer == "dlib" and backup_detector else None
         self.fallback_fraction = fallback_fraction
 
     def align(self, image: Tensor) -> Alignment:
@@ -59,8 +62,13 @@ class RecognitionPipeline(nn.Module):
             centre = np.array([width / 2, height / 2])
             best = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
             if self.name == "dlib":
-                return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True)
-            return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True)
+                return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True, "hog")
+            return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True, "mtcnn")
+        if self.backup is not None and (found := self.backup.detect(image.detach().cpu())):
+            centre = np.array([width / 2, height / 2])
+            best = min(found, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+            points = self.detector.points_in_box(image.detach().cpu(), best.box)
+            return Alignment(dlib_chip_transform(points, self.chip_size), True, "mtcnn")
         side = self.fallback_fraction * min(height, width)
         box = np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2])
         return Alignment(box_crop_transform(box, self.chip_size), False)
