@@ -138,8 +138,9 @@ def test_every_term_is_a_per_image_mean_so_split_batches_average_to_the_whole():
         "positive": torch.rand(4, 3, 24, 24),
         "negative": torch.rand(4, 3, 24, 24) * 0.3,
         "labels": torch.randint(0, 11, (4, 24, 24)),
+        "clean": torch.rand(4, 3, 24, 24),
     }
-    weights = {k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}
+    weights = {**{k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}, "reconstruction": 1.0}
     objective = LowFaceNetObjective(features, weights)
     whole = objective(net(batch["low"]), batch)[0]
     halves = [

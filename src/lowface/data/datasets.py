@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from lowface.data.synth import SYNTHESIS_PRESETS, darken_linear, plan_linear_darkening, synthesize
+from lowface.data.synth import SYNTHESIS_PRESETS, darken_linear, degrade, plan_linear_darkening, synthesize
 from lowface.io import read_image
 
 
@@ -31,11 +31,14 @@ class UnpairedLowLightDataset(Dataset):
     """Item i: a darkened crop "low" of image i, a crop of a random other clean image ("positive") and of a
     random other darkened image ("negative"), all (3, crop, crop) float tensors in [0, 1]; with ``labels``
     also "labels" (crop, crop) int64 parsing classes of the low crop (-1 where the image has none); with
-    ``faces`` also "chip_transform" (2, 3) in crop pixels, "identity" () int64 and "face_valid" () bool.
+    ``faces`` also "chip_transform" (2, 3) in crop pixels, "identity" () int64 and "face_valid" () bool;
+    always "clean", the clean crop that "low" was made from (for paired losses on synthetic data).
 
     Darkening: ``synthesis`` names a preset of ``lowface.data.synth.SYNTHESIS_PRESETS``; without one,
-    Algorithm 1 over the whole set with ``ratio_range`` and optional ``target_brightness``. Seeded: the same
-    seed gives the same low-light set. With faces, crops are placed so the recognizer's chip lies inside
+    Algorithm 1 over the whole set with ``ratio_range`` and optional ``target_brightness``. Set presets
+    (Algorithm 1) darken each image once; per-image presets (noise models) darken each crop afresh per
+    (epoch, index), so the network never sees the same noise twice. Seeded: the same seed gives the same
+    data. With faces, crops are placed so the recognizer's chip lies inside
     when it fits. Crops and partners are drawn per (epoch, index), so a resumed run sees the same data.
     """
 
@@ -55,14 +58,15 @@ class UnpairedLowLightDataset(Dataset):
         if not kept:
             raise ValueError(f"no training image is at least {crop}x{crop}")
         self.clean = [images[i] for i in kept]
+        if synthesis is not None and synthesis not in SYNTHESIS_PRESETS:
+            raise KeyError(f"unknown synthesis preset {synthesis!r}; available: {sorted(SYNTHESIS_PRESETS)}")
+        self.synthesis = synthesis if synthesis and SYNTHESIS_PRESETS[synthesis].kind != "linear" else None
+        self.dark: list[np.ndarray] | None = None
         if synthesis is None:
             plan = plan_linear_darkening(self.clean, ratio_range, target_brightness, seed=seed)
-            dark = [darken_linear(im, r) for im, r in zip(self.clean, plan.ratios, strict=True)]
-        else:
-            if synthesis not in SYNTHESIS_PRESETS:
-                raise KeyError(f"unknown synthesis preset {synthesis!r}; available: {sorted(SYNTHESIS_PRESETS)}")
-            dark, _ = synthesize(self.clean, synthesis, seed)
-        self.dark = [d.astype(np.float32) for d in dark]
+            self.dark = [darken_linear(im, r).astype(np.float32) for im, r in zip(self.clean, plan.ratios, strict=True)]
+        elif self.synthesis is None:
+            self.dark = [d.astype(np.float32) for d in synthesize(self.clean, synthesis, seed)[0]]
         self.labels = [labels[i] for i in kept] if labels is not None else None
         self.faces = faces
         self.kept, self.crop, self.seed, self.epoch = kept, crop, seed, 0
@@ -91,16 +95,28 @@ class UnpairedLowLightDataset(Dataset):
         patch = patch[:, ::-1] if flip else patch
         return torch.from_numpy(np.ascontiguousarray(patch))
 
+    def _low(self, index: int, top: int, left: int, flip: bool, rng: np.random.Generator) -> Tensor:
+        """The darkened (3, crop, crop) crop of image ``index``: from the darkened set, or degraded now."""
+        if self.dark is not None:
+            return self._crop(self.dark[index], top, left, flip).permute(2, 0, 1)
+        clean = self._crop(self.clean[index], top, left, flip).numpy()
+        return torch.from_numpy(degrade(clean, self.synthesis, rng)[0].astype(np.float32)).permute(2, 0, 1)
+
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         n = len(self)
         positive, negative = (int(index + rng.integers(1, n)) % n for _ in range(2))
-        top, left = self._window(index, self.dark[index].shape[:2], rng)
+        top, left = self._window(index, self.clean[index].shape[:2], rng)
         flip = bool(rng.random() < 0.5)
-        item = {"low": self._crop(self.dark[index], top, left, flip).permute(2, 0, 1)}
-        for key, other in (("positive", self.clean[positive]), ("negative", self.dark[negative])):
-            o_top, o_left = (int(rng.integers(0, s - self.crop + 1)) for s in other.shape[:2])
-            item[key] = self._crop(other, o_top, o_left, bool(rng.random() < 0.5)).permute(2, 0, 1)
+        item = {"low": self._low(index, top, left, flip, rng)}
+        for key, other in (("positive", positive), ("negative", negative)):
+            o_top, o_left = (int(rng.integers(0, s - self.crop + 1)) for s in self.clean[other].shape[:2])
+            o_flip = bool(rng.random() < 0.5)
+            if key == "positive":
+                item[key] = self._crop(self.clean[other], o_top, o_left, o_flip).permute(2, 0, 1)
+            else:
+                item[key] = self._low(other, o_top, o_left, o_flip, rng)
+        item["clean"] = self._crop(self.clean[index], top, left, flip).permute(2, 0, 1)
         if self.labels is not None:
             labels = self.labels[index]
             if labels is None:

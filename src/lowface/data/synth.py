@@ -129,8 +129,9 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
 @dataclass(frozen=True)
 class SynthesisPreset:
     """A named low-light synthesis. ``kind``: "linear" (Algorithm 1 over the whole set), "gamma_noise",
-    "scale_noise" (x ratio + Gaussian noise) or "physical"; ``params`` are the kind's settings, with ranges
-    as (low, high) drawn uniformly per image."""
+    "scale_noise" (x ratio + Gaussian noise), "physical", or "mixture" (one of ``components`` per image);
+    ``params`` are the kind's settings, ranges as (low, high) drawn uniformly or ("log", low, high)
+    log-uniformly per image."""
 
     name: str
     kind: str
@@ -157,13 +158,44 @@ SYNTHESIS_PRESETS = {
                             f"physical model at {pct}% of a normal exposure, 4000 e- full well, 2 e- read noise")
             for pct in (1, 3, 10)
         ),
+        SynthesisPreset("physical-range", "physical",
+                        {"exposure": ("log", 0.005, 0.2), "read_noise": (1.0, 4.0)},
+                        "physical model, exposure log-uniform in 0.5-20% of normal, read noise 1-4 e- (training)"),
+        SynthesisPreset("scale-noise-range", "scale_noise", {"ratio": (0.08, 0.4), "noise_std": (0.005, 0.04)},
+                        "x U(0.08, 0.4) + Gaussian noise std U(0.005, 0.04) (training)"),
+        SynthesisPreset("noisy-mix", "mixture", {"components": ("physical-range", "scale-noise-range")},
+                        "half physical-range, half scale-noise-range, drawn per image (training)"),
     ]
 }  # fmt: skip
 
 
-def _draw(value, rng: np.random.Generator) -> float:
-    low, high = value
-    return float(rng.uniform(low, high)) if high > low else float(low)
+def _draw(value, rng: np.random.Generator):
+    """(low, high) -> uniform draw; ("log", low, high) -> log-uniform draw; anything else as is."""
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "log":
+        return float(np.exp(rng.uniform(np.log(value[1]), np.log(value[2]))))
+    if isinstance(value, tuple) and len(value) == 2:
+        low, high = value
+        return float(rng.uniform(low, high)) if high > low else float(low)
+    return value
+
+
+def degrade(image: np.ndarray, preset: str | SynthesisPreset, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """One image through a per-image preset (every kind but "linear", which is defined over a set).
+    (H, W, 3) float in [0, 1] -> (dark image quantised to 8 bits, the parameters drawn)."""
+    preset = SYNTHESIS_PRESETS[preset] if isinstance(preset, str) else preset
+    if preset.kind == "mixture":
+        components = preset.params["components"]
+        chosen = components[int(rng.integers(len(components)))]
+        dark, params = degrade(image, chosen, rng)
+        return dark, {"component": chosen, **params}
+    params = {k: _draw(v, rng) for k, v in preset.params.items()}
+    if preset.kind == "gamma_noise":
+        return darken_gamma_noise(image, params["gamma"], params["noise_std"], rng), params
+    if preset.kind == "scale_noise":
+        return quantize8(image * params["ratio"] + rng.normal(0.0, params["noise_std"], image.shape)), params
+    if preset.kind == "physical":
+        return darken_physical(image, rng=rng, **params), params
+    raise ValueError(f"preset {preset.name!r} of kind {preset.kind!r} is not a per-image degradation")
 
 
 def synthesize(
@@ -177,19 +209,5 @@ def synthesize(
         return [darken_linear(im, r) for im, r in zip(images, plan.ratios, strict=True)], [
             {"ratio": float(r)} for r in plan.ratios
         ]
-    dark, drawn = [], []
-    for index, image in enumerate(images):
-        rng = np.random.default_rng((seed, index))
-        if preset.kind == "gamma_noise":
-            params = {k: _draw(v, rng) for k, v in preset.params.items()}
-            dark.append(darken_gamma_noise(image, params["gamma"], params["noise_std"], rng))
-        elif preset.kind == "scale_noise":
-            params = {k: _draw(v, rng) for k, v in preset.params.items()}
-            dark.append(quantize8(image * params["ratio"] + rng.normal(0.0, params["noise_std"], image.shape)))
-        elif preset.kind == "physical":
-            params = {k: _draw(v, rng) if isinstance(v, tuple) else v for k, v in preset.params.items()}
-            dark.append(darken_physical(image, rng=rng, **params))
-        else:
-            raise ValueError(f"unknown synthesis kind {preset.kind!r}")
-        drawn.append(params)
-    return dark, drawn
+    results = [degrade(image, preset, np.random.default_rng((seed, index))) for index, image in enumerate(images)]
+    return [dark for dark, _ in results], [params for _, params in results]

@@ -25,6 +25,10 @@ PAPER_WEIGHTS = {
     "face": 1.0,
 }
 
+# Beyond the paper: terms that need the clean image a synthetic low-light crop was made from (off by default).
+EXTRA_WEIGHTS = {"reconstruction": 0.0}
+ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
+
 # Table IV's ablations by name: config overrides applied on top of a full configuration.
 ABLATIONS: dict[str, dict] = {
     "full": {},
@@ -40,7 +44,8 @@ class LowFaceNetObjective(nn.Module):
     """Weighted sum of the four modules' losses; a term with weight 0 is not computed.
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
-    term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,).
+    term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,),
+    for the reconstruction term (L1 to the clean crop, synthetic data only) "clean" (B, 3, H, W).
     Returns (total loss, {term: unweighted value}).
     """
 
@@ -54,10 +59,10 @@ class LowFaceNetObjective(nn.Module):
     ):
         super().__init__()
         weights = dict(PAPER_WEIGHTS if weights is None else weights)
-        unknown = set(weights) - set(PAPER_WEIGHTS)
+        unknown = set(weights) - set(ALL_TERMS)
         if unknown:
-            raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(PAPER_WEIGHTS)}")
-        self.weights = {name: float(weights.get(name, 0.0)) for name in PAPER_WEIGHTS}
+            raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(ALL_TERMS)}")
+        self.weights = {name: float(weights.get(name, 0.0)) for name in ALL_TERMS}
         needs_features = any(self.weights[n] for n in ("feature_cr", "perceptual"))
         if needs_features and features is None:
             raise ValueError("feature_cr and perceptual need a feature extractor")
@@ -81,6 +86,7 @@ class LowFaceNetObjective(nn.Module):
             "smooth": lambda: self.smooth(output.illumination, low),
             "semantic": lambda: self.semantic(enhanced, batch["labels"]),
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
+            "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
         }
         total, terms = enhanced.new_zeros(()), {}
         for name, weight in self.weights.items():

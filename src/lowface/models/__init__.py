@@ -2,6 +2,7 @@
 
 from lowface.models.classical import CLAHE, LIME, GammaCorrection, HistogramEqualization, Identity
 from lowface.models.enhance_net import EnhanceNet, FastEnhanceNet, Retinex
+from lowface.models.restore_net import RestoreNet
 
 __all__ = [
     "CLAHE",
@@ -11,5 +12,6 @@ __all__ = [
     "GammaCorrection",
     "HistogramEqualization",
     "Identity",
+    "RestoreNet",
     "Retinex",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from lowface.losses.objective import ABLATIONS, PAPER_WEIGHTS
+from lowface.losses.objective import ABLATIONS, ALL_TERMS
 
 
 @dataclass
@@ -28,7 +28,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     steps: int = 1000
-    loss_weights: dict[str, float] = field(default_factory=lambda: dict(PAPER_WEIGHTS))
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(ALL_TERMS))
     distance: str = "statistics"
     use_negatives: bool = True
     features: str = "efficientnet_lite0"

@@ -47,6 +47,27 @@ def build_model(config: TrainConfig) -> nn.Module:
     return MODELS.create(config.model["type"], **kwargs)
 
 
+def load_initial_weights(model: nn.Module, path: str) -> None:
+    """Load .safetensors weights into ``model``: the whole model, or one named part of it (e.g. the
+    ``enhancer`` of a RestoreNet from FastEnhanceNet weights); parts the file does not cover keep their
+    initialisation. Raises when the file fits no part."""
+    state = safetensors.torch.load_file(path)
+    own = model.state_dict()
+
+    def fits(candidate: dict) -> bool:
+        return all(key in own and own[key].shape == value.shape for key, value in candidate.items())
+
+    if set(state) == set(own) and fits(state):
+        model.load_state_dict(state)
+        return
+    for prefix in sorted({key.split(".")[0] + "." for key in own}):
+        renamed = {prefix + key: value for key, value in state.items()}
+        if fits(renamed):
+            model.load_state_dict(renamed, strict=False)
+            return
+    raise ValueError(f"{path}: its tensors match neither {type(model).__name__} nor one of its parts")
+
+
 def init_distributed() -> tuple[int, int]:
     """(rank, world size): from torchrun's environment, initialising the process group once; (0, 1) alone."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -79,7 +100,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model = build_model(config)
         if config.init_from:
-            self.model.load_state_dict(safetensors.torch.load_file(config.init_from))
+            load_initial_weights(self.model, config.init_from)
         self.model.to(self.device)
         weights = config.loss_weights
         needs_features = weights.get("feature_cr", 0) or weights.get("perceptual", 0)
