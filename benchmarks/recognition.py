@@ -182,7 +182,8 @@ def main() -> None:
     record = {**provenance(args.threads), "pairs": len(pairs), "images": len(keys), "results": results}
     lines = [
         f"LFW verification on the first {len(pairs)} pairs ({len(keys)} images), 10-fold accuracy (%) +- std "
-        f"over folds, recovery = share of the dark-to-clean gap won back (shown where that gap is at least 1 point). Alignment from the clean image. "
+        f"over folds, recovery = share of the dark-to-clean gap won back "
+        f"(shown where that gap is at least 1 point). Alignment from the clean image. "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
     ]
     for preset, rows in results.items():
