@@ -65,8 +65,10 @@ def test_unknown_config_keys_are_rejected_with_the_valid_ones_listed(tmp_path: P
 
 
 def test_configs_shipped_in_the_repository_load():
-    for path in Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"):
-        assert load_config(path).model["type"] in ("enhance_net", "fast_enhance_net")
+    paths = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.yaml"))
+    assert len(paths) >= 5
+    for path in paths:
+        assert load_config(path).model["type"] in ("enhance_net", "fast_enhance_net", "restore_net")
 
 
 @pytest.mark.parametrize("model", ["enhance_net", "fast_enhance_net"])
