@@ -22,6 +22,7 @@ from common import provenance, write_results
 from tqdm import tqdm
 
 from lowface.data.lfw import lfw_image_path, lfw_pairs
+from lowface.face.detect import DETECTORS, create_detector
 from lowface.face.pipeline import RECOGNIZERS, RecognitionPipeline
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import tar_at_far, verification_accuracy
@@ -46,6 +47,21 @@ def embed_images(
     return embeddings, (detected / len(keys), by_primary / len(keys)), milliseconds
 
 
+def detection_rates(names: list[str], data_root: Path, keys: list[tuple[str, int]]) -> dict[str, dict]:
+    """Each detector alone on every image: the share with at least one face, and milliseconds per image."""
+    results = {}
+    for name in names:
+        detector, found, elapsed = create_detector(name), 0, 0.0
+        for key in tqdm(keys, desc=name, unit="image", mininterval=5):
+            image = image_to_tensor(read_image(lfw_image_path(data_root, *key)).rgb)[0]
+            start = time.perf_counter()
+            found += bool(detector.detect(image))
+            elapsed += time.perf_counter() - start
+        results[name] = {"detection_rate": found / len(keys), "ms_per_image": 1000 * elapsed / len(keys)}
+        print(f"{name}: detection {100 * found / len(keys):.2f}%, {1000 * elapsed / len(keys):.1f} ms/image")
+    return results
+
+
 def pipeline_primary(pipeline: RecognitionPipeline) -> str:
     return "hog" if pipeline.name == "dlib" else "mtcnn"
 
@@ -55,6 +71,8 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--pairs", type=int, default=6000, help="use the first N pairs")
     parser.add_argument("--recognizers", default=",".join(RECOGNIZERS))
+    parser.add_argument("--detectors", default=",".join(DETECTORS), help="detectors timed alone ('' for none)")
+    parser.add_argument("--flip", action="store_true", help="embed each face and its mirror image (mean)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/face_networks.json"))
     args = parser.parse_args()
@@ -68,7 +86,7 @@ def main() -> None:
         folds = np.arange(len(pairs)) % 10
     results = {}
     for name in args.recognizers.split(","):
-        pipeline = RecognitionPipeline(name)
+        pipeline = RecognitionPipeline(name, flip=args.flip)
         embeddings, (detection_rate, primary_rate), ms = embed_images(pipeline, args.data_root, keys)
         scores = np.array([float(embeddings[p.first] @ embeddings[p.second]) for p in pairs])
         verification = verification_accuracy(scores, same, folds)
@@ -88,15 +106,19 @@ def main() -> None:
             flush=True,
         )
 
+    detectors = detection_rates([d for d in args.detectors.split(",") if d], args.data_root, keys)
     record = {
         **provenance(args.threads),
         "pairs": len(pairs),
         "images": len(keys),
+        "flip": args.flip,
         "results": results,
+        "detectors": detectors,
     }
     lines = [
         f"LFW verification, {len(pairs)} pairs / {len(keys)} images. Command: `{record['command']}`, "
-        f"{record['date']}, {record['machine']}.",
+        f"{record['date']}, {record['machine']}."
+        + (" Embeddings: mean of the face and its mirror image." if args.flip else ""),
         "",
         "| recognizer | detector | accuracy (10-fold) | TAR@FAR=1e-3 | detection rate (primary alone) | ms/face |",
         "|---|---|---|---|---|---|",
@@ -107,6 +129,11 @@ def main() -> None:
             f"| {100 * r['tar_at_far_1e-3']:.2f} | {100 * r['detection_rate']:.2f} "
             f"({100 * r['primary_detection_rate']:.2f}) | {r['ms_per_face']:.0f} |"
         )
+    if detectors:
+        lines += ["", "| detector (alone) | images with a face | ms/image |", "|---|---|---|"]
+        lines += [
+            f"| {name} | {100 * r['detection_rate']:.2f} | {r['ms_per_image']:.1f} |" for name, r in detectors.items()
+        ]
     write_results(args.out, record, lines)
 
 

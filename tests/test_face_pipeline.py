@@ -49,3 +49,19 @@ def test_gradients_flow_from_identity_to_pixels(pipeline, lfw_faces):
     assert torch.allclose(embedding.norm(dim=1), torch.ones(1), atol=1e-5)
     embedding.sum().backward()
     assert dark.grad.abs().sum() > 0
+
+
+def test_flip_averages_the_face_and_its_mirror_image(pipeline, lfw_faces):
+    image = torch.from_numpy(lfw_faces[0]).permute(2, 0, 1)[None]
+    alignment = [pipeline.align(image[0])]
+    with torch.inference_mode():
+        chip = pipeline.chips(image, alignment)
+        plain = pipeline.embed(image, alignment)
+        pipeline.flip = True
+        try:
+            flipped = pipeline.embed(image, alignment)
+        finally:
+            pipeline.flip = False
+        expected = torch.nn.functional.normalize(pipeline.network(chip) + pipeline.network(chip.flip(-1)), dim=1)
+    torch.testing.assert_close(flipped, expected, atol=1e-5, rtol=0)
+    assert 0.9 < float(plain @ flipped.T) < 1.0  # a mirrored face is the same person, but not the same vector

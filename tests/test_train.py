@@ -17,6 +17,7 @@ import torch
 
 from conftest import smooth_test_image
 from lowface.io import ImageData, write_image
+from lowface.registry import MODELS
 from lowface.train.config import load_config
 from lowface.train.trainer import Trainer
 
@@ -68,7 +69,7 @@ def test_configs_shipped_in_the_repository_load():
     paths = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.yaml"))
     assert len(paths) >= 5
     for path in paths:
-        assert load_config(path).model["type"] in ("enhance_net", "fast_enhance_net", "restore_net")
+        assert load_config(path).model["type"] in MODELS
 
 
 @pytest.mark.parametrize("model", ["enhance_net", "fast_enhance_net"])
@@ -188,3 +189,28 @@ def test_all_four_modules_train_together_on_real_faces(face_data: Path, tmp_path
     assert all(0 < entry["face"] < 10 and entry["semantic"] > 0 for entry in log)
     caches = sorted(p.name.split("-")[0] for p in (tmp_path / "run").glob("*-*.*"))
     assert caches == ["faces", "parsing"]
+
+
+@pytest.mark.parametrize("objective", ["zero_dce", "zero_dce_pp", "sci"])
+def test_zero_reference_competitors_train_with_their_own_terms(tiny_data: Path, tmp_path: Path, objective: str):
+    config = load_config(
+        None,
+        [f"data_root={tiny_data}", f"out_dir={tmp_path}", "steps=2", "crop=32", "log_every=1", "batch_size=2",
+         f"model.type={objective}", f"objective={objective}"],
+    )  # fmt: skip
+    Trainer(config).fit()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    expected = {"fidelity", "smooth"} if objective == "sci" else {"spatial", "exposure", "color", "curve_smooth"}
+    assert set(log[-1]) - {"step", "loss", "train_seconds"} == expected
+    assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in log)
+
+
+def test_objective_weights_default_per_objective_and_reject_foreign_terms():
+    assert load_config(None, ["objective=zero_dce_pp"]).loss_weights["curve_smooth"] == 1600.0
+    assert load_config(None, ["objective=sci", "loss_weights.smooth=2"]).loss_weights == {"fidelity": 1.5, "smooth": 2}
+    with pytest.raises(ValueError, match=r"unknown terms \['perceptual'\] for objective 'zero_dce'"):
+        load_config(None, ["objective=zero_dce", "loss_weights.perceptual=1"])
+    with pytest.raises(ValueError, match="ablations are Low-FaceNet's"):
+        load_config(None, ["objective=sci", "ablation=no-face"])
+    with pytest.raises(ValueError, match="unknown objective"):
+        load_config(None, ["objective=cyclegan"])

@@ -11,7 +11,6 @@ from torch import Tensor, nn
 
 from lowface.devices import pick_device
 from lowface.io import to_batch
-from lowface.models.enhance_net import Retinex
 from lowface.pretrained import create_model
 from lowface.tiling import tiled_apply
 
@@ -20,9 +19,10 @@ DEFAULT_MODEL = "lowface-fast"  # better than the paper network here (benchmarks
 DEFAULT_TILE = 1024
 
 
-def enhanced_image(output: Tensor | Retinex) -> Tensor:
-    """The image part of a model's output: the reflectance of a Retinex pair, or the tensor itself."""
-    return output.reflectance if isinstance(output, Retinex) else output
+def enhanced_image(output: Tensor | tuple) -> Tensor:
+    """The image part of a model's output: the first field of an output tuple (a Retinex pair's reflectance,
+    a curve model's image), or the tensor itself."""
+    return output[0] if isinstance(output, tuple) else output
 
 
 class Enhancer:

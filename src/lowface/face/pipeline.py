@@ -35,7 +35,14 @@ class Alignment:
 class RecognitionPipeline(nn.Module):
     """A frozen recognizer with its detector and alignment. Images: (3, H, W) RGB in [0, 1]."""
 
-    def __init__(self, recognizer: str = "facenet", fallback_fraction: float = 0.5, backup_detector: bool = True):
+    def __init__(
+        self,
+        recognizer: str = "facenet",
+        fallback_fraction: float = 0.5,
+        backup_detector: bool = True,
+        flip: bool = False,
+    ):
+        """``flip``: embed each face and its mirror image and average (test-time augmentation, 2x cost)."""
         super().__init__()
         if recognizer == "dlib":
             from lowface.face.dlib_resnet import CHIP_SIZE, load_dlib_resnet
@@ -52,6 +59,7 @@ class RecognitionPipeline(nn.Module):
         self.detector = create_detector(detector)
         self.backup = create_detector("mtcnn") if recognizer == "dlib" and backup_detector else None
         self.fallback_fraction = fallback_fraction
+        self.flip = flip
 
     def align(self, image: Tensor) -> Alignment:
         """Detect the most central confident face; if none, a centred box of ``fallback_fraction`` of the
@@ -80,4 +88,8 @@ class RecognitionPipeline(nn.Module):
 
     def embed(self, images: Tensor, alignments: list[Alignment]) -> Tensor:
         """(B, 3, H, W) -> (B, D) unit-length embeddings; gradients reach the images."""
-        return F.normalize(self.network(self.chips(images, alignments)), dim=1)
+        chips = self.chips(images, alignments)
+        if not self.flip:
+            return F.normalize(self.network(chips), dim=1)
+        both = self.network(torch.cat([chips, chips.flip(-1)]))
+        return F.normalize(both[: len(chips)] + both[len(chips) :], dim=1)

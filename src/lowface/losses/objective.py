@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
 from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.feature import ColorLoss, PerceptualLoss, SmoothLoss
 from lowface.losses.semantic import SemanticBrightnessLoss
+from lowface.losses.weighted import WeightedObjective
 from lowface.models.enhance_net import Retinex
 
 # The paper's weights: contrastive and feature modules from Eq. 4 and 8; Eq. 11 adds the semantic and face
@@ -40,7 +41,7 @@ ABLATIONS: dict[str, dict] = {
 }
 
 
-class LowFaceNetObjective(nn.Module):
+class LowFaceNetObjective(WeightedObjective):
     """Weighted sum of the four modules' losses; a term with weight 0 is not computed.
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
@@ -57,12 +58,7 @@ class LowFaceNetObjective(nn.Module):
         use_negatives: bool = True,
         face_loss: FaceIdentityLoss | None = None,
     ):
-        super().__init__()
-        weights = dict(PAPER_WEIGHTS if weights is None else weights)
-        unknown = set(weights) - set(ALL_TERMS)
-        if unknown:
-            raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(ALL_TERMS)}")
-        self.weights = {name: float(weights.get(name, 0.0)) for name in ALL_TERMS}
+        super().__init__(PAPER_WEIGHTS if weights is None else weights, dict.fromkeys(ALL_TERMS, 0.0))
         needs_features = any(self.weights[n] for n in ("feature_cr", "perceptual"))
         if needs_features and features is None:
             raise ValueError("feature_cr and perceptual need a feature extractor")
@@ -76,9 +72,9 @@ class LowFaceNetObjective(nn.Module):
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
 
-    def forward(self, output: Retinex, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    def terms(self, output: Retinex, batch: Mapping[str, Tensor]) -> dict:
         enhanced, low = output.reflectance, batch["low"]
-        compute = {
+        return {
             "feature_cr": lambda: self.feature_cr(enhanced, batch["positive"], batch["negative"]),
             "brightness_cr": lambda: self.brightness_cr(enhanced, batch["positive"], batch["negative"]),
             "perceptual": lambda: self.perceptual(enhanced, low),
@@ -88,10 +84,3 @@ class LowFaceNetObjective(nn.Module):
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
             "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
         }
-        total, terms = enhanced.new_zeros(()), {}
-        for name, weight in self.weights.items():
-            if weight:
-                value = compute[name]()
-                terms[name] = value.detach()
-                total = total + weight * value
-        return total, terms

@@ -3,10 +3,13 @@
 from lowface.models.classical import CLAHE, LIME, GammaCorrection, HistogramEqualization, Identity
 from lowface.models.enhance_net import EnhanceNet, FastEnhanceNet, Retinex
 from lowface.models.restore_net import RestoreNet
+from lowface.models.sci import SCI
+from lowface.models.zero_dce import ZeroDCE, ZeroDCEPlusPlus
 
 __all__ = [
     "CLAHE",
     "LIME",
+    "SCI",
     "EnhanceNet",
     "FastEnhanceNet",
     "GammaCorrection",
@@ -14,4 +17,6 @@ __all__ = [
     "Identity",
     "RestoreNet",
     "Retinex",
+    "ZeroDCE",
+    "ZeroDCEPlusPlus",
 ]

@@ -10,6 +10,9 @@ from typing import Any
 import yaml
 
 from lowface.losses.objective import ABLATIONS, ALL_TERMS
+from lowface.losses.zero_reference import ZERO_REFERENCE_OBJECTIVES
+
+OBJECTIVES = ("lowfacenet", *ZERO_REFERENCE_OBJECTIVES)
 
 
 @dataclass
@@ -28,7 +31,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     steps: int = 1000
-    loss_weights: dict[str, float] = field(default_factory=lambda: dict(ALL_TERMS))
+    objective: str = "lowfacenet"  # or a zero-reference competitor's: zero_dce, zero_dce_pp, sci
+    loss_weights: dict[str, float] | None = None  # per term; unnamed terms keep the objective's defaults
     distance: str = "statistics"
     use_negatives: bool = True
     features: str = "efficientnet_lite0"
@@ -51,6 +55,16 @@ class TrainConfig:
         self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; available: {sorted(ABLATIONS)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; available: {list(OBJECTIVES)}")
+        if self.objective != "lowfacenet" and self.ablation != "full":
+            raise ValueError(f"ablations are Low-FaceNet's; objective {self.objective!r} takes ablation 'full'")
+        defaults = ALL_TERMS if self.objective == "lowfacenet" else ZERO_REFERENCE_OBJECTIVES[self.objective][1]
+        unknown = set(self.loss_weights or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f"loss_weights: unknown terms {sorted(unknown)} for objective {self.objective!r}; "
+                             f"known: {sorted(defaults)}")  # fmt: skip
+        self.loss_weights = {**defaults, **(self.loss_weights or {})}
         if self.distance not in ("statistics", "aligned"):
             raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
 
@@ -92,7 +106,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if loaded is not None and not isinstance(loaded, dict):
             raise ValueError(f"{path}: a training config must be a mapping of keys to values")
         data = loaded or {}
-    data = _merge(TrainConfig().to_dict(), _merge(data, _coerce(overrides or [])))
+    defaults = TrainConfig().to_dict()
+    defaults.pop("loss_weights")  # they depend on the objective; TrainConfig fills in the missing ones
+    data = _merge(defaults, _merge(data, _coerce(overrides or [])))
     if data.get("ablation", "full") in ABLATIONS:
         data = _merge(data, ABLATIONS[data.get("ablation", "full")])
     known = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -1,4 +1,5 @@
-"""Unpaired training of a Retinex enhancer with Low-FaceNet's objective; resumable at any point.
+"""Unpaired training of an enhancer with Low-FaceNet's objective (or a zero-reference competitor's);
+resumable at any point.
 
 The run folder holds ``config.yaml``, ``checkpoint.pt`` (model + optimizer + step, written atomically),
 ``log.jsonl`` (every loss term), the caches of parsing labels and face alignments, and at the end
@@ -35,6 +36,7 @@ from lowface.devices import pick_device
 from lowface.io import atomic_write_bytes
 from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.objective import LowFaceNetObjective
+from lowface.losses.zero_reference import ZERO_REFERENCE_OBJECTIVES
 from lowface.registry import MODELS
 from lowface.train.config import TrainConfig
 from lowface.train.face_targets import face_targets, parsing_labels
@@ -115,9 +117,11 @@ class Trainer:
             prepared = self._rank0_first(lambda: face_targets(paths, config.recognizer, cache_dir))
             faces, database, recognizer = prepared
             face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
-        self.objective = LowFaceNetObjective(
-            features, weights, config.distance, config.use_negatives, face_loss=face_loss
-        ).to(self.device)
+        if config.objective == "lowfacenet":
+            objective = LowFaceNetObjective(features, weights, config.distance, config.use_negatives, face_loss)
+        else:
+            objective = ZERO_REFERENCE_OBJECTIVES[config.objective][0](weights)
+        self.objective = objective.to(self.device)
         if face_loss is not None:
             face_loss.database.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

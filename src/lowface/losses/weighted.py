@@ -1,0 +1,36 @@
+"""The shape every training objective shares: a weighted sum of named, switchable loss terms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from torch import Tensor, nn
+
+
+class WeightedObjective(nn.Module):
+    """A weighted sum of named terms; a term with weight 0 is not computed. Returns (total, {term: value}).
+
+    ``weights`` overrides ``defaults`` term by term (names outside ``defaults`` are an error); subclasses say
+    how to compute each term in :meth:`terms`.
+    """
+
+    def __init__(self, weights: Mapping[str, float], defaults: Mapping[str, float]):
+        super().__init__()
+        unknown = set(weights) - set(defaults)
+        if unknown:
+            raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(defaults)}")
+        self.weights = {name: float(weights.get(name, default)) for name, default in defaults.items()}
+
+    def terms(self, output, batch: Mapping[str, Tensor]) -> dict[str, Callable[[], Tensor]]:
+        """{term: a function computing its unweighted value} for a model output and its batch."""
+        raise NotImplementedError
+
+    def forward(self, output, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        compute = self.terms(output, batch)
+        total, values = batch["low"].new_zeros(()), {}
+        for name, weight in self.weights.items():
+            if weight:
+                value = compute[name]()
+                values[name] = value.detach()
+                total = total + weight * value
+        return total, values
