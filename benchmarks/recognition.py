@@ -70,6 +70,19 @@ def cached_enhance(method: str, weights: str | None, dark: list[np.ndarray], cac
     return out, seconds
 
 
+def method_images(spec: str, preset: str, clean: list, dark: list, pairs: int, cache_dir: Path) -> tuple:
+    """(images, seconds per image, cache tag) of one method on one preset: the clean or dark images themselves,
+    or the method's enhanced dark images (cached under ``cache_dir``, shared by every benchmark)."""
+    label, name, weights = parse_method(spec)
+    if name == "clean":
+        return clean, 0.0, "clean"
+    if name == "none":
+        return dark, 0.0, f"none-{preset}"
+    tag = hashlib.sha256(f"{spec}{pairs}{weights_id(name, weights)}".encode()).hexdigest()[:8]
+    images, seconds = cached_enhance(name, weights, dark, cache_dir / f"{label}-{preset}-{tag}.npz")
+    return images, seconds, f"{label}-{preset}-{tag}"
+
+
 def embed(pipeline: RecognitionPipeline, images: list[np.ndarray], alignments: list, batch: int = 32) -> np.ndarray:
     """(N,) images (uint8 or float) with their clean-image alignments -> (N, D) unit embeddings."""
     vectors = []
@@ -147,18 +160,10 @@ def main() -> None:
         dark = [d.astype(np.float32) for d in dark]
         results[preset] = {}
         for spec in args.methods.split(","):
-            label, name, weights = parse_method(spec)
-            seconds, tag = 0.0, ""
-            if name == "clean":
-                images = clean
-            elif name == "none":
-                images = dark
-            else:
-                tag = hashlib.sha256(f"{spec}{args.pairs}{weights_id(name, weights)}".encode()).hexdigest()[:8]
-                images, seconds = cached_enhance(name, weights, dark, args.cache_dir / f"{label}-{preset}-{tag}.npz")
+            label = parse_method(spec)[0]
+            images, seconds, source = method_images(spec, preset, clean, dark, args.pairs, args.cache_dir)
             floats = [np.asarray(im, np.float32) / (255.0 if im.dtype == np.uint8 else 1.0) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}
-            source = "clean" if name == "clean" else f"{label}-{preset}-{tag}" if name != "none" else f"none-{preset}"
             for judge, pipeline in judges.items():
                 vectors = cached_embed(
                     pipeline, floats, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{key_all}.npy"

@@ -214,3 +214,19 @@ def test_objective_weights_default_per_objective_and_reject_foreign_terms():
         load_config(None, ["objective=sci", "ablation=no-face"])
     with pytest.raises(ValueError, match="unknown objective"):
         load_config(None, ["objective=cyclegan"])
+
+
+def test_train_only_freezes_everything_else(tiny_data: Path, tmp_path: Path):
+    config = load_config(
+        None,
+        [f"data_root={tiny_data}", f"out_dir={tmp_path}", "steps=2", "crop=32", "batch_size=2",
+         "model.type=retinexnet", "model.width=8", "objective=retinexnet_relight", "train_only=[relight]"],
+    )  # fmt: skip
+    trainer = Trainer(config)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decom."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("relight."))
+    with pytest.raises(ValueError, match="matches no parameter"):
+        Trainer(load_config(None, [f"data_root={tiny_data}", f"out_dir={tmp_path}/x", "train_only=[nothing]"]))

@@ -1,4 +1,4 @@
-"""The paper's zero-reference competitors: Zero-DCE, Zero-DCE++ and SCI, their models and losses."""
+"""The competitor systems: Zero-DCE, Zero-DCE++, SCI and Deep RetinexNet, their models and losses."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from lowface.api import Enhancer
+from lowface.losses.retinexnet import RetinexDecomObjective, structure_aware_smoothness
 from lowface.losses.zero_reference import (
     color_constancy_loss,
     curve_smoothness_loss,
     exposure_loss,
     spatial_consistency_loss,
 )
+from lowface.models.retinexnet import RetinexNet, RetinexNetOutput
 from lowface.models.sci import SCI
 from lowface.models.zero_dce import ZeroDCE, ZeroDCEPlusPlus, apply_curves
 
@@ -72,3 +74,37 @@ def test_zero_dce_losses_known_values():
     assert curve_smoothness_loss(torch.ones(1, 24, 8, 8)) == 0
     ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 3, 8, 8)
     assert curve_smoothness_loss(ramp) == pytest.approx(2 * 3)  # three maps, squared step 1 horizontally
+
+
+def test_retinexnet_matches_the_published_layout_and_decomposes_exactly():
+    model = RetinexNet()
+    assert count(model.decom) == 207_748 and count(model) == 444_613
+    out = model(torch.rand(2, 3, 30, 27))
+    assert out.image.shape == (2, 3, 30, 27) and out.illumination.shape == out.relit.shape == (2, 1, 30, 27)
+    torch.testing.assert_close(out.image, (out.reflectance * out.relit).clamp(0, 1))
+
+
+def test_structure_aware_smoothness_forgives_illumination_edges_on_reflectance_edges():
+    step = torch.zeros(1, 1, 16, 16)
+    step[..., 8:] = 1
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    edged = step.expand(1, 3, 16, 16)
+    assert structure_aware_smoothness(torch.ones(1, 1, 16, 16), flat) == 0
+    assert structure_aware_smoothness(step, edged) < 0.5 * structure_aware_smoothness(step, flat)
+
+
+def test_retinexnet_decomposition_objective_stacks_the_pair_and_rebuilds_both():
+    objective = RetinexDecomObjective()
+    low, clean = torch.rand(2, 3, 8, 8) * 0.2, torch.rand(2, 3, 8, 8)
+    batch = {"low": low, "clean": clean}
+    assert torch.equal(objective.inputs(batch), torch.cat([low, clean]))
+    reflectance = torch.cat([clean, clean])  # a perfect decomposition: shared R, grey illumination maps
+    illumination = torch.cat([torch.full((2, 1, 8, 8), 0.2), torch.ones(2, 1, 8, 8)])
+    output = RetinexNetOutput(reflectance, reflectance, illumination, illumination)
+    batch["low"] = clean * 0.2
+    total, terms = objective(output, batch)
+    assert total < 1e-6 and set(terms) == {"reconstruction", "mutual_reconstruction", "reflectance_consistency",
+                                           "illumination_smooth"}  # fmt: skip
+    wrong = torch.cat([clean, torch.rand(2, 3, 8, 8)])  # the normal image's reflectance differs from the low one's
+    _, terms = objective(RetinexNetOutput(wrong, wrong, illumination, illumination), batch)
+    assert terms["reflectance_consistency"] > 0.1 and terms["mutual_reconstruction"] > 0.05

@@ -21,6 +21,10 @@ class WeightedObjective(nn.Module):
             raise KeyError(f"unknown loss terms {sorted(unknown)}; known: {sorted(defaults)}")
         self.weights = {name: float(weights.get(name, default)) for name, default in defaults.items()}
 
+    def inputs(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """What the model runs on: the low-light crops (objectives on paired crops may stack more)."""
+        return batch["low"]
+
     def terms(self, output, batch: Mapping[str, Tensor]) -> dict[str, Callable[[], Tensor]]:
         """{term: a function computing its unweighted value} for a model output and its batch."""
         raise NotImplementedError

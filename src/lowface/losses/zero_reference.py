@@ -89,11 +89,3 @@ class SCIObjective(WeightedObjective):
             "fidelity": lambda: sum(F.mse_loss(light, stage_input) for stage_input, light in stages),
             "smooth": lambda: sum(self.smooth(light, stage_input) for stage_input, light in stages),
         }
-
-
-# Objectives by the name a training config gives (``objective:``), with their default weights.
-ZERO_REFERENCE_OBJECTIVES = {
-    "zero_dce": (lambda weights: ZeroDCEObjective(weights, ZERO_DCE_WEIGHTS), ZERO_DCE_WEIGHTS),
-    "zero_dce_pp": (lambda weights: ZeroDCEObjective(weights, ZERO_DCE_PP_WEIGHTS), ZERO_DCE_PP_WEIGHTS),
-    "sci": (SCIObjective, SCI_WEIGHTS),
-}

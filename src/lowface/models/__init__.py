@@ -3,6 +3,7 @@
 from lowface.models.classical import CLAHE, LIME, GammaCorrection, HistogramEqualization, Identity
 from lowface.models.enhance_net import EnhanceNet, FastEnhanceNet, Retinex
 from lowface.models.restore_net import RestoreNet
+from lowface.models.retinexnet import RetinexNet
 from lowface.models.sci import SCI
 from lowface.models.zero_dce import ZeroDCE, ZeroDCEPlusPlus
 
@@ -17,6 +18,7 @@ __all__ = [
     "Identity",
     "RestoreNet",
     "Retinex",
+    "RetinexNet",
     "ZeroDCE",
     "ZeroDCEPlusPlus",
 ]

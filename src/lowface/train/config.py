@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
+from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.objective import ABLATIONS, ALL_TERMS
-from lowface.losses.zero_reference import ZERO_REFERENCE_OBJECTIVES
 
-OBJECTIVES = ("lowfacenet", *ZERO_REFERENCE_OBJECTIVES)
+OBJECTIVES = ("lowfacenet", *COMPETITOR_OBJECTIVES)
 
 
 @dataclass
@@ -31,7 +31,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     steps: int = 1000
-    objective: str = "lowfacenet"  # or a zero-reference competitor's: zero_dce, zero_dce_pp, sci
+    objective: str = "lowfacenet"  # or a competitor's (lowface.losses.competitors): zero_dce, sci, retinexnet_decom...
     loss_weights: dict[str, float] | None = None  # per term; unnamed terms keep the objective's defaults
     distance: str = "statistics"
     use_negatives: bool = True
@@ -48,6 +48,7 @@ class TrainConfig:
     log_every: int = 10
     max_minutes: float | None = None
     threads: int | None = None
+    train_only: list[str] | None = None  # train only parameters under these prefixes (e.g. [relight]); None: all
 
     def __post_init__(self) -> None:
         if "type" not in self.model:
@@ -59,7 +60,7 @@ class TrainConfig:
             raise ValueError(f"unknown objective {self.objective!r}; available: {list(OBJECTIVES)}")
         if self.objective != "lowfacenet" and self.ablation != "full":
             raise ValueError(f"ablations are Low-FaceNet's; objective {self.objective!r} takes ablation 'full'")
-        defaults = ALL_TERMS if self.objective == "lowfacenet" else ZERO_REFERENCE_OBJECTIVES[self.objective][1]
+        defaults = ALL_TERMS if self.objective == "lowfacenet" else COMPETITOR_OBJECTIVES[self.objective][1]
         unknown = set(self.loss_weights or {}) - set(defaults)
         if unknown:
             raise ValueError(f"loss_weights: unknown terms {sorted(unknown)} for objective {self.objective!r}; "

@@ -34,9 +34,9 @@ from lowface.data.datasets import UnpairedLowLightDataset
 from lowface.data.lfw import lfw_train_images
 from lowface.devices import pick_device
 from lowface.io import atomic_write_bytes
+from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.objective import LowFaceNetObjective
-from lowface.losses.zero_reference import ZERO_REFERENCE_OBJECTIVES
 from lowface.registry import MODELS
 from lowface.train.config import TrainConfig
 from lowface.train.face_targets import face_targets, parsing_labels
@@ -120,11 +120,16 @@ class Trainer:
         if config.objective == "lowfacenet":
             objective = LowFaceNetObjective(features, weights, config.distance, config.use_negatives, face_loss)
         else:
-            objective = ZERO_REFERENCE_OBJECTIVES[config.objective][0](weights)
+            objective = COMPETITOR_OBJECTIVES[config.objective][0](weights)
         self.objective = objective.to(self.device)
         if face_loss is not None:
             face_loss.database.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        trainable = [p for name, p in self.model.named_parameters() if self._trains(name)]
+        if not trainable:
+            raise ValueError(f"train_only {config.train_only} matches no parameter of {config.model['type']}")
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(self._trains(name))
+        self.optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
         self.dataset = dataset or UnpairedLowLightDataset(
             paths,
             config.crop,
@@ -143,6 +148,10 @@ class Trainer:
         elif self.rank == 0:
             atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
         self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _trains(self, parameter_name: str) -> bool:
+        prefixes = self.config.train_only
+        return prefixes is None or any(parameter_name.startswith(p + ".") for p in prefixes)
 
     def _rank0_first(self, compute):
         """Run a cached computation on rank 0 first, then on the others (which then read the cache)."""
@@ -220,7 +229,7 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]] | None:
         """One optimisation step; returns None (and changes nothing) when the loss is not finite."""
         self.model.train()
-        output = self.network(batch["low"])
+        output = self.network(self.objective.inputs(batch))
         loss, terms = self.objective(output, batch)
         if self.world > 1:  # every process must skip the same steps
             finite = torch.tensor([float(torch.isfinite(loss))], device=self.device)
