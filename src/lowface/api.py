@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from lowface.devices import pick_device
+from lowface.gate import shipped_gate
 from lowface.io import to_batch
 from lowface.pretrained import create_model
 from lowface.tiling import tiled_apply
@@ -40,8 +41,12 @@ class Enhancer:
         device: str | torch.device | None = None,
         tile: int | None = None,
         half: bool = False,
+        gate: bool = False,
     ):
+        """``gate``: blend with the input by the do-no-harm exposure gate (:mod:`lowface.gate`), so that
+        well-exposed images come back unchanged; off here (the raw model), on in the CLI and ``enhance()``."""
         self.name = name
+        self.gate = shipped_gate() if gate else None
         self.device = pick_device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.tile = tile
@@ -57,9 +62,10 @@ class Enhancer:
         tile: int | None = None,
         weights: str | Path | None = None,
         half: bool = False,
+        gate: bool = False,
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
-        return cls(create_model(name, weights), name, device, tile, half)
+        return cls(create_model(name, weights), name, device, tile, half, gate)
 
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)
@@ -76,16 +82,23 @@ class Enhancer:
         return enhanced_image(self.model(x)).to(dtype)
 
     @torch.inference_mode()
-    def enhance_tensor(self, x: Tensor) -> Tensor:
+    def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
 
         Images larger than the tile size (``tile``, else the model's ``default_tile``) run tile by tile,
-        exactly, so memory is bounded by the tile size whatever the image size.
+        exactly, so memory is bounded by the tile size whatever the image size. With the gate on, the
+        result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
         """
+        if self.gate is not None:
+            weight = self.gate.weight(x) if gate_weight is None else gate_weight
+            if not bool(weight.any()):  # clearly well exposed: returned as it came, model not run
+                return x.clone()
         tile = self.tile if self.tile is not None else getattr(self.model, "default_tile", DEFAULT_TILE)
         if tile and self.tileable and max(x.shape[-2:]) > tile:
-            return tiled_apply(self._run, x, tile, self.model.receptive_radius, self.model.size_multiple)
-        return self._run(x).to(x.device)
+            out = tiled_apply(self._run, x, tile, self.model.receptive_radius, self.model.size_multiple)
+        else:
+            out = self._run(x).to(x.device)
+        return out if self.gate is None else self.gate.blend(x, out, weight)
 
     def enhance(self, image: Any, bgr: bool = False) -> Any:
         """Enhance a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor or ImageData; same kind back."""
@@ -93,14 +106,17 @@ class Enhancer:
         return restore(self.enhance_tensor(batch))
 
     def __repr__(self) -> str:
-        return f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile})"
+        return f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None})"
 
 
 @lru_cache(maxsize=4)
-def _cached_enhancer(name: str, device: str | None) -> Enhancer:
-    return Enhancer.from_pretrained(name, device)
+def _cached_enhancer(name: str, device: str | None, gate: bool) -> Enhancer:
+    return Enhancer.from_pretrained(name, device, gate=gate)
 
 
-def enhance(image: Any, model: str = DEFAULT_MODEL, device: str | None = None, bgr: bool = False) -> Any:
-    """One call: enhance ``image`` with a named model (cached between calls); returns the same kind."""
-    return _cached_enhancer(model, device).enhance(image, bgr=bgr)
+def enhance(
+    image: Any, model: str = DEFAULT_MODEL, device: str | None = None, bgr: bool = False, gate: bool = True
+) -> Any:
+    """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
+    With ``gate`` (default) a well-exposed image comes back unchanged (see :mod:`lowface.gate`)."""
+    return _cached_enhancer(model, device, gate).enhance(image, bgr=bgr)

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lowface.api import Enhancer
+from lowface.gate import GateSmoother
 from lowface.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -90,6 +91,7 @@ def enhance_image_file(enhancer: Enhancer, job: Job, quality: int = 95) -> None:
 def enhance_video_file(enhancer: Enhancer, job: Job, show_progress: bool = True) -> None:
     count, fps, size = probe_video(job.source)
     writer = VideoWriter(job.target, fps, size)
+    smoother = GateSmoother(enhancer.gate) if enhancer.gate is not None else None  # no flicker between frames
     try:
         frames = tqdm(
             read_video_frames(job.source),
@@ -100,7 +102,9 @@ def enhance_video_file(enhancer: Enhancer, job: Job, show_progress: bool = True)
             disable=not show_progress,
         )
         for frame in frames:
-            writer.write(tensor_to_image(enhancer.enhance_tensor(image_to_tensor(frame))))
+            x = image_to_tensor(frame)
+            weight = smoother(x) if smoother is not None else None
+            writer.write(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=weight)))
     except BaseException:
         writer.abort()
         raise

@@ -45,8 +45,14 @@ def main() -> None:
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them, i.e. resume).")
 @click.option("--half", is_flag=True, help="Half precision on CUDA.")
+@click.option(
+    "--gate/--no-gate",
+    default=True,
+    show_default=True,
+    help="Do-no-harm exposure gate: well-exposed images (and frames) come back unchanged.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def enhance(inputs, output, model, weights, device, tile, out_format, quality, overwrite, half, quiet) -> None:
+def enhance(inputs, output, model, weights, device, tile, out_format, quality, overwrite, half, gate, quiet) -> None:
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
     Inputs are never modified; outputs are written atomically; existing outputs are skipped so a rerun
@@ -57,7 +63,7 @@ def enhance(inputs, output, model, weights, device, tile, out_format, quality, o
 
     try:
         jobs = plan_jobs(inputs, output, out_format)
-        enhancer = Enhancer.from_pretrained(model, device=device, tile=tile, weights=weights, half=half)
+        enhancer = Enhancer.from_pretrained(model, device=device, tile=tile, weights=weights, half=half, gate=gate)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
     report = run_batch(enhancer, jobs, overwrite=overwrite, quality=quality, show_progress=not quiet)

@@ -1,0 +1,92 @@
+"""Do-no-harm exposure gate: well-exposed images come back unchanged, dark ones fully enhanced.
+
+A logistic model on four brightness statistics of the whole image (luma mean, median, 95th percentile, share
+of pixels below 0.1; log scale) gives w in [0, 1]; the output is x + w (enhanced - x). It is fitted by
+``tools/fit_exposure_gate.py`` on LFW's training list, clean images (w -> 0) against the same images
+darkened by the synthesis presets (w -> 1), and shipped as ``lowface/weights/exposure_gate.json`` with the
+command that made it. The gate sees the whole image, so it is computed once before tiling; for video the
+weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+GATE_FILE = "exposure_gate.json"
+STATISTICS_SIDE = 256  # statistics are taken on the image area-downsampled to at most this side
+FEATURES = ("log_mean", "log_median", "log_p95", "dark_share")
+LUMA = (0.299, 0.587, 0.114)
+DEAD_ZONE = (0.2, 0.8)
+
+
+def exposure_features(x: Tensor) -> Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 4): log mean, log median, log 95th percentile of luma, share below 0.1."""
+    scale = max(1, -(-max(x.shape[-2:]) // STATISTICS_SIDE))
+    small = F.avg_pool2d(x.float(), scale, ceil_mode=True) if scale > 1 else x.float()
+    luma = (small * small.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1).flatten(1)
+    quantiles = torch.quantile(luma, luma.new_tensor([0.5, 0.95]), dim=1).T
+    eps = 1e-3
+    return torch.stack(
+        [(luma.mean(1) + eps).log(), (quantiles[:, 0] + eps).log(), (quantiles[:, 1] + eps).log(),
+         (luma < 0.1).float().mean(1)], 1,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExposureGate:
+    """w = sigmoid(((features - mean) / std) . coef + bias); 1 means "enhance fully"."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    coef: tuple[float, ...]
+    bias: float
+
+    def weight(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) enhancement weights in [0, 1]."""
+        return self.weight_from_features(exposure_features(x))
+
+    def weight_from_features(self, features: Tensor) -> Tensor:
+        """(B, 4) features -> (B,) weights: the logistic probability, with probabilities below / above the
+        dead zone mapped to exactly 0 / 1 (so a clearly well-exposed image is returned bit for bit)."""
+        standard = (features - features.new_tensor(self.mean)) / features.new_tensor(self.std)
+        probability = torch.sigmoid(standard @ features.new_tensor(self.coef) + self.bias)
+        low, high = DEAD_ZONE
+        return ((probability - low) / (high - low)).clamp(0.0, 1.0)
+
+    @staticmethod
+    def blend(x: Tensor, enhanced: Tensor, weight: Tensor) -> Tensor:
+        """x + w (enhanced - x) per image; x, enhanced (B, 3, H, W), weight (B,)."""
+        return x + weight.view(-1, 1, 1, 1).to(x) * (enhanced - x)
+
+    def to_dict(self) -> dict:
+        return {"features": list(FEATURES), "mean": list(self.mean), "std": list(self.std),
+                "coef": list(self.coef), "bias": self.bias}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def shipped_gate() -> ExposureGate:
+    """The gate fitted by tools/fit_exposure_gate.py and shipped in lowface/weights/."""
+    data = json.loads(resources.files("lowface.weights").joinpath(GATE_FILE).read_text())
+    if data.get("features") != list(FEATURES):
+        raise ValueError(f"{GATE_FILE}: features {data.get('features')} do not match this code's {list(FEATURES)}")
+    return ExposureGate(tuple(data["mean"]), tuple(data["std"]), tuple(data["coef"]), float(data["bias"]))
+
+
+class GateSmoother:
+    """Exponential smoothing of the gate weight over video frames: w_t = a w_(t-1) + (1 - a) gate(frame_t)."""
+
+    def __init__(self, gate: ExposureGate, momentum: float = 0.9):
+        self.gate, self.momentum, self.value = gate, momentum, None
+
+    def __call__(self, frame: Tensor) -> Tensor:
+        """frame (1, 3, H, W) -> smoothed weight (1,)."""
+        current = self.gate.weight(frame)
+        self.value = current if self.value is None else self.momentum * self.value + (1 - self.momentum) * current
+        return self.value
