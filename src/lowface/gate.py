@@ -23,7 +23,9 @@ GATE_FILE = "exposure_gate.json"
 STATISTICS_SIDE = 256  # statistics are taken on the image area-downsampled to at most this side
 FEATURES = ("log_mean", "log_median", "log_p95", "dark_share")
 LUMA = (0.299, 0.587, 0.114)
-DEAD_ZONE = (0.2, 0.8)
+# Probability -> weight: 0 up to the classifier's decision boundary (an image it calls well exposed is returned
+# bit for bit), 1 from 0.8 on (a clearly dark image gets the full model), linear in between.
+DEAD_ZONE = (0.5, 0.8)
 
 
 def exposure_features(x: Tensor) -> Tensor:
@@ -53,8 +55,7 @@ class ExposureGate:
         return self.weight_from_features(exposure_features(x))
 
     def weight_from_features(self, features: Tensor) -> Tensor:
-        """(B, 4) features -> (B,) weights: the logistic probability, with probabilities below / above the
-        dead zone mapped to exactly 0 / 1 (so a clearly well-exposed image is returned bit for bit)."""
+        """(B, 4) features -> (B,) weights: the logistic probability mapped through ``DEAD_ZONE``."""
         standard = (features - features.new_tensor(self.mean)) / features.new_tensor(self.std)
         probability = torch.sigmoid(standard @ features.new_tensor(self.coef) + self.bias)
         low, high = DEAD_ZONE
