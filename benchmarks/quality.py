@@ -24,7 +24,8 @@ from lowface.io import image_to_tensor, read_image
 from lowface.metrics.fidelity import psnr, ssim
 
 PRESETS = {"linear": (0.35, 0.45), "linear-dark": (0.10, 0.20)}
-METHODS = ["identity", "gamma", "he", "clahe", "lime", "lowface", "lowface-fast"]
+METHODS = ["identity", "gamma", "he", "clahe", "lime", "zero-dce", "zero-dce++", "sci", "retinexnet"]
+METHODS += ["lowface", "lowface-fast"]
 
 
 def test_faces(data_root: Path, limit: int) -> list[np.ndarray]:

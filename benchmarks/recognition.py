@@ -37,7 +37,7 @@ from lowface.metrics.face import tar_at_far, verification_accuracy
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.pretrained import model_card, sha256_file
 
-DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,lowface,lowface-fast"
+DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,zero-dce,zero-dce++,sci,retinexnet,lowface,lowface-fast"
 
 
 def parse_method(spec: str) -> tuple[str, str, str | None]:

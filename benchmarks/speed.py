@@ -24,7 +24,8 @@ from common import provenance, write_results
 
 SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
 DEFAULT_SIZES = "600x400,1080p,4K"
-METHODS = ["lowface", "lowface-fast", "identity", "gamma", "he", "clahe", "lime"]
+METHODS = ["lowface", "lowface-fast", "lowface-restore", "zero-dce", "zero-dce++", "sci", "retinexnet"]
+METHODS += ["identity", "gamma", "he", "clahe", "lime"]
 
 
 def count_macs(model, height: int, width: int) -> int | None:
