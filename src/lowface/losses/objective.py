@@ -10,6 +10,7 @@ from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
 from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.feature import ColorLoss, PerceptualLoss, SmoothLoss
+from lowface.losses.lacr import LACRTerm
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.losses.weighted import WeightedObjective
 from lowface.models.enhance_net import Retinex
@@ -27,7 +28,9 @@ PAPER_WEIGHTS = {
 }
 
 # Beyond the paper: terms that need the clean image a synthetic low-light crop was made from (off by default).
-EXTRA_WEIGHTS = {"reconstruction": 0.0}
+# "lacr": LACR-VAE's light-aware contrastive regularisation in its frozen encoder's latent (seed 004), a
+# drop-in alternative to the contrastive module.
+EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0}
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
 
 # Table IV's ablations by name: config overrides applied on top of a full configuration.
@@ -57,6 +60,7 @@ class LowFaceNetObjective(WeightedObjective):
         distance: Distance = "statistics",
         use_negatives: bool = True,
         face_loss: FaceIdentityLoss | None = None,
+        lacr: LACRTerm | None = None,
     ):
         super().__init__(PAPER_WEIGHTS if weights is None else weights, dict.fromkeys(ALL_TERMS, 0.0))
         needs_features = any(self.weights[n] for n in ("feature_cr", "perceptual"))
@@ -64,6 +68,8 @@ class LowFaceNetObjective(WeightedObjective):
             raise ValueError("feature_cr and perceptual need a feature extractor")
         if self.weights["face"] and face_loss is None:
             raise ValueError("the face term needs a FaceIdentityLoss (recognizer + face database)")
+        if self.weights["lacr"] and lacr is None:
+            raise ValueError("the lacr term needs a LACRTerm (a trained LACR-VAE encoder)")
         self.feature_cr = FeatureContrastLoss(features, distance=distance, use_negatives=use_negatives)
         self.brightness_cr = BrightnessContrastLoss(distance=distance, use_negatives=use_negatives)
         self.perceptual = PerceptualLoss(features)
@@ -71,6 +77,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
+        self.lacr = lacr
 
     def terms(self, output: Retinex, batch: Mapping[str, Tensor]) -> dict:
         enhanced, low = output.reflectance, batch["low"]
@@ -83,4 +90,5 @@ class LowFaceNetObjective(WeightedObjective):
             "semantic": lambda: self.semantic(enhanced, batch["labels"]),
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
             "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
+            "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }

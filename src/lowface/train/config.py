@@ -38,6 +38,7 @@ class TrainConfig:
     features: str = "efficientnet_lite0"
     features_weights: str | None = None
     recognizer: str = "facenet"  # drives the face term; the other one judges
+    lacr_model: str = "lacr-vae"  # the catalogued LACR-VAE whose frozen encoder the "lacr" term uses
     face_scale: float = 1.0  # logits = scale x cosine (1: the paper's raw cosine)
     ablation: str = "full"  # a name of lowface.losses.objective.ABLATIONS, applied on load
     device: str | None = None  # None: CUDA, then MPS, then CPU; under torchrun each process takes its LOCAL_RANK GPU

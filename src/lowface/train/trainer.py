@@ -36,6 +36,7 @@ from lowface.devices import pick_device
 from lowface.io import atomic_write_bytes
 from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.face_identity import FaceIdentityLoss
+from lowface.losses.lacr import LACRTerm
 from lowface.losses.objective import LowFaceNetObjective
 from lowface.registry import MODELS
 from lowface.train.config import TrainConfig
@@ -118,9 +119,12 @@ class Trainer:
             faces, database, recognizer = prepared
             face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
         if config.objective == "lowfacenet":
-            objective = LowFaceNetObjective(features, weights, config.distance, config.use_negatives, face_loss)
+            lacr = LACRTerm(self._frozen(config.lacr_model).latent) if weights.get("lacr", 0) else None
+            objective = LowFaceNetObjective(
+                features, weights, config.distance, config.use_negatives, face_loss, lacr=lacr
+            )
         else:
-            objective = COMPETITOR_OBJECTIVES[config.objective][0](weights)
+            objective = COMPETITOR_OBJECTIVES[config.objective][0](weights, self.model)
         self.objective = objective.to(self.device)
         if face_loss is not None:
             face_loss.database.to(self.device)
@@ -148,6 +152,12 @@ class Trainer:
         elif self.rank == 0:
             atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
         self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _frozen(self, name: str) -> nn.Module:
+        """A catalogued model (e.g. the shipped LACR-VAE), frozen on the training device."""
+        from lowface.pretrained import create_model
+
+        return create_model(name).eval().requires_grad_(False).to(self.device)
 
     def _trains(self, parameter_name: str) -> bool:
         prefixes = self.config.train_only
