@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,13 @@ class TrainConfig:
     train_only: list[str] | None = None  # train only parameters under these prefixes (e.g. [relight]); None: all
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(TrainConfig)
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if not _matches(value, hints[item.name]):
+                raise ValueError(f"{item.name}: expected {_describe(hints[item.name])}, got {value!r}")
+            if isinstance(value, int) and not isinstance(value, bool) and _matches(1.5, hints[item.name]):
+                setattr(self, item.name, float(value))  # 1 for a float field is 1.0
         if "type" not in self.model:
             raise ValueError("config 'model' needs a 'type' key naming an architecture")
         self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
@@ -66,7 +75,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"loss_weights: unknown terms {sorted(unknown)} for objective {self.objective!r}; "
                              f"known: {sorted(defaults)}")  # fmt: skip
-        self.loss_weights = {**defaults, **(self.loss_weights or {})}
+        self.loss_weights = {name: float(w) for name, w in {**defaults, **(self.loss_weights or {})}.items()}
         if self.distance not in ("statistics", "aligned"):
             raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
 
@@ -74,6 +83,34 @@ class TrainConfig:
         data = dataclasses.asdict(self)
         data["ratio_range"] = list(self.ratio_range)
         return data
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML-loaded value fits a field's type hint (int for float is fine, bool for int is not)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is Any:
+        return True
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            return False
+        if origin is tuple and len(args) == len(value):
+            return all(_matches(v, a) for v, a in zip(value, args, strict=True))
+        return origin is list and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    return str(hint).replace("typing.", "")
 
 
 def _coerce(overrides: list[str]) -> dict[str, Any]:
@@ -104,17 +141,25 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a YAML config (or the defaults), apply ``key=value`` overrides; unknown keys are an error."""
     data: dict[str, Any] = {}
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text())
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as exc:
+            problem = " ".join(str(exc).split())
+            raise ValueError(f"{path}: not valid YAML: {problem}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ValueError(f"{path}: a training config must be a mapping of keys to values")
         data = loaded or {}
     defaults = TrainConfig().to_dict()
     defaults.pop("loss_weights")  # they depend on the objective; TrainConfig fills in the missing ones
     data = _merge(defaults, _merge(data, _coerce(overrides or [])))
-    if data.get("ablation", "full") in ABLATIONS:
-        data = _merge(data, ABLATIONS[data.get("ablation", "full")])
+    ablation = data.get("ablation", "full")
+    if isinstance(ablation, str) and ablation in ABLATIONS:
+        data = _merge(data, ABLATIONS[ablation])
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"{path or 'config'}: unknown keys {sorted(unknown)}; valid keys: {sorted(known)}")
-    return TrainConfig(**data)
+        raise ValueError(f"{path or 'config'}: unknown keys {sorted(map(str, unknown))}; valid keys: {sorted(known)}")
+    try:
+        return TrainConfig(**data)
+    except ValueError as exc:
+        raise ValueError(f"{path or 'config'}: {exc}") from None
