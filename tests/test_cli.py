@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -109,3 +110,26 @@ def test_models_lists_baselines_with_licences():
     for name in ("identity", "gamma", "he", "clahe", "lime"):
         assert name in result.output
     assert "licence" in result.output
+
+
+def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
+    """Killed mid-batch: every output present is complete; the rerun adds exactly the missing ones."""
+    source = tmp_path / "many"
+    for i in range(40):
+        write_image(source / f"{i:02d}.png", ImageData(smooth_test_image(96, 128, seed=i) * 0.25))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lowface.cli", "enhance", str(source), "-o", str(out), "-m", "lime", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 5:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no cleanup of any kind
+    process.wait()
+    done_before = sorted(p.name for p in out.glob("*.png"))
+    assert 5 <= len(done_before) < 40, "the kill should land mid-batch"
+    for path in out.glob("*.png"):
+        read_image(path)  # complete files only: a truncated one would raise
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{40 - len(done_before)} enhanced, {len(done_before)} skipped" in rerun.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:02d}.png" for i in range(40)]  # no .part left

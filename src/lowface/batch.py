@@ -125,6 +125,8 @@ def run_batch(
         if job.target.exists() and not overwrite:
             report.skipped.append(job.target)
             continue
+        for stale in job.target.parent.glob(f".{job.target.name}.*.part"):  # left by a killed earlier run
+            stale.unlink(missing_ok=True)
         try:
             if job.is_video:
                 enhance_video_file(enhancer, job, show_progress)
