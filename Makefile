@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --out benchmarks/results/speed.json
 	$(BIN)/python benchmarks/quality.py --data-root $(DATA) --out benchmarks/results/quality.json
+
+# the long load runs of the reliability issue: 1,000 images and a 5-minute 1080p video (about an hour on 2 cores)
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/load.py --data-root $(DATA) --images 1000 --video-seconds 300 --out benchmarks/results/load.json
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

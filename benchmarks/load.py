@@ -1,0 +1,131 @@
+"""Load: a folder of many images and a long 1080p video through `lowface enhance`, with bounded memory.
+
+Usage:
+    python benchmarks/load.py --images 1000 --video-seconds 300 --model lowface-fast \
+        --out benchmarks/results/load.json
+
+Builds its own inputs in a scratch folder (darkened LFW pair images resized to 640x480 when the data root
+is there, smooth synthetic images otherwise; a 1080p MJPG clip of a slowly panning dark scene with sensor
+noise), runs the CLI as a child process for each, and reports wall time, throughput and the child's peak
+resident memory (ru_maxrss of the waited child). Memory must not grow with the number of images or frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from common import provenance, write_results
+from tqdm import tqdm
+
+from lowface.data.lfw import lfw_image_path, lfw_pairs
+from lowface.io import ImageData, read_image, write_image
+
+
+def source_images(data_root: Path, count: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """``count`` dark (H, W, 3) float images of ``size`` (W, H)."""
+    keys = []
+    if (data_root / "lfw").is_dir():
+        pairs = lfw_pairs(data_root)
+        keys = sorted({p.first for p in pairs} | {p.second for p in pairs})[:count]
+    images = []
+    for i in range(count):
+        if keys:
+            rgb = read_image(lfw_image_path(data_root, *keys[i % len(keys)])).rgb
+        else:
+            y, x = np.mgrid[0:256, 0:256] / 256.0
+            rgb = np.stack([0.5 + 0.4 * np.sin(6 * x + i), 0.5 + 0.4 * np.cos(5 * y), (x + y) / 2], 2)
+        images.append(cv2.resize(rgb.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) * 0.2)
+    return images
+
+
+def run_child(command: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS of the child in MB, exit code)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, process.returncode
+
+
+def write_video(path: Path, seconds: float, fps: float, base: np.ndarray, seed: int = 0) -> int:
+    """A 1920x1080 MJPG clip panning slowly over ``base`` (dark), Gaussian sensor noise per frame."""
+    rng = np.random.default_rng(seed)
+    big = cv2.resize(base, (2400, 1350), interpolation=cv2.INTER_LINEAR)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (1920, 1080))
+    frames = int(seconds * fps)
+    for i in tqdm(range(frames), desc="writing clip", unit="frame", mininterval=5):
+        x = int((i / max(frames - 1, 1)) * (2400 - 1920))
+        frame = big[135 : 135 + 1080, x : x + 1920] + rng.normal(0, 0.01, (1080, 1920, 3)).astype(np.float32)
+        writer.write(np.clip(frame[..., ::-1] * 255, 0, 255).astype(np.uint8))
+    writer.release()
+    return frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--video-seconds", type=float, default=300.0)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--model", default="lowface-fast")
+    parser.add_argument("--scratch", type=Path, default=None, help="where inputs and outputs go (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="lowface-load-")) if args.scratch is None else args.scratch
+    cli = [sys.executable, "-m", "lowface.cli", "enhance", "-m", args.model, "-q", "--device", "cpu"]
+    results = {}
+    try:
+        folder = scratch / "images"
+        images = source_images(args.data_root, args.images, (640, 480))
+        for i, image in enumerate(tqdm(images, desc="writing images", unit="img", mininterval=5)):
+            write_image(folder / f"{i:05d}.jpg", ImageData(image))
+        seconds, peak, code = run_child([*cli, str(folder), "-o", str(scratch / "images-out")])
+        results["folder"] = {
+            "images": args.images, "size": "640x480", "exit_code": code, "seconds": seconds,
+            "images_per_second": args.images / seconds, "peak_rss_mb": peak,
+        }  # fmt: skip
+        print(results["folder"], flush=True)
+        if args.video_seconds > 0:
+            clip = scratch / "clip.avi"
+            frames = write_video(clip, args.video_seconds, args.fps, images[0] / 0.2 * 0.15)
+            seconds, peak, code = run_child([*cli, str(clip), "-o", str(scratch / "video-out")])
+            results["video"] = {
+                "frames": frames, "size": "1920x1080", "seconds_of_video": args.video_seconds, "exit_code": code,
+                "seconds": seconds, "frames_per_second": frames / seconds, "peak_rss_mb": peak,
+            }  # fmt: skip
+            print(results["video"], flush=True)
+    finally:
+        if args.scratch is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    record = {**provenance(), "model": args.model, "results": results, "rss_unit": "MB (ru_maxrss of the child)"}
+    lines = [
+        f"Load through `lowface enhance -m {args.model} --device cpu` (a child process each; peak RSS of that child). "
+        f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
+        "",
+        "| input | count | exit | wall (s) | throughput | peak RSS (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    if "folder" in results:
+        r = results["folder"]
+        lines.append(f"| folder of 640x480 JPEGs | {r['images']} | {r['exit_code']} | {r['seconds']:.0f} | "
+                     f"{r['images_per_second']:.2f} images/s | {r['peak_rss_mb']:.0f} |")  # fmt: skip
+    if "video" in results:
+        r = results["video"]
+        lines.append(
+            f"| 1080p MJPG video, {r['seconds_of_video']:.0f} s | {r['frames']} frames | {r['exit_code']} | "
+            f"{r['seconds']:.0f} | {r['frames_per_second']:.2f} frames/s | {r['peak_rss_mb']:.0f} |"
+        )
+    write_results(args.out, record, lines)
+
+
+if __name__ == "__main__":
+    main()
