@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--recognizers", default=",".join(RECOGNIZERS))
     parser.add_argument("--detectors", default=",".join(DETECTORS), help="detectors timed alone ('' for none)")
     parser.add_argument("--flip", action="store_true", help="embed each face and its mirror image (mean)")
+    parser.add_argument("--note", default="", help="a sentence for the results header (e.g. what else ran)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/face_networks.json"))
     args = parser.parse_args()
@@ -112,13 +113,15 @@ def main() -> None:
         "pairs": len(pairs),
         "images": len(keys),
         "flip": args.flip,
+        "note": args.note,
         "results": results,
         "detectors": detectors,
     }
     lines = [
         f"LFW verification, {len(pairs)} pairs / {len(keys)} images. Command: `{record['command']}`, "
         f"{record['date']}, {record['machine']}."
-        + (" Embeddings: mean of the face and its mirror image." if args.flip else ""),
+        + (" Embeddings: mean of the face and its mirror image." if args.flip else "")
+        + (f" {args.note}" if args.note else ""),
         "",
         "| recognizer | detector | accuracy (10-fold) | TAR@FAR=1e-3 | detection rate (primary alone) | ms/face |",
         "|---|---|---|---|---|---|",
