@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,11 @@ from common import provenance, write_results
 from recognition import cached_embed, method_images, parse_method
 from tqdm import tqdm
 
+from lowface.api import Enhancer
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.gate import ExposureGate, shipped_gate
+from lowface.gate import ExposureGate, GateSmoother, shipped_gate
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import verification_accuracy
 from lowface.metrics.fidelity import psnr
@@ -57,6 +59,33 @@ def psnr_to(images: list[np.ndarray], references: list[np.ndarray]) -> np.ndarra
     return psnr(x, y).numpy()
 
 
+def flicker(methods: list[str], still: np.ndarray, frames: int, noise: float, seed: int = 0) -> dict:
+    """A static clip: one dark still + fresh Gaussian sensor noise per frame, enhanced frame by frame with the
+    video path's gate smoothing. Per method: mean absolute frame-to-frame difference and the standard
+    deviation of the frame's mean brightness over time (flicker), for the input and the output."""
+    rng = np.random.default_rng(seed)
+    clip = [np.clip(still + rng.normal(0, noise, still.shape), 0, 1).astype(np.float32) for _ in range(frames)]
+
+    def stats(sequence: list[np.ndarray]) -> dict[str, float]:
+        steps = [float(np.abs(b - a).mean()) for a, b in itertools.pairwise(sequence)]
+        return {
+            "frame_difference": float(np.mean(steps)),
+            "brightness_std": float(np.std([f.mean() for f in sequence])),
+        }
+
+    results = {"input": stats(clip)}
+    for spec in methods:
+        label, name, weights = parse_method(spec)
+        enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=True)
+        smoother = GateSmoother(enhancer.gate)
+        out = []
+        for frame in tqdm(clip, desc=f"flicker {label}", unit="frame", leave=False):
+            x = image_to_tensor(frame)
+            out.append(enhancer.enhance_tensor(x, gate_weight=smoother(x))[0].permute(1, 2, 0).numpy())
+        results[label] = stats(out)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
@@ -64,6 +93,7 @@ def main() -> None:
     parser.add_argument("--inputs", default="clean,linear,x0.15-noise0.02", help="clean and/or synthesis presets")
     parser.add_argument("--methods", default="lowface-fast,lowface-restore")
     parser.add_argument("--judges", default="facenet,dlib")
+    parser.add_argument("--flicker-frames", type=int, default=60, help="static-clip length (0: skip)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/bench-cache"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/do_no_harm.json"))
@@ -119,7 +149,11 @@ def main() -> None:
             accs = {v: {j: f"{100 * row[v]['accuracy'][j]:.2f}" for j in judges} for v in ("raw", "gated")}
             print(preset, label, f"w {row['gate_weight_mean']:.3f}", accs, flush=True)
 
-    record = {**provenance(args.threads), "pairs": len(pairs), "images": len(keys), "results": results}
+    still = clean[0] * 0.15
+    noise = 0.02
+    static = flicker(args.methods.split(","), still, args.flicker_frames, noise) if args.flicker_frames else {}
+    record = {**provenance(args.threads), "pairs": len(pairs), "images": len(keys), "results": results,
+              "flicker": static}  # fmt: skip
     names = list(judges)
     lines = [
         f"Do-no-harm on the {len(keys)} images of the first {len(pairs)} LFW pairs: raw model output vs. the "
@@ -142,6 +176,12 @@ def main() -> None:
                     f"| {method} | {row['gate_weight_mean']:.3f} | {variant} | {r['psnr_to_input_median']:.1f} | "
                     f"{100 * r['psnr_to_input_share_above_35']:.1f}% | " + " | ".join(cells) + " |"
                 )
+    if static:
+        lines += ["", f"**Static clip** ({args.flicker_frames} frames of one LFW still x0.15 with fresh Gaussian noise "
+                  f"{noise} per frame; the video path, gate smoothed over frames)", ""]  # fmt: skip
+        lines += ["| sequence | mean frame-to-frame difference | std of frame brightness |", "|---|---|---|"]
+        for label, r in static.items():
+            lines.append(f"| {label} | {r['frame_difference']:.4f} | {r['brightness_std']:.5f} |")
     write_results(args.out, record, lines)
 
 
