@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from lowface.bench.report import provenance
 
-def provenance(threads: int | None = None) -> dict[str, str]:
-    """The exact command line, today's date and a description of this machine."""
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    return {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "date": date.today().isoformat(),
-        "machine": machine + (f", {threads} thread(s)" if threads else ""),
-    }
+__all__ = ["provenance", "write_results"]
 
 
 def write_results(out: Path, record: dict[str, Any], markdown: list[str]) -> None:

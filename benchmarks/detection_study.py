@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import provenance, write_results
-from recognition import method_images, parse_method
+from recognition import parse_method
 from tqdm import tqdm
 
 from lowface.api import Enhancer
+from lowface.bench.faces import detect_central, detection_scores
+from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.synth import synthesize
 from lowface.face.detect import create_detector
@@ -39,31 +41,6 @@ SEED_003 = (
     "author 84.68%, RetinexNet with its authors' weights 63.71%, gamma 93.54%."
 )
 REAL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-
-
-def central_detection(detections: list, size: tuple[int, int]):
-    """The detection nearest the image centre whose box centre lies within 1/4 of the image size of it."""
-    height, width = size
-    centre = np.array([width / 2, height / 2])
-    near = [
-        d for d in detections if np.all(np.abs((d.box[:2] + d.box[2:]) / 2 - centre) < np.array([width, height]) / 4)
-    ]
-    return min(near, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre)) if near else None
-
-
-def landmark_error(found, reference) -> float:
-    """Mean distance of eye centres and nose (landmarks 0-2) over the reference's inter-ocular distance."""
-    ocular = np.linalg.norm(reference.landmarks[0] - reference.landmarks[1])
-    return float(np.linalg.norm(found.landmarks[:3] - reference.landmarks[:3], axis=1).mean() / max(ocular, 1e-6))
-
-
-def detect_all(detector, images: list[np.ndarray], desc: str) -> list:
-    """The central detection (or None) for each image (uint8 or float (H, W, 3))."""
-    out = []
-    for image in tqdm(images, desc=desc, unit="img", leave=False, mininterval=5):
-        pixels = np.asarray(image, np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-        out.append(central_detection(detector.detect(image_to_tensor(pixels)[0]), pixels.shape[:2]))
-    return out
 
 
 def real_photos(data_root: Path, limit: int | None) -> list[Path]:
@@ -91,7 +68,7 @@ def main() -> None:
     keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
     clean = [read_image(lfw_image_path(args.data_root, *key)).rgb for key in tqdm(keys, desc="reading", unit="img")]
     detectors = {name: create_detector(name) for name in args.detectors.split(",")}
-    references = {name: detect_all(d, clean, f"clean {name}") for name, d in detectors.items()}
+    references = {name: detect_central(d, clean, f"clean {name}") for name, d in detectors.items()}
     methods = [spec for spec in args.methods.split(",")]
 
     lfw: dict = {}
@@ -103,13 +80,8 @@ def main() -> None:
             images = method_images(spec, preset, clean, dark, args.pairs, args.cache_dir)[0]
             row = {}
             for name, detector in detectors.items():
-                found = references[name] if label == "clean" else detect_all(detector, images, f"{label} {name}")
-                with_reference = [(f, r) for f, r in zip(found, references[name], strict=True) if r is not None]
-                landmarks_ok = [f is not None and landmark_error(f, r) < 0.1 for f, r in with_reference]
-                row[name] = {
-                    "detection_rate": float(np.mean([f is not None for f in found])),
-                    "landmark_success": float(np.mean(landmarks_ok)) if landmarks_ok else None,
-                }
+                found = references[name] if label == "clean" else detect_central(detector, images, f"{label} {name}")
+                row[name] = detection_scores(found, references[name])
             lfw[preset][label] = row
             print(preset, label, {n: f"{100 * r['detection_rate']:.1f}" for n, r in row.items()}, flush=True)
 

@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import provenance, write_results
-from recognition import cached_embed, method_images, parse_method
+from recognition import parse_method
 from tqdm import tqdm
 
 from lowface.api import Enhancer
+from lowface.bench.faces import cached_embed
+from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline

@@ -18,80 +18,26 @@ Enhanced images are cached per (method, preset) under --cache-dir, so an interru
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from common import provenance, write_results
-from tqdm import tqdm
 
-from lowface.api import Enhancer
-from lowface.data.lfw import lfw_image_path, lfw_pairs
+from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, verification
+from lowface.bench.methods import MethodSpec, as_float, method_images
 from lowface.data.synth import synthesize
-from lowface.face.pipeline import Alignment, RecognitionPipeline
-from lowface.io import atomic_write_bytes, image_to_tensor, read_image
-from lowface.metrics.face import tar_at_far, verification_accuracy
+from lowface.face.pipeline import RecognitionPipeline
+from lowface.io import image_to_tensor
 from lowface.metrics.fidelity import psnr, ssim
-from lowface.pretrained import model_card, sha256_file
 
 DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,zero-dce,zero-dce++,sci,retinexnet,lowface,lowface-fast"
 
 
 def parse_method(spec: str) -> tuple[str, str, str | None]:
     """ "name" or "label=name:weights.safetensors" -> (label, model name, weights path or None)."""
-    label, _, rest = spec.partition("=") if "=" in spec else (spec, "", spec)
-    name, _, weights = rest.partition(":")
-    return label, name, weights or None
-
-
-def weights_id(name: str, weights: str | None) -> str:
-    """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
-    if weights is not None:
-        return sha256_file(weights)
-    return model_card(name).sha256 or ""
-
-
-def cached_enhance(method: str, weights: str | None, dark: list[np.ndarray], cache: Path) -> tuple[list, float]:
-    """Enhanced images (uint8 arrays) and seconds per image; read from / written to ``cache`` (.npz)."""
-    if cache.exists():
-        with np.load(cache, allow_pickle=False) as stored:
-            return [stored[str(i)] for i in range(len(dark))], float(stored["seconds"])
-    enhancer = Enhancer.from_pretrained(method, weights=weights, device="cpu")
-    out, start = [], time.perf_counter()
-    for image in tqdm(dark, desc=cache.stem, unit="img", leave=False):
-        out.append(np.round(enhancer.enhance(image) * 255).astype(np.uint8))
-    seconds = (time.perf_counter() - start) / len(dark)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, seconds=np.array(seconds), **{str(i): im for i, im in enumerate(out)})
-    atomic_write_bytes(cache, buffer.getvalue())
-    return out, seconds
-
-
-def method_images(spec: str, preset: str, clean: list, dark: list, pairs: int, cache_dir: Path) -> tuple:
-    """(images, seconds per image, cache tag) of one method on one preset: the clean or dark images themselves,
-    or the method's enhanced dark images (cached under ``cache_dir``, shared by every benchmark)."""
-    label, name, weights = parse_method(spec)
-    if name == "clean":
-        return clean, 0.0, "clean"
-    if name == "none":
-        return dark, 0.0, f"none-{preset}"
-    tag = hashlib.sha256(f"{spec}{pairs}{weights_id(name, weights)}".encode()).hexdigest()[:8]
-    images, seconds = cached_enhance(name, weights, dark, cache_dir / f"{label}-{preset}-{tag}.npz")
-    return images, seconds, f"{label}-{preset}-{tag}"
-
-
-def embed(pipeline: RecognitionPipeline, images: list[np.ndarray], alignments: list, batch: int = 32) -> np.ndarray:
-    """(N,) images (uint8 or float) with their clean-image alignments -> (N, D) unit embeddings."""
-    vectors = []
-    for start in range(0, len(images), batch):
-        chunk = [image_to_tensor(np.asarray(im, np.float32) / (255.0 if im.dtype == np.uint8 else 1.0))[0]
-                 for im in images[start : start + batch]]  # fmt: skip
-        with torch.inference_mode():
-            vectors.append(pipeline.embed(torch.stack(chunk), alignments[start : start + batch]).numpy())
-    return np.concatenate(vectors)
+    method = MethodSpec.parse(spec)
+    return method.label, method.name, method.weights
 
 
 def fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int = 64) -> dict[str, float]:
@@ -103,16 +49,6 @@ def fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int 
         values["psnr"] += psnr(x, y).tolist()
         values["ssim"] += ssim(x, y).tolist()
     return {name: float(np.mean(v)) for name, v in values.items()}
-
-
-def cached_embed(pipeline: RecognitionPipeline, images: list, alignments: list, cache: Path) -> np.ndarray:
-    if cache.exists():
-        return np.load(cache)
-    vectors = embed(pipeline, images, alignments)
-    buffer = io.BytesIO()
-    np.save(buffer, vectors)
-    atomic_write_bytes(cache, buffer.getvalue())
-    return vectors
 
 
 def main() -> None:
@@ -129,31 +65,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
 
-    pairs = lfw_pairs(args.data_root)[: args.pairs]
-    keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
-    index = {key: i for i, key in enumerate(keys)}
-    same = np.array([p.same for p in pairs])
-    folds = np.array([p.fold for p in pairs])
-    if len(np.unique(folds)) < 2:
-        folds = np.arange(len(pairs)) % 10
-    clean = [read_image(lfw_image_path(args.data_root, *key)).rgb for key in tqdm(keys, desc="reading", unit="img")]
+    lfw = PairsSet.load(args.data_root, args.pairs)
+    pairs, keys, clean = lfw.pairs, lfw.keys, lfw.clean
     judges = {name: RecognitionPipeline(name).eval() for name in args.judges.split(",")}
-    alignments = {}
-    for name, pipeline in judges.items():
-        key = hashlib.sha256(f"{name}{keys}".encode()).hexdigest()[:12]
-        cache = args.cache_dir / f"align-{name}-{key}.pt"
-        cache = cache.with_suffix(".npz")
-        if not cache.exists():
-            found = [pipeline.align(image_to_tensor(im)[0]) for im in tqdm(clean, desc=f"align {name}")]
-            buffer = io.BytesIO()
-            np.savez(buffer, transforms=np.stack([a.transform for a in found]), detected=[a.detected for a in found])
-            atomic_write_bytes(cache, buffer.getvalue())
-        with np.load(cache) as stored:
-            alignments[name] = [
-                Alignment(t, bool(d)) for t, d in zip(stored["transforms"], stored["detected"], strict=True)
-            ]
+    alignments = {name: cached_alignments(pipeline, lfw, args.cache_dir) for name, pipeline in judges.items()}
 
-    key_all = hashlib.sha256(f"{keys}".encode()).hexdigest()[:8]
     results: dict = {}
     for preset in args.presets.split(","):
         dark, _ = synthesize(clean, preset, seed=0)
@@ -162,19 +78,13 @@ def main() -> None:
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]
             images, seconds, source = method_images(spec, preset, clean, dark, args.pairs, args.cache_dir)
-            floats = [np.asarray(im, np.float32) / (255.0 if im.dtype == np.uint8 else 1.0) for im in images]
+            floats = [as_float(im) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}
             for judge, pipeline in judges.items():
                 vectors = cached_embed(
-                    pipeline, floats, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{key_all}.npy"
+                    pipeline, floats, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{lfw.tag}.npy"
                 )
-                scores = np.array([float(vectors[index[p.first]] @ vectors[index[p.second]]) for p in pairs])
-                verification = verification_accuracy(scores, same, folds)
-                row[judge] = {
-                    "accuracy": verification.accuracy,
-                    "std": verification.std,
-                    "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3),
-                }
+                row[judge] = verification(lfw, vectors)
             results[preset][label] = row
             accs = "  ".join(f"{j} {100 * row[j]['accuracy']:.2f}" for j in judges)
             print(f"{preset:14s} {label:14s} PSNR {row['psnr']:.2f} SSIM {row['ssim']:.3f}  {accs}", flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -231,6 +233,113 @@ def demo(data_root: Path, output: Path, count: int, model_names: str) -> None:
 
     grid = run_demo(data_root, output, count, [m.strip() for m in model_names.split(",") if m.strip()])
     click.echo(f"enhanced images in {output}/, side-by-side grid: {grid}")
+
+
+def _names(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _typed_command(ctx: click.Context) -> str:
+    """The command as typed (options given on the command line, in declaration order), for provenance."""
+    parts = ["lowface", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Option) and param.is_flag:
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [param.opts[-1] if isinstance(param, click.Option) else "", str(value)]
+    return shlex.join(p for p in parts if p)
+
+
+@main.command()
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+    help="Folder holding lfw/ and lowlight_real/.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench_out"),
+    show_default=True,
+    help="Folder for bench.json, bench.md, report.html and the grids.",
+)
+@click.option("--limit", default=600, show_default=True, help="Use the images of the first N LFW pairs.")
+@click.option("--presets", default="linear,gamma-noise,physical-3", show_default=True, help="Synthesis presets.")
+@click.option("--methods", default=None, help="Comma-separated: names or label=name:weights. Default: all.")
+@click.option("--judges", default="facenet,dlib", show_default=True, help="Recognizers, each reported separately.")
+@click.option("--detectors", default="mtcnn,hog,blazeface", show_default=True)
+@click.option("--sample", default=200, show_default=True, help="Images for NIQE, LOE and detection.")
+@click.option("--real/--no-real", default=True, show_default=True, help="Also the real low-light photos.")
+@click.option("--real-limit", type=int, default=None, help="Use only the first N real photos.")
+@click.option("--speed-size", default="1000x1000", show_default=True, help="HxW of the speed image; 0x0 skips.")
+@click.option("--focus", default=None, help="Method whose failure cases are shown (default: the first lowface*).")
+@click.option("--threads", default=1, show_default=True)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/bench-cache"),
+    show_default=True,
+    help="Enhanced images, embeddings and rows are cached here: a rerun resumes.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def bench(
+    ctx: click.Context,
+    data_root,
+    output,
+    limit,
+    presets,
+    methods,
+    judges,
+    detectors,
+    sample,
+    real,
+    real_limit,
+    speed_size,
+    focus,
+    threads,
+    cache_dir,
+    quiet,
+) -> None:
+    """Benchmark every enhancer: image quality, face detection, recognition (two judges), speed; writes JSON,
+    markdown tables and a self-contained HTML report."""
+    from lowface.bench.report import html_report, markdown_report, provenance
+    from lowface.bench.runner import Bench, BenchConfig, Figures, default_methods
+    from lowface.data.lfw import DatasetMissing
+    from lowface.io import atomic_write_bytes
+
+    try:
+        height, width = (int(v) for v in speed_size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{speed_size!r} is not HEIGHTxWIDTH", param_hint="--speed-size") from None
+    config = BenchConfig(
+        data_root=data_root, limit=limit, presets=_names(presets),
+        methods=_names(methods) if methods else default_methods(), judges=_names(judges),
+        detectors=_names(detectors), sample=sample, real=real, real_limit=real_limit, speed_size=(height, width),
+        threads=threads, cache_dir=cache_dir, progress=not quiet,
+    )  # fmt: skip
+    try:
+        runner = Bench(config)
+        record = runner.run()
+    except (DatasetMissing, KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    about = {**provenance(threads), "command": _typed_command(ctx)}
+    record = {**about, **record}
+    figures = Figures(runner, record, focus).all()
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output / "bench.json", json.dumps(record, indent=1).encode())
+    atomic_write_bytes(output / "bench.md", ("\n".join(markdown_report(record, about)) + "\n").encode())
+    atomic_write_bytes(output / "report.html", html_report(record, about, figures).encode())
+    for section, items in figures.items():
+        if items:
+            atomic_write_bytes(output / f"grid-{section.replace('/', '-')}.png", items[0][1])
+    click.echo(f"results in {output}/: bench.json, bench.md, report.html")
 
 
 if __name__ == "__main__":

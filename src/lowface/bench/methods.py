@@ -1,0 +1,99 @@
+"""Methods of the benchmark: "clean" and "none" bounds, any enhancer by name, or trained weights under a label.
+
+A method spec is ``name`` or ``label=name:weights.safetensors``. Enhanced images are cached per (method,
+dataset) as .npz under a cache folder, keyed by the spec, the image count and the weights' sha256, so an
+interrupted run resumes and every benchmark shares one cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from lowface.io import atomic_write_bytes
+from lowface.pretrained import model_card, sha256_file
+
+BOUNDS = ("clean", "none")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    label: str
+    name: str
+    weights: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> MethodSpec:
+        """ "name" or "label=name:weights.safetensors"."""
+        label, _, rest = spec.partition("=") if "=" in spec else (spec, "", spec)
+        name, _, weights = rest.partition(":")
+        return cls(label, name, weights or None)
+
+    def __str__(self) -> str:
+        if self.label == self.name and self.weights is None:
+            return self.name
+        return f"{self.label}={self.name}" + (f":{self.weights}" if self.weights else "")
+
+
+def weights_id(name: str, weights: str | None) -> str:
+    """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
+    if weights is not None:
+        return sha256_file(weights)
+    return model_card(name).sha256 or ""
+
+
+def as_float(image: np.ndarray) -> np.ndarray:
+    """uint8 or float (H, W, 3) -> float32 in [0, 1]."""
+    return np.asarray(image, np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+
+
+def cached_enhance(
+    name: str, weights: str | None, dark: list[np.ndarray], cache: Path, progress: bool = True
+) -> tuple[list[np.ndarray], float]:
+    """Enhanced images (uint8 (H, W, 3)) and seconds per image; read from / written to ``cache`` (.npz)."""
+    from lowface.api import Enhancer
+
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as stored:
+            return [stored[str(i)] for i in range(len(dark))], float(stored["seconds"])
+    enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu")
+    out, start = [], time.perf_counter()
+    for image in tqdm(dark, desc=cache.stem, unit="img", leave=False, disable=not progress):
+        out.append(np.round(enhancer.enhance(image) * 255).astype(np.uint8))
+    seconds = (time.perf_counter() - start) / max(len(dark), 1)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, seconds=np.array(seconds), **{str(i): im for i, im in enumerate(out)})
+    atomic_write_bytes(cache, buffer.getvalue())
+    return out, seconds
+
+
+def method_images(
+    spec: str | MethodSpec,
+    dataset: str,
+    clean: list[np.ndarray] | None,
+    dark: list[np.ndarray],
+    count: int,
+    cache_dir: Path,
+    progress: bool = True,
+) -> tuple[list[np.ndarray], float, str]:
+    """(images, seconds per image, cache tag) of one method on one dataset: the clean or dark images
+    themselves, or the method's enhanced dark images (cached under ``cache_dir``). ``count`` is the size
+    of the protocol (pairs for LFW, photos for real sets): part of the cache key."""
+    method = spec if isinstance(spec, MethodSpec) else MethodSpec.parse(spec)
+    if method.name == "clean":
+        if clean is None:
+            raise ValueError(f"dataset {dataset!r} has no clean reference")
+        return clean, 0.0, "clean"
+    if method.name == "none":
+        return dark, 0.0, f"none-{dataset}"
+    key = f"{method}{count}{weights_id(method.name, method.weights)}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:8]
+    path = cache_dir / f"{method.label}-{dataset}-{tag}.npz"
+    images, seconds = cached_enhance(method.name, method.weights, dark, path, progress)
+    return images, seconds, f"{method.label}-{dataset}-{tag}"

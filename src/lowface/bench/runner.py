@@ -1,0 +1,338 @@
+"""One benchmark run: every method on every dataset, every metric, as a JSON-ready record.
+
+Datasets: the images of the first ``limit`` pairs of LFW's pairs.txt darkened by each synthesis preset (seed 0;
+"clean" and "none" bound the range), and the real low-light photos (no reference). Per (method, dataset):
+- fidelity on all images: PSNR and SSIM against the clean image (RGB, data range 1, 11x11 Gaussian window
+  sigma 1.5; lowface.metrics.fidelity);
+- no-reference quality on a sample of images: NIQE (MATLAB's algorithm, official pristine model; lower is
+  better) and LOE against the method's input (lower is better);
+- recognition, per judge on all pairs: 10-fold verification accuracy, TAR@FAR=1e-3, closed-set rank-1 with a
+  clean gallery and dark/enhanced probes, recovery = (method - none) / (clean - none) accuracy;
+- detection, per detector on the sample: detection rate of the centred face and landmark success;
+- speed: ms per megapixel and peak resident memory of each method on one image, each in its own process.
+Every (method, dataset) row is cached as JSON under ``cache_dir`` next to the enhanced images: a rerun
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lowface.bench.faces import (
+    PairsSet,
+    cached_alignments,
+    cached_embed,
+    detect_central,
+    detection_scores,
+    identification,
+    verification,
+)
+from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
+from lowface.bench.speed import measure
+from lowface.data.synth import synthesize
+from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.metrics.fidelity import psnr, ssim
+from lowface.metrics.lightness import loe
+from lowface.metrics.niqe import niqe
+
+REAL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale
+
+
+def default_methods() -> list[str]:
+    """The bounds, then every enhancer of `lowface models` (classical first)."""
+    from lowface.pretrained import CLASSICAL_CARDS, list_models
+
+    classical = [card.name for card in CLASSICAL_CARDS if card.name != "identity"]
+    return [*BOUNDS, *classical, *(name for name in list_models() if name not in classical and name != "identity")]
+
+
+@dataclass
+class BenchConfig:
+    """What one ``lowface bench`` run measures."""
+
+    data_root: Path = Path("../shared/data")
+    limit: int = 600  # LFW pairs (the first N of pairs.txt; 600 = official fold 1)
+    presets: list[str] = field(default_factory=lambda: ["linear", "gamma-noise", "physical-3"])
+    methods: list[str] = field(default_factory=default_methods)
+    judges: list[str] = field(default_factory=lambda: ["facenet", "dlib"])
+    detectors: list[str] = field(default_factory=lambda: ["mtcnn", "hog", "blazeface"])
+    sample: int = 200  # images for NIQE, LOE and detection (evenly spaced over the set)
+    real: bool = True
+    real_limit: int | None = None
+    speed_size: tuple[int, int] = (1000, 1000)  # (height, width); 0 x 0 skips speed
+    speed_repeats: int = 2
+    failures: int = 6  # failure cases kept per method and dataset
+    threads: int = 1
+    cache_dir: Path = Path("runs/bench-cache")
+    progress: bool = True
+
+
+def _sample(count: int, size: int) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(size, count)).round().astype(int))
+
+
+def _cached_row(path: Path, compute) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    row = compute()
+    atomic_write_bytes(path, json.dumps(row).encode())
+    return row
+
+
+def _fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int = 64) -> dict[str, float]:
+    values: dict[str, list] = {"psnr": [], "ssim": []}
+    for start in range(0, len(images), batch):
+        x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + batch]])
+        y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + batch]])
+        values["psnr"] += psnr(x, y).clamp(max=100).tolist()  # identical images: 100 dB
+        values["ssim"] += ssim(x, y).tolist()
+    return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+def _no_reference(images: list[np.ndarray], inputs: list[np.ndarray] | None) -> dict[str, float | None]:
+    """Mean NIQE (images whose shorter side allows it) and LOE against the inputs (None: not applicable)."""
+    floats = [as_float(im) for im in images]
+    scores = [niqe(im) for im in floats if min(im.shape[:2]) >= NIQE_MIN_SIDE]
+    result: dict[str, float | None] = {"niqe": float(np.mean(scores)) if scores else None, "loe": None}
+    if inputs is not None:
+        result["loe"] = float(np.mean([loe(as_float(a), b) for a, b in zip(inputs, floats, strict=True)]))
+    return result
+
+
+class Bench:
+    """Holds the judges, detectors and the LFW set of one run; ``run()`` returns the record."""
+
+    def __init__(self, config: BenchConfig):
+        from lowface.face.detect import create_detector
+        from lowface.face.pipeline import RecognitionPipeline
+
+        self.config = config
+        torch.set_num_threads(config.threads)
+        config.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.methods = [MethodSpec.parse(spec) for spec in config.methods]
+        self.images = PairsSet.load(config.data_root, config.limit, config.progress)
+        self.judges = {name: RecognitionPipeline(name).eval() for name in config.judges}
+        self.alignments = {
+            name: cached_alignments(judge, self.images, config.cache_dir, config.progress)
+            for name, judge in self.judges.items()
+        }
+        self.detectors = {name: create_detector(name) for name in config.detectors}
+        self.sample = _sample(len(self.images.keys), config.sample)
+        clean_sample = [self.images.clean[i] for i in self.sample]
+        self.references = {
+            name: detect_central(det, clean_sample, f"clean {name}", config.progress)
+            for name, det in self.detectors.items()
+        }
+        self.clean_vectors = {name: self._embed(name, self.images.clean, "clean") for name in self.judges}
+
+    def _embed(self, judge: str, images: list[np.ndarray], source: str) -> np.ndarray:
+        path = self.config.cache_dir / f"emb-{source}-{judge}-{self.images.tag}.npy"
+        return cached_embed(self.judges[judge], images, self.alignments[judge], path)
+
+    def _row_key(self, source: str) -> str:
+        c = self.config
+        spec = f"{source}{self.images.tag}{c.judges}{c.detectors}{c.sample}"
+        return hashlib.sha256(spec.encode()).hexdigest()[:10]
+
+    def lfw_row(self, method: MethodSpec, preset: str, dark: list[np.ndarray]) -> dict:
+        images, seconds, source = method_images(
+            method, preset, self.images.clean, dark, self.config.limit, self.config.cache_dir, self.config.progress
+        )
+
+        def compute() -> dict:
+            sampled = [images[i] for i in self.sample]
+            inputs = None if method.name == "clean" else [dark[i] for i in self.sample]
+            row = {"source": source, "seconds_per_image": seconds, "psnr": None, "ssim": None}
+            if method.name != "clean":  # the reference itself: infinite PSNR, nothing to report
+                row.update(_fidelity(images, self.images.clean))
+            row.update(_no_reference(sampled, inputs))
+            row["judges"] = {}
+            for judge in self.judges:
+                vectors = self._embed(judge, images, source)
+                scores = self.images.scores(vectors)
+                row["judges"][judge] = {
+                    **verification(self.images, vectors),
+                    "rank1": identification(self.images, self.clean_vectors[judge], vectors),
+                    "scores": [round(float(s), 5) for s in scores],
+                }
+            row["detectors"] = {}
+            for name, detector in self.detectors.items():
+                found = (
+                    self.references[name]
+                    if method.name == "clean"
+                    else detect_central(detector, sampled, f"{method.label} {name}", self.config.progress)
+                )
+                row["detectors"][name] = detection_scores(found, self.references[name])
+            return row
+
+        return _cached_row(self.config.cache_dir / f"row-{source}-{self._row_key(source)}.json", compute)
+
+    def run_lfw(self) -> dict:
+        results: dict = {}
+        for preset in self.config.presets:
+            dark = [d.astype(np.float32) for d in synthesize(self.images.clean, preset, seed=0)[0]]
+            rows = {}
+            for method in tqdm(self.methods, desc=f"LFW {preset}", unit="method", disable=not self.config.progress):
+                rows[method.label] = self.lfw_row(method, preset, dark)
+            _add_recovery(rows, list(self.judges))
+            results[preset] = rows
+        return results
+
+    def run_real(self) -> tuple[list[str], dict]:
+        folder = self.config.data_root / "lowlight_real"
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in REAL_SUFFIXES)[: self.config.real_limit]
+        originals = [read_image(p).rgb for p in tqdm(paths, desc="reading real", disable=not self.config.progress)]
+        rows: dict = {}
+        for method in self.methods:
+            if method.name == "clean":
+                continue
+            images, seconds, source = method_images(
+                method, "real", None, originals, len(paths), self.config.cache_dir, self.config.progress
+            )
+
+            def compute(images=images, seconds=seconds, method=method) -> dict:
+                row = {"seconds_per_image": seconds}
+                row.update(_no_reference(images, None if method.name == "none" else originals))
+                row["detectors"] = {}
+                for name, detector in self.detectors.items():
+                    counts = [len(detector.detect(image_to_tensor(as_float(im))[0])) for im in images]
+                    row["detectors"][name] = {
+                        "faces": int(sum(counts)),
+                        "images_with_faces": int(np.count_nonzero(counts)),
+                    }
+                return row
+
+            rows[method.label] = _cached_row(
+                self.config.cache_dir / f"row-{source}-{self._row_key(source)}.json", compute
+            )
+        return [str(p.relative_to(folder)) for p in paths], rows
+
+    def run_speed(self) -> dict:
+        height, width = self.config.speed_size
+        if height * width == 0:
+            return {}
+        out = {}
+        for method in tqdm(self.methods, desc="speed", disable=not self.config.progress):
+            if method.name in BOUNDS or method.weights is not None:
+                continue
+            out[method.label] = measure(method.name, height, width, self.config.threads, self.config.speed_repeats)
+        return out
+
+    def run(self) -> dict:
+        lfw = self.run_lfw()
+        real_paths, real = self.run_real() if self.config.real else ([], {})
+        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.config).items()}
+        return {
+            "config": config,
+            "pairs": len(self.images.pairs),
+            "images": len(self.images.keys),
+            "sample": self.sample.tolist(),
+            "lfw": lfw,
+            "real_photos": real_paths,
+            "real": real,
+            "speed": self.run_speed(),
+        }
+
+
+def _add_recovery(rows: dict, judges: list[str]) -> None:
+    """recovery = (method - none) / (clean - none) accuracy, where that gap is at least one point (below it, a
+    share of it is noise, not a measurement)."""
+    if "none" not in rows or "clean" not in rows:
+        return
+    for row in rows.values():
+        for judge in judges:
+            low, high = rows["none"]["judges"][judge]["accuracy"], rows["clean"]["judges"][judge]["accuracy"]
+            gap = high - low
+            row["judges"][judge]["recovery"] = (row["judges"][judge]["accuracy"] - low) / gap if gap >= 0.01 else None
+
+
+def grid_indices(sample: np.ndarray, count: int) -> np.ndarray:
+    return sample[:: max(1, len(sample) // count)][:count]
+
+
+class Figures:
+    """Image grids, metric plots and failure cases of a finished run, as PNG bytes per report section."""
+
+    def __init__(self, bench: Bench, record: dict, focus: str | None = None, faces: int = 4):
+        self.bench, self.record, self.faces = bench, record, faces
+        labels = [m.label for m in bench.methods if m.name not in BOUNDS]
+        self.focus = focus if focus in labels else next((m for m in labels if m.startswith("lowface")), None)
+
+    def _images(self, method: MethodSpec, dataset: str, clean, dark, count: int) -> list[np.ndarray]:
+        c = self.bench.config
+        return method_images(method, dataset, clean, dark, count, c.cache_dir, False)[0]
+
+    def lfw(self, preset: str) -> list[tuple[str, bytes]]:
+        from lowface.bench.report import failure_pairs, image_grid, metric_plot
+
+        bench, rows = self.bench, self.record["lfw"][preset]
+        clean = bench.images.clean
+        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        chosen = grid_indices(bench.sample, self.faces)
+        columns = [("input", [dark[i] for i in chosen])]
+        for method in bench.methods:
+            if method.name not in BOUNDS:
+                images = self._images(method, preset, clean, dark, bench.config.limit)
+                columns.append((method.label, [images[i] for i in chosen]))
+        columns.append(("clean", [clean[i] for i in chosen]))
+        out = [
+            (f"{preset}: the input, every method and the clean image", image_grid(columns)),
+            (f"{preset}: verification accuracy per judge and PSNR", metric_plot(rows, self.record, preset)),
+        ]
+        if self.focus is None:
+            return out
+        focus = next(m for m in bench.methods if m.label == self.focus)
+        enhanced = self._images(focus, preset, clean, dark, bench.config.limit)
+        index = {key: i for i, key in enumerate(bench.images.keys)}
+        same = [p.same for p in bench.images.pairs]
+        for judge in bench.judges:
+            worst = failure_pairs(rows, self.focus, judge, same, self.bench.config.failures)
+            if not worst:
+                continue
+            firsts = [index[bench.images.pairs[i].first] for i, _, _ in worst]
+            seconds = [index[bench.images.pairs[i].second] for i, _, _ in worst]
+            grid = [
+                ("dark A", [dark[i] for i in firsts]),
+                ("dark B", [dark[i] for i in seconds]),
+                (f"{self.focus} A", [enhanced[i] for i in firsts]),
+                (f"{self.focus} B", [enhanced[i] for i in seconds]),
+                ("clean A", [clean[i] for i in firsts]),
+                ("clean B", [clean[i] for i in seconds]),
+            ]
+            scores = "; ".join(f"row {k + 1}: {b:.2f} -> {a:.2f}" for k, (_, b, a) in enumerate(worst))
+            caption = (
+                f"{preset}, failure cases of {self.focus} judged by {judge}: the same-person pairs whose "
+                f"similarity dropped most from the dark input to the enhanced images ({scores})"
+            )
+            out.append((caption, image_grid(grid)))
+        return out
+
+    def real(self) -> list[tuple[str, bytes]]:
+        from lowface.bench.report import image_grid
+
+        bench, paths = self.bench, self.record["real_photos"]
+        if not paths:
+            return []
+        folder = bench.config.data_root / "lowlight_real"
+        originals = [read_image(folder / p).rgb for p in paths]
+        chosen = grid_indices(np.arange(len(paths)), self.faces)
+        columns = [("input", [originals[i] for i in chosen])]
+        for method in bench.methods:
+            if method.name not in BOUNDS:
+                images = self._images(method, "real", None, originals, len(paths))
+                columns.append((method.label, [images[i] for i in chosen]))
+        names = ", ".join(paths[i] for i in chosen)
+        return [(f"Real low-light photos ({names}): the input and every method", image_grid(columns))]
+
+    def all(self) -> dict[str, list[tuple[str, bytes]]]:
+        sections = {f"lfw/{preset}": self.lfw(preset) for preset in self.record["lfw"]}
+        sections["real"] = self.real()
+        return sections

@@ -1,0 +1,121 @@
+"""`lowface bench`: the protocol helpers with known values, and the whole run in smoke form on a handful of
+LFW images, its HTML report opened in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lowface.bench.faces import identification_split
+from lowface.bench.methods import MethodSpec
+from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
+from lowface.bench.runner import _add_recovery
+from lowface.cli import main
+
+
+def test_method_spec_parses_names_and_labelled_weights():
+    assert MethodSpec.parse("gamma") == MethodSpec("gamma", "gamma", None)
+    spec = MethodSpec.parse("mine=lowface-fast:runs/x/model.safetensors")
+    assert spec == MethodSpec("mine", "lowface-fast", "runs/x/model.safetensors")
+    assert str(spec) == "mine=lowface-fast:runs/x/model.safetensors"  # the cache key of earlier runs
+    assert str(MethodSpec.parse("gamma")) == "gamma"
+
+
+def test_identification_split_uses_the_first_image_as_gallery_and_drops_single_identities():
+    keys = [("Ann", 1), ("Ann", 2), ("Ann", 5), ("Bob", 1), ("Cid", 3), ("Cid", 4)]
+    gallery, probes = identification_split(keys)
+    assert gallery.tolist() == [0, 4]
+    assert probes.tolist() == [1, 2, 5]
+
+
+def rows(**accuracies: float) -> dict:
+    return {m: {"psnr": 20 + a, "niqe": 10 - a, "judges": {"j": {"accuracy": a / 100, "std": 0.01}}}
+            for m, a in accuracies.items()}  # fmt: skip
+
+
+def test_best_cell_respects_direction_and_ignores_the_bounds():
+    table = rows(clean=99, none=90, a=93, b=95)
+    columns = [Column("PSNR", lambda r: r["psnr"], True), Column("NIQE", lambda r: r["niqe"], False)]
+    cells = {row[0][0]: row[1:] for row in table_cells(table, columns)}
+    assert cells["b"] == [("115.00", True), ("-85.00", True)]
+    assert cells["a"] == [("113.00", False), ("-83.00", False)]
+    assert not any(bold for _, bold in cells["clean"])  # better than b, but a bound
+    lines = markdown_table(table, columns)
+    assert lines[0] == "| method | PSNR ↑ | NIQE ↓ |" and "| b | **115.00** | **-85.00** |" in lines
+
+
+def test_recovery_is_the_share_of_the_gap_won_back_and_absent_below_one_point():
+    table = rows(clean=98, none=90, a=94, b=86)
+    _add_recovery(table, ["j"])
+    assert table["a"]["judges"]["j"]["recovery"] == pytest.approx(0.5)
+    assert table["b"]["judges"]["j"]["recovery"] == pytest.approx(-0.5)
+    tiny = rows(clean=90.5, none=90, a=91)
+    _add_recovery(tiny, ["j"])
+    assert tiny["a"]["judges"]["j"]["recovery"] is None
+
+
+def test_failure_pairs_are_same_person_pairs_with_the_largest_drop():
+    table = {
+        "none": {"judges": {"j": {"scores": [0.8, 0.7, 0.1, 0.6]}}},
+        "m": {"judges": {"j": {"scores": [0.5, 0.75, -0.5, 0.2]}}},
+    }
+    worst = failure_pairs(table, "m", "j", [True, True, False, True], 5)
+    assert [i for i, _, _ in worst] == [3, 0]  # pair 2 is a different-person pair, pair 1 improved
+
+
+def browser() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root: Path, tmp_path: Path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    arguments = [
+        "bench", "--data-root", str(data_root), "-o", str(out), "--cache-dir", str(cache), "--limit", "8",
+        "--presets", "linear", "--methods", "clean,none,gamma,lowface-fast", "--sample", "6", "--real-limit", "2",
+        "--speed-size", "64x64", "-q",
+    ]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "bench.json").read_text())
+    rows = record["lfw"]["linear"]
+    assert list(rows) == ["clean", "none", "gamma", "lowface-fast"]
+    assert rows["clean"]["judges"]["facenet"]["accuracy"] >= rows["none"]["judges"]["facenet"]["accuracy"] - 0.2
+    assert rows["gamma"]["psnr"] > rows["none"]["psnr"]  # gamma brightens a linearly darkened face
+    for judge in ("facenet", "dlib"):
+        assert 0 <= rows["lowface-fast"]["judges"][judge]["rank1"] <= 1
+        assert len(rows["lowface-fast"]["judges"][judge]["scores"]) == 8
+    assert set(rows["gamma"]["detectors"]) == {"mtcnn", "hog", "blazeface"}
+    assert rows["none"]["loe"] == 0  # the input against itself
+    assert set(record["real"]) == {"none", "gamma", "lowface-fast"} and len(record["real_photos"]) == 2
+    assert set(record["speed"]) == {"gamma", "lowface-fast"} and record["speed"]["gamma"]["peak_rss_mb"] > 0
+    assert record["command"].startswith("lowface bench")
+    markdown = (out / "bench.md").read_text()
+    assert "**LFW, linear: recognition**" in markdown and "| lowface-fast |" in markdown
+    assert (out / "grid-lfw-linear.png").read_bytes()[:4] == b"\x89PNG"
+
+    # a rerun is served from the cache: same figures, no recomputation of rows
+    rows_cached = sorted(p.name for p in cache.glob("row-*.json"))
+    assert CliRunner().invoke(main, [*arguments, "-o", str(tmp_path / "again")]).exit_code == 0
+    assert sorted(p.name for p in cache.glob("row-*.json")) == rows_cached
+    assert json.loads((tmp_path / "again" / "bench.json").read_text())["lfw"] == record["lfw"]
+
+    chromium = browser()
+    if chromium is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium): the report was not opened")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom",
+         (out / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, dom[:500]
+    attributes = dict(re.findall(r'(data-[a-z-]+)="(\d+)"', body.group(1)))
+    assert int(attributes["data-images-total"]) >= 3  # grid, plot, real-photo grid
+    assert attributes["data-images-loaded"] == attributes["data-images-total"]  # every image decoded
+    assert int(attributes["data-tables"]) == 4  # quality, recognition, real, speed
