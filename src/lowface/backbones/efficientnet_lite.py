@@ -88,12 +88,15 @@ class EfficientNetLite0(nn.Module):
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, 1000)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def pooled_features(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised input -> (B, 1280) globally pooled penultimate features."""
         h = F.relu6(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             h = block(h)
-        h = F.relu6(self._bn1(self._conv_head(h)))
-        return self._fc(h.mean((2, 3)))
+        return F.relu6(self._bn1(self._conv_head(h))).mean((2, 3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._fc(self.pooled_features(x))
 
 
 def lite0_weights_path() -> Path:

@@ -6,6 +6,8 @@ Datasets: the images of the first ``limit`` pairs of LFW's pairs.txt darkened by
   sigma 1.5; lowface.metrics.fidelity);
 - no-reference quality on a sample of images: NIQE (MATLAB's algorithm, official pristine model; lower is
   better) and LOE against the method's input (lower is better);
+- feature-space distances on the sample, on the offline ImageNet backbone EfficientNet-Lite0 (not LPIPS, not
+  KID-Inception): unlearned LPIPS-style distance to the clean image and KID x 1000 against the clean set;
 - recognition, per judge on all pairs: 10-fold verification accuracy, TAR@FAR=1e-3, closed-set rank-1 with a
   clean gallery and dark/enhanced probes, recovery = (method - none) / (clean - none) accuracy;
 - detection, per detector on the sample: detection rate of the centred face and landmark success;
@@ -38,6 +40,7 @@ from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
 from lowface.bench.speed import measure
 from lowface.data.synth import synthesize
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
 from lowface.metrics.niqe import niqe
@@ -132,6 +135,26 @@ class Bench:
             for name, det in self.detectors.items()
         }
         self.clean_vectors = {name: self._embed(name, self.images.clean, "clean") for name in self.judges}
+        self.extractor, self.pooled = create_extractor(), PooledFeatures()
+        self.clean_pooled = self._pooled(clean_sample)
+
+    def _pooled(self, images: list[np.ndarray], batch: int = 32) -> np.ndarray:
+        tensors = [torch.cat([image_to_tensor(as_float(im)) for im in images[i : i + batch]])
+                   for i in range(0, len(images), batch)]  # fmt: skip
+        return np.concatenate([self.pooled(x) for x in tensors])
+
+    def _feature_metrics(self, images: list[np.ndarray], references: list[np.ndarray]) -> dict[str, float]:
+        """Mean unlearned feature distance to the references and KID x 1000 of the two sets (EfficientNet-Lite0)."""
+        distances = []
+        for start in range(0, len(images), 32):
+            x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + 32]])
+            y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + 32]])
+            with torch.inference_mode():
+                distances += feature_distance(x, y, self.extractor).tolist()
+        return {
+            "feature_distance": float(np.mean(distances)),
+            "kid_x1000": 1000 * kid(self._pooled(images), self.clean_pooled, subset_size=min(100, len(images))),
+        }
 
     def _embed(self, judge: str, images: list[np.ndarray], source: str) -> np.ndarray:
         path = self.config.cache_dir / f"emb-{source}-{judge}-{self.images.tag}.npy"
@@ -154,6 +177,10 @@ class Bench:
             if method.name != "clean":  # the reference itself: infinite PSNR, nothing to report
                 row.update(_fidelity(images, self.images.clean))
             row.update(_no_reference(sampled, inputs))
+            clean_sample = [self.images.clean[i] for i in self.sample]
+            row.update({"feature_distance": None, "kid_x1000": None})
+            if method.name != "clean":
+                row.update(self._feature_metrics(sampled, clean_sample))
             row["judges"] = {}
             for judge in self.judges:
                 vectors = self._embed(judge, images, source)
