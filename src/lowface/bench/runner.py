@@ -5,7 +5,8 @@ Datasets: the images of the first ``limit`` pairs of LFW's pairs.txt darkened by
 - fidelity on all images: PSNR and SSIM against the clean image (RGB, data range 1, 11x11 Gaussian window
   sigma 1.5; lowface.metrics.fidelity);
 - no-reference quality on a sample of images: NIQE (MATLAB's algorithm, official pristine model; lower is
-  better) and LOE against the method's input (lower is better);
+  better), BRISQUE (the PyPI brisque 0.2.0 model; lower is better) and LOE against the method's input (lower is
+  better);
 - feature-space distances on the sample, on the offline ImageNet backbone EfficientNet-Lite0 (not LPIPS, not
   KID-Inception): unlearned LPIPS-style distance to the clean image and KID x 1000 against the clean set;
 - recognition, per judge on all pairs: 10-fold verification accuracy, TAR@FAR=1e-3, closed-set rank-1 with a
@@ -40,6 +41,7 @@ from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
 from lowface.bench.speed import measure
 from lowface.data.synth import synthesize
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.metrics.brisque import brisque
 from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
@@ -101,10 +103,11 @@ def _fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int
 
 
 def _no_reference(images: list[np.ndarray], inputs: list[np.ndarray] | None) -> dict[str, float | None]:
-    """Mean NIQE (images whose shorter side allows it) and LOE against the inputs (None: not applicable)."""
+    """Mean NIQE (images whose shorter side allows it), BRISQUE, and LOE against the inputs (None: none)."""
     floats = [as_float(im) for im in images]
     scores = [niqe(im) for im in floats if min(im.shape[:2]) >= NIQE_MIN_SIDE]
     result: dict[str, float | None] = {"niqe": float(np.mean(scores)) if scores else None, "loe": None}
+    result["brisque"] = float(np.mean([brisque(im) for im in floats]))
     if inputs is not None:
         result["loe"] = float(np.mean([loe(as_float(a), b) for a, b in zip(inputs, floats, strict=True)]))
     return result
