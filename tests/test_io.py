@@ -139,3 +139,16 @@ def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str
 def test_missing_file_error_names_it(tmp_path: Path):
     with pytest.raises(ImageReadError, match=r"missing\.png: cannot read file"):
         read_image(tmp_path / "missing.png")
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path: Path):
+    from lowface.io import UMASK, atomic_write_bytes
+
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    atomic_write_bytes(tmp_path / "atomic.bin", b"x")
+    write_image(tmp_path / "image.png", ImageData(smooth_test_image()))
+    expected = 0o666 & ~UMASK
+    assert (plain.stat().st_mode & 0o777) == expected  # what the user's umask gives
+    assert ((tmp_path / "atomic.bin").stat().st_mode & 0o777) == expected
+    assert ((tmp_path / "image.png").stat().st_mode & 0o777) == expected  # not mkstemp's 0600

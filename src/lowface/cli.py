@@ -309,7 +309,7 @@ def bench(
 ) -> None:
     """Benchmark every enhancer: image quality, face detection, recognition (two judges), speed; writes JSON,
     markdown tables and a self-contained HTML report."""
-    from lowface.bench.report import html_report, markdown_report, provenance
+    from lowface.bench.report import html_report, image_suffix, markdown_report, provenance
     from lowface.bench.runner import Bench, BenchConfig, Figures, default_methods
     from lowface.data.lfw import DatasetMissing
     from lowface.io import atomic_write_bytes
@@ -338,7 +338,8 @@ def bench(
     atomic_write_bytes(output / "report.html", html_report(record, about, figures).encode())
     for section, items in figures.items():
         if items:
-            atomic_write_bytes(output / f"grid-{section.replace('/', '-')}.png", items[0][1])
+            name = f"grid-{section.replace('/', '-')}.{image_suffix(items[0][1])}"
+            atomic_write_bytes(output / name, items[0][1])
     click.echo(f"results in {output}/: bench.json, bench.md, report.html")
 
 
