@@ -19,7 +19,18 @@ from lowface.io import image_to_tensor
 from lowface.metrics.fidelity import psnr
 from lowface.pretrained import list_models, load_state_dict, model_card, sha256_file, shipped_weights_path
 
-SHIPPED = ["lowface", "lowface-fast"]
+# name -> (least brightening factor, least mean PSNR gain in dB) on faces darkened x0.3: lowface's own networks
+# must clearly restore; the competitors trained here must at least brighten and help (SCI is mild by design:
+# its single illumination stage brightens these faces about 1.6x)
+SHIPPED = {
+    "lowface": (1.8, 3.0),
+    "lowface-fast": (1.8, 3.0),
+    "lowface-restore": (1.8, 3.0),
+    "zero-dce": (1.8, 1.0),
+    "zero-dce++": (1.8, 1.0),
+    "sci": (1.4, 1.0),
+    "retinexnet": (1.8, 3.0),
+}
 
 
 def test_shipped_networks_are_listed_with_checksum_licence_and_command():
@@ -46,8 +57,9 @@ def test_corrupt_weights_are_refused(tmp_path: Path):
         load_state_dict(pickle_file)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_trained_models_enhance_dark_lfw_faces(lfw_faces, name):
+    brightening, least_gain = SHIPPED[name]
     enhancer = Enhancer.from_pretrained(name, device="cpu")
     gains = []
     for face in lfw_faces:
@@ -55,8 +67,8 @@ def test_trained_models_enhance_dark_lfw_faces(lfw_faces, name):
         clean = image_to_tensor(face)
         out = enhancer.enhance_tensor(dark)
         gains.append((psnr(out, clean) - psnr(dark, clean)).item())
-        assert out.mean() > 1.8 * dark.mean()
-    assert np.mean(gains) > 3.0, gains
+        assert out.mean() > brightening * dark.mean()
+    assert np.mean(gains) > least_gain, gains
 
 
 def test_user_weights_override_the_shipped_ones(tmp_path: Path):
