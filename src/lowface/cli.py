@@ -279,6 +279,11 @@ def _typed_command(ctx: click.Context) -> str:
 @click.option("--real-limit", type=int, default=None, help="Use only the first N real photos.")
 @click.option("--speed-size", default="1000x1000", show_default=True, help="HxW of the speed image; 0x0 skips.")
 @click.option("--focus", default=None, help="Method whose failure cases are shown (default: the first lowface*).")
+@click.option(
+    "--lpips-vgg",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="VGG-16 ImageNet weights (torchvision layout): adds LPIPS-VGG (no registry ships them).",
+)
 @click.option("--threads", default=1, show_default=True)
 @click.option(
     "--cache-dir",
@@ -303,6 +308,7 @@ def bench(
     real_limit,
     speed_size,
     focus,
+    lpips_vgg,
     threads,
     cache_dir,
     quiet,
@@ -322,7 +328,7 @@ def bench(
         data_root=data_root, limit=limit, presets=_names(presets),
         methods=_names(methods) if methods else default_methods(), judges=_names(judges),
         detectors=_names(detectors), sample=sample, real=real, real_limit=real_limit, speed_size=(height, width),
-        threads=threads, cache_dir=cache_dir, progress=not quiet,
+        threads=threads, cache_dir=cache_dir, progress=not quiet, lpips_vgg=lpips_vgg,
     )  # fmt: skip
     try:
         runner = Bench(config)

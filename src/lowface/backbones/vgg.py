@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from lowface.backbones.base import FeatureExtractor
 from lowface.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD
 
-# VGG-16 "D" configuration up to relu4_3: channel counts, "M" = 2x2 max-pool.
-VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]
+# VGG-16 "D" configuration up to relu5_3: channel counts, "M" = 2x2 max-pool.
+VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
 
 
 def _vgg16_layers() -> nn.Sequential:
@@ -44,9 +44,9 @@ def load_vgg16_state(path: str | Path) -> dict[str, Tensor]:
 
 
 class VGG16Features(FeatureExtractor):
-    """Frozen VGG-16 taps relu1_2, relu2_2, relu3_3, relu4_3 for (B, 3, H, W) RGB in [0, 1]."""
+    """Frozen VGG-16 taps relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 for (B, 3, H, W) RGB in [0, 1]."""
 
-    TAPS: ClassVar[dict[str, int]] = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
+    TAPS: ClassVar[dict[str, int]] = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22, "relu5_3": 29}
 
     def __init__(self, weights: str | Path):
         super().__init__(IMAGENET_MEAN, IMAGENET_STD)

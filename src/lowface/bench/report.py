@@ -65,6 +65,8 @@ def quality_columns(record: dict) -> list[Column]:
         Column("EffNet dist", _get("feature_distance"), False, "{:.3f}"),
         Column("KID-EffNet x1e3", _get("kid_x1000"), False, "{:.1f}"),
     ]
+    if record["config"].get("lpips_vgg"):
+        columns.append(Column("LPIPS-VGG", _get("lpips_vgg"), False, "{:.3f}"))
     for name in record["config"]["detectors"]:
         columns.append(Column(f"{name} det %", _percent(_get("detectors", name, "detection_rate")), True, "{:.1f}"))
         columns.append(Column(f"{name} lmk %", _percent(_get("detectors", name, "landmark_success")), True, "{:.1f}"))

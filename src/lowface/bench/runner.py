@@ -9,6 +9,7 @@ Datasets: the images of the first ``limit`` pairs of LFW's pairs.txt darkened by
   better);
 - feature-space distances on the sample, on the offline ImageNet backbone EfficientNet-Lite0 (not LPIPS, not
   KID-Inception): unlearned LPIPS-style distance to the clean image and KID x 1000 against the clean set;
+  LPIPS-VGG itself when the user supplies VGG-16's ImageNet weights (``lpips_vgg``);
 - recognition, per judge on all pairs: 10-fold verification accuracy, TAR@FAR=1e-3, closed-set rank-1 with a
   clean gallery and dark/enhanced probes, recovery = (method - none) / (clean - none) accuracy;
 - detection, per detector on the sample: detection rate of the centred face and landmark success;
@@ -45,6 +46,7 @@ from lowface.metrics.brisque import brisque
 from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
+from lowface.metrics.lpips import LPIPS
 from lowface.metrics.niqe import niqe
 
 REAL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -75,6 +77,7 @@ class BenchConfig:
     speed_size: tuple[int, int] = (1000, 1000)  # (height, width); 0 x 0 skips speed
     speed_repeats: int = 2
     failures: int = 6  # failure cases kept per method and dataset
+    lpips_vgg: Path | None = None  # VGG-16 ImageNet weights: adds LPIPS (no registry ships them)
     threads: int = 1
     cache_dir: Path = Path("runs/bench-cache")
     progress: bool = True
@@ -139,6 +142,7 @@ class Bench:
         }
         self.clean_vectors = {name: self._embed(name, self.images.clean, "clean") for name in self.judges}
         self.extractor, self.pooled = create_extractor(), PooledFeatures()
+        self.lpips = LPIPS(config.lpips_vgg).eval() if config.lpips_vgg else None
         self.clean_pooled = self._pooled(clean_sample)
 
     def _pooled(self, images: list[np.ndarray], batch: int = 32) -> np.ndarray:
@@ -148,15 +152,18 @@ class Bench:
 
     def _feature_metrics(self, images: list[np.ndarray], references: list[np.ndarray]) -> dict[str, float]:
         """Mean unlearned feature distance to the references and KID x 1000 of the two sets (EfficientNet-Lite0)."""
-        distances = []
+        distances, lpips = [], []
         for start in range(0, len(images), 32):
             x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + 32]])
             y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + 32]])
             with torch.inference_mode():
                 distances += feature_distance(x, y, self.extractor).tolist()
+                if self.lpips is not None:
+                    lpips += self.lpips(x, y).tolist()
         return {
             "feature_distance": float(np.mean(distances)),
             "kid_x1000": 1000 * kid(self._pooled(images), self.clean_pooled, subset_size=min(100, len(images))),
+            "lpips_vgg": float(np.mean(lpips)) if lpips else None,
         }
 
     def _embed(self, judge: str, images: list[np.ndarray], source: str) -> np.ndarray:
@@ -165,7 +172,7 @@ class Bench:
 
     def _row_key(self, source: str) -> str:
         c = self.config
-        spec = f"{source}{self.images.tag}{c.judges}{c.detectors}{c.sample}"
+        spec = f"{source}{self.images.tag}{c.judges}{c.detectors}{c.sample}" + ("lpips" if c.lpips_vgg else "")
         return hashlib.sha256(spec.encode()).hexdigest()[:10]
 
     def lfw_row(self, method: MethodSpec, preset: str, dark: list[np.ndarray]) -> dict:
@@ -181,7 +188,7 @@ class Bench:
                 row.update(_fidelity(images, self.images.clean))
             row.update(_no_reference(sampled, inputs))
             clean_sample = [self.images.clean[i] for i in self.sample]
-            row.update({"feature_distance": None, "kid_x1000": None})
+            row.update({"feature_distance": None, "kid_x1000": None, "lpips_vgg": None})
             if method.name != "clean":
                 row.update(self._feature_metrics(sampled, clean_sample))
             row["judges"] = {}
