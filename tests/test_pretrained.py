@@ -30,6 +30,7 @@ SHIPPED = {
     "zero-dce++": (1.8, 1.0),
     "sci": (1.4, 1.0),
     "retinexnet": (1.8, 3.0),
+    "lacr-vae": (1.8, 3.0),
 }
 
 
