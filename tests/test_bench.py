@@ -106,11 +106,17 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     assert "**LFW, linear: recognition**" in markdown and "| lowface-fast |" in markdown
     assert (out / "grid-lfw-linear.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG
 
-    # a rerun is served from the cache: same figures, no recomputation of rows
+    # a rerun is served from the cache: same numbers, no recomputation of rows; --public-figures shows no
+    # dataset image (grids on the public-domain astronaut, failure cases as pair numbers only)
     rows_cached = sorted(p.name for p in cache.glob("row-*.json"))
-    assert CliRunner().invoke(main, [*arguments, "-o", str(tmp_path / "again")]).exit_code == 0
+    again = tmp_path / "again"
+    assert CliRunner().invoke(main, [*arguments, "-o", str(again), "--public-figures"]).exit_code == 0
     assert sorted(p.name for p in cache.glob("row-*.json")) == rows_cached
-    assert json.loads((tmp_path / "again" / "bench.json").read_text())["lfw"] == record["lfw"]
+    assert json.loads((again / "bench.json").read_text())["lfw"] == record["lfw"]
+    assert sorted(p.name for p in again.glob("grid-*")) == ["grid-public-linear.jpg"]
+    public_html = (again / "report.html").read_text()
+    assert "public-domain astronaut" in public_html and "LFW faces may not be redistributed" in public_html
+    assert public_html.count("<img") == 2  # the astronaut grid and the metric plot, nothing else
 
     chromium = browser()
     if chromium is None:

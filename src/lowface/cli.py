@@ -280,6 +280,11 @@ def _typed_command(ctx: click.Context) -> str:
 @click.option("--speed-size", default="1000x1000", show_default=True, help="HxW of the speed image; 0x0 skips.")
 @click.option("--focus", default=None, help="Method whose failure cases are shown (default: the first lowface*).")
 @click.option(
+    "--public-figures",
+    is_flag=True,
+    help="Grids on a public-domain face instead of dataset images, failure cases without images: a publishable report.",
+)
+@click.option(
     "--lpips-vgg",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="VGG-16 ImageNet weights (torchvision layout): adds LPIPS-VGG (no registry ships them).",
@@ -308,6 +313,7 @@ def bench(
     real_limit,
     speed_size,
     focus,
+    public_figures,
     lpips_vgg,
     threads,
     cache_dir,
@@ -337,14 +343,15 @@ def bench(
         raise click.ClickException(str(exc).strip("'\"")) from None
     about = {**provenance(threads), "command": _typed_command(ctx)}
     record = {**about, **record}
-    figures = Figures(runner, record, focus).all()
+    figures = Figures(runner, record, focus, public=public_figures).all()
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output / "bench.json", json.dumps(record, indent=1).encode())
     atomic_write_bytes(output / "bench.md", ("\n".join(markdown_report(record, about)) + "\n").encode())
     atomic_write_bytes(output / "report.html", html_report(record, about, figures).encode())
     for section, items in figures.items():
-        if items:
-            name = f"grid-{section.replace('/', '-')}.{image_suffix(items[0][1])}"
+        if items and items[0][1]:
+            stem = f"public-{section.removeprefix('lfw/')}" if public_figures else section.replace("/", "-")
+            name = f"grid-{stem}.{image_suffix(items[0][1])}"
             atomic_write_bytes(output / name, items[0][1])
     click.echo(f"results in {output}/: bench.json, bench.md, report.html")
 

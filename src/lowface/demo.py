@@ -20,10 +20,16 @@ def demo_faces(data_root: Path, count: int) -> list[tuple[str, np.ndarray]]:
     if listing.is_file():
         names = listing.read_text().split()[:: max(1, 7701 // max(count, 1))][:count]
         return [(Path(n).stem, read_image(Path(data_root) / "lfw" / "lfw-deepfunneled" / n).rgb) for n in names]
-    from skimage import data as skdata  # a public-domain sample image shipped with scikit-image
-
-    astronaut = skdata.astronaut()[:320, 96:416].astype(np.float32) / 255.0  # head and shoulders
+    astronaut = public_face()
     return [(f"astronaut_{i + 1}", astronaut) for i in range(count)]
+
+
+def public_face() -> np.ndarray:
+    """(320, 320, 3) float32 RGB in [0, 1]: head and shoulders of scikit-image's astronaut (NASA, public
+    domain), the face shown wherever dataset images may not be redistributed."""
+    from skimage import data as skdata
+
+    return skdata.astronaut()[:320, 96:416].astype(np.float32) / 255.0
 
 
 def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:

@@ -291,6 +291,9 @@ def html_report(record: dict, provenance: dict, figures: dict[str, list[tuple[st
 
     def add_figures(section: str) -> None:
         for caption, png in figures.get(section, []):
+            if not png:  # a figure left out on purpose (e.g. faces that may not be redistributed)
+                parts.append(f"<p class=note>{html.escape(caption)}</p>")
+                continue
             parts.append(f"<figure><img alt='{html.escape(caption)}' src='{data_uri(png)}'>")
             parts.append(f"<figcaption class=note>{html.escape(caption)}</figcaption></figure>")
 

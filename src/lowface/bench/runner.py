@@ -298,8 +298,11 @@ def grid_indices(sample: np.ndarray, count: int) -> np.ndarray:
 class Figures:
     """Image grids, metric plots and failure cases of a finished run, as PNG bytes per report section."""
 
-    def __init__(self, bench: Bench, record: dict, focus: str | None = None, faces: int = 4):
-        self.bench, self.record, self.faces = bench, record, faces
+    def __init__(self, bench: Bench, record: dict, focus: str | None = None, faces: int = 4, public: bool = False):
+        """``public``: grids show scikit-image's public-domain astronaut through the same presets and methods
+        instead of dataset faces, and failure cases are listed by pair number without images - a report that
+        may be published (LFW and the real photos are for research use only)."""
+        self.bench, self.record, self.faces, self.public = bench, record, faces, public
         labels = [m.label for m in bench.methods if m.name not in BOUNDS]
         self.focus = focus if focus in labels else next((m for m in labels if m.startswith("lowface")), None)
 
@@ -311,28 +314,29 @@ class Figures:
         from lowface.bench.report import failure_pairs, image_grid, metric_plot
 
         bench, rows = self.bench, self.record["lfw"][preset]
-        clean = bench.images.clean
-        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
-        chosen = grid_indices(bench.sample, self.faces)
-        columns = [("input", [dark[i] for i in chosen])]
-        for method in bench.methods:
-            if method.name not in BOUNDS:
-                images = self._images(method, preset, clean, dark, bench.config.limit)
-                columns.append((method.label, [images[i] for i in chosen]))
-        columns.append(("clean", [clean[i] for i in chosen]))
-        out = [
-            (f"{preset}: the input, every method and the clean image", image_grid(columns)),
-            (f"{preset}: verification accuracy per judge and PSNR", metric_plot(rows, self.record, preset)),
-        ]
+        grid = self._public_grid(preset) if self.public else self._lfw_grid(preset)
+        out = [grid, (f"{preset}: verification accuracy per judge and PSNR", metric_plot(rows, self.record, preset))]
         if self.focus is None:
             return out
+        clean = bench.images.clean
+        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
         focus = next(m for m in bench.methods if m.label == self.focus)
-        enhanced = self._images(focus, preset, clean, dark, bench.config.limit)
+        enhanced = [] if self.public else self._images(focus, preset, clean, dark, bench.config.limit)
         index = {key: i for i, key in enumerate(bench.images.keys)}
         same = [p.same for p in bench.images.pairs]
         for judge in bench.judges:
             worst = failure_pairs(rows, self.focus, judge, same, self.bench.config.failures)
             if not worst:
+                continue
+            scores = "; ".join(f"row {k + 1}: {b:.2f} -> {a:.2f}" for k, (_, b, a) in enumerate(worst))
+            if self.public:
+                numbers = ", ".join(str(i + 1) for i, _, _ in worst)
+                caption = (
+                    f"{preset}, failure cases of {self.focus} judged by {judge}: LFW pairs {numbers} (line order "
+                    f"of pairs.txt), similarity dark -> enhanced: {scores}. Images left out: LFW faces may not be "
+                    "redistributed; run without --public-figures to see them."
+                )
+                out.append((caption, b""))
                 continue
             firsts = [index[bench.images.pairs[i].first] for i, _, _ in worst]
             seconds = [index[bench.images.pairs[i].second] for i, _, _ in worst]
@@ -344,7 +348,6 @@ class Figures:
                 ("clean A", [clean[i] for i in firsts]),
                 ("clean B", [clean[i] for i in seconds]),
             ]
-            scores = "; ".join(f"row {k + 1}: {b:.2f} -> {a:.2f}" for k, (_, b, a) in enumerate(worst))
             caption = (
                 f"{preset}, failure cases of {self.focus} judged by {judge}: the same-person pairs whose "
                 f"similarity dropped most from the dark input to the enhanced images ({scores})"
@@ -352,12 +355,46 @@ class Figures:
             out.append((caption, image_grid(grid)))
         return out
 
+    def _lfw_grid(self, preset: str) -> tuple[str, bytes]:
+        from lowface.bench.report import image_grid
+
+        bench = self.bench
+        clean = bench.images.clean
+        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        chosen = grid_indices(bench.sample, self.faces)
+        columns = [("input", [dark[i] for i in chosen])]
+        for method in bench.methods:
+            if method.name not in BOUNDS:
+                images = self._images(method, preset, clean, dark, bench.config.limit)
+                columns.append((method.label, [images[i] for i in chosen]))
+        columns.append(("clean", [clean[i] for i in chosen]))
+        return f"{preset}: the input, every method and the clean image", image_grid(columns)
+
+    def _public_grid(self, preset: str) -> tuple[str, bytes]:
+        from lowface.bench.report import image_grid
+        from lowface.demo import public_face
+
+        clean = [public_face()]
+        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        columns = [("input", dark)]
+        for method in self.bench.methods:
+            if method.name not in BOUNDS:
+                columns.append((method.label, self._images(method, f"astronaut-{preset}", clean, dark, 1)))
+        columns.append(("clean", clean))
+        caption = (
+            f"{preset}: scikit-image's public-domain astronaut darkened by the same preset, every method, the clean "
+            "image (the tables are measured on LFW; its faces are not shown because they may not be redistributed)"
+        )
+        return caption, image_grid(columns)
+
     def real(self) -> list[tuple[str, bytes]]:
         from lowface.bench.report import image_grid
 
         bench, paths = self.bench, self.record["real_photos"]
         if not paths:
             return []
+        if self.public:
+            return [("Real photo grid left out: the low-light photos are for research use only.", b"")]
         folder = bench.config.data_root / "lowlight_real"
         originals = [read_image(folder / p).rgb for p in paths]
         chosen = grid_indices(np.arange(len(paths)), self.faces)
