@@ -23,6 +23,7 @@ from lowface.io import (
     tensor_to_image,
     write_image,
 )
+from lowface.temporal import TemporalDenoiser
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,14 @@ def enhance_image_file(enhancer: Enhancer, job: Job, quality: int = 95) -> None:
     write_image(job.target, data.with_rgb(tensor_to_image(enhanced)), quality)
 
 
-def enhance_video_file(enhancer: Enhancer, job: Job, show_progress: bool = True) -> None:
+def enhance_video_file(
+    enhancer: Enhancer, job: Job, show_progress: bool = True, temporal_frames: float | None = None
+) -> None:
+    """Frame by frame; ``temporal_frames``: temporal noise reduction of the input (see :mod:`lowface.temporal`)."""
     count, fps, size = probe_video(job.source)
     writer = VideoWriter(job.target, fps, size)
     smoother = GateSmoother(enhancer.gate) if enhancer.gate is not None else None  # no flicker between frames
+    denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
     try:
         frames = tqdm(
             read_video_frames(job.source),
@@ -103,6 +108,8 @@ def enhance_video_file(enhancer: Enhancer, job: Job, show_progress: bool = True)
         )
         for frame in frames:
             x = image_to_tensor(frame)
+            if denoiser is not None:
+                x = denoiser(x)
             weight = smoother(x) if smoother is not None else None
             writer.write(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=weight)))
     except BaseException:
@@ -117,8 +124,10 @@ def run_batch(
     overwrite: bool = False,
     quality: int = 95,
     show_progress: bool = True,
+    temporal_frames: float | None = None,
 ) -> BatchReport:
-    """Enhance every job; existing outputs are skipped unless ``overwrite`` (so a rerun resumes)."""
+    """Enhance every job; existing outputs are skipped unless ``overwrite`` (so a rerun resumes);
+    ``temporal_frames`` turns on temporal noise reduction for videos."""
     report = BatchReport()
     bar = tqdm(jobs, desc=f"enhance ({enhancer.name})", unit="file", disable=not show_progress)
     for job in bar:
@@ -129,7 +138,7 @@ def run_batch(
             stale.unlink(missing_ok=True)
         try:
             if job.is_video:
-                enhance_video_file(enhancer, job, show_progress)
+                enhance_video_file(enhancer, job, show_progress, temporal_frames)
             else:
                 enhance_image_file(enhancer, job, quality)
         except (ImageReadError, OSError, ValueError, RuntimeError) as exc:

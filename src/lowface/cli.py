@@ -53,8 +53,18 @@ def main() -> None:
     show_default=True,
     help="Do-no-harm exposure gate: well-exposed images (and frames) come back unchanged.",
 )
+@click.option(
+    "--temporal-denoise",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="FRAMES",
+    help="Video: average static pixels over up to FRAMES frames before enhancing (still camera; 0: off; try 8).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def enhance(inputs, output, model, weights, device, tile, out_format, quality, overwrite, half, gate, quiet) -> None:
+def enhance(
+    inputs, output, model, weights, device, tile, out_format, quality, overwrite, half, gate, temporal_denoise, quiet
+) -> None:
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
     Inputs are never modified; outputs are written atomically; existing outputs are skipped so a rerun
@@ -68,7 +78,9 @@ def enhance(inputs, output, model, weights, device, tile, out_format, quality, o
         enhancer = Enhancer.from_pretrained(model, device=device, tile=tile, weights=weights, half=half, gate=gate)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
-    report = run_batch(enhancer, jobs, overwrite=overwrite, quality=quality, show_progress=not quiet)
+    report = run_batch(
+        enhancer, jobs, overwrite, quality, show_progress=not quiet, temporal_frames=temporal_denoise or None
+    )
     click.echo(
         f"{len(report.done)} enhanced, {len(report.skipped)} skipped (already done), "
         f"{len(report.failed)} failed -> {output}",
