@@ -52,7 +52,7 @@ bench: $(STAMP)
 
 # the full benchmark of every method (results and HTML report under benchmarks/results/bench/)
 bench-full: $(STAMP)
-	$(BIN)/lowface bench --data-root $(DATA) --limit 600 --output benchmarks/results/bench
+	$(BIN)/lowface bench --data-root $(DATA) --limit 600 --presets linear,gamma-noise,x0.15-noise0.02 --real-limit 30 --output benchmarks/results/bench --threads 2 --public-figures
 
 # the long load runs of the reliability issue: 1,000 images and a 5-minute 1080p video (about an hour on 2 cores)
 bench-load: $(STAMP)
