@@ -69,6 +69,17 @@ def test_output_equal_to_input_is_refused(tree: Path):
     assert result.exit_code != 0 and "overwrite an input" in result.output
 
 
+def test_a_link_in_the_output_tree_cannot_send_outputs_elsewhere(tree: Path, tmp_path: Path):
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    subfolder = next(p for p in tree.iterdir() if p.is_dir())
+    (out / subfolder.name).symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(main, ["enhance", str(tree), "-o", str(out), "-m", "gamma", "-q"])
+    assert result.exit_code != 0 and "outside the output folder" in result.output
+    assert not any(elsewhere.iterdir())
+
+
 def test_single_file_to_explicit_path_and_format(tree: Path, tmp_path: Path):
     result = run_cli("enhance", str(tree / "a.png"), "-o", str(tmp_path / "x" / "result.tif"), "--model", "gamma")
     assert result.exit_code == 0 and (tmp_path / "x" / "result.tif").is_file()

@@ -59,7 +59,8 @@ def plan_jobs(inputs: Iterable[str | Path], output: str | Path, out_format: str 
 
     A folder's tree is kept below ``output``; a single file input with an image ``output`` suffix is written
     to exactly that path. ``out_format`` (e.g. "png") replaces the image suffix. Raises ValueError when an
-    input is missing or an output would overwrite an input.
+    input is missing, an output would overwrite an input, or an output would land outside ``output`` (through
+    a symbolic link inside it).
     """
     output = Path(output)
     inputs = [Path(p) for p in inputs]
@@ -77,9 +78,13 @@ def plan_jobs(inputs: Iterable[str | Path], output: str | Path, out_format: str 
                 dst = dst.with_suffix("." + out_format.lower().lstrip("."))
             jobs.append(Job(src, dst))
     sources = {os.path.realpath(j.source) for j in jobs}
+    root = os.path.realpath(output)
     for job in jobs:
-        if os.path.realpath(job.target) in sources:
+        target = os.path.realpath(job.target)
+        if target in sources:
             raise ValueError(f"{job.target}: output would overwrite an input; choose another output folder")
+        if not single_file and os.path.commonpath([root, target]) != root:  # a link in the output tree
+            raise ValueError(f"{job.target}: resolves to {target}, outside the output folder {root}; refused")
     return jobs
 
 
