@@ -106,9 +106,7 @@ def main() -> None:
         print(results["folder"], flush=True)
         if args.video_seconds > 0:
             clip = scratch / "clip.avi"
-            base = images[0] / 0.2 * 0.15
-            del images  # the parent's memory is not the child's, but keep the machine's free memory honest
-            frames = write_video(clip, args.video_seconds, args.fps, base)
+            frames = write_video(clip, args.video_seconds, args.fps, images[0] / 0.2 * 0.15)
             seconds, peak, code = run_child([*cli, str(clip), "-o", str(scratch / "video-out")])
             results["video"] = {
                 "frames": frames, "size": "1920x1080", "seconds_of_video": args.video_seconds, "exit_code": code,
