@@ -78,8 +78,8 @@ runs/ablation-%/model.safetensors: $(STAMP) $(STAGE1)
 	$(BIN)/lowface train -c configs/lowface-fast.yaml --ablation $* -s out_dir=runs/ablation-$* -s data_root=$(DATA)
 
 bench-ablations: $(foreach a,$(ABLATIONS),runs/ablation-$(a)/model.safetensors)
-	$(BIN)/lowface bench --data-root $(DATA) --limit 300 --presets linear,gamma-noise --no-real --speed-size 0x0 \
-	  --detectors mtcnn --sample 100 --threads 2 --output benchmarks/results/ablations \
+	$(BIN)/lowface bench --data-root $(DATA) --limit 600 --presets linear,gamma-noise,x0.15-noise0.02 --no-real --speed-size 0x0 \
+	  --detectors mtcnn --sample 100 --threads 2 --public-figures --output benchmarks/results/ablations \
 	  --methods clean,none,lowface-fast,$(ABLATION_METHODS)
 
 clean:
