@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -32,21 +33,19 @@ from lowface.io import ImageData, read_image, write_image
 NOISE_BANK = 31
 
 
-def source_images(data_root: Path, count: int, size: tuple[int, int]) -> list[np.ndarray]:
-    """``count`` dark (H, W, 3) float images of ``size`` (W, H)."""
+def source_images(data_root: Path, count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """``count`` dark (H, W, 3) float images of ``size`` (W, H), one at a time (1,000 of them are 3.7 GB)."""
     keys = []
     if (data_root / "lfw").is_dir():
         pairs = lfw_pairs(data_root)
         keys = sorted({p.first for p in pairs} | {p.second for p in pairs})[:count]
-    images = []
     for i in range(count):
         if keys:
             rgb = read_image(lfw_image_path(data_root, *keys[i % len(keys)])).rgb
         else:
             y, x = np.mgrid[0:256, 0:256] / 256.0
             rgb = np.stack([0.5 + 0.4 * np.sin(6 * x + i), 0.5 + 0.4 * np.cos(5 * y), (x + y) / 2], 2)
-        images.append(cv2.resize(rgb.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) * 0.2)
-    return images
+        yield cv2.resize(rgb.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) * 0.2
 
 
 # Runs the command as ITS child and prints that child's peak RSS (kB): measured from inside a small wrapper
@@ -96,8 +95,11 @@ def main() -> None:
     try:
         folder = scratch / "images"
         images = source_images(args.data_root, args.images, (640, 480))
-        for i, image in enumerate(tqdm(images, desc="writing images", unit="img", mininterval=5)):
+        first = None  # the video's scene; the others are dropped once written
+        for i, image in enumerate(tqdm(images, desc="writing images", total=args.images, unit="img", mininterval=5)):
             write_image(folder / f"{i:05d}.jpg", ImageData(image))
+            if first is None:
+                first = image
         seconds, peak, code = run_child([*cli, str(folder), "-o", str(scratch / "images-out")])
         results["folder"] = {
             "images": args.images, "size": "640x480", "exit_code": code, "seconds": seconds,
@@ -106,7 +108,7 @@ def main() -> None:
         print(results["folder"], flush=True)
         if args.video_seconds > 0:
             clip = scratch / "clip.avi"
-            frames = write_video(clip, args.video_seconds, args.fps, images[0] / 0.2 * 0.15)
+            frames = write_video(clip, args.video_seconds, args.fps, first / 0.2 * 0.15)
             seconds, peak, code = run_child([*cli, str(clip), "-o", str(scratch / "video-out")])
             results["video"] = {
                 "frames": frames, "size": "1920x1080", "seconds_of_video": args.video_seconds, "exit_code": code,
