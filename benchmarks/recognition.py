@@ -6,7 +6,8 @@ Usage:
     python benchmarks/recognition.py --methods none,gamma,new=lowface-fast:runs/lowface-fast/model.safetensors
 
 Protocol: the first N pairs of pairs.txt (600 = official fold 1, split into 10 interleaved parts for the
-10-fold protocol), each image darkened with a synthesis preset (seed 0; Algorithm 1 presets over the set of
+10-fold protocol; --first-pair 600 takes fold 2 instead, to choose between models without looking at fold 1),
+each image darkened with a synthesis preset (seed 0; Algorithm 1 presets over the set of
 these images), then enhanced by each method. Faces are aligned ONCE on the clean image by each judge's own
 detector (MTCNN for FaceNet, dlib HOG for dlib; a centred fallback crop when none is found) and that
 alignment is applied to the dark and enhanced versions, so the figures measure recognition, not detection.
@@ -54,7 +55,10 @@ def fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--pairs", type=int, default=600, help="use the first N pairs of pairs.txt")
+    parser.add_argument("--pairs", type=int, default=600, help="use N pairs of pairs.txt")
+    parser.add_argument(
+        "--first-pair", type=int, default=0, help="start at this pair (600: official fold 2, a validation set)"
+    )
     parser.add_argument("--presets", default="linear,gamma-noise")
     parser.add_argument("--methods", default=DEFAULT_METHODS, help="names, or label=name:weights.safetensors")
     parser.add_argument("--judges", default="facenet,dlib")
@@ -65,7 +69,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
 
-    lfw = PairsSet.load(args.data_root, args.pairs)
+    lfw = PairsSet.load(args.data_root, args.pairs, start=args.first_pair)
+    protocol = args.pairs if args.first_pair == 0 else f"{args.first_pair}+{args.pairs}"  # a cache key
     pairs, keys, clean = lfw.pairs, lfw.keys, lfw.clean
     judges = {name: RecognitionPipeline(name).eval() for name in args.judges.split(",")}
     alignments = {name: cached_alignments(pipeline, lfw, args.cache_dir) for name, pipeline in judges.items()}
@@ -77,7 +82,7 @@ def main() -> None:
         results[preset] = {}
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]
-            images, seconds, source = method_images(spec, preset, clean, dark, args.pairs, args.cache_dir)
+            images, seconds, source = method_images(spec, preset, clean, dark, protocol, args.cache_dir)
             floats = [as_float(im) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}
             for judge, pipeline in judges.items():
@@ -94,9 +99,17 @@ def main() -> None:
                 gap = high - low  # below one point (6 pairs of 600) a share of it is noise, not a measurement
                 row[judge]["recovery"] = (row[judge]["accuracy"] - low) / gap if gap >= 0.01 else None
 
-    record = {**provenance(args.threads), "pairs": len(pairs), "images": len(keys), "results": results}
+    record = {
+        **provenance(args.threads),
+        "pairs": len(pairs),
+        "first_pair": args.first_pair,
+        "images": len(keys),
+        "results": results,
+    }
+    last = args.first_pair + len(pairs)
+    which = f"the first {len(pairs)} pairs" if args.first_pair == 0 else f"pairs {args.first_pair + 1}-{last}"
     lines = [
-        f"LFW verification on the first {len(pairs)} pairs ({len(keys)} images), 10-fold accuracy (%) +- std "
+        f"LFW verification on {which} ({len(keys)} images), 10-fold accuracy (%) +- std "
         f"over folds, recovery = share of the dark-to-clean gap won back "
         f"(shown where that gap is at least 1 point). Alignment from the clean image. "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",

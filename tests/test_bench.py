@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from lowface.backbones.vgg import _vgg16_layers
-from lowface.bench.faces import identification_split
+from lowface.bench.faces import PairsSet, identification_split
 from lowface.bench.methods import MethodSpec
 from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
 from lowface.bench.runner import _add_recovery
@@ -34,6 +34,15 @@ def test_identification_split_uses_the_first_image_as_gallery_and_drops_single_i
     gallery, probes = identification_split(keys)
     assert gallery.tolist() == [0, 4]
     assert probes.tolist() == [1, 2, 5]
+
+
+def test_pairs_set_from_a_later_pair_holds_exactly_those_pairs_and_their_images(data_root: Path):
+    from lowface.data.lfw import lfw_pairs
+
+    later = PairsSet.load(data_root, 3, progress=False, start=600)
+    assert later.pairs == lfw_pairs(data_root)[600:603]
+    assert later.keys == sorted({p.first for p in later.pairs} | {p.second for p in later.pairs})
+    assert len(later.clean) == len(later.keys) and later.tag != PairsSet.load(data_root, 3, progress=False).tag
 
 
 def rows(**accuracies: float) -> dict:

@@ -28,15 +28,16 @@ LANDMARK_TOLERANCE = 0.1  # of the inter-ocular distance
 
 @dataclass
 class PairsSet:
-    """The images of the first N pairs of LFW's pairs.txt, sorted by (name, number), with the protocol."""
+    """The images of N consecutive pairs of LFW's pairs.txt (the first N unless ``start``), sorted by
+    (name, number), with the protocol."""
 
     pairs: list[LFWPair]
     keys: list[tuple[str, int]]
     clean: list[np.ndarray] = field(repr=False)
 
     @classmethod
-    def load(cls, data_root: Path, count: int, progress: bool = True) -> PairsSet:
-        pairs = lfw_pairs(data_root)[:count]
+    def load(cls, data_root: Path, count: int, progress: bool = True, start: int = 0) -> PairsSet:
+        pairs = lfw_pairs(data_root)[start : start + count]
         keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
         clean = [
             read_image(lfw_image_path(data_root, *key)).rgb

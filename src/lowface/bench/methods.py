@@ -78,13 +78,14 @@ def method_images(
     dataset: str,
     clean: list[np.ndarray] | None,
     dark: list[np.ndarray],
-    count: int,
+    count: int | str,
     cache_dir: Path,
     progress: bool = True,
 ) -> tuple[list[np.ndarray], float, str]:
     """(images, seconds per image, cache tag) of one method on one dataset: the clean or dark images
     themselves, or the method's enhanced dark images (cached under ``cache_dir``). ``count`` is the size
-    of the protocol (pairs for LFW, photos for real sets): part of the cache key."""
+    of the protocol (pairs for LFW, photos for real sets; "start+N" for pairs not from the first): part of
+    the cache key."""
     method = spec if isinstance(spec, MethodSpec) else MethodSpec.parse(spec)
     if method.name == "clean":
         if clean is None:
