@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from common import provenance, write_results
 
-from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, verification
+from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, paired_gain, verification
 from lowface.bench.methods import MethodSpec, as_float, method_images
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
@@ -98,6 +98,7 @@ def main() -> None:
                 low, high = results[preset]["none"][judge]["accuracy"], results[preset]["clean"][judge]["accuracy"]
                 gap = high - low  # below one point (6 pairs of 600) a share of it is noise, not a measurement
                 row[judge]["recovery"] = (row[judge]["accuracy"] - low) / gap if gap >= 0.01 else None
+                row[judge]["gain_over_none"] = paired_gain(row[judge], results[preset]["none"][judge])
 
     record = {
         **provenance(args.threads),
@@ -111,13 +112,14 @@ def main() -> None:
     lines = [
         f"LFW verification on {which} ({len(keys)} images), 10-fold accuracy (%) +- std "
         f"over folds, recovery = share of the dark-to-clean gap won back "
-        f"(shown where that gap is at least 1 point). Alignment from the clean image. "
+        f"(shown where that gap is at least 1 point); gain = per-fold accuracy minus the dark input's on the "
+        f"same fold: mean +- std over folds (folds better / worse). Alignment from the clean image. "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
     ]
     for preset, rows in results.items():
         lines += ["", f"**{preset}**", ""]
-        header = "| method | PSNR | SSIM | " + " | ".join(f"{j} acc | {j} recovery" for j in judges) + " |"
-        lines += [header, "|" + "---|" * (3 + 2 * len(judges))]
+        header = "| method | PSNR | SSIM | " + " | ".join(f"{j} acc | {j} recovery | {j} gain" for j in judges)
+        lines += [header + " |", "|" + "---|" * (3 + 3 * len(judges))]
         best = {j: max(r[j]["accuracy"] for m, r in rows.items() if m != "clean") for j in judges}
         for method, r in rows.items():
             cells = []
@@ -126,6 +128,12 @@ def main() -> None:
                 acc = f"**{acc}**" if method != "clean" and r[j]["accuracy"] == best[j] else acc
                 recovery = r[j].get("recovery")
                 cells += [acc, "-" if recovery is None or method in ("clean", "none") else f"{100 * recovery:.0f}%"]
+                gain = r[j]["gain_over_none"]
+                cells.append(
+                    "-"
+                    if method == "none"
+                    else f"{100 * gain['mean']:+.2f} +- {100 * gain['std']:.2f} ({gain['better']}/{gain['worse']})"
+                )
             lines.append(f"| {method} | {r['psnr']:.2f} | {r['ssim']:.3f} | " + " | ".join(cells) + " |")
     write_results(args.out, record, lines)
 

@@ -14,7 +14,7 @@ import torch
 from click.testing import CliRunner
 
 from lowface.backbones.vgg import _vgg16_layers
-from lowface.bench.faces import PairsSet, identification_split
+from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
 from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
 from lowface.bench.runner import _add_recovery
@@ -43,6 +43,14 @@ def test_pairs_set_from_a_later_pair_holds_exactly_those_pairs_and_their_images(
     assert later.pairs == lfw_pairs(data_root)[600:603]
     assert later.keys == sorted({p.first for p in later.pairs} | {p.second for p in later.pairs})
     assert len(later.clean) == len(later.keys) and later.tag != PairsSet.load(data_root, 3, progress=False).tag
+
+
+def test_paired_gain_compares_fold_by_fold():
+    dark = {"folds": [0.90, 0.95, 1.00, 0.90]}
+    enhanced = {"folds": [0.95, 0.95, 0.95, 1.00]}
+    gain = paired_gain(enhanced, dark)
+    assert gain["mean"] == pytest.approx(0.025) and gain["std"] == pytest.approx(0.0559, abs=1e-4)
+    assert (gain["better"], gain["worse"]) == (2, 1)
 
 
 def rows(**accuracies: float) -> dict:

@@ -97,10 +97,28 @@ def cached_embed(pipeline: RecognitionPipeline, images: list, alignments: list, 
 
 
 def verification(images: PairsSet, vectors: np.ndarray) -> dict[str, float]:
-    """10-fold accuracy (thresholds from the other nine folds), its std over folds and TAR@FAR=1e-3."""
+    """10-fold accuracy (thresholds from the other nine folds), its std over folds, each fold's accuracy and
+    TAR@FAR=1e-3."""
     scores, same = images.scores(vectors), np.array([p.same for p in images.pairs])
     result = verification_accuracy(scores, same, images.folds())
-    return {"accuracy": result.accuracy, "std": result.std, "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3)}
+    return {
+        "accuracy": result.accuracy,
+        "std": result.std,
+        "folds": result.fold_accuracies,
+        "tar_at_far_1e-3": tar_at_far(scores, same, 1e-3),
+    }
+
+
+def paired_gain(row: dict, baseline: dict) -> dict[str, float]:
+    """Per-fold accuracy gain of ``row`` over ``baseline`` (two outputs of :func:`verification` on the same
+    folds): mean, standard deviation over folds, and how many folds are better / worse."""
+    gains = np.asarray(row["folds"]) - np.asarray(baseline["folds"])
+    return {
+        "mean": float(gains.mean()),
+        "std": float(gains.std()),
+        "better": int((gains > 0).sum()),
+        "worse": int((gains < 0).sum()),
+    }
 
 
 def identification_split(keys: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
