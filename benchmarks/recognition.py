@@ -70,7 +70,6 @@ def main() -> None:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
 
     lfw = PairsSet.load(args.data_root, args.pairs, start=args.first_pair)
-    protocol = args.pairs if args.first_pair == 0 else f"{args.first_pair}+{args.pairs}"  # a cache key
     pairs, keys, clean = lfw.pairs, lfw.keys, lfw.clean
     judges = {name: RecognitionPipeline(name).eval() for name in args.judges.split(",")}
     alignments = {name: cached_alignments(pipeline, lfw, args.cache_dir) for name, pipeline in judges.items()}
@@ -82,7 +81,7 @@ def main() -> None:
         results[preset] = {}
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]
-            images, seconds, source = method_images(spec, preset, clean, dark, protocol, args.cache_dir)
+            images, seconds, source = method_images(spec, preset, clean, dark, lfw.protocol, args.cache_dir)
             floats = [as_float(im) for im in images]
             row = {**fidelity(floats, clean), "seconds_per_image": seconds}
             for judge, pipeline in judges.items():

@@ -34,6 +34,7 @@ class PairsSet:
     pairs: list[LFWPair]
     keys: list[tuple[str, int]]
     clean: list[np.ndarray] = field(repr=False)
+    start: int = 0  # index of the first pair in pairs.txt
 
     @classmethod
     def load(cls, data_root: Path, count: int, progress: bool = True, start: int = 0) -> PairsSet:
@@ -43,7 +44,12 @@ class PairsSet:
             read_image(lfw_image_path(data_root, *key)).rgb
             for key in tqdm(keys, desc="reading LFW", unit="img", disable=not progress)
         ]
-        return cls(pairs, keys, clean)
+        return cls(pairs, keys, clean, start)
+
+    @property
+    def protocol(self) -> int | str:
+        """Which pairs: N for the first N, "start+N" otherwise - the ``count`` of the enhanced-image cache key."""
+        return len(self.pairs) if self.start == 0 else f"{self.start}+{len(self.pairs)}"
 
     @property
     def tag(self) -> str:

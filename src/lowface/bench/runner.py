@@ -177,7 +177,7 @@ class Bench:
 
     def lfw_row(self, method: MethodSpec, preset: str, dark: list[np.ndarray]) -> dict:
         images, seconds, source = method_images(
-            method, preset, self.images.clean, dark, self.config.limit, self.config.cache_dir, self.config.progress
+            method, preset, self.images.clean, dark, self.images.protocol, self.config.cache_dir, self.config.progress
         )
 
         def compute() -> dict:
@@ -306,7 +306,7 @@ class Figures:
         labels = [m.label for m in bench.methods if m.name not in BOUNDS]
         self.focus = focus if focus in labels else next((m for m in labels if m.startswith("lowface")), None)
 
-    def _images(self, method: MethodSpec, dataset: str, clean, dark, count: int) -> list[np.ndarray]:
+    def _images(self, method: MethodSpec, dataset: str, clean, dark, count: int | str) -> list[np.ndarray]:
         c = self.bench.config
         return method_images(method, dataset, clean, dark, count, c.cache_dir, False)[0]
 
@@ -321,7 +321,7 @@ class Figures:
         clean = bench.images.clean
         dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
         focus = next(m for m in bench.methods if m.label == self.focus)
-        enhanced = [] if self.public else self._images(focus, preset, clean, dark, bench.config.limit)
+        enhanced = [] if self.public else self._images(focus, preset, clean, dark, bench.images.protocol)
         index = {key: i for i, key in enumerate(bench.images.keys)}
         same = [p.same for p in bench.images.pairs]
         for judge in bench.judges:
@@ -365,7 +365,7 @@ class Figures:
         columns = [("input", [dark[i] for i in chosen])]
         for method in bench.methods:
             if method.name not in BOUNDS:
-                images = self._images(method, preset, clean, dark, bench.config.limit)
+                images = self._images(method, preset, clean, dark, bench.images.protocol)
                 columns.append((method.label, [images[i] for i in chosen]))
         columns.append(("clean", [clean[i] for i in chosen]))
         return f"{preset}: the input, every method and the clean image", image_grid(columns)
