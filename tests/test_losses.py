@@ -19,6 +19,7 @@ from lowface.losses.feature import NEIGHBOUR_OFFSETS, gaussian_blur
 from lowface.losses.objective import PAPER_WEIGHTS
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.models import EnhanceNet
+from lowface.models.enhance_net import Retinex
 
 
 class TinyFeatures(FeatureExtractor):
@@ -95,6 +96,24 @@ def test_feature_contrast_and_perceptual_with_a_feature_extractor():
     assert no_neg(positive, positive, negative) < 1e-6
 
 
+def test_clean_perceptual_compares_with_the_clean_crop_at_its_own_exposure():
+    """Zero at the clean image; unlike the paper's perceptual term, a darker copy of the clean image is far
+    from it (no exposure matching), and the gradient reaches the output."""
+    features = TinyFeatures()
+    torch.manual_seed(2)
+    clean = torch.rand(2, 3, 32, 32)
+    batch = {"low": clean * 0.1, "clean": clean}
+    objective = LowFaceNetObjective(features, {"clean_perceptual": 1.0})
+    assert objective(Retinex(clean, torch.ones_like(clean)), batch)[0] == 0
+    darker = (clean * 0.5).requires_grad_()
+    total, terms = objective(Retinex(darker, torch.ones_like(clean)), batch)
+    assert set(terms) == {"clean_perceptual"} and total > 0.05
+    total.backward()
+    assert darker.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="need a feature extractor"):
+        LowFaceNetObjective(None, {"clean_perceptual": 1.0})
+
+
 def test_losses_gradcheck_float64():
     torch.manual_seed(0)
     low = torch.rand(1, 3, 8, 8, dtype=torch.float64)
@@ -140,7 +159,8 @@ def test_every_term_is_a_per_image_mean_so_split_batches_average_to_the_whole():
         "labels": torch.randint(0, 11, (4, 24, 24)),
         "clean": torch.rand(4, 3, 24, 24),
     }
-    weights = {**{k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}, "reconstruction": 1.0}
+    paired = {"reconstruction": 1.0, "clean_perceptual": 1.0}
+    weights = {**{k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}, **paired}
     objective = LowFaceNetObjective(features, weights)
     whole = objective(net(batch["low"]), batch)[0]
     halves = [

@@ -29,9 +29,12 @@ PAPER_WEIGHTS = {
 
 # Beyond the paper: terms that need the clean image a synthetic low-light crop was made from (off by default).
 # "lacr": LACR-VAE's light-aware contrastive regularisation in its frozen encoder's latent (seed 004), a
-# drop-in alternative to the contrastive module.
-EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0}
+# drop-in alternative to the contrastive module. "clean_perceptual": the perceptual distance to the clean crop
+# (stride-8 features of the same frozen backbone): a recognizer-agnostic pull towards the clean image's
+# texture, against the blur an L1 reconstruction alone settles for on noisy inputs.
+EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0}
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
+FEATURE_TERMS = ("feature_cr", "perceptual", "clean_perceptual")  # terms that need the feature extractor
 
 # Table IV's ablations by name: config overrides applied on top of a full configuration.
 ABLATIONS: dict[str, dict] = {
@@ -49,7 +52,7 @@ class LowFaceNetObjective(WeightedObjective):
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
     term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,),
-    for the reconstruction term (L1 to the clean crop, synthetic data only) "clean" (B, 3, H, W).
+    for the reconstruction and clean_perceptual terms (synthetic data only) "clean" (B, 3, H, W).
     Returns (total loss, {term: unweighted value}).
     """
 
@@ -63,9 +66,8 @@ class LowFaceNetObjective(WeightedObjective):
         lacr: LACRTerm | None = None,
     ):
         super().__init__(PAPER_WEIGHTS if weights is None else weights, dict.fromkeys(ALL_TERMS, 0.0))
-        needs_features = any(self.weights[n] for n in ("feature_cr", "perceptual"))
-        if needs_features and features is None:
-            raise ValueError("feature_cr and perceptual need a feature extractor")
+        if any(self.weights[n] for n in FEATURE_TERMS) and features is None:
+            raise ValueError(f"{', '.join(FEATURE_TERMS)} need a feature extractor")
         if self.weights["face"] and face_loss is None:
             raise ValueError("the face term needs a FaceIdentityLoss (recognizer + face database)")
         if self.weights["lacr"] and lacr is None:
@@ -73,6 +75,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.feature_cr = FeatureContrastLoss(features, distance=distance, use_negatives=use_negatives)
         self.brightness_cr = BrightnessContrastLoss(distance=distance, use_negatives=use_negatives)
         self.perceptual = PerceptualLoss(features)
+        self.clean_perceptual = PerceptualLoss(features, tap="s8", exposure_matched=False)
         self.color = ColorLoss()
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
@@ -90,5 +93,6 @@ class LowFaceNetObjective(WeightedObjective):
             "semantic": lambda: self.semantic(enhanced, batch["labels"]),
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
             "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
+            "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }

@@ -37,7 +37,7 @@ from lowface.io import atomic_write_bytes
 from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.lacr import LACRTerm
-from lowface.losses.objective import LowFaceNetObjective
+from lowface.losses.objective import FEATURE_TERMS, LowFaceNetObjective
 from lowface.registry import MODELS
 from lowface.train.config import TrainConfig
 from lowface.train.face_targets import face_targets, parsing_labels
@@ -106,7 +106,7 @@ class Trainer:
             load_initial_weights(self.model, config.init_from)
         self.model.to(self.device)
         weights = config.loss_weights
-        needs_features = weights.get("feature_cr", 0) or weights.get("perceptual", 0)
+        needs_features = any(weights.get(term, 0) for term in FEATURE_TERMS)
         features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
         paths = lfw_train_images(config.data_root) if dataset is None else None
         face_loss, labels, faces = None, None, None
