@@ -109,7 +109,7 @@ def main() -> None:
     last = args.first_pair + len(pairs)
     which = f"the first {len(pairs)} pairs" if args.first_pair == 0 else f"pairs {args.first_pair + 1}-{last}"
     lines = [
-        f"LFW verification on {which} ({len(keys)} images), 10-fold accuracy (%) +- std "
+        f"LFW verification on {which} ({len(keys)} images), {len(set(lfw.folds()))}-fold accuracy (%) +- std "
         f"over folds, recovery = share of the dark-to-clean gap won back "
         f"(shown where that gap is at least 1 point); gain = per-fold accuracy minus the dark input's on the "
         f"same fold: mean +- std over folds (folds better / worse). Alignment from the clean image. "

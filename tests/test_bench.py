@@ -47,6 +47,15 @@ def test_pairs_set_from_a_later_pair_holds_exactly_those_pairs_and_their_images(
     assert (first.protocol, later.protocol) == (3, "600+3")  # the enhanced-image cache tells them apart
 
 
+def test_folds_are_lfws_own_when_the_pairs_span_several_else_ten_within_one():
+    from lowface.data.lfw import LFWPair
+
+    one = [LFWPair(0, ("a", 1), ("a", 2), True) for _ in range(25)]
+    two = one + [LFWPair(1, ("b", 1), ("c", 1), False) for _ in range(5)]
+    assert PairsSet(one, [], []).folds().tolist() == [i % 10 for i in range(25)]
+    assert PairsSet(two, [], []).folds().tolist() == [0] * 25 + [1] * 5
+
+
 def test_paired_gain_compares_fold_by_fold():
     dark = {"folds": [0.90, 0.95, 1.00, 0.90]}
     enhanced = {"folds": [0.95, 0.95, 0.95, 1.00]}

@@ -62,6 +62,8 @@ class PairsSet:
         return np.array([float(vectors[index[p.first]] @ vectors[index[p.second]]) for p in self.pairs])
 
     def folds(self) -> np.ndarray:
+        """(pairs,) fold index: LFW's official folds (600 pairs each) when the pairs span two or more, else
+        the pairs dealt into 10 folds (within one official fold)."""
         folds = np.array([p.fold for p in self.pairs])
         return folds if len(np.unique(folds)) >= 2 else np.arange(len(self.pairs)) % 10
 
@@ -103,8 +105,8 @@ def cached_embed(pipeline: RecognitionPipeline, images: list, alignments: list, 
 
 
 def verification(images: PairsSet, vectors: np.ndarray) -> dict[str, float]:
-    """10-fold accuracy (thresholds from the other nine folds), its std over folds, each fold's accuracy and
-    TAR@FAR=1e-3."""
+    """Accuracy over :meth:`PairsSet.folds` (each fold's threshold from the others), its std over folds, each
+    fold's accuracy and TAR@FAR=1e-3."""
     scores, same = images.scores(vectors), np.array([p.same for p in images.pairs])
     result = verification_accuracy(scores, same, images.folds())
     return {
