@@ -26,11 +26,10 @@ import torch
 from common import provenance, write_results
 
 from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, paired_gain, verification
-from lowface.bench.methods import MethodSpec, as_float, method_images
+from lowface.bench.methods import MethodSpec, method_images
+from lowface.bench.runner import mean_fidelity
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.io import image_to_tensor
-from lowface.metrics.fidelity import psnr, ssim
 
 DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,zero-dce,zero-dce++,sci,retinexnet,lowface,lowface-fast"
 
@@ -39,18 +38,6 @@ def parse_method(spec: str) -> tuple[str, str, str | None]:
     """ "name" or "label=name:weights.safetensors" -> (label, model name, weights path or None)."""
     method = MethodSpec.parse(spec)
     return method.label, method.name, method.weights
-
-
-def fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int = 64) -> dict[str, float]:
-    """Mean PSNR and SSIM of (H, W, 3) images (uint8 or float in [0, 1]) against their references, converted
-    batch by batch (6,000 pairs = 7,701 images: a float copy of every set at once does not fit in 24 GB)."""
-    values: dict[str, list] = {"psnr": [], "ssim": []}
-    for start in range(0, len(images), batch):
-        x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + batch]])
-        y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + batch]])
-        values["psnr"] += psnr(x, y).tolist()
-        values["ssim"] += ssim(x, y).tolist()
-    return {name: float(np.mean(v)) for name, v in values.items()}
 
 
 def main() -> None:
@@ -83,7 +70,7 @@ def main() -> None:
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]
             images, seconds, source = method_images(spec, preset, clean, dark, lfw.protocol, args.cache_dir)
-            row = {**fidelity(images, clean), "seconds_per_image": seconds}
+            row = {**mean_fidelity(images, clean, max_psnr=None), "seconds_per_image": seconds}
             for judge, pipeline in judges.items():
                 vectors = cached_embed(
                     pipeline, images, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{lfw.tag}.npy"

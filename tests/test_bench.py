@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -17,7 +18,7 @@ from lowface.backbones.vgg import _vgg16_layers
 from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
 from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
-from lowface.bench.runner import _add_recovery
+from lowface.bench.runner import _add_recovery, mean_fidelity
 from lowface.cli import main
 
 
@@ -54,6 +55,14 @@ def test_folds_are_lfws_own_when_the_pairs_span_several_else_ten_within_one():
     two = one + [LFWPair(1, ("b", 1), ("c", 1), False) for _ in range(5)]
     assert PairsSet(one, [], []).folds().tolist() == [i % 10 for i in range(25)]
     assert PairsSet(two, [], []).folds().tolist() == [0] * 25 + [1] * 5
+
+
+def test_mean_fidelity_takes_uint8_or_float_and_caps_identical_images():
+    grey = np.full((16, 16, 3), 0.5, np.float32)
+    assert mean_fidelity([grey], [grey]) == pytest.approx({"psnr": 100.0, "ssim": 1.0})
+    assert mean_fidelity([grey], [grey], max_psnr=None)["psnr"] == float("inf")
+    as_uint8 = np.full((16, 16, 3), 128, np.uint8)  # 128 / 255 = 0.50196: PSNR -20 log10(0.00196) = 54.15 dB
+    assert mean_fidelity([as_uint8], [grey])["psnr"] == pytest.approx(54.15, abs=0.01)
 
 
 def test_paired_gain_compares_fold_by_fold():

@@ -95,12 +95,18 @@ def _cached_row(path: Path, compute) -> dict:
     return row
 
 
-def _fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int = 64) -> dict[str, float]:
+def mean_fidelity(
+    images: list[np.ndarray], references: list[np.ndarray], max_psnr: float | None = 100.0, batch: int = 64
+) -> dict[str, float]:
+    """Mean PSNR and SSIM of (H, W, 3) images (uint8 or float in [0, 1]) against their references, converted
+    to float batch by batch (7,701 LFW images in float32 are 5.8 GB a set). PSNR of identical images is
+    ``max_psnr`` (None: inf)."""
     values: dict[str, list] = {"psnr": [], "ssim": []}
     for start in range(0, len(images), batch):
         x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + batch]])
         y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + batch]])
-        values["psnr"] += psnr(x, y).clamp(max=100).tolist()  # identical images: 100 dB
+        scores = psnr(x, y)
+        values["psnr"] += (scores if max_psnr is None else scores.clamp(max=max_psnr)).tolist()
         values["ssim"] += ssim(x, y).tolist()
     return {name: float(np.mean(v)) for name, v in values.items()}
 
@@ -185,7 +191,7 @@ class Bench:
             inputs = None if method.name == "clean" else [dark[i] for i in self.sample]
             row = {"source": source, "seconds_per_image": seconds, "psnr": None, "ssim": None}
             if method.name != "clean":  # the reference itself: infinite PSNR, nothing to report
-                row.update(_fidelity(images, self.images.clean))
+                row.update(mean_fidelity(images, self.images.clean))
             row.update(_no_reference(sampled, inputs))
             clean_sample = [self.images.clean[i] for i in self.sample]
             row.update({"feature_distance": None, "kid_x1000": None, "lpips_vgg": None})
