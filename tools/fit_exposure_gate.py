@@ -5,7 +5,7 @@ Usage: python tools/fit_exposure_gate.py --data-root ../shared/data [--out src/l
 Data: LFW's training list only (identities disjoint from pairs.txt). Class 0 ("leave alone"): the clean
 images. Class 1 ("enhance"): the same images darkened by each preset in DARK_PRESETS (seed 1), each preset
 weighted so that the two classes weigh the same. Logistic regression on standardised features, L2 1e-3,
-L-BFGS.
+L-BFGS (lowface.logistic).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize
 from lowface.gate import FEATURES, ExposureGate, exposure_features
 from lowface.io import image_to_tensor, read_image
+from lowface.logistic import fit_logistic
 
 DARK_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
 
@@ -45,22 +46,8 @@ def main() -> None:
     x = torch.cat(list(groups.values()))
     y = torch.cat([torch.zeros(len(clean))] + [torch.ones(len(clean))] * len(DARK_PRESETS))
     sample_weight = torch.where(y == 0, float(len(DARK_PRESETS)), 1.0)
-    mean, std = x.mean(0), x.std(0)
-    standard = (x - mean) / std
-    coef = torch.zeros(x.shape[1], requires_grad=True)
-    bias = torch.zeros((), requires_grad=True)
-    optimizer = torch.optim.LBFGS([coef, bias], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        logits = standard @ coef + bias
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none") * sample_weight
-        loss = loss.sum() / sample_weight.sum() + 1e-3 * coef.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    gate = ExposureGate(tuple(mean.tolist()), tuple(std.tolist()), tuple(coef.detach().tolist()), float(bias.detach()))
+    fit = fit_logistic(x, y, sample_weight)
+    gate = ExposureGate(fit.mean, fit.std, fit.coef, fit.bias)
     summary = {}
     for name, feats in groups.items():
         w = gate.weight_from_features(feats)

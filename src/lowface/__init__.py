@@ -2,8 +2,8 @@
 
 Public API (imported lazily, so ``import lowface`` stays cheap)::
 
-    lowface.enhance(image)                            # one call (model "lowface-fast"), same kind back
-    lowface.Enhancer.from_pretrained("lowface-fast")  # a reusable enhancer
+    lowface.enhance(image)                            # one call (model "lowface-auto"), same kind back
+    lowface.Enhancer.from_pretrained("lowface-fast")  # a reusable enhancer with one chosen network
     lowface.list_models(), lowface.create_model(name)
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from lowface.devices import pick_device
 from lowface.gate import shipped_gate
 from lowface.io import to_batch
 from lowface.pretrained import create_model
+from lowface.routing import RoutedModel
 from lowface.tiling import tiled_apply
 
-DEFAULT_MODEL = "lowface-fast"  # better than the paper network here (benchmarks/results/quality.md) and 55x faster
+# Noise-aware: lowface-restore where the estimated noise would show once brightened, else lowface-fast (which is
+# better than the paper network here and 55x faster); see lowface.routing and benchmarks/results/auto_routing.md.
+DEFAULT_MODEL = "lowface-auto"
 # Tile size used when none is given and the model does not suggest one (its ``default_tile``).
 DEFAULT_TILE = 1024
 
@@ -30,7 +34,7 @@ class Enhancer:
     """A ready enhancer: a model on a device, with tiling for large images.
 
     Example:
-        >>> enhancer = Enhancer.from_pretrained("lowface-fast")
+        >>> enhancer = Enhancer.from_pretrained("lowface-auto")
         >>> out = enhancer.enhance(np.zeros((64, 64, 3), np.uint8))   # same kind back: uint8 (64, 64, 3)
     """
 
@@ -50,6 +54,7 @@ class Enhancer:
         self.device = pick_device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.tile = tile
+        self.route_counts: Counter[str] = Counter()
         self.half = half and self.device.type == "cuda"
         if self.half:
             self.model.half()
@@ -73,31 +78,44 @@ class Enhancer:
         return self
 
     @property
-    def tileable(self) -> bool:
-        return getattr(self.model, "receptive_radius", None) is not None
+    def routed(self) -> bool:
+        """True for a noise-routed pair of networks (``lowface-auto``)."""
+        return isinstance(self.model, RoutedModel)
 
-    def _run(self, x: Tensor) -> Tensor:
+    def _run(self, network: nn.Module, x: Tensor) -> Tensor:
         dtype = x.dtype
         x = x.to(self.device, torch.float16 if self.half else torch.float32)
-        return enhanced_image(self.model(x)).to(dtype)
+        return enhanced_image(network(x)).to(dtype)
+
+    def _apply(self, network: nn.Module, x: Tensor) -> Tensor:
+        """One network over x, tile by tile when x is larger than the tile size and the network allows it."""
+        tile = self.tile if self.tile is not None else getattr(network, "default_tile", DEFAULT_TILE)
+        radius = getattr(network, "receptive_radius", None)
+        if tile and radius is not None and max(x.shape[-2:]) > tile:
+            return tiled_apply(lambda part: self._run(network, part), x, tile, radius, network.size_multiple)
+        return self._run(network, x).to(x.device)
 
     @torch.inference_mode()
-    def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None) -> Tensor:
+    def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
 
         Images larger than the tile size (``tile``, else the model's ``default_tile``) run tile by tile,
         exactly, so memory is bounded by the tile size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
+        A routed model (``lowface-auto``) picks its network per whole image, or as ``route`` (B,) says (video);
+        the picks are counted in ``route_counts``.
         """
         if self.gate is not None:
             weight = self.gate.weight(x) if gate_weight is None else gate_weight
             if not bool(weight.any()):  # clearly well exposed: returned as it came, model not run
                 return x.clone()
-        tile = self.tile if self.tile is not None else getattr(self.model, "default_tile", DEFAULT_TILE)
-        if tile and self.tileable and max(x.shape[-2:]) > tile:
-            out = tiled_apply(self._run, x, tile, self.model.receptive_radius, self.model.size_multiple)
+        if self.routed:
+            choice = self.model.choose(x) if route is None else route
+            for index in choice.tolist():
+                self.route_counts[self.model.names[index]] += 1
+            out = self.model.apply_choice(x, choice, self._apply)
         else:
-            out = self._run(x).to(x.device)
+            out = self._apply(self.model, x)
         return out if self.gate is None else self.gate.blend(x, out, weight)
 
     def enhance(self, image: Any, bgr: bool = False) -> Any:

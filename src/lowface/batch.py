@@ -23,6 +23,7 @@ from lowface.io import (
     tensor_to_image,
     write_image,
 )
+from lowface.routing import RouteSmoother
 from lowface.temporal import TemporalDenoiser
 
 
@@ -101,6 +102,7 @@ def enhance_video_file(
     count, fps, size = probe_video(job.source)
     writer = VideoWriter(job.target, fps, size)
     smoother = GateSmoother(enhancer.gate) if enhancer.gate is not None else None  # no flicker between frames
+    router = RouteSmoother(enhancer.model) if enhancer.routed else None  # no switching networks back and forth
     denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
     try:
         frames = tqdm(
@@ -116,7 +118,8 @@ def enhance_video_file(
             if denoiser is not None:
                 x = denoiser(x)
             weight = smoother(x) if smoother is not None else None
-            writer.write(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=weight)))
+            route = router(x) if router is not None else None
+            writer.write(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=weight, route=route)))
     except BaseException:
         writer.abort()
         raise

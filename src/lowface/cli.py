@@ -25,7 +25,13 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Output folder (or an image path when enhancing a single image).",
 )
-@click.option("-m", "--model", default="lowface-fast", show_default=True, help="Enhancer name (see `lowface models`).")
+@click.option(
+    "-m",
+    "--model",
+    default="lowface-auto",  # = lowface.api.DEFAULT_MODEL (not imported here: torch would load for --help)
+    show_default=True,
+    help="Enhancer name (see `lowface models`); lowface-auto: lowface-restore for noisy images, else lowface-fast.",
+)
 @click.option(
     "--weights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -86,6 +92,11 @@ def enhance(
         f"{len(report.failed)} failed -> {output}",
         err=True,
     )
+    if enhancer.route_counts:
+        picks = ", ".join(f"{count} {name}" for name, count in sorted(enhancer.route_counts.items()))
+        click.echo(
+            f"{enhancer.name} ran {picks} (images or video frames; well-exposed ones are left as they came)", err=True
+        )
     for _, message in report.failed:
         click.echo(f"  failed: {message}", err=True)
     sys.exit(0 if report.ok else 1)
@@ -209,16 +220,16 @@ def export(model: str, output: Path, weights: Path | None, height: int, width: i
 
     try:
         net = create_model(model, weights)
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
         raise click.ClickException(str(exc).strip("'\"")) from None
     if isinstance(net, NumpyImageOperator):
         raise click.ClickException(f"{model} is a NumPy/OpenCV method, not a network, and cannot be exported")
-    if output.suffix == ".onnx":
-        export_onnx(net, output, height, width)
-    elif output.suffix in (".pt", ".ts"):
-        export_torchscript(net, output, height, width)
-    else:
+    if output.suffix not in (".onnx", ".pt", ".ts"):
         raise click.ClickException(f"{output}: use a .onnx or .pt/.ts file name")
+    try:
+        (export_onnx if output.suffix == ".onnx" else export_torchscript)(net, output, height, width)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"exported {model} to {output}")
 
 
@@ -235,7 +246,7 @@ def export(model: str, output: Path, weights: Path | None, height: int, width: i
 @click.option(
     "--models",
     "model_names",
-    default="lowface,lowface-fast,gamma,lime",
+    default="lowface-auto,lowface,lowface-fast,gamma,lime",
     show_default=True,
     help="Comma-separated enhancers to show side by side.",
 )

@@ -11,6 +11,16 @@ from torch import Tensor, nn
 from lowface.api import enhanced_image
 
 
+def _check_exportable(model: nn.Module) -> None:
+    from lowface.routing import RoutedModel
+
+    if isinstance(model, RoutedModel):
+        raise ValueError(
+            f"a routed model chooses its network per image, which a traced graph cannot; export "
+            f"{model.names[0]} and {model.names[1]} and route with lowface.routing.shipped_router()"
+        )
+
+
 class ImageOnly(nn.Module):
     """Wraps an enhancer so that the graph has one input (1, 3, H, W) and one output, the enhanced image."""
 
@@ -24,6 +34,7 @@ class ImageOnly(nn.Module):
 
 def export_onnx(model: nn.Module, path: str | Path, height: int = 256, width: int = 256, opset: int = 17) -> Path:
     """Export to ONNX with dynamic height/width (the sample size only fixes the tracing example)."""
+    _check_exportable(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sample = torch.rand(1, 3, height, width)
@@ -47,6 +58,7 @@ def export_onnx(model: nn.Module, path: str | Path, height: int = 256, width: in
 
 def export_torchscript(model: nn.Module, path: str | Path, height: int = 256, width: int = 256) -> Path:
     """Export a traced TorchScript module (load with ``torch.jit.load``)."""
+    _check_exportable(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():

@@ -49,9 +49,23 @@ CLASSICAL_CARDS = [
 ]
 
 
+# Noise-aware pairs (lowface/routing.py): kwargs name the two shipped networks the router chooses between.
+ROUTED_CARDS = [
+    ModelCard(
+        "lowface-auto",
+        "routed",
+        {"fast": "lowface-fast", "restore": "lowface-restore"},
+        "noise-aware: lowface-restore for images whose estimated noise would show once brightened, "
+        "lowface-fast for the rest (the router in lowface/weights/noise_router.json)",
+        licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW research use)",
+        command="python tools/fit_noise_router.py --data-root ../shared/data",
+    )
+]
+
+
 @lru_cache(maxsize=1)
 def _cards() -> dict[str, ModelCard]:
-    cards = {card.name: card for card in CLASSICAL_CARDS}
+    cards = {card.name: card for card in CLASSICAL_CARDS + ROUTED_CARDS}
     manifest = resources.files(WEIGHTS_PACKAGE).joinpath("manifest.json")
     if manifest.is_file():
         for name, entry in json.loads(manifest.read_text()).items():
@@ -96,9 +110,32 @@ def shipped_weights_path(card: ModelCard) -> Path:
     return Path(str(resources.files(WEIGHTS_PACKAGE).joinpath(card.file)))
 
 
+def model_fingerprint(name: str) -> str:
+    """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
+    its weights' checksum, or for a routed pair the checksums of both networks and of the router file."""
+    card = model_card(name)
+    if card.architecture != "routed":
+        return card.sha256 or ""
+    from lowface.routing import ROUTER_FILE
+
+    router = resources.files(WEIGHTS_PACKAGE).joinpath(ROUTER_FILE).read_bytes()
+    parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]), router.hex()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
     """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded."""
     card = model_card(name)
+    if card.architecture == "routed":
+        if weights is not None:
+            raise ValueError(
+                f"{name} chooses between {card.kwargs['fast']} and {card.kwargs['restore']}; it takes no weights "
+                "file (give --weights with one of those two instead)"
+            )
+        from lowface.routing import RoutedModel, shipped_router
+
+        networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
+        return RoutedModel(*networks, shipped_router(), (card.kwargs["fast"], card.kwargs["restore"])).eval()
     model = MODELS.create(card.architecture, **card.kwargs)
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))

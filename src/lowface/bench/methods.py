@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lowface.io import atomic_write_bytes
-from lowface.pretrained import model_card, sha256_file
+from lowface.pretrained import model_fingerprint, sha256_file
 
 BOUNDS = ("clean", "none")
 
@@ -45,7 +45,7 @@ def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
     if weights is not None:
         return sha256_file(weights)
-    return model_card(name).sha256 or ""
+    return model_fingerprint(name)
 
 
 def as_float(image: np.ndarray) -> np.ndarray:

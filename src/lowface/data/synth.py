@@ -5,7 +5,7 @@ Images are float RGB in [0, 1], (H, W, 3) NumPy arrays; outputs are quantised to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,16 +198,25 @@ def degrade(image: np.ndarray, preset: str | SynthesisPreset, rng: np.random.Gen
     raise ValueError(f"preset {preset.name!r} of kind {preset.kind!r} is not a per-image degradation")
 
 
+def iter_synthesize(
+    images: Sequence[np.ndarray], preset: str | SynthesisPreset, seed: int = 0
+) -> Iterator[tuple[np.ndarray, dict]]:
+    """:func:`synthesize` one image at a time: (dark image, parameters drawn) for each image in order, the same
+    values, without holding the whole darkened set in memory (a linear preset still plans over the whole set)."""
+    preset = SYNTHESIS_PRESETS[preset] if isinstance(preset, str) else preset
+    if preset.kind == "linear":
+        plan = plan_linear_darkening(images, preset.params["ratio_range"], seed=seed)
+        for image, ratio in zip(images, plan.ratios, strict=True):
+            yield darken_linear(image, ratio), {"ratio": float(ratio)}
+        return
+    for index, image in enumerate(images):
+        yield degrade(image, preset, np.random.default_rng((seed, index)))
+
+
 def synthesize(
     images: Sequence[np.ndarray], preset: str | SynthesisPreset, seed: int = 0
 ) -> tuple[list[np.ndarray], list[dict]]:
     """Darken a set of images with a named preset; the same (preset, seed, images) always gives the same
     output. Returns the dark images (quantised to 8 bits) and, per image, the parameters drawn."""
-    preset = SYNTHESIS_PRESETS[preset] if isinstance(preset, str) else preset
-    if preset.kind == "linear":
-        plan = plan_linear_darkening(images, preset.params["ratio_range"], seed=seed)
-        return [darken_linear(im, r) for im, r in zip(images, plan.ratios, strict=True)], [
-            {"ratio": float(r)} for r in plan.ratios
-        ]
-    results = [degrade(image, preset, np.random.default_rng((seed, index))) for index, image in enumerate(images)]
+    results = list(iter_synthesize(images, preset, seed))
     return [dark for dark, _ in results], [params for _, params in results]

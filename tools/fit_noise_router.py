@@ -1,0 +1,127 @@
+"""Fit the noise router of ``lowface-auto`` (lowface.routing) and write it into the package.
+
+Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600]
+       [--out src/lowface/weights/noise_router.json]
+
+Data: LFW's training list only (identities disjoint from pairs.txt), ``--images`` of them evenly spread over the
+list; even positions fit the router, odd positions are held out for the report. Each image is darkened by every
+preset (seed 1) and enhanced by both networks (raw, no exposure gate). Label: 1 when lowface-restore's output has
+the higher PSNR against the clean image; sample weight: the PSNR difference capped at 3 dB, so that the images
+where the choice matters decide the fit. Logistic regression on (log noise, log mean luma, log 95th percentile
+of luma), lowface.logistic.
+
+Report (held-out images): per preset, the share routed to lowface-restore and the mean PSNR of fast / restore /
+auto / the per-image better of the two; FIT_PRESETS are the ones fitted on, TEST_PRESETS the benchmark's; and the
+share of the real low-light photos (no reference) routed to lowface-restore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lowface.api import enhanced_image
+from lowface.data.lfw import lfw_train_images
+from lowface.data.synth import synthesize
+from lowface.io import image_to_tensor, read_image
+from lowface.logistic import fit_logistic
+from lowface.metrics.fidelity import psnr
+from lowface.pretrained import create_model
+from lowface.routing import FEATURES, NoiseRouter, noise_features
+
+FIT_PRESETS = ("linear", "linear-dark", "gamma-noise", "gamma-noise-strong", "physical-range", "scale-noise-range")
+TEST_PRESETS = ("x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
+NETWORKS = ("lowface-fast", "lowface-restore")
+REAL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+WEIGHT_CAP_DB = 3.0
+
+
+@torch.inference_mode()
+def evaluate(dark: list[np.ndarray], clean: list[np.ndarray], networks: list) -> dict[str, torch.Tensor]:
+    """Features (N, 2) and per-network PSNR (N,) of each dark image (float (H, W, 3)) against its clean one."""
+    features, scores = [], [[] for _ in networks]
+    for low, ref in zip(dark, clean, strict=True):
+        x, y = image_to_tensor(np.asarray(low, np.float32)), image_to_tensor(np.asarray(ref, np.float32))
+        features.append(noise_features(x))
+        for score, network in zip(scores, networks, strict=True):
+            out = enhanced_image(network(x)).clamp(0, 1)
+            score.append(psnr(torch.round(out * 255) / 255, y))
+    return {"features": torch.cat(features), "psnr": torch.stack([torch.cat(s) for s in scores], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--images", type=int, default=600, help="training-list images used (half fit, half report)")
+    parser.add_argument("--out", type=Path, default=Path("src/lowface/weights/noise_router.json"))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    paths = lfw_train_images(args.data_root)
+    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.images, len(paths))).round().astype(int)]
+    clean = [read_image(p).rgb for p in tqdm(paths, desc="reading", unit="img")]
+    fit_rows, report_rows = slice(0, None, 2), slice(1, None, 2)
+    networks = [create_model(name) for name in NETWORKS]
+    results = {}
+    for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
+        dark = synthesize(clean, preset, seed=1)[0]
+        results[preset] = evaluate(dark, clean, networks)
+
+    x = torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS])
+    gain = torch.cat([results[p]["psnr"][fit_rows, 1] - results[p]["psnr"][fit_rows, 0] for p in FIT_PRESETS])
+    fit = fit_logistic(x, (gain > 0).float(), gain.abs().clamp(max=WEIGHT_CAP_DB))
+    router = NoiseRouter(fit.mean, fit.std, fit.coef, fit.bias)
+
+    summary = {}
+    for preset, result in results.items():
+        features, scores = result["features"][report_rows], result["psnr"][report_rows]
+        restore = router.probability_from_features(features) > 0.5
+        auto = torch.where(restore, scores[:, 1], scores[:, 0])
+        summary[preset] = {
+            "fitted_on": preset in FIT_PRESETS,
+            "share_restore": round(float(restore.float().mean()), 4),
+            "psnr_fast": round(float(scores[:, 0].mean()), 3),
+            "psnr_restore": round(float(scores[:, 1].mean()), 3),
+            "psnr_auto": round(float(auto.mean()), 3),
+            "psnr_best_of_two": round(float(scores.max(1).values.mean()), 3),
+        }
+        row = summary[preset]
+        psnrs = " ".join(f"{k.removeprefix('psnr_')} {v:.2f}" for k, v in row.items() if k.startswith("psnr_"))
+        print(f"{preset:20s} restore {100 * row['share_restore']:5.1f}%  PSNR {psnrs}")
+
+    real_paths = sorted(p for p in (args.data_root / "lowlight_real").rglob("*") if p.suffix.lower() in REAL_SUFFIXES)
+    real_choice = {}
+    for path in tqdm(real_paths, desc="real photos", unit="img"):
+        probability = router.probability(image_to_tensor(read_image(path).rgb))
+        real_choice[str(path.relative_to(args.data_root / "lowlight_real"))] = round(float(probability), 4)
+    real_share = float(np.mean([p > 0.5 for p in real_choice.values()])) if real_choice else None
+    print(f"real low-light photos: {len(real_choice)}, routed to lowface-restore: {real_share}")
+
+    record = {
+        **router.to_dict(),
+        "networks": list(NETWORKS),
+        "command": " ".join(["python", *sys.argv]),
+        "date": date.today().isoformat(),
+        "training_data": f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
+        f"(seed 1); label: higher PSNR of {NETWORKS[1]} vs {NETWORKS[0]}, weight |difference| capped at "
+        f"{WEIGHT_CAP_DB} dB",
+        "held_out_report": summary,
+        "real_photos_share_restore": real_share,
+        "real_photos_probability": real_choice,
+        "licence": "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)",
+    }
+    assert list(FEATURES) == record["features"]
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"router written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
