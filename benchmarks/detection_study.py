@@ -31,7 +31,7 @@ from lowface.api import Enhancer
 from lowface.bench.faces import detect_central, detection_scores
 from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
-from lowface.data.synth import synthesize
+from lowface.data.synth import synthesize_float32
 from lowface.face.detect import create_detector
 from lowface.io import image_to_tensor, read_image
 
@@ -73,7 +73,7 @@ def main() -> None:
 
     lfw: dict = {}
     for preset in args.presets.split(","):
-        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        dark = synthesize_float32(clean, preset, seed=0)
         lfw[preset] = {}
         for spec in methods:
             label = parse_method(spec)[0]

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 from common import provenance, write_results
 
 from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, paired_gain, verification
 from lowface.bench.methods import MethodSpec, method_images
 from lowface.bench.runner import mean_fidelity
-from lowface.data.synth import synthesize
+from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 
 DEFAULT_METHODS = "clean,none,gamma,he,clahe,lime,zero-dce,zero-dce++,sci,retinexnet,lowface,lowface-fast"
@@ -64,8 +63,7 @@ def main() -> None:
 
     results: dict = {}
     for preset in args.presets.split(","):
-        dark, _ = synthesize(clean, preset, seed=0)
-        dark = [d.astype(np.float32) for d in dark]
+        dark = synthesize_float32(clean, preset, seed=0)
         results[preset] = {}
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]

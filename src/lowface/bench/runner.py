@@ -40,7 +40,7 @@ from lowface.bench.faces import (
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
 from lowface.bench.speed import measure
-from lowface.data.synth import synthesize
+from lowface.data.synth import synthesize_float32
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
 from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
@@ -221,7 +221,7 @@ class Bench:
     def run_lfw(self) -> dict:
         results: dict = {}
         for preset in self.config.presets:
-            dark = [d.astype(np.float32) for d in synthesize(self.images.clean, preset, seed=0)[0]]
+            dark = synthesize_float32(self.images.clean, preset, seed=0)
             rows = {}
             for method in tqdm(self.methods, desc=f"LFW {preset}", unit="method", disable=not self.config.progress):
                 rows[method.label] = self.lfw_row(method, preset, dark)
@@ -325,7 +325,7 @@ class Figures:
         if self.focus is None:
             return out
         clean = bench.images.clean
-        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        dark = synthesize_float32(clean, preset, seed=0)
         focus = next(m for m in bench.methods if m.label == self.focus)
         enhanced = [] if self.public else self._images(focus, preset, clean, dark, bench.images.protocol)
         index = {key: i for i, key in enumerate(bench.images.keys)}
@@ -366,7 +366,7 @@ class Figures:
 
         bench = self.bench
         clean = bench.images.clean
-        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        dark = synthesize_float32(clean, preset, seed=0)
         chosen = grid_indices(bench.sample, self.faces)
         columns = [("input", [dark[i] for i in chosen])]
         for method in bench.methods:
@@ -381,7 +381,7 @@ class Figures:
         from lowface.demo import public_face
 
         clean = [public_face()]
-        dark = [d.astype(np.float32) for d in synthesize(clean, preset, seed=0)[0]]
+        dark = synthesize_float32(clean, preset, seed=0)
         columns = [("input", dark)]
         for method in self.bench.methods:
             if method.name not in BOUNDS:

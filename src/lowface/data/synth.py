@@ -220,3 +220,9 @@ def synthesize(
     output. Returns the dark images (quantised to 8 bits) and, per image, the parameters drawn."""
     results = list(iter_synthesize(images, preset, seed))
     return [dark for dark, _ in results], [params for _, params in results]
+
+
+def synthesize_float32(images: Sequence[np.ndarray], preset: str | SynthesisPreset, seed: int = 0) -> list[np.ndarray]:
+    """The dark images of :func:`synthesize` as float32 (H, W, 3), made one at a time, so that a large set never
+    exists as float64 (7,701 LFW faces: 5.8 GB instead of 5.8 + 11.6 GB at the peak)."""
+    return [dark.astype(np.float32) for dark, _ in iter_synthesize(images, preset, seed)]
