@@ -90,6 +90,7 @@ def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
         "peak_rss_mb": peak_rss,
         "peak_rss_increase_mb": max(peak_rss - base_rss, 0),
         "repeats": repeats,
+        "routed_to": sorted(enhancer.route_counts) if enhancer.routed else None,  # lowface-auto: what it ran
     }
 
 
@@ -143,7 +144,8 @@ def main() -> None:
     }
     lines = [
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
-        f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work).",
+        f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work). Input: "
+        f"uniform noise x 0.3 (a routed model's choice is shown in brackets; its params count both networks).",
         "",
         "| method | params | size | GFLOPs (2 x conv MACs) | threads | ms/MP | images/s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -151,8 +153,9 @@ def main() -> None:
     for row in rows:
         c = cost[row["method"]]
         gmacs = c["gmacs"][row["size"]]
+        method = row["method"] + (f" (ran {' + '.join(row['routed_to'])})" if row.get("routed_to") else "")
         lines.append(
-            f"| {row['method']} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{2 * gmacs:.1f}'} "
+            f"| {method} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{2 * gmacs:.1f}'} "
             f"| {row['threads']} | {row['ms_per_megapixel']:.1f} | {row['images_per_second']:.2f} "
             f"| {row['peak_rss_mb']:.0f} |"
         )

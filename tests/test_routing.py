@@ -37,7 +37,7 @@ def test_noise_sigma_recovers_the_std_of_white_noise_and_ignores_smooth_content(
 def test_noise_sigma_strip_by_strip_equals_the_whole_image():
     generator = torch.Generator().manual_seed(1)
     tall = torch.rand(2, 3, 1300, 40, generator=generator)  # three strips of 512 rows
-    kernel = torch.tensor([[1.0, -2, 1], [-2, 4, -2], [1, -2, 1]]).expand(3, 1, 3, 3)
+    kernel = torch.tensor([[1.0, -2, 1], [-2, 4, -2], [1, -2, 1]]).expand(3, 1, 3, 3)  # Immerkær's kernel
     direct = torch.nn.functional.conv2d(tall, kernel, groups=3).abs().mean((1, 2, 3)) * (np.pi / 2) ** 0.5 / 6
     torch.testing.assert_close(noise_sigma(tall), direct, rtol=1e-5, atol=0)
     with pytest.raises(ValueError, match="at least 3 x 3"):
