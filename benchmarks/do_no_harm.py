@@ -27,16 +27,16 @@ from recognition import parse_method
 from tqdm import tqdm
 
 from lowface.api import Enhancer
+from lowface.batch import FrameEnhancer
 from lowface.bench.faces import cached_embed
 from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.gate import ExposureGate, GateSmoother, shipped_gate
+from lowface.gate import ExposureGate, shipped_gate
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import verification_accuracy
 from lowface.metrics.fidelity import psnr
-from lowface.temporal import TemporalDenoiser
 
 
 def as_float(images: list[np.ndarray]) -> list[np.ndarray]:
@@ -64,8 +64,9 @@ def psnr_to(images: list[np.ndarray], references: list[np.ndarray]) -> np.ndarra
 
 def flicker(methods: list[str], still: np.ndarray, frames: int, noise: float, seed: int = 0,
             temporal: float = 8.0) -> dict:  # fmt: skip
-    """A static clip: one dark still + fresh Gaussian sensor noise per frame, enhanced frame by frame with the
-    video path's gate smoothing, without and with temporal noise reduction (``temporal`` frames, as
+    """A static clip: one dark still + fresh Gaussian sensor noise per frame, enhanced frame by frame as the
+    video path does it (lowface.batch.FrameEnhancer: gate and network choice smoothed over frames), without and
+    with temporal noise reduction (``temporal`` frames, as
     ``--temporal-denoise``). Per sequence: mean absolute frame-to-frame difference, the standard deviation of the
     frame's mean brightness over time (flicker), and the mean absolute difference to the same processing of
     the noise-free still (how far the noise takes it), over the second half of the clip."""
@@ -84,15 +85,12 @@ def flicker(methods: list[str], still: np.ndarray, frames: int, noise: float, se
     for spec in methods:
         label, name, weights = parse_method(spec)
         enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=True)
-        x = image_to_tensor(still)
-        reference = enhancer.enhance_tensor(x, gate_weight=GateSmoother(enhancer.gate)(x))[0].permute(1, 2, 0).numpy()
-        for suffix, denoiser in (("", None), (f" + temporal {temporal:g}", TemporalDenoiser(temporal))):
-            smoother = GateSmoother(enhancer.gate)
+        reference = FrameEnhancer(enhancer)(image_to_tensor(still))[0].permute(1, 2, 0).numpy()
+        for suffix, frames_averaged in (("", None), (f" + temporal {temporal:g}", temporal)):
+            stream = FrameEnhancer(enhancer, frames_averaged)
             out = []
             for frame in tqdm(clip, desc=f"flicker {label}{suffix}", unit="frame", leave=False):
-                x = image_to_tensor(frame)
-                x = denoiser(x) if denoiser is not None else x
-                out.append(enhancer.enhance_tensor(x, gate_weight=smoother(x))[0].permute(1, 2, 0).numpy())
+                out.append(stream(image_to_tensor(frame))[0].permute(1, 2, 0).numpy())
             results[label + suffix] = stats(out, reference)
     return results
 

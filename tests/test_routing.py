@@ -130,3 +130,15 @@ def test_fit_logistic_recovers_a_known_direction_and_respects_weights():
     assert fit.coef[0] == pytest.approx(3.0, rel=0.15) and abs(fit.coef[1]) < 0.3
     weight = torch.where(y == 1, 10.0, 1.0).double()  # positives count more: the boundary moves, bias goes up
     assert fit_logistic(x, y, weight, l2=0.0).bias > fit.bias + 1.0
+
+
+def test_a_noisy_video_stream_runs_one_network_throughout():
+    from lowface.batch import FrameEnhancer
+
+    still = public_face()[64:192, 96:224]
+    frames = [_tensor(synthesize([still], "x0.15-noise0.02", seed=s)[0][0]) for s in range(4)]
+    auto = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True))
+    restore = FrameEnhancer(Enhancer.from_pretrained("lowface-restore", device="cpu", gate=True))
+    for frame in frames:
+        torch.testing.assert_close(auto(frame), restore(frame), rtol=0, atol=1e-6)
+    assert auto.enhancer.route_counts == {"lowface-restore": 4}

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torch import Tensor
 from tqdm import tqdm
 
 from lowface.api import Enhancer
@@ -95,15 +96,32 @@ def enhance_image_file(enhancer: Enhancer, job: Job, quality: int = 95) -> None:
     write_image(job.target, data.with_rgb(tensor_to_image(enhanced)), quality)
 
 
+class FrameEnhancer:
+    """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
+    input (:mod:`lowface.temporal`), the gate weight smoothed over frames (no flicker) and, for a routed model, the
+    network choice smoothed with hysteresis (no switching back and forth)."""
+
+    def __init__(self, enhancer: Enhancer, temporal_frames: float | None = None):
+        self.enhancer = enhancer
+        self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
+        self.gate = GateSmoother(enhancer.gate) if enhancer.gate is not None else None
+        self.router = RouteSmoother(enhancer.model) if enhancer.routed else None
+
+    def __call__(self, frame: Tensor) -> Tensor:
+        """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""
+        x = self.denoiser(frame) if self.denoiser is not None else frame
+        weight = self.gate(x) if self.gate is not None else None
+        route = self.router(x) if self.router is not None else None
+        return self.enhancer.enhance_tensor(x, gate_weight=weight, route=route)
+
+
 def enhance_video_file(
     enhancer: Enhancer, job: Job, show_progress: bool = True, temporal_frames: float | None = None
 ) -> None:
-    """Frame by frame; ``temporal_frames``: temporal noise reduction of the input (see :mod:`lowface.temporal`)."""
+    """Frame by frame (:class:`FrameEnhancer`); ``temporal_frames``: temporal noise reduction of the input."""
     count, fps, size = probe_video(job.source)
     writer = VideoWriter(job.target, fps, size)
-    smoother = GateSmoother(enhancer.gate) if enhancer.gate is not None else None  # no flicker between frames
-    router = RouteSmoother(enhancer.model) if enhancer.routed else None  # no switching networks back and forth
-    denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
+    stream = FrameEnhancer(enhancer, temporal_frames)
     try:
         frames = tqdm(
             read_video_frames(job.source),
@@ -114,12 +132,7 @@ def enhance_video_file(
             disable=not show_progress,
         )
         for frame in frames:
-            x = image_to_tensor(frame)
-            if denoiser is not None:
-                x = denoiser(x)
-            weight = smoother(x) if smoother is not None else None
-            route = router(x) if router is not None else None
-            writer.write(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=weight, route=route)))
+            writer.write(tensor_to_image(stream(image_to_tensor(frame))))
     except BaseException:
         writer.abort()
         raise
