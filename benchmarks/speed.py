@@ -12,86 +12,17 @@ time is the best of ``--repeats`` runs after one warm-up on a small image. Netwo
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from common import provenance, write_results
 
+from lowface.bench.speed import count_macs, measure
+
 SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
 DEFAULT_SIZES = "600x400,1080p,4K"
-METHODS = ["lowface", "lowface-fast", "lowface-restore", "zero-dce", "zero-dce++", "sci", "retinexnet"]
+METHODS = ["lowface", "lowface-fast", "lowface-restore", "lowface-auto", "zero-dce", "zero-dce++", "sci", "retinexnet"]
 METHODS += ["identity", "gamma", "he", "clahe", "lime"]
-
-
-def count_macs(model, height: int, width: int) -> int | None:
-    """Convolution multiply-accumulates for one forward pass (None for non-network methods)."""
-    import torch
-    from torch import nn
-
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        return None
-    total = 0
-
-    def hook(module, _inputs, output):
-        nonlocal total
-        total += output.numel() * module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-
-    handles = [m.register_forward_hook(hook) for m in convs]
-    with torch.no_grad():
-        model(torch.rand(1, 3, height, width))
-    for h in handles:
-        h.remove()
-    return total
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. /proc's VmHWM restarts at exec; ru_maxrss would carry over
-    the parent's peak into a child process (Linux), so it is only the fallback."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def measure_one(method: str, size: str, threads: int, repeats: int) -> dict:
-    import torch
-
-    from lowface.api import Enhancer
-
-    torch.set_num_threads(threads)
-    enhancer = Enhancer.from_pretrained(method, device="cpu")
-    height, width = SIZES[size]
-    generator = torch.Generator().manual_seed(0)
-    x = (torch.rand(1, 3, height, width, generator=generator) * 0.3).contiguous()
-    enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
-    base_rss = peak_rss_mb()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        enhancer.enhance_tensor(x)
-        times.append(time.perf_counter() - start)
-    peak_rss = peak_rss_mb()
-    best = min(times)
-    return {
-        "method": method,
-        "size": size,
-        "threads": threads,
-        "seconds": best,
-        "ms_per_megapixel": 1000 * best / (height * width / 1e6),
-        "images_per_second": 1 / best,
-        "peak_rss_mb": peak_rss,
-        "peak_rss_increase_mb": max(peak_rss - base_rss, 0),
-        "repeats": repeats,
-        "routed_to": sorted(enhancer.route_counts) if enhancer.routed else None,  # lowface-auto: what it ran
-    }
 
 
 def main() -> None:
@@ -101,13 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", default=f"1,{os.cpu_count()}")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
-    parser.add_argument("--one", nargs=3, metavar=("METHOD", "SIZE", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    if args.one:
-        method, size, threads = args.one
-        print(json.dumps(measure_one(method, size, int(threads), args.repeats)))
-        return
 
     from lowface.pretrained import create_model
 
@@ -127,9 +52,7 @@ def main() -> None:
         for size in sizes:
             for threads in thread_counts:
                 repeats = 1 if method == "lowface" and size in ("4K", "8K") else args.repeats  # minutes a run
-                command = [sys.executable, __file__, "--one", method, size, str(threads), "--repeats", str(repeats)]
-                done = subprocess.run(command, capture_output=True, text=True, check=True)
-                row = json.loads(done.stdout.strip().splitlines()[-1])
+                row = {"size": size, **measure(method, *SIZES[size], threads, repeats)}
                 rows.append(row)
                 print(
                     f"{method:14s} {size:8s} {threads} thr  {row['ms_per_megapixel']:9.1f} ms/MP "

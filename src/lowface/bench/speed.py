@@ -77,6 +77,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
         "peak_rss_mb": peak_rss,
         "peak_rss_increase_mb": max(peak_rss - base_rss, 0),
         "repeats": repeats,
+        "routed_to": sorted(enhancer.route_counts) if enhancer.routed else None,  # lowface-auto: what it ran
     }
 
 
