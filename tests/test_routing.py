@@ -142,3 +142,17 @@ def test_a_noisy_video_stream_runs_one_network_throughout():
     for frame in frames:
         torch.testing.assert_close(auto(frame), restore(frame), rtol=0, atol=1e-6)
     assert auto.enhancer.route_counts == {"lowface-restore": 4}
+
+
+def test_cli_enhance_with_the_default_model_reports_which_network_ran(tmp_path):
+    from PIL import Image
+
+    face = public_face()[64:192, 96:224]
+    noisy = synthesize([face], "x0.15-noise0.02", seed=3)[0][0]
+    Image.fromarray(np.round(noisy * 255).astype(np.uint8)).save(tmp_path / "noisy.png")
+    Image.fromarray(np.round(face * 255).astype(np.uint8)).save(tmp_path / "clean.png")
+    result = CliRunner().invoke(main, ["enhance", str(tmp_path / "noisy.png"), str(tmp_path / "clean.png"),
+                                       "-o", str(tmp_path / "out"), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "lowface-auto: 1 with lowface-restore (images or video frames the exposure gate" in result.output
+    assert (tmp_path / "out" / "noisy.png").is_file() and (tmp_path / "out" / "clean.png").is_file()

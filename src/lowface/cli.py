@@ -93,10 +93,9 @@ def enhance(
         err=True,
     )
     if enhancer.route_counts:
-        picks = ", ".join(f"{count} {name}" for name, count in sorted(enhancer.route_counts.items()))
-        click.echo(
-            f"{enhancer.name} ran {picks} (images or video frames; well-exposed ones are left as they came)", err=True
-        )
+        picks = ", ".join(f"{count} with {name}" for name, count in sorted(enhancer.route_counts.items()))
+        which = "the exposure gate did not leave alone" if enhancer.gate is not None else "enhanced"
+        click.echo(f"{enhancer.name}: {picks} (images or video frames {which})", err=True)
     for _, message in report.failed:
         click.echo(f"  failed: {message}", err=True)
     sys.exit(0 if report.ok else 1)
