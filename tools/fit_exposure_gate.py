@@ -47,7 +47,7 @@ def main() -> None:
     y = torch.cat([torch.zeros(len(clean))] + [torch.ones(len(clean))] * len(DARK_PRESETS))
     sample_weight = torch.where(y == 0, float(len(DARK_PRESETS)), 1.0)
     fit = fit_logistic(x, y, sample_weight)
-    gate = ExposureGate(fit.mean, fit.std, fit.coef, fit.bias)
+    gate = ExposureGate.from_fit(fit)
     summary = {}
     for name, feats in groups.items():
         w = gate.weight_from_features(feats)

@@ -78,7 +78,7 @@ def main() -> None:
     x = torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS])
     gain = torch.cat([results[p]["psnr"][fit_rows, 1] - results[p]["psnr"][fit_rows, 0] for p in FIT_PRESETS])
     fit = fit_logistic(x, (gain > 0).float(), gain.abs().clamp(max=WEIGHT_CAP_DB))
-    router = NoiseRouter(fit.mean, fit.std, fit.coef, fit.bias)
+    router = NoiseRouter.from_fit(fit)
 
     summary = {}
     for preset, result in results.items():

@@ -10,14 +10,13 @@ weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from lowface.logistic import LogisticModel
 
 GATE_FILE = "exposure_gate.json"
 STATISTICS_SIDE = 256  # statistics are taken on the image area-downsampled to at most this side
@@ -41,14 +40,11 @@ def exposure_features(x: Tensor) -> Tensor:
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ExposureGate:
-    """w = sigmoid(((features - mean) / std) . coef + bias); 1 means "enhance fully"."""
+class ExposureGate(LogisticModel):
+    """The logistic probability that an image is dark (on :func:`exposure_features`), mapped to a weight w through
+    ``DEAD_ZONE``; 1 means "enhance fully"."""
 
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    coef: tuple[float, ...]
-    bias: float
+    FEATURES = FEATURES
 
     def weight(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B,) enhancement weights in [0, 1]."""
@@ -56,28 +52,19 @@ class ExposureGate:
 
     def weight_from_features(self, features: Tensor) -> Tensor:
         """(B, 4) features -> (B,) weights: the logistic probability mapped through ``DEAD_ZONE``."""
-        standard = (features - features.new_tensor(self.mean)) / features.new_tensor(self.std)
-        probability = torch.sigmoid(standard @ features.new_tensor(self.coef) + self.bias)
         low, high = DEAD_ZONE
-        return ((probability - low) / (high - low)).clamp(0.0, 1.0)
+        return ((self.probability_from_features(features) - low) / (high - low)).clamp(0.0, 1.0)
 
     @staticmethod
     def blend(x: Tensor, enhanced: Tensor, weight: Tensor) -> Tensor:
         """x + w (enhanced - x) per image; x, enhanced (B, 3, H, W), weight (B,)."""
         return x + weight.view(-1, 1, 1, 1).to(x) * (enhanced - x)
 
-    def to_dict(self) -> dict:
-        return {"features": list(FEATURES), "mean": list(self.mean), "std": list(self.std),
-                "coef": list(self.coef), "bias": self.bias}  # fmt: skip
-
 
 @lru_cache(maxsize=1)
 def shipped_gate() -> ExposureGate:
     """The gate fitted by tools/fit_exposure_gate.py and shipped in lowface/weights/."""
-    data = json.loads(resources.files("lowface.weights").joinpath(GATE_FILE).read_text())
-    if data.get("features") != list(FEATURES):
-        raise ValueError(f"{GATE_FILE}: features {data.get('features')} do not match this code's {list(FEATURES)}")
-    return ExposureGate(tuple(data["mean"]), tuple(data["std"]), tuple(data["coef"]), float(data["bias"]))
+    return ExposureGate.load_shipped(GATE_FILE)
 
 
 class GateSmoother:

@@ -1,25 +1,54 @@
 """Weighted logistic regression on standardised features: the small fitted models shipped as JSON (the exposure
-gate, the noise router)."""
+gate, the noise router) share this form, its fit and its file format."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
+from typing import ClassVar, TypeVar
 
 import torch
 from torch import Tensor
 
+WEIGHTS_PACKAGE = "lowface.weights"
+M = TypeVar("M", bound="LogisticModel")
+
 
 @dataclass(frozen=True)
-class LogisticFit:
-    """p = sigmoid(((x - mean) / std) . coef + bias)."""
+class LogisticModel:
+    """p = sigmoid(((features - mean) / std) . coef + bias); subclasses name their ``FEATURES``."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
     coef: tuple[float, ...]
     bias: float
 
+    FEATURES: ClassVar[tuple[str, ...]] = ()  # each subclass: the names of its features, in order
 
-def fit_logistic(x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2: float = 1e-3) -> LogisticFit:
+    def probability_from_features(self, features: Tensor) -> Tensor:
+        """(B, F) features -> (B,) probabilities."""
+        standard = (features - features.new_tensor(self.mean)) / features.new_tensor(self.std)
+        return torch.sigmoid(standard @ features.new_tensor(self.coef) + self.bias)
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.FEATURES), "mean": list(self.mean), "std": list(self.std),
+                "coef": list(self.coef), "bias": self.bias}  # fmt: skip
+
+    @classmethod
+    def from_fit(cls: type[M], fit: LogisticModel) -> M:
+        return cls(fit.mean, fit.std, fit.coef, fit.bias)
+
+    @classmethod
+    def load_shipped(cls: type[M], file: str) -> M:
+        """The fitted model shipped as ``lowface/weights/<file>``; its features must be this code's."""
+        data = json.loads(resources.files(WEIGHTS_PACKAGE).joinpath(file).read_text())
+        if data.get("features") != list(cls.FEATURES):
+            raise ValueError(f"{file}: features {data.get('features')} do not match this code's {list(cls.FEATURES)}")
+        return cls(tuple(data["mean"]), tuple(data["std"]), tuple(data["coef"]), float(data["bias"]))
+
+
+def fit_logistic(x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2: float = 1e-3) -> LogisticModel:
     """x (N, F) float features (the fit runs in their dtype), y (N,) labels in {0, 1}, sample_weight (N,) >= 0
     -> the fit (L-BFGS, L2 penalty ``l2`` on coef)."""
     y = y.to(x.dtype)
@@ -38,4 +67,4 @@ def fit_logistic(x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2: 
         return loss
 
     optimizer.step(closure)
-    return LogisticFit(tuple(mean.tolist()), tuple(std.tolist()), tuple(coef.detach().tolist()), float(bias.detach()))
+    return LogisticModel(tuple(mean.tolist()), tuple(std.tolist()), tuple(coef.detach().tolist()), float(bias.detach()))

@@ -14,17 +14,15 @@ Reference: J. Immerkær, "Fast noise variance estimation", CVIU 64(2), 1996.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import torch
 from torch import Tensor, nn
 
 from lowface.gate import exposure_features
+from lowface.logistic import LogisticModel
 
 ROUTER_FILE = "noise_router.json"
 FEATURES = ("log_noise", "log_mean", "log_p95")
@@ -64,35 +62,20 @@ def noise_features(x: Tensor) -> Tensor:
     return torch.stack([(noise_sigma(x) + 1e-4).log(), brightness[:, 0], brightness[:, 2]], 1)
 
 
-@dataclass(frozen=True)
-class NoiseRouter:
-    """p = sigmoid(((features - mean) / std) . coef + bias): the probability that the restoring network is better."""
+class NoiseRouter(LogisticModel):
+    """The logistic probability, on :func:`noise_features`, that the restoring network is the better choice."""
 
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    coef: tuple[float, ...]
-    bias: float
+    FEATURES = FEATURES
 
     def probability(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B,) probability that the restoring network is the better choice."""
         return self.probability_from_features(noise_features(x))
 
-    def probability_from_features(self, features: Tensor) -> Tensor:
-        standard = (features - features.new_tensor(self.mean)) / features.new_tensor(self.std)
-        return torch.sigmoid(standard @ features.new_tensor(self.coef) + self.bias)
-
-    def to_dict(self) -> dict:
-        return {"features": list(FEATURES), "mean": list(self.mean), "std": list(self.std),
-                "coef": list(self.coef), "bias": self.bias}  # fmt: skip
-
 
 @lru_cache(maxsize=1)
 def shipped_router() -> NoiseRouter:
     """The router fitted by tools/fit_noise_router.py and shipped in lowface/weights/."""
-    data = json.loads(resources.files("lowface.weights").joinpath(ROUTER_FILE).read_text())
-    if data.get("features") != list(FEATURES):
-        raise ValueError(f"{ROUTER_FILE}: features {data.get('features')} do not match this code's {list(FEATURES)}")
-    return NoiseRouter(tuple(data["mean"]), tuple(data["std"]), tuple(data["coef"]), float(data["bias"]))
+    return NoiseRouter.load_shipped(ROUTER_FILE)
 
 
 class RoutedModel(nn.Module):
