@@ -11,9 +11,6 @@ L-BFGS (lowface.logistic).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +19,7 @@ from tqdm import tqdm
 
 from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize
-from lowface.gate import FEATURES, ExposureGate, exposure_features
+from lowface.gate import ExposureGate, exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
 
@@ -57,16 +54,11 @@ def main() -> None:
         }
         row = summary[name]
         print(f"{name:18s} mean w {row['mean_weight']:.3f}  w > 0.5: {100 * row['share_above_0.5']:.1f}%")
-    record = {
-        **gate.to_dict(),
-        "command": " ".join(["python", *sys.argv]),
-        "date": date.today().isoformat(),
-        "training_data": f"LFW train_images.txt ({len(clean)} images) clean vs darkened by {list(DARK_PRESETS)}",
-        "fit_summary": summary,
-        "licence": "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)",
-    }
-    assert list(FEATURES) == record["features"]
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    gate.save(
+        args.out,
+        training_data=f"LFW train_images.txt ({len(clean)} images) clean vs darkened by {list(DARK_PRESETS)}",
+        fit_summary=summary,
+    )
     print(f"gate written to {args.out}")
 
 

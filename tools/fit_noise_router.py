@@ -18,9 +18,6 @@ share of the real low-light photos (no reference) routed to lowface-restore.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +31,7 @@ from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
 from lowface.metrics.fidelity import psnr
 from lowface.pretrained import create_model
-from lowface.routing import FEATURES, NoiseRouter, noise_features
+from lowface.routing import NoiseRouter, noise_features
 
 FIT_PRESETS = ("linear", "linear-dark", "gamma-noise", "gamma-noise-strong", "physical-range", "scale-noise-range")
 TEST_PRESETS = ("x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
@@ -105,21 +102,16 @@ def main() -> None:
     real_share = float(np.mean([p > 0.5 for p in real_choice.values()])) if real_choice else None
     print(f"real low-light photos: {len(real_choice)}, routed to lowface-restore: {real_share}")
 
-    record = {
-        **router.to_dict(),
-        "networks": list(NETWORKS),
-        "command": " ".join(["python", *sys.argv]),
-        "date": date.today().isoformat(),
-        "training_data": f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
+    router.save(
+        args.out,
+        networks=list(NETWORKS),
+        training_data=f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
         f"(seed 1); label: higher PSNR of {NETWORKS[1]} vs {NETWORKS[0]}, weight |difference| capped at "
         f"{WEIGHT_CAP_DB} dB",
-        "held_out_report": summary,
-        "real_photos_share_restore": real_share,
-        "real_photos_probability": real_choice,
-        "licence": "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)",
-    }
-    assert list(FEATURES) == record["features"]
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+        held_out_report=summary,
+        real_photos_share_restore=real_share,
+        real_photos_probability=real_choice,
+    )
     print(f"router written to {args.out}")
 
 

@@ -4,14 +4,18 @@ gate, the noise router) share this form, its fit and its file format."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import torch
 from torch import Tensor
 
 WEIGHTS_PACKAGE = "lowface.weights"
+FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)"
 M = TypeVar("M", bound="LogisticModel")
 
 
@@ -34,6 +38,12 @@ class LogisticModel:
     def to_dict(self) -> dict:
         return {"features": list(self.FEATURES), "mean": list(self.mean), "std": list(self.std),
                 "coef": list(self.coef), "bias": self.bias}  # fmt: skip
+
+    def save(self, path: Path, **details: object) -> None:
+        """Write the model as JSON with the command that made it, the date, ``details`` and the licence."""
+        record = {**self.to_dict(), "command": " ".join(["python", *sys.argv]), "date": date.today().isoformat(),
+                  **details, "licence": FIT_LICENCE}  # fmt: skip
+        path.write_text(json.dumps(record, indent=2) + "\n")
 
     @classmethod
     def from_fit(cls: type[M], fit: LogisticModel) -> M:
