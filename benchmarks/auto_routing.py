@@ -21,13 +21,13 @@ from common import provenance, write_results
 from tqdm import tqdm
 
 from lowface.bench.faces import PairsSet
+from lowface.data.lowlight import real_lowlight_photos
 from lowface.data.synth import iter_synthesize
 from lowface.gate import shipped_gate
 from lowface.io import image_to_tensor, read_image
 from lowface.routing import shipped_router
 
 PRESETS = "x0.15-noise0.02,physical-1,physical-3,physical-10,linear,linear-dark,gamma-noise,gamma-noise-strong"
-REAL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def choices(images, total: int, desc: str) -> dict:
@@ -73,7 +73,7 @@ def main() -> None:
     for preset in args.presets.split(","):
         results[preset] = choices((dark for dark, _ in iter_synthesize(lfw.clean, preset, seed=0)), total, preset)
         print(preset, results[preset], flush=True)
-    real = sorted(p for p in (args.data_root / "lowlight_real").rglob("*") if p.suffix.lower() in REAL_SUFFIXES)
+    real = real_lowlight_photos(args.data_root)
     results["real low-light photos"] = choices((read_image(p).rgb for p in real), len(real), "real")
 
     frame = torch.rand(1, 3, 1080, 1920, generator=torch.Generator().manual_seed(0))

@@ -31,6 +31,7 @@ from lowface.api import Enhancer
 from lowface.bench.faces import detect_central, detection_scores
 from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
+from lowface.data.lowlight import real_lowlight_photos
 from lowface.data.synth import synthesize_float32
 from lowface.face.detect import create_detector
 from lowface.io import image_to_tensor, read_image
@@ -40,13 +41,6 @@ SEED_003 = (
     "Seed 003 (124 real selfies, one SFD-based face detector): original 95.16%, RetinexNet retrained by the seed's "
     "author 84.68%, RetinexNet with its authors' weights 63.71%, gamma 93.54%."
 )
-REAL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-
-
-def real_photos(data_root: Path, limit: int | None) -> list[Path]:
-    folder = data_root / "lowlight_real"
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in REAL_SUFFIXES)
-    return paths[:limit] if limit else paths
 
 
 def main() -> None:
@@ -86,7 +80,7 @@ def main() -> None:
             print(preset, label, {n: f"{100 * r['detection_rate']:.1f}" for n, r in row.items()}, flush=True)
 
     real: dict = {}
-    photos = real_photos(args.data_root, args.real_limit)
+    photos = real_lowlight_photos(args.data_root, args.real_limit)
     originals = [read_image(path).rgb for path in tqdm(photos, desc="reading real", unit="img")]
     for spec in methods:
         label, name, weights = parse_method(spec)

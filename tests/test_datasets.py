@@ -70,3 +70,16 @@ def test_noise_is_drawn_afresh_for_every_epoch_and_set_presets_darken_once(tmp_p
     assert abs((first["low"] - 0.15 * first["clean"]).std().item() - 0.02) < 0.005
     linear = UnpairedLowLightDataset(paths, crop=40, seed=0, synthesis="linear")
     assert linear.dark is not None and len(linear.dark) == len(paths)
+
+
+def test_real_lowlight_photos_lists_photos_recursively_in_order_with_a_limit(tmp_path):
+    from lowface.data.lowlight import real_lowlight_photos
+
+    folder = tmp_path / "lowlight_real"
+    (folder / "LIME").mkdir(parents=True)
+    for name in ("DICM/02.jpg", "DICM/01.JPG", "LIME/1.bmp", "LIME/notes.txt", "x.png"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"")
+    found = [p.relative_to(folder).as_posix() for p in real_lowlight_photos(tmp_path)]
+    assert found == ["DICM/01.JPG", "DICM/02.jpg", "LIME/1.bmp", "x.png"]
+    assert len(real_lowlight_photos(tmp_path, 2)) == 2 and real_lowlight_photos(tmp_path, 0) == []

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from lowface.api import enhanced_image
 from lowface.data.lfw import lfw_train_images
+from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.synth import synthesize
 from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
@@ -36,7 +37,6 @@ from lowface.routing import NoiseRouter, noise_features
 FIT_PRESETS = ("linear", "linear-dark", "gamma-noise", "gamma-noise-strong", "physical-range", "scale-noise-range")
 TEST_PRESETS = ("x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
 NETWORKS = ("lowface-fast", "lowface-restore")
-REAL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 WEIGHT_CAP_DB = 3.0
 
 
@@ -94,11 +94,11 @@ def main() -> None:
         psnrs = " ".join(f"{k.removeprefix('psnr_')} {v:.2f}" for k, v in row.items() if k.startswith("psnr_"))
         print(f"{preset:20s} restore {100 * row['share_restore']:5.1f}%  PSNR {psnrs}")
 
-    real_paths = sorted(p for p in (args.data_root / "lowlight_real").rglob("*") if p.suffix.lower() in REAL_SUFFIXES)
+    real_paths = real_lowlight_photos(args.data_root)
     real_choice = {}
     for path in tqdm(real_paths, desc="real photos", unit="img"):
         probability = router.probability(image_to_tensor(read_image(path).rgb))
-        real_choice[str(path.relative_to(args.data_root / "lowlight_real"))] = round(float(probability), 4)
+        real_choice[str(path.relative_to(args.data_root / LOWLIGHT_DIR))] = round(float(probability), 4)
     real_share = float(np.mean([p > 0.5 for p in real_choice.values()])) if real_choice else None
     print(f"real low-light photos: {len(real_choice)}, routed to lowface-restore: {real_share}")
 

@@ -40,6 +40,7 @@ from lowface.bench.faces import (
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
 from lowface.bench.speed import measure
+from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.synth import synthesize_float32
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
@@ -49,7 +50,6 @@ from lowface.metrics.lightness import loe
 from lowface.metrics.lpips import LPIPS
 from lowface.metrics.niqe import niqe
 
-REAL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale
 
 
@@ -230,8 +230,8 @@ class Bench:
         return results
 
     def run_real(self) -> tuple[list[str], dict]:
-        folder = self.config.data_root / "lowlight_real"
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in REAL_SUFFIXES)[: self.config.real_limit]
+        folder = self.config.data_root / LOWLIGHT_DIR
+        paths = real_lowlight_photos(self.config.data_root, self.config.real_limit)
         originals = [read_image(p).rgb for p in tqdm(paths, desc="reading real", disable=not self.config.progress)]
         rows: dict = {}
         for method in self.methods:
@@ -401,7 +401,7 @@ class Figures:
             return []
         if self.public:
             return [("Real photo grid left out: the low-light photos are for research use only.", b"")]
-        folder = bench.config.data_root / "lowlight_real"
+        folder = bench.config.data_root / LOWLIGHT_DIR
         originals = [read_image(folder / p).rgb for p in paths]
         chosen = grid_indices(np.arange(len(paths)), self.faces)
         columns = [("input", [originals[i] for i in chosen])]
