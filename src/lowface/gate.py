@@ -10,6 +10,7 @@ weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
@@ -67,14 +68,24 @@ def shipped_gate() -> ExposureGate:
     return ExposureGate.load_shipped(GATE_FILE)
 
 
-class GateSmoother:
-    """Exponential smoothing of the gate weight over video frames: w_t = a w_(t-1) + (1 - a) gate(frame_t)."""
+class FrameSmoother:
+    """Exponential smoothing of a per-frame measurement over video frames: v_t = a v_(t-1) + (1 - a) m(frame_t),
+    v_0 = m(frame_0)."""
 
-    def __init__(self, gate: ExposureGate, momentum: float = 0.9):
-        self.gate, self.momentum, self.value = gate, momentum, None
+    def __init__(self, measure: Callable[[Tensor], Tensor], momentum: float = 0.9):
+        self.measure, self.momentum = measure, momentum
+        self.value: Tensor | None = None
 
     def __call__(self, frame: Tensor) -> Tensor:
-        """frame (1, 3, H, W) -> smoothed weight (1,)."""
-        current = self.gate.weight(frame)
+        """frame (1, 3, H, W) -> smoothed measurement."""
+        current = self.measure(frame)
         self.value = current if self.value is None else self.momentum * self.value + (1 - self.momentum) * current
         return self.value
+
+
+class GateSmoother(FrameSmoother):
+    """The gate weight smoothed over video frames: w_t = a w_(t-1) + (1 - a) gate(frame_t)."""
+
+    def __init__(self, gate: ExposureGate, momentum: float = 0.9):
+        super().__init__(gate.weight, momentum)
+        self.gate = gate

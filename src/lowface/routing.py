@@ -21,7 +21,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
-from lowface.gate import exposure_features
+from lowface.gate import FrameSmoother, exposure_features
 from lowface.logistic import LogisticModel
 
 ROUTER_FILE = "noise_router.json"
@@ -116,19 +116,16 @@ class RouteSmoother:
     changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks."""
 
     def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15):
-        self.model, self.momentum, self.margin = model, momentum, margin
-        self.value: Tensor | None = None
+        self.probability = FrameSmoother(model.router.probability, momentum)
+        self.margin = margin
         self.choice: Tensor | None = None
 
     def __call__(self, frame: Tensor) -> Tensor:
         """frame (1, 3, H, W) -> choice (1,) long."""
-        current = self.model.router.probability(frame)
-        if self.value is None:
-            self.value, self.choice = current, (current > 0.5).long()
-            return self.choice
-        self.value = self.momentum * self.value + (1 - self.momentum) * current
-        assert self.choice is not None
-        to_restore = self.value > 0.5 + self.margin
-        to_fast = self.value < 0.5 - self.margin
-        self.choice = torch.where(to_restore, 1, torch.where(to_fast, 0, self.choice))
+        value = self.probability(frame)
+        if self.choice is None:  # first frame: its own choice
+            self.choice = (value > 0.5).long()
+        else:
+            to_restore, to_fast = value > 0.5 + self.margin, value < 0.5 - self.margin
+            self.choice = torch.where(to_restore, 1, torch.where(to_fast, 0, self.choice))
         return self.choice
