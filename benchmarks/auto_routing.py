@@ -6,7 +6,7 @@ For every image of the first N pairs (all 7,701 images for 6,000 pairs), darkene
 benchmarks/recognition.py darkens them (same preset, seed 0), and for the clean images and the real low-light
 photos: the share the exposure gate leaves untouched (weight 0: no network runs), and among the rest the share
 routed to lowface-restore (the others get lowface-fast). Where every image goes to lowface-restore, lowface-auto's
-output is lowface-restore's, bit for bit, and so are its recognition figures on those images.
+output is lowface-restore's (up to floating-point rounding between runs), and so are its recognition figures.
 """
 
 from __future__ import annotations

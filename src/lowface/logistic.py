@@ -14,7 +14,8 @@ from typing import ClassVar, TypeVar
 import torch
 from torch import Tensor
 
-WEIGHTS_PACKAGE = "lowface.weights"
+from lowface.pretrained import WEIGHTS_PACKAGE
+
 FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)"
 M = TypeVar("M", bound="LogisticModel")
 
