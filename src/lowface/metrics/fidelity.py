@@ -27,7 +27,8 @@ def ssim(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
     kh = kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
     kv = kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
 
-    def blur(z: Tensor) -> Tensor:
+    def blur(z: Tensor) -> Tensor:  # channels-last: PyTorch's depthwise CPU convolution is ~4x faster so
+        z = z.contiguous(memory_format=torch.channels_last)
         return F.conv2d(F.conv2d(z, kh, groups=channels), kv, groups=channels)
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
