@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from lowface.bench.methods import as_float
 from lowface.data.lfw import LFWPair, lfw_image_path, lfw_pairs
+from lowface.data.packing import packed
 from lowface.face.pipeline import Alignment, RecognitionPipeline
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.face import identification_rank1, tar_at_far, verification_accuracy
@@ -40,10 +41,13 @@ class PairsSet:
     def load(cls, data_root: Path, count: int, progress: bool = True, start: int = 0) -> PairsSet:
         pairs = lfw_pairs(data_root)[start : start + count]
         keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
-        clean = [
-            read_image(lfw_image_path(data_root, *key)).rgb
-            for key in tqdm(keys, desc="reading LFW", unit="img", disable=not progress)
-        ]
+        clean = packed(
+            (
+                read_image(lfw_image_path(data_root, *key)).rgb
+                for key in tqdm(keys, desc="reading LFW", unit="img", disable=not progress)
+            ),
+            len(keys),
+        )
         return cls(pairs, keys, clean, start)
 
     @property

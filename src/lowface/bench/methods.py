@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from lowface.data.packing import packed
 from lowface.io import atomic_write_bytes
 from lowface.pretrained import model_fingerprint, sha256_file
 
@@ -61,11 +62,16 @@ def cached_enhance(
 
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
-            return [stored[str(i)] for i in range(len(dark))], float(stored["seconds"])
+            return packed((stored[str(i)] for i in range(len(dark))), len(dark)), float(stored["seconds"])
     enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu")
-    out, start = [], time.perf_counter()
-    for image in tqdm(dark, desc=cache.stem, unit="img", leave=False, disable=not progress):
-        out.append(np.round(enhancer.enhance(image) * 255).astype(np.uint8))
+    start = time.perf_counter()
+    out = packed(
+        (
+            np.round(enhancer.enhance(image) * 255).astype(np.uint8)
+            for image in tqdm(dark, desc=cache.stem, unit="img", leave=False, disable=not progress)
+        ),
+        len(dark),
+    )
     seconds = (time.perf_counter() - start) / max(len(dark), 1)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, seconds=np.array(seconds), **{str(i): im for i, im in enumerate(out)})
