@@ -301,5 +301,16 @@ class Trainer:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train (or resume) the run described by ``config``; returns the exported weights' path."""
-    return Trainer(config).fit()
+    """Train (or resume) the run described by ``config``; returns the exported weights' path.
+
+    Under torchrun the processes wait for each other at the end (rank 0 writes the weights last) and
+    then tear the process group down, so that no communication thread outlives the interpreter.
+    """
+    try:
+        path = Trainer(config).fit()
+        if dist.is_initialized():
+            dist.barrier()
+        return path
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
