@@ -13,12 +13,14 @@ detector (MTCNN for FaceNet, dlib HOG for dlib; a centred fallback crop when non
 alignment is applied to the dark and enhanced versions, so the figures measure recognition, not detection.
 "clean" and "none" bound the range. PSNR / SSIM: RGB, data range 1, Gaussian-window SSIM (sigma 1.5), on
 the whole 250x250 image against the clean one. Recovery = (enhanced - dark) / (clean - dark) accuracy.
-Enhanced images are cached per (method, preset) under --cache-dir, so an interrupted run resumes.
+Enhanced images, embeddings and PSNR / SSIM are cached per (method, preset) under --cache-dir, so an interrupted
+run resumes and adding a method costs little more than that method.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,7 +28,7 @@ from common import provenance, write_results
 
 from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, paired_gain, verification
 from lowface.bench.methods import MethodSpec, method_images
-from lowface.bench.runner import mean_fidelity
+from lowface.bench.runner import cached_row, mean_fidelity
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 
@@ -37,6 +39,11 @@ def parse_method(spec: str) -> tuple[str, str, str | None]:
     """ "name" or "label=name:weights.safetensors" -> (label, model name, weights path or None)."""
     method = MethodSpec.parse(spec)
     return method.label, method.name, method.weights
+
+
+def fidelity_row(images: list, clean: list, seconds: float) -> dict:
+    """Mean PSNR / SSIM of a method's images against the clean ones, and its seconds per image."""
+    return {**mean_fidelity(images, clean, max_psnr=None), "seconds_per_image": seconds}
 
 
 def main() -> None:
@@ -68,7 +75,8 @@ def main() -> None:
         for spec in args.methods.split(","):
             label = parse_method(spec)[0]
             images, seconds, source = method_images(spec, preset, clean, dark, lfw.protocol, args.cache_dir)
-            row = {**mean_fidelity(images, clean, max_psnr=None), "seconds_per_image": seconds}
+            fidelity = partial(fidelity_row, images, clean, seconds)  # SSIM: about a minute a method
+            row = cached_row(args.cache_dir / f"fidelity-{source}-{lfw.tag}.json", fidelity)
             for judge, pipeline in judges.items():
                 vectors = cached_embed(
                     pipeline, images, alignments[judge], args.cache_dir / f"emb-{source}-{judge}-{lfw.tag}.npy"

@@ -18,7 +18,7 @@ from lowface.backbones.vgg import _vgg16_layers
 from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
 from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
-from lowface.bench.runner import _add_recovery, mean_fidelity
+from lowface.bench.runner import _add_recovery, cached_row, mean_fidelity
 from lowface.cli import main
 
 
@@ -63,6 +63,19 @@ def test_mean_fidelity_takes_uint8_or_float_and_caps_identical_images():
     assert mean_fidelity([grey], [grey], max_psnr=None)["psnr"] == float("inf")
     as_uint8 = np.full((16, 16, 3), 128, np.uint8)  # 128 / 255 = 0.50196: PSNR -20 log10(0.00196) = 54.15 dB
     assert mean_fidelity([as_uint8], [grey])["psnr"] == pytest.approx(54.15, abs=0.01)
+
+
+def test_cached_row_computes_once_and_reads_infinite_psnr_back(tmp_path: Path):
+    calls = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"psnr": float("inf"), "ssim": 1.0}
+
+    first = cached_row(tmp_path / "row.json", compute)
+    second = cached_row(tmp_path / "row.json", compute)
+    assert first == second == {"psnr": float("inf"), "ssim": 1.0}
+    assert len(calls) == 1
 
 
 def test_paired_gain_compares_fold_by_fold():

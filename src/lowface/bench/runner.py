@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def _sample(count: int, size: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(size, count)).round().astype(int))
 
 
-def _cached_row(path: Path, compute) -> dict:
+def cached_row(path: Path, compute: Callable[[], dict]) -> dict:
+    """``compute()``'s JSON-able dict, read from ``path`` when a run has already written it there."""
     if path.exists():
         return json.loads(path.read_text())
     row = compute()
@@ -216,7 +218,7 @@ class Bench:
                 row["detectors"][name] = detection_scores(found, self.references[name])
             return row
 
-        return _cached_row(self.config.cache_dir / f"row-{source}-{self._row_key(source)}.json", compute)
+        return cached_row(self.config.cache_dir / f"row-{source}-{self._row_key(source)}.json", compute)
 
     def run_lfw(self) -> dict:
         results: dict = {}
@@ -253,7 +255,7 @@ class Bench:
                     }
                 return row
 
-            rows[method.label] = _cached_row(
+            rows[method.label] = cached_row(
                 self.config.cache_dir / f"row-{source}-{self._row_key(source)}.json", compute
             )
         return [str(p.relative_to(folder)) for p in paths], rows
