@@ -59,7 +59,7 @@ bench-load: $(STAMP)
 	$(BIN)/python benchmarks/load.py --data-root $(DATA) --images 1000 --video-seconds 300 --out benchmarks/results/load.json
 
 # Table IV's ablations as stage-2 variants of the shipped fast model: each starts from the same stage-1 weights
-# (the lowface-fast file shipped at commit d8d7f93, sha256 7172d6a3...) and runs configs/lowface-fast.yaml's
+# (the lowface-fast file shipped at commit d8d7f93, sha256 7172d6a3...) and runs configs/stage2/lowface-fast.yaml's
 # 2,000 steps with one module removed ("full" retrains the shipped model itself, a reproducibility check);
 # `make -j2 bench-ablations` trains two at a time (10-17 min each here, then about 25 min of benchmark)
 ABLATIONS := full no-negatives no-contrastive no-feature no-semantic no-face
@@ -76,7 +76,7 @@ $(STAGE1):
 	mv $@.tmp $@
 
 runs/ablation-%/model.safetensors: $(STAMP) $(STAGE1)
-	$(BIN)/lowface train -c configs/lowface-fast.yaml --ablation $* -s out_dir=runs/ablation-$* -s data_root=$(DATA)
+	$(BIN)/lowface train -c configs/stage2/lowface-fast.yaml --ablation $* -s out_dir=runs/ablation-$* -s data_root=$(DATA)
 
 bench-ablations: $(foreach a,$(ABLATIONS),runs/ablation-$(a)/model.safetensors)
 	$(BIN)/lowface bench --data-root $(DATA) --limit 600 --presets linear,gamma-noise,x0.15-noise0.02 --no-real --speed-size 0x0 \

@@ -133,7 +133,7 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     arguments = [
         "bench", "--data-root", str(data_root), "-o", str(out), "--cache-dir", str(cache), "--limit", "8",
         "--presets", "linear", "--methods", "clean,none,gamma,lowface-fast", "--sample", "6", "--real-limit", "2",
-        "--speed-size", "64x64", "--lpips-vgg", str(vgg), "-q",
+        "--sice-limit", "3", "--speed-size", "64x64", "--lpips-vgg", str(vgg), "-q",
     ]  # fmt: skip
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
@@ -151,6 +151,13 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     assert rows["gamma"]["brisque"] is not None and rows["gamma"]["kid_x1000"] is not None
     assert set(record["real"]) == {"none", "gamma", "lowface-fast"} and len(record["real_photos"]) == 2
     assert set(record["speed"]) == {"gamma", "lowface-fast"} and record["speed"]["gamma"]["peak_rss_mb"] > 0
+    if (data_root / "sice").is_dir():  # real pairs: the dark frame is far from its reference, gamma closer
+        pairs = record["real_pairs"]
+        assert record["sice"]["split"] == "test" and record["sice"]["frames"] == 3 and set(pairs) == set(record["real"])
+        assert pairs["gamma"]["psnr"] > pairs["none"]["psnr"] and pairs["none"]["ciede2000"] > 5
+        assert pairs["none"]["psnr_matched"] > pairs["none"]["psnr"]  # most of the error was the exposure
+        assert set(pairs["gamma"]["detectors"]["mtcnn"]) == {"found", "invented", "reference_faces"}
+        assert "**Real pairs: SICE test scenes (3 under-exposed frames" in (out / "bench.md").read_text()
     assert record["command"].startswith("lowface bench")
     markdown = (out / "bench.md").read_text()
     assert "**LFW, linear: recognition**" in markdown and "| lowface-fast |" in markdown
@@ -167,6 +174,7 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     public_html = (again / "report.html").read_text()
     assert "public-domain astronaut" in public_html and "LFW faces may not be redistributed" in public_html
     assert public_html.count("<img") == 2  # the astronaut grid and the metric plot, nothing else
+    assert "SICE is for research use only" in public_html or not (data_root / "sice").is_dir()
 
     chromium = browser()
     if chromium is None:
@@ -179,6 +187,7 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     body = re.search(r"<body([^>]*)>", dom)
     assert body, dom[:500]
     attributes = dict(re.findall(r'(data-[a-z-]+)="(\d+)"', body.group(1)))
-    assert int(attributes["data-images-total"]) >= 3  # grid, plot, real-photo grid
+    has_sice = (data_root / "sice").is_dir()
+    assert int(attributes["data-images-total"]) >= 3 + has_sice  # grid, plot, (real-pairs grid), real-photo grid
     assert attributes["data-images-loaded"] == attributes["data-images-total"]  # every image decoded
-    assert int(attributes["data-tables"]) == 4  # quality, recognition, real, speed
+    assert int(attributes["data-tables"]) == 4 + has_sice  # quality, recognition, (real pairs), real, speed

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import smooth_test_image
-from lowface.data.datasets import FaceTargets, UnpairedLowLightDataset
+from lowface.data.datasets import FaceTargets, MixedDataset, RealPairsDataset, UnpairedLowLightDataset
 from lowface.face.align import warp
 from lowface.io import ImageData, write_image
 
@@ -83,3 +84,49 @@ def test_real_lowlight_photos_lists_photos_recursively_in_order_with_a_limit(tmp
     found = [p.relative_to(folder).as_posix() for p in real_lowlight_photos(tmp_path)]
     assert found == ["DICM/01.JPG", "DICM/02.jpg", "LIME/1.bmp", "x.png"]
     assert len(real_lowlight_photos(tmp_path, 2)) == 2 and real_lowlight_photos(tmp_path, 0) == []
+
+
+def make_pairs(tmp_path: Path, count: int = 3, size: int = 48) -> list[tuple[Path, Path]]:
+    """(dark, reference) files: the reference of pair i is a smooth image, the dark one is it x 0.2."""
+    pairs = []
+    for i in range(count):
+        reference = smooth_test_image(size, size, seed=i)
+        dark_path, reference_path = tmp_path / f"{i}_dark.png", tmp_path / f"{i}_ref.png"
+        write_image(reference_path, ImageData(reference))
+        write_image(dark_path, ImageData(reference * 0.2))
+        pairs.append((dark_path, reference_path))
+    return pairs
+
+
+def test_real_pairs_crop_the_dark_frame_and_its_reference_at_the_same_place(tmp_path: Path):
+    dataset = RealPairsDataset(make_pairs(tmp_path), crop=24, seed=2, labels=True, faces=True)
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            item = dataset[index]
+            assert torch.allclose(item["low"], item["clean"] * 0.2, atol=1 / 255)  # the same window, same flip
+            assert item["positive"].shape == item["negative"].shape == (3, 24, 24)
+            assert (item["labels"] == -1).all() and not item["face_valid"] and item["chip_transform"].shape == (2, 3)
+    plain = RealPairsDataset(make_pairs(tmp_path), crop=24, seed=2)
+    assert set(plain[0]) == {"low", "clean", "positive", "negative"}
+    assert torch.equal(plain[1]["low"], RealPairsDataset(make_pairs(tmp_path), crop=24, seed=2)[1]["low"])
+
+
+def test_real_pairs_refuse_a_frame_that_does_not_match_its_reference(tmp_path: Path):
+    pairs = make_pairs(tmp_path, count=1)
+    write_image(pairs[0][0], ImageData(smooth_test_image(40, 48)))
+    with pytest.raises(ValueError, match=r"0_dark\.png: .* does not match its reference"):
+        RealPairsDataset(pairs, crop=24)
+
+
+def test_mixed_dataset_holds_the_asked_share_of_the_second_set_and_cycles_it(tmp_path: Path):
+    faces = UnpairedLowLightDataset(make_images(tmp_path, count=6), crop=32, seed=0)
+    real = RealPairsDataset(make_pairs(tmp_path, count=2, size=48), crop=32, seed=0)
+    mixed = MixedDataset(faces, real, share=0.5)
+    assert len(mixed) == 12
+    sources = [torch.equal(mixed[i]["low"], faces[i]["low"]) if i < 6 else None for i in range(12)]
+    assert all(sources[:6])
+    second = [mixed[i]["clean"] for i in range(6, 12)]
+    assert torch.equal(second[0], real[0]["clean"]) and torch.equal(second[1], real[1]["clean"])
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
+        MixedDataset(faces, real, share=1.0)

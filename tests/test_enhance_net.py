@@ -90,3 +90,23 @@ def test_fast_variant_is_over_30x_cheaper_at_1080p():
     fast = count_macs(FastEnhanceNet(), x)
     print(f"1080p GMACs: full {full / 1e9:.1f}, fast {fast / 1e9:.2f}, ratio {full / fast:.1f}")
     assert full / fast > 30
+
+
+def test_log_domain_guided_upsampling_keeps_a_tone_curve_exact_next_to_a_lamp():
+    """A lamp in a dark textured scene, illumination = the low-resolution image to a power (a global tone curve):
+    the log-domain fit reproduces the curve within 1 % right next to the lamp, the linear fit leaves a dark ring."""
+    from lowface.models.guided_filter import FastGuidedUpsampler
+
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    radius = ((yy - 64) ** 2 + (xx - 64) ** 2).sqrt()
+    scene = 0.03 * (1 + 0.3 * torch.sin(xx / 5) * torch.sin(yy / 7))
+    x = torch.where(radius < 10, torch.ones_like(scene), scene).expand(1, 3, 128, 128)
+    low = torch.nn.functional.avg_pool2d(x, 4)
+    ring = ((radius >= 10) & (radius < 14)).expand(1, 3, 128, 128)
+    ratios = {}
+    for domain, eps in (("log", 1e-2), ("linear", 1e-3)):
+        illumination = FastGuidedUpsampler(2, eps, domain)(low, low**0.8, x, 4)
+        ratios[domain] = ((x / illumination) / x**0.2)[ring].mean().item()
+    assert abs(ratios["log"] - 1) < 0.01 and ratios["linear"] < 0.93
+    with pytest.raises(ValueError, match="'linear' or 'log'"):
+        FastGuidedUpsampler(domain="sqrt")

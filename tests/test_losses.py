@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lowface.backbones.base import FeatureExtractor
+from lowface.filters import gaussian_blur
 from lowface.losses import (
     BrightnessContrastLoss,
     ColorLoss,
@@ -15,7 +16,7 @@ from lowface.losses import (
     SmoothLoss,
 )
 from lowface.losses.contrastive import contrast_ratio
-from lowface.losses.feature import NEIGHBOUR_OFFSETS, gaussian_blur
+from lowface.losses.feature import NEIGHBOUR_OFFSETS
 from lowface.losses.objective import PAPER_WEIGHTS
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.models import EnhanceNet

@@ -64,3 +64,20 @@ def test_restore_net_starts_from_fast_enhancer_weights(tmp_path):
     safetensors.torch.save_file(EnhanceNet().state_dict(), str(tmp_path / "full.safetensors"))
     with pytest.raises(ValueError, match="match neither RestoreNet"):
         load_initial_weights(net, str(tmp_path / "full.safetensors"))
+
+
+def test_the_denoiser_cannot_change_brightness_beyond_a_few_pixels():
+    """The residual is high-passed: even a denoiser that predicts a large constant offset leaves the local mean of
+    the fast enhancer's output as it was (v3 brightened through its denoiser and drew dark blocks around lamps)."""
+    torch.manual_seed(4)
+    net = RestoreNet().double().eval()
+    torch.nn.init.zeros_(net.denoiser.out.weight)
+    torch.nn.init.constant_(net.denoiser.out.bias, -0.3)  # "noise" of -0.3 everywhere: brighten by 0.3
+    x = torch.rand(1, 3, 96, 96, dtype=torch.float64) * 0.2
+    with torch.no_grad():
+        out, base = net(x).reflectance, net.enhancer(x).reflectance
+    assert (out - base).abs().max() < 1e-6  # the blur kernel is float32: it sums to 1 within 1e-8
+    unconstrained = RestoreNet(detail_sigma=None).double().eval()
+    unconstrained.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert (unconstrained(x).reflectance - base).mean() > 0.1

@@ -97,3 +97,23 @@ def test_streamed_synthesis_gives_the_same_images_as_the_whole_set():
         assert params == [p for _, p in streamed]
         as_float32 = synthesize_float32(images, preset, seed=3)
         assert as_float32[0].dtype == np.float32 and np.allclose(as_float32[1], whole[1], atol=1e-7)
+
+
+def test_camera_pipeline_noise_is_spatially_correlated_and_the_cast_tints_the_capture():
+    """Demosaicing spreads each photosite's noise over its neighbours (real camera noise is blotchy, not white);
+    the light's colour cast survives in the capture."""
+    from lowface.data.synth import darken_camera
+
+    grey = np.full((96, 96, 3), 0.5)
+
+    def neighbour_correlation(image: np.ndarray) -> float:
+        noise = image[..., 1] - image[..., 1].mean()
+        return float((noise[:, 1:] * noise[:, :-1]).mean() / noise.var())
+
+    camera = darken_camera(grey, 0.1, np.random.default_rng(0), cast=(1.3, 1.0, 0.7), jpeg_quality=None)
+    physical = darken_physical(grey, 0.1, np.random.default_rng(0))
+    assert neighbour_correlation(camera) > 0.3 and abs(neighbour_correlation(physical)) < 0.1
+    red, green, blue = srgb_to_linear(camera).reshape(-1, 3).mean(0)
+    assert red / green == pytest.approx(1.3, rel=0.05) and blue / green == pytest.approx(0.7, rel=0.05)
+    odd = darken_camera(np.full((33, 47, 3), 0.4), 0.2, np.random.default_rng(1))
+    assert odd.shape == (33, 47, 3)

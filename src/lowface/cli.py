@@ -281,7 +281,7 @@ def _typed_command(ctx: click.Context) -> str:
     type=click.Path(path_type=Path),
     default=Path("../shared/data"),
     show_default=True,
-    help="Folder holding lfw/ and lowlight_real/.",
+    help="Folder holding lfw/, lowlight_real/ and sice/.",
 )
 @click.option(
     "-o",
@@ -299,6 +299,15 @@ def _typed_command(ctx: click.Context) -> str:
 @click.option("--sample", default=200, show_default=True, help="Images for NIQE, LOE and detection.")
 @click.option("--real/--no-real", default=True, show_default=True, help="Also the real low-light photos.")
 @click.option("--real-limit", type=int, default=None, help="Use only the first N real photos.")
+@click.option("--sice/--no-sice", default=True, show_default=True, help="Also the real pairs of SICE (sice/).")
+@click.option(
+    "--sice-split",
+    type=click.Choice(["train", "val", "test"]),
+    default="test",
+    show_default=True,
+    help="Which SICE scenes: choose models on val, report on test.",
+)
+@click.option("--sice-limit", type=int, default=None, help="Use only the first N SICE pairs of the split.")
 @click.option("--speed-size", default="1000x1000", show_default=True, help="HxW of the speed image; 0x0 skips.")
 @click.option("--focus", default=None, help="Method whose failure cases are shown (default: the first lowface*).")
 @click.option(
@@ -333,6 +342,9 @@ def bench(
     sample,
     real,
     real_limit,
+    sice,
+    sice_split,
+    sice_limit,
     speed_size,
     focus,
     public_figures,
@@ -355,7 +367,9 @@ def bench(
     config = BenchConfig(
         data_root=data_root, limit=limit, presets=_names(presets),
         methods=_names(methods) if methods else default_methods(), judges=_names(judges),
-        detectors=_names(detectors), sample=sample, real=real, real_limit=real_limit, speed_size=(height, width),
+        detectors=_names(detectors), sample=sample, real=real, real_limit=real_limit, sice=sice, sice_split=sice_split,
+        sice_limit=sice_limit,
+        speed_size=(height, width),
         threads=threads, cache_dir=cache_dir, progress=not quiet, lpips_vgg=lpips_vgg,
     )  # fmt: skip
     try:

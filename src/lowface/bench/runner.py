@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,8 +41,10 @@ from lowface.bench.faces import (
     verification,
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
+from lowface.bench.real_pairs import RealPairsSet, detect_boxes, face_agreement, pair_fidelity
 from lowface.bench.speed import measure
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
+from lowface.data.sice import SICE_DIR
 from lowface.data.synth import synthesize_float32
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
@@ -75,6 +78,9 @@ class BenchConfig:
     sample: int = 200  # images for NIQE, LOE and detection (evenly spaced over the set)
     real: bool = True
     real_limit: int | None = None
+    sice: bool = True  # real pairs: SICE's under-exposed frames against their scenes' references
+    sice_split: str = "test"  # "val" for choices; "test" only for reporting
+    sice_limit: int | None = None  # only the first N pairs of the split
     speed_size: tuple[int, int] = (1000, 1000)  # (height, width); 0 x 0 skips speed
     speed_repeats: int = 2
     failures: int = 6  # failure cases kept per method and dataset
@@ -135,13 +141,18 @@ class Bench:
         torch.set_num_threads(config.threads)
         config.cache_dir.mkdir(parents=True, exist_ok=True)
         self.methods = [MethodSpec.parse(spec) for spec in config.methods]
+        self.detectors = {name: create_detector(name) for name in config.detectors}
+        self.extractor, self.pooled = create_extractor(), PooledFeatures()
+        self.lpips = LPIPS(config.lpips_vgg).eval() if config.lpips_vgg else None
+        if not config.presets:  # no LFW part: real photos and real pairs only
+            self.images, self.sample = None, np.arange(0)
+            return
         self.images = PairsSet.load(config.data_root, config.limit, config.progress)
         self.judges = {name: RecognitionPipeline(name).eval() for name in config.judges}
         self.alignments = {
             name: cached_alignments(judge, self.images, config.cache_dir, config.progress)
             for name, judge in self.judges.items()
         }
-        self.detectors = {name: create_detector(name) for name in config.detectors}
         self.sample = _sample(len(self.images.keys), config.sample)
         clean_sample = [self.images.clean[i] for i in self.sample]
         self.references = {
@@ -149,8 +160,6 @@ class Bench:
             for name, det in self.detectors.items()
         }
         self.clean_vectors = {name: self._embed(name, self.images.clean, "clean") for name in self.judges}
-        self.extractor, self.pooled = create_extractor(), PooledFeatures()
-        self.lpips = LPIPS(config.lpips_vgg).eval() if config.lpips_vgg else None
         self.clean_pooled = self._pooled(clean_sample)
 
     def _pooled(self, images: list[np.ndarray], batch: int = 32) -> np.ndarray:
@@ -180,7 +189,8 @@ class Bench:
 
     def _row_key(self, source: str) -> str:
         c = self.config
-        spec = f"{source}{self.images.tag}{c.judges}{c.detectors}{c.sample}" + ("lpips" if c.lpips_vgg else "")
+        tag = self.images.tag if self.images is not None else ""
+        spec = f"{source}{tag}{c.judges}{c.detectors}{c.sample}" + ("lpips" if c.lpips_vgg else "")
         return hashlib.sha256(spec.encode()).hexdigest()[:10]
 
     def lfw_row(self, method: MethodSpec, preset: str, dark: list[np.ndarray]) -> dict:
@@ -271,18 +281,55 @@ class Bench:
             out[method.label] = measure(method.name, height, width, self.config.threads, self.config.speed_repeats)
         return out
 
+    def run_sice(self) -> tuple[dict, dict]:
+        """Every method on the real pairs of ``sice_split``: ({"frames", "scenes"}, rows by method label)."""
+        pairs = RealPairsSet.load(self.config.data_root, self.config.sice_split, self.config.sice_limit)
+        progress = self.config.progress
+        reference_faces = {
+            name: detect_boxes(detector, pairs.references) for name, detector in self.detectors.items()
+        }
+        rows: dict = {}
+        for method in tqdm(self.methods, desc=f"SICE {pairs.split}", unit="method", disable=not progress):
+            if method.name == "clean":  # the references themselves: nothing to compare
+                continue
+            images, seconds, source = method_images(
+                method, pairs.dataset, None, pairs.dark, len(pairs.dark), self.config.cache_dir, progress
+            )
+
+            def compute(images=images, seconds=seconds) -> dict:
+                row = {"seconds_per_image": seconds, **pair_fidelity(images, pairs.references)}
+                row["detectors"] = {
+                    name: face_agreement(detect_boxes(detector, images), reference_faces[name])
+                    for name, detector in self.detectors.items()
+                }
+                return row
+
+            key = hashlib.sha256(f"{source}{pairs.names}{self.config.detectors}".encode()).hexdigest()[:10]
+            rows[method.label] = cached_row(self.config.cache_dir / f"pairs-{source}-{key}.json", compute)
+        scenes = len({name.split("->")[1] for name in pairs.names})
+        about = {"split": pairs.split, "frames": len(pairs.dark), "scenes": scenes}
+        return about, rows
+
     def run(self) -> dict:
         lfw = self.run_lfw()
         real_paths, real = self.run_real() if self.config.real else ([], {})
+        sice, sice_rows = {}, {}
+        if self.config.sice and (self.config.data_root / SICE_DIR).is_dir():
+            sice, sice_rows = self.run_sice()
+        elif self.config.sice:
+            missing = f"no {SICE_DIR}/ under {self.config.data_root}: the real-pairs benchmark is skipped"
+            warnings.warn(missing, stacklevel=1)
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.config).items()}
         return {
             "config": config,
-            "pairs": len(self.images.pairs),
-            "images": len(self.images.keys),
+            "pairs": len(self.images.pairs) if self.images is not None else 0,
+            "images": len(self.images.keys) if self.images is not None else 0,
             "sample": self.sample.tolist(),
             "lfw": lfw,
             "real_photos": real_paths,
             "real": real,
+            "sice": sice,
+            "real_pairs": sice_rows,
             "speed": self.run_speed(),
         }
 
@@ -414,7 +461,27 @@ class Figures:
         names = ", ".join(paths[i] for i in chosen)
         return [(f"Real low-light photos ({names}): the input and every method", image_grid(columns))]
 
+    def real_pairs(self) -> list[tuple[str, bytes]]:
+        from lowface.bench.report import image_grid
+
+        if not self.record.get("real_pairs"):
+            return []
+        if self.public:
+            return [("Real-pairs grid left out: SICE is for research use only.", b"")]
+        config = self.bench.config
+        pairs = RealPairsSet.load(config.data_root, self.record["sice"]["split"], config.sice_limit)
+        chosen = grid_indices(np.arange(len(pairs.dark)), self.faces)
+        columns = [("input", [pairs.dark[i] for i in chosen])]
+        for method in self.bench.methods:
+            if method.name not in BOUNDS:
+                images = self._images(method, pairs.dataset, None, pairs.dark, len(pairs.dark))
+                columns.append((method.label, [images[i] for i in chosen]))
+        columns.append(("reference", [pairs.references[i] for i in chosen]))
+        names = ", ".join(pairs.names[i] for i in chosen)
+        return [(f"SICE {pairs.split} frames ({names}): the input, every method, the reference", image_grid(columns))]
+
     def all(self) -> dict[str, list[tuple[str, bytes]]]:
         sections = {f"lfw/{preset}": self.lfw(preset) for preset in self.record["lfw"]}
+        sections["real_pairs"] = self.real_pairs()
         sections["real"] = self.real()
         return sections

@@ -146,3 +146,90 @@ def _range_containing(low: float, high: float, crop: int, size: int) -> tuple[in
     centre = round(float((low + high) / 2 - crop / 2))
     start = min(max(centre, 0), size - crop)
     return start, start
+
+
+class RealPairsDataset(Dataset):
+    """Real low-light pairs (e.g. SICE's under-exposed frames and their scene's reference, see
+    ``lowface.data.sice``) as items of :class:`UnpairedLowLightDataset`'s form: "low" a crop of the dark frame,
+    "clean" the same crop of the reference, "positive" a crop of another pair's reference and "negative" a crop
+    of another pair's dark frame. Items carry no parsing labels (all -1) and no face (``face_valid`` False), so
+    the semantic and face terms skip them; ``labels`` / ``faces`` say whether to include those keys, to match
+    the dataset they are mixed with. Crops are drawn per (epoch, index), seeded.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[str | Path, str | Path]],
+        crop: int = 128,
+        seed: int = 0,
+        labels: bool = False,
+        faces: bool = False,
+    ):
+        if not pairs:
+            raise ValueError("no real pairs given")
+        references: dict[str, np.ndarray] = {}
+        for _, reference in pairs:
+            references.setdefault(str(reference), read_image(reference).rgb)
+        self.dark = [read_image(d).rgb for d, _ in pairs]
+        self.reference = [references[str(r)] for _, r in pairs]
+        for (dark_path, _), dark, reference in zip(pairs, self.dark, self.reference, strict=True):
+            if dark.shape != reference.shape or min(dark.shape[:2]) < crop:
+                raise ValueError(f"{dark_path}: {dark.shape[:2]} does not match its reference or is below {crop}")
+        self.crop, self.seed, self.epoch = crop, seed, 0
+        self.with_labels, self.with_faces = labels, faces
+
+    def __len__(self) -> int:
+        return len(self.dark)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _crop(self, image: np.ndarray, rng: np.random.Generator, window: tuple[int, int, bool] | None = None):
+        if window is None:
+            window = (*(int(rng.integers(0, s - self.crop + 1)) for s in image.shape[:2]), bool(rng.random() < 0.5))
+        top, left, flip = window
+        patch = image[top : top + self.crop, left : left + self.crop]
+        patch = patch[:, ::-1] if flip else patch
+        return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1), window
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index, 1))
+        n = len(self)
+        positive, negative = (int(index + rng.integers(1, n)) % n if n > 1 else index for _ in range(2))
+        low, window = self._crop(self.dark[index], rng)
+        item = {"low": low, "clean": self._crop(self.reference[index], rng, window)[0]}
+        item["positive"] = self._crop(self.reference[positive], rng)[0]
+        item["negative"] = self._crop(self.dark[negative], rng)[0]
+        if self.with_labels:
+            item["labels"] = torch.full((self.crop, self.crop), -1, dtype=torch.int64)
+        if self.with_faces:
+            item["chip_transform"] = torch.zeros(2, 3)
+            item["identity"] = torch.tensor(0)
+            item["face_valid"] = torch.tensor(False)
+        return item
+
+
+class MixedDataset(Dataset):
+    """``primary`` followed by ``share`` / (1 - ``share``) times as many items of ``secondary`` (cycled, starting
+    further along every epoch), so that a random permutation of the indices gives batches with about ``share``
+    of their items from ``secondary``. Both must give items with the same keys and shapes."""
+
+    def __init__(self, primary: Dataset, secondary: Dataset, share: float):
+        if not 0 < share < 1:
+            raise ValueError(f"the share of the second dataset must be in (0, 1), got {share}")
+        self.primary, self.secondary = primary, secondary
+        self.extra = max(1, round(share / (1 - share) * len(primary)))
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.primary) + self.extra
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        for part in (self.primary, self.secondary):
+            part.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        if index < len(self.primary):
+            return self.primary[index]
+        return self.secondary[(index - len(self.primary) + self.epoch * self.extra) % len(self.secondary)]

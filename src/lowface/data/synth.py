@@ -114,6 +114,40 @@ def darken_physical(
     return dark
 
 
+def darken_camera(
+    image: np.ndarray,
+    exposure: float,
+    rng: np.random.Generator,
+    full_well: float = 4000.0,
+    read_noise: float = 2.0,
+    cast: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    jpeg_quality: int | None = 85,
+) -> np.ndarray:
+    """A low-light capture through a camera pipeline, so that the noise looks as it does in real photos: the
+    sRGB image is decoded to linear light, tinted by the light's colour (``cast``: per-channel gains, e.g. the
+    orange of sodium street lamps), scaled by ``exposure``, sampled through an RGGB Bayer mosaic with Poisson
+    shot noise and Gaussian read noise per photosite, demosaiced (bilinear, OpenCV), re-encoded to sRGB, quantised
+    and JPEG-compressed - the noise after it is colour-correlated and blotchy, as in camera output, not white.
+    Odd sizes lose nothing: the mosaic is padded to even size and cropped back. (H, W, 3) float in [0, 1] -> same.
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    linear = srgb_to_linear(np.clip(image, 0.0, 1.0)) * np.asarray(cast) * exposure
+    linear = np.pad(linear, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    mosaic = np.empty(linear.shape[:2])
+    mosaic[0::2, 0::2] = linear[0::2, 0::2, 0]  # R
+    mosaic[0::2, 1::2] = linear[0::2, 1::2, 1]  # G
+    mosaic[1::2, 0::2] = linear[1::2, 0::2, 1]  # G
+    mosaic[1::2, 1::2] = linear[1::2, 1::2, 2]  # B
+    electrons = np.clip(mosaic, 0.0, None) * full_well
+    noisy = rng.poisson(electrons) + rng.normal(0.0, read_noise, electrons.shape)
+    raw = np.round(np.clip(noisy / full_well, 0.0, 1.0) * 65535).astype(np.uint16)
+    rgb = cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB).astype(np.float64) / 65535  # OpenCV names RGGB "BayerBG"
+    dark = quantize8(linear_to_srgb(rgb[:height, :width]))
+    return jpeg_roundtrip(dark, jpeg_quality) if jpeg_quality is not None else dark
+
+
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     """Encode and decode as JPEG at ``quality`` (OpenCV, 4:2:0), float [0, 1] in and out."""
     import cv2
@@ -131,7 +165,8 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
 @dataclass(frozen=True)
 class SynthesisPreset:
     """A named low-light synthesis. ``kind``: "linear" (Algorithm 1 over the whole set), "gamma_noise",
-    "scale_noise" (x ratio + Gaussian noise), "physical", or "mixture" (one of ``components`` per image);
+    "scale_noise" (x ratio + Gaussian noise), "physical", "camera" (physical noise through a camera pipeline), or
+    "mixture" (one of ``components`` per image);
     ``params`` are the kind's settings, ranges as (low, high) drawn uniformly or ("log", low, high)
     log-uniformly per image."""
 
@@ -167,6 +202,13 @@ SYNTHESIS_PRESETS = {
                         "x U(0.08, 0.4) + Gaussian noise std U(0.005, 0.04) (training)"),
         SynthesisPreset("noisy-mix", "mixture", {"components": ("physical-range", "scale-noise-range")},
                         "half physical-range, half scale-noise-range, drawn per image (training)"),
+        SynthesisPreset("camera-range", "camera",
+                        {"exposure": ("log", 0.005, 0.3), "read_noise": (1.0, 6.0), "cast_red": (0.8, 1.3),
+                         "cast_blue": (0.6, 1.1), "jpeg_quality": (60, 95)},
+                        "camera pipeline: colour cast of the light, Bayer mosaic with shot and read noise, "
+                        "demosaicing, sRGB, JPEG 60-95; exposure log-uniform 0.5-30 % (training)"),
+        SynthesisPreset("real-mix", "mixture", {"components": ("camera-range", "physical-range", "scale-noise-range")},
+                        "a third each of camera-range, physical-range and scale-noise-range, per image (training)"),
     ]
 }  # fmt: skip
 
@@ -197,6 +239,12 @@ def degrade(image: np.ndarray, preset: str | SynthesisPreset, rng: np.random.Gen
         return quantize8(image * params["ratio"] + rng.normal(0.0, params["noise_std"], image.shape)), params
     if preset.kind == "physical":
         return darken_physical(image, rng=rng, **params), params
+    if preset.kind == "camera":
+        cast = (params["cast_red"], 1.0, params["cast_blue"])
+        quality = round(params["jpeg_quality"])
+        dark = darken_camera(image, params["exposure"], rng, read_noise=params["read_noise"], cast=cast,
+                             jpeg_quality=quality)  # fmt: skip
+        return dark, params
     raise ValueError(f"preset {preset.name!r} of kind {preset.kind!r} is not a per-image degradation")
 
 

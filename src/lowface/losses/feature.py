@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lowface.backbones.base import FeatureExtractor
+from lowface.filters import gaussian_blur
 
 
 class PerceptualLoss(nn.Module):
@@ -41,24 +40,6 @@ class PerceptualLoss(nn.Module):
         if self.relative:
             loss = loss / (target.pow(2).flatten(1).mean(1) + 1e-8)
         return loss.mean()
-
-
-def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
-    """Normalised 1-D Gaussian, radius 3*sigma by default."""
-    radius = radius if radius is not None else math.ceil(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    return (kernel / kernel.sum()).float()
-
-
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
-    kernel = gaussian_kernel1d(sigma).to(x)
-    channels, radius = x.shape[1], kernel.numel() // 2
-    pad_mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
-    x = F.pad(x, (radius, radius, radius, radius), mode=pad_mode)
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
 
 
 class ColorLoss(nn.Module):

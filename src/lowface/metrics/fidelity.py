@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lowface.losses.feature import gaussian_kernel1d
+from lowface.filters import gaussian_kernel1d
 
 
 def psnr(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.models.guided_filter import FastGuidedUpsampler
+from lowface.models.guided_filter import FastGuidedUpsampler, GuideDomain
 from lowface.registry import MODELS
 
 ILLUMINATION_FLOOR = 1e-4
@@ -123,13 +123,25 @@ class FastEnhanceNet(nn.Module):
     full resolution, so fine detail comes from the input, not from the upsampler. Costs about 1/60 of
     :class:`EnhanceNet` per pixel with the defaults. Tiling is exact with a halo of ``receptive_radius``
     pixels when tiles start on multiples of ``scale``.
+
+    ``guide="log"`` (default) fits the upsampler in the log domain (a local power law, no halo around light
+    sources; see :class:`FastGuidedUpsampler`), with ``guide_eps`` 0.01 unless given; ``guide="linear"`` is
+    the earlier affine fit (``guide_eps`` 1e-3), which draws dark rings around lamps in night scenes.
     """
 
-    def __init__(self, scale: int = 4, width: int = 32, guide_radius: int = 2, guide_eps: float = 1e-3):
+    def __init__(
+        self,
+        scale: int = 4,
+        width: int = 32,
+        guide_radius: int = 2,
+        guide_eps: float | None = None,
+        guide: GuideDomain = "log",
+    ):
         super().__init__()
         self.scale = scale
         self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
-        self.upsampler = FastGuidedUpsampler(guide_radius, guide_eps)
+        eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
+        self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
         # Estimator radius + two box filters + one bilinear tap, in low-resolution pixels, times the scale.
         self.receptive_radius = (IlluminationEstimator.receptive_radius + 2 * guide_radius + 1) * scale
         self.size_multiple = scale

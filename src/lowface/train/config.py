@@ -28,6 +28,8 @@ class TrainConfig:
     ratio_range: tuple[float, float] = (0.1, 0.5)
     target_brightness: float | None = None
     synthesis: str | None = None  # a preset of lowface.data.synth.SYNTHESIS_PRESETS; None: Algorithm 1 with ratio_range
+    sice_share: float = 0.0  # share of training items from SICE's train scenes (real pairs); 1: SICE alone, no LFW
+    sice_frames: str = "under"  # "under": under-exposed frames (-> reference); "all": every frame (zero-reference)
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 1e-4
@@ -76,6 +78,10 @@ class TrainConfig:
             raise ValueError(f"loss_weights: unknown terms {sorted(unknown)} for objective {self.objective!r}; "
                              f"known: {sorted(defaults)}")  # fmt: skip
         self.loss_weights = {name: float(w) for name, w in {**defaults, **(self.loss_weights or {})}.items()}
+        if not 0 <= self.sice_share <= 1:
+            raise ValueError(f"sice_share must be in [0, 1], got {self.sice_share}")
+        if self.sice_frames not in ("under", "all"):
+            raise ValueError(f"sice_frames must be 'under' or 'all', got {self.sice_frames!r}")
         if self.distance not in ("statistics", "aligned"):
             raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
 

@@ -27,11 +27,13 @@ import yaml
 from torch import distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from lowface.backbones import create_feature_extractor
-from lowface.data.datasets import UnpairedLowLightDataset
+from lowface.data.datasets import MixedDataset, RealPairsDataset, UnpairedLowLightDataset
 from lowface.data.lfw import lfw_train_images
+from lowface.data.sice import sice_pairs
 from lowface.devices import pick_device
 from lowface.io import atomic_write_bytes
 from lowface.losses.competitors import COMPETITOR_OBJECTIVES
@@ -88,7 +90,7 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Owns the model, the objective, the optimizer and the run folder."""
 
-    def __init__(self, config: TrainConfig, dataset: UnpairedLowLightDataset | None = None):
+    def __init__(self, config: TrainConfig, dataset: Dataset | None = None):
         self.config = config
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -108,7 +110,7 @@ class Trainer:
         weights = config.loss_weights
         needs_features = any(weights.get(term, 0) for term in FEATURE_TERMS)
         features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
-        paths = lfw_train_images(config.data_root) if dataset is None else None
+        paths = lfw_train_images(config.data_root) if dataset is None and config.sice_share < 1 else None
         face_loss, labels, faces = None, None, None
         cache_dir = Path(config.cache_dir) if config.cache_dir else self.out_dir
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,26 @@ class Trainer:
         for name, parameter in self.model.named_parameters():
             parameter.requires_grad_(self._trains(name))
         self.optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-        self.dataset = dataset or UnpairedLowLightDataset(
+        self.dataset = dataset or self._dataset(paths, labels, faces)
+        self.step = 0
+        self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
+        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        if self.checkpoint_path.exists():
+            self._load_checkpoint()
+        elif self.rank == 0:
+            atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
+        self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _dataset(self, paths, labels, faces) -> Dataset:
+        """LFW's training faces, SICE's training scenes, or both mixed by ``sice_share``."""
+        config = self.config
+        real = None
+        if config.sice_share > 0:
+            pairs = sice_pairs(config.data_root, "train", config.sice_frames)
+            real = RealPairsDataset(pairs, config.crop, config.seed, labels is not None, faces is not None)
+            if paths is None:
+                return real
+        faces_dataset = UnpairedLowLightDataset(
             paths,
             config.crop,
             config.ratio_range,
@@ -144,14 +165,7 @@ class Trainer:
             labels=labels,
             faces=faces,
         )
-        self.step = 0
-        self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
-        self.checkpoint_path = self.out_dir / "checkpoint.pt"
-        if self.checkpoint_path.exists():
-            self._load_checkpoint()
-        elif self.rank == 0:
-            atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
-        self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+        return faces_dataset if real is None else MixedDataset(faces_dataset, real, config.sice_share)
 
     def _frozen(self, name: str) -> nn.Module:
         """A catalogued model (e.g. the shipped LACR-VAE), frozen on the training device."""

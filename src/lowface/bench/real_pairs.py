@@ -1,0 +1,104 @@
+"""The real-pairs benchmark: real under-exposed captures against the well-exposed frame of the same scene (SICE).
+
+Per method, on every under-exposed frame of the chosen split's scenes (``lowface.data.sice``):
+- fidelity to the scene's reference: PSNR, SSIM (as on LFW) and CIEDE2000, raw and after matching the output's
+  mean luma to the reference's ("matched": the reference's exposure is a photographer's choice, the structure
+  and colour are not);
+- faces, per detector: detections on the enhanced dark frame that the reference frame also shows (found, box IoU
+  at least ``MATCH_IOU``) and those it does not show (invented). A face tool that invents faces is unsafe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lowface.bench.methods import as_float
+from lowface.data.packing import packed
+from lowface.data.sice import sice_pairs
+from lowface.io import image_to_tensor, read_image
+from lowface.metrics.color import ciede2000, match_brightness
+from lowface.metrics.fidelity import psnr, ssim
+
+MATCH_IOU = 0.3
+
+
+@dataclass
+class RealPairsSet:
+    """The under-exposed frames of one SICE split (float32 (H, W, 3) in [0, 1], as the enhancers take them) with
+    their scenes' reference frames (uint8 (H, W, 3), shared between the frames of a scene)."""
+
+    split: str
+    names: list[str]
+    dark: list[np.ndarray] = field(repr=False)
+    references: list[np.ndarray] = field(repr=False)
+
+    @classmethod
+    def load(cls, data_root: str | Path, split: str = "test", limit: int | None = None) -> RealPairsSet:
+        """The pairs of ``split`` in scene order (only the first ``limit`` unless None)."""
+        pairs = sice_pairs(data_root, split)[:limit]
+        references: dict[Path, np.ndarray] = {}
+        for _, reference in pairs:
+            if reference not in references:
+                references[reference] = np.round(read_image(reference).rgb * 255).astype(np.uint8)
+        dark = packed((read_image(d).rgb for d, _ in pairs), len(pairs))
+        return cls(split, [f"{d.name}->{r.name}" for d, r in pairs], dark, [references[r] for _, r in pairs])
+
+    @property
+    def dataset(self) -> str:
+        """The name of this set in the enhanced-image cache: the split and a hash of its pair list."""
+        return f"sice-{self.split}-{hashlib.sha256(str(self.names).encode()).hexdigest()[:6]}"
+
+
+def pair_fidelity(images: list[np.ndarray], references: list[np.ndarray], batch: int = 16) -> dict[str, float]:
+    """Mean PSNR, SSIM and CIEDE2000 of (H, W, 3) images against their references, raw and brightness-matched
+    (keys ``psnr``, ``ssim``, ``ciede2000`` and the same with ``_matched``)."""
+    values: dict[str, list[float]] = {}
+    for start in range(0, len(images), batch):
+        x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + batch]])
+        y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + batch]])
+        for suffix, candidate in (("", x), ("_matched", match_brightness(x, y))):
+            for name, metric in (("psnr", psnr), ("ssim", ssim), ("ciede2000", ciede2000)):
+                values.setdefault(name + suffix, []).extend(metric(candidate, y).tolist())
+    return {name: float(np.mean(v)) for name, v in values.items()}
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_faces(found: list[np.ndarray], reference: list[np.ndarray], min_iou: float = MATCH_IOU) -> int:
+    """How many boxes of ``found`` match a distinct box of ``reference`` (greedy by IoU)."""
+    candidates = sorted(
+        ((box_iou(f, r), i, j) for i, f in enumerate(found) for j, r in enumerate(reference)), reverse=True
+    )
+    used_found, used_reference = set(), set()
+    for iou, i, j in candidates:
+        if iou < min_iou:
+            break
+        if i not in used_found and j not in used_reference:
+            used_found.add(i)
+            used_reference.add(j)
+    return len(used_found)
+
+
+def detect_boxes(detector, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Every face box per image (uint8 or float (H, W, 3))."""
+    return [[d.box for d in detector.detect(image_to_tensor(as_float(im))[0])] for im in images]
+
+
+def face_agreement(found: list[list[np.ndarray]], reference: list[list[np.ndarray]]) -> dict[str, int]:
+    """Faces on processed dark frames against their reference frames: found (also on the reference),
+    invented (not on it), and how many the references show."""
+    matched = sum(match_faces(f, r) for f, r in zip(found, reference, strict=True))
+    total = sum(len(f) for f in found)
+    return {"found": matched, "invented": total - matched, "reference_faces": sum(len(r) for r in reference)}
