@@ -78,11 +78,17 @@ def test_user_weights_override_the_shipped_ones(tmp_path: Path):
     from lowface.models import FastEnhanceNet
 
     torch.manual_seed(0)
-    custom = FastEnhanceNet()
-    safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "mine.safetensors"))
-    enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=tmp_path / "mine.safetensors")
     x = torch.rand(1, 3, 32, 32) * 0.3
-    assert torch.allclose(enhancer.enhance_tensor(x), custom.eval()(x).reflectance)
+    for guide in ("log", "linear"):  # built with the constructor arguments the file records, as lowface train writes
+        custom = FastEnhanceNet(guide=guide)
+        model = json.dumps({"type": "fast_enhance_net", "guide": guide})
+        safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "mine.safetensors"), {"model": model})
+        enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=tmp_path / "mine.safetensors")
+        assert torch.allclose(enhancer.enhance_tensor(x), custom.eval()(x).reflectance)
+    other = json.dumps({"type": "restore_net"})
+    safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "other.safetensors"), {"model": other})
+    with pytest.raises(ValueError, match="trained as a 'restore_net', not as lowface-fast's architecture"):
+        Enhancer.from_pretrained("lowface-fast", weights=tmp_path / "other.safetensors")
 
 
 def test_demo_writes_enhanced_images_and_a_grid(tmp_path: Path):

@@ -2,10 +2,15 @@
 
 Usage: python tools/fit_exposure_gate.py --data-root ../shared/data [--out src/lowface/weights/exposure_gate.json]
 
-Data: LFW's training list only (identities disjoint from pairs.txt). Class 0 ("leave alone"): the clean
-images. Class 1 ("enhance"): the same images darkened by each preset in DARK_PRESETS (seed 1), each preset
-weighted so that the two classes weigh the same. Logistic regression on standardised features, L2 1e-3,
-L-BFGS (lowface.logistic).
+Data, training material only (no LFW test identity, no SICE validation or test scene, no benchmark preset):
+- LFW's training list: class 0 ("leave alone") the clean images, class 1 ("enhance") the same images darkened by
+  each training preset in DARK_PRESETS (seed 1);
+- real captures, SICE's train scenes (lowface.data.sice): class 1 the under-exposed frames, class 0 each scene's
+  reference and every frame at least as bright (brightening an over-exposed frame only does harm); frames between
+  (darker than the reference, but not by the under-exposure margin) are ambiguous and left out.
+The four groups (LFW clean, LFW dark, SICE dark, SICE well/over-exposed) weigh the same. Logistic regression on
+standardised features, L2 1e-3, L-BFGS (lowface.logistic). The report gives the mean weight per group, and per
+preset of the benchmark and on SICE's validation scenes, none of which the fit saw.
 """
 
 from __future__ import annotations
@@ -18,16 +23,34 @@ import torch
 from tqdm import tqdm
 
 from lowface.data.lfw import lfw_train_images
+from lowface.data.sice import LUMA, load_scenes, sice_root
 from lowface.data.synth import synthesize
 from lowface.gate import ExposureGate, exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
 
-DARK_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
+DARK_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
+REPORT_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
 
 
 def features_of(images: list[np.ndarray]) -> torch.Tensor:
     return torch.cat([exposure_features(image_to_tensor(np.asarray(im, np.float32))) for im in images])
+
+
+def sice_groups(data_root: Path, split: str) -> dict[str, torch.Tensor]:
+    """Features of a SICE split's under-exposed frames and of its references and brighter frames."""
+    root = sice_root(data_root)
+    dark, bright = [], []
+    for scene in tqdm(load_scenes(split), desc=f"SICE {split}", unit="scene"):
+        reference = read_image(root / f"{scene.reference}.jpg").rgb
+        level = float((reference @ LUMA).mean())
+        for number in scene.frames:
+            image = reference if number == scene.reference else read_image(root / f"{number}.jpg").rgb
+            if number in scene.under_exposed:
+                dark.append(features_of([image]))
+            elif float((image @ LUMA).mean()) >= level:
+                bright.append(features_of([image]))
+    return {f"sice-{split}-dark": torch.cat(dark), f"sice-{split}-bright": torch.cat(bright)}
 
 
 def main() -> None:
@@ -37,26 +60,36 @@ def main() -> None:
     args = parser.parse_args()
 
     clean = [read_image(p).rgb for p in tqdm(lfw_train_images(args.data_root), desc="reading", unit="img")]
-    groups = {"clean": features_of(clean)}
-    for preset in tqdm(DARK_PRESETS, desc="presets"):
-        groups[preset] = features_of(synthesize(clean, preset, seed=1)[0])
-    x = torch.cat(list(groups.values()))
-    y = torch.cat([torch.zeros(len(clean))] + [torch.ones(len(clean))] * len(DARK_PRESETS))
-    sample_weight = torch.where(y == 0, float(len(DARK_PRESETS)), 1.0)
-    fit = fit_logistic(x, y, sample_weight)
-    gate = ExposureGate.from_fit(fit)
+    lfw_dark = torch.cat([features_of(synthesize(clean, preset, seed=1)[0]) for preset in tqdm(DARK_PRESETS)])
+    fit_groups = {"lfw-clean": (features_of(clean), 0.0), "lfw-dark": (lfw_dark, 1.0)}
+    sice_train = sice_groups(args.data_root, "train")
+    fit_groups["sice-train-dark"] = (sice_train["sice-train-dark"], 1.0)
+    fit_groups["sice-train-bright"] = (sice_train["sice-train-bright"], 0.0)
+    x = torch.cat([features for features, _ in fit_groups.values()])
+    y = torch.cat([torch.full((len(features),), label) for features, label in fit_groups.values()])
+    sample_weight = torch.cat([torch.full((len(f),), 1.0 / len(f)) for f, _ in fit_groups.values()])
+    gate = ExposureGate.from_fit(fit_logistic(x, y, sample_weight * len(x)))
+
+    report = {name: features for name, (features, _) in fit_groups.items()}
+    report.update(sice_groups(args.data_root, "val"))
+    report.update({preset: features_of(synthesize(clean, preset, seed=2)[0]) for preset in REPORT_PRESETS})
     summary = {}
-    for name, feats in groups.items():
-        w = gate.weight_from_features(feats)
+    for name, features in report.items():
+        w = gate.weight_from_features(features)
         summary[name] = {
+            "fitted_on": name in fit_groups,
+            "images": len(features),
             "mean_weight": round(float(w.mean()), 4),
             "share_above_0.5": round(float((w > 0.5).float().mean()), 4),
+            "share_zero": round(float((w == 0).float().mean()), 4),
         }
         row = summary[name]
-        print(f"{name:18s} mean w {row['mean_weight']:.3f}  w > 0.5: {100 * row['share_above_0.5']:.1f}%")
+        print(f"{name:22s} mean w {row['mean_weight']:.3f}  w > 0.5: {100 * row['share_above_0.5']:5.1f}%  "
+              f"untouched: {100 * row['share_zero']:5.1f}%")  # fmt: skip
     gate.save(
         args.out,
-        training_data=f"LFW train_images.txt ({len(clean)} images) clean vs darkened by {list(DARK_PRESETS)}",
+        training_data=f"LFW train_images.txt ({len(clean)} images) clean vs darkened by {list(DARK_PRESETS)}; "
+        "SICE train scenes: under-exposed frames vs references and brighter frames; four groups weighted equally",
         fit_summary=summary,
     )
     print(f"gate written to {args.out}")

@@ -3,16 +3,19 @@
 Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600]
        [--out src/lowface/weights/noise_router.json]
 
-Data: LFW's training list only (identities disjoint from pairs.txt), ``--images`` of them evenly spread over the
-list; even positions fit the router, odd positions are held out for the report. Each image is darkened by every
-preset (seed 1) and enhanced by both networks (raw, no exposure gate). Label: 1 when lowface-restore's output has
-the higher PSNR against the clean image; sample weight: the PSNR difference capped at 3 dB, so that the images
-where the choice matters decide the fit. Logistic regression on (log noise, log mean luma, log 95th percentile
-of luma), lowface.logistic.
+Data, training material only: LFW's training list (identities disjoint from pairs.txt), ``--images`` of them
+evenly spread over the list, even positions fit the router, odd positions are held out for the report; each image
+is darkened by every training preset (seed 1). And real pairs: the under-exposed frames of SICE's train scenes
+against their reference (lowface.data.sice). Both networks enhance every image (raw, no exposure gate). Label: 1
+when lowface-restore's output has the higher PSNR against the clean image or reference; sample weight: the PSNR
+difference capped at 3 dB, so that the images where the choice matters decide the fit; the real pairs weigh as
+much as all synthetic images together. Logistic regression on (log noise, log mean luma, log 95th percentile of
+luma), lowface.logistic.
 
-Report (held-out images): per preset, the share routed to lowface-restore and the mean PSNR of fast / restore /
-auto / the per-image better of the two; FIT_PRESETS are the ones fitted on, TEST_PRESETS the benchmark's; and the
-share of the real low-light photos (no reference) routed to lowface-restore.
+Report: per held-out set - LFW's held-out images through the training presets (FIT_PRESETS) and through the
+benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - the share routed to
+lowface-restore and the mean PSNR of fast / restore / auto / the per-image better of the two; and the share of the
+real low-light photos (no reference) routed to lowface-restore.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tqdm import tqdm
 from lowface.api import enhanced_image
 from lowface.data.lfw import lfw_train_images
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
+from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize
 from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
@@ -34,8 +38,8 @@ from lowface.metrics.fidelity import psnr
 from lowface.pretrained import create_model
 from lowface.routing import NoiseRouter, noise_features
 
-FIT_PRESETS = ("linear", "linear-dark", "gamma-noise", "gamma-noise-strong", "physical-range", "scale-noise-range")
-TEST_PRESETS = ("x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
+FIT_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
+TEST_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
 NETWORKS = ("lowface-fast", "lowface-restore")
 WEIGHT_CAP_DB = 3.0
 
@@ -72,18 +76,33 @@ def main() -> None:
         dark = synthesize(clean, preset, seed=1)[0]
         results[preset] = evaluate(dark, clean, networks)
 
-    x = torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS])
-    gain = torch.cat([results[p]["psnr"][fit_rows, 1] - results[p]["psnr"][fit_rows, 0] for p in FIT_PRESETS])
-    fit = fit_logistic(x, (gain > 0).float(), gain.abs().clamp(max=WEIGHT_CAP_DB))
+    real = {}
+    for split in ("train", "val"):
+        pairs = sice_pairs(args.data_root, split)
+        dark = [read_image(d).rgb for d, _ in tqdm(pairs, desc=f"SICE {split}", unit="img")]
+        real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks)
+
+    synthetic = {
+        "features": torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS]),
+        "gain": torch.cat([results[p]["psnr"][fit_rows, 1] - results[p]["psnr"][fit_rows, 0] for p in FIT_PRESETS]),
+    }
+    real_gain = real["train"]["psnr"][:, 1] - real["train"]["psnr"][:, 0]
+    x = torch.cat([synthetic["features"], real["train"]["features"]])
+    gain = torch.cat([synthetic["gain"], real_gain])
+    real_weight = len(synthetic["gain"]) / len(real_gain)  # the real pairs weigh as much as the synthetic images
+    balance = torch.cat([torch.ones_like(synthetic["gain"]), torch.full_like(real_gain, real_weight)])
+    fit = fit_logistic(x, (gain > 0).float(), gain.abs().clamp(max=WEIGHT_CAP_DB) * balance)
     router = NoiseRouter.from_fit(fit)
 
+    held_out = {preset: (r["features"][report_rows], r["psnr"][report_rows]) for preset, r in results.items()}
+    held_out["sice-train"] = (real["train"]["features"], real["train"]["psnr"])
+    held_out["sice-val"] = (real["val"]["features"], real["val"]["psnr"])
     summary = {}
-    for preset, result in results.items():
-        features, scores = result["features"][report_rows], result["psnr"][report_rows]
+    for preset, (features, scores) in held_out.items():
         restore = router.probability_from_features(features) > 0.5
         auto = torch.where(restore, scores[:, 1], scores[:, 0])
         summary[preset] = {
-            "fitted_on": preset in FIT_PRESETS,
+            "fitted_on": preset in FIT_PRESETS or preset == "sice-train",
             "share_restore": round(float(restore.float().mean()), 4),
             "psnr_fast": round(float(scores[:, 0].mean()), 3),
             "psnr_restore": round(float(scores[:, 1].mean()), 3),
@@ -106,8 +125,9 @@ def main() -> None:
         args.out,
         networks=list(NETWORKS),
         training_data=f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
-        f"(seed 1); label: higher PSNR of {NETWORKS[1]} vs {NETWORKS[0]}, weight |difference| capped at "
-        f"{WEIGHT_CAP_DB} dB",
+        f"(seed 1), and the {len(real_gain)} under-exposed frames of SICE's train scenes against their reference "
+        f"(weighing as much as the synthetic images together); label: higher PSNR of {NETWORKS[1]} vs "
+        f"{NETWORKS[0]}, weight |difference| capped at {WEIGHT_CAP_DB} dB",
         held_out_report=summary,
         real_photos_share_restore=real_share,
         real_photos_probability=real_choice,

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from lowface.pretrained import WEIGHTS_PACKAGE
 
-FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list; research use, as LFW)"
+FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list and SICE's train scenes; research use, as both)"
 M = TypeVar("M", bound="LogisticModel")
 
 

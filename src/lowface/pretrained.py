@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import safetensors
 import safetensors.torch
 from torch import nn
 
@@ -123,8 +124,29 @@ def model_fingerprint(name: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def weights_architecture(path: str | Path) -> dict[str, Any] | None:
+    """The ``model`` config ({"type": ..., constructor arguments}) a weights file was trained with: from its
+    safetensors metadata (written by ``lowface train``), else from the ``config.yaml`` of the run folder it lies
+    in; None when neither says."""
+    path = Path(path)
+    with safetensors.safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata() or {}
+    if "model" in metadata:
+        return json.loads(metadata["model"])
+    config = path.parent / "config.yaml"
+    if config.is_file():
+        import yaml
+
+        model = (yaml.safe_load(config.read_text()) or {}).get("model")
+        return model if isinstance(model, dict) else None
+    return None
+
+
 def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
-    """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded."""
+    """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded.
+
+    Given weights are built with the constructor arguments they were trained with (see
+    :func:`weights_architecture`) when they record them; their architecture must be the named one's."""
     card = model_card(name)
     if card.architecture == "routed":
         if weights is not None:
@@ -136,7 +158,15 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
 
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
         return RoutedModel(*networks, shipped_router(), (card.kwargs["fast"], card.kwargs["restore"])).eval()
-    model = MODELS.create(card.architecture, **card.kwargs)
+    kwargs = card.kwargs
+    if weights is not None and Path(weights).suffix == ".safetensors" and Path(weights).is_file():
+        trained = weights_architecture(weights)
+        if trained is not None and trained.get("type") != card.architecture:
+            raise ValueError(
+                f"{weights}: trained as a {trained.get('type')!r}, not as {name}'s architecture {card.architecture!r}"
+            )
+        kwargs = {k: v for k, v in trained.items() if k != "type"} if trained is not None else kwargs
+    model = MODELS.create(card.architecture, **kwargs)
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))
     elif card.file is not None:

@@ -183,6 +183,8 @@ SYNTHESIS_PRESETS = {
                         "paper Algorithm 1, ratios U(0.35, 0.45) (LaPa-Face test set)"),
         SynthesisPreset("linear-dark", "linear", {"ratio_range": (0.10, 0.20)},
                         "Algorithm 1 with ratios U(0.10, 0.20): much darker"),
+        SynthesisPreset("linear-wide", "linear", {"ratio_range": (0.10, 0.50)},
+                        "Algorithm 1 with ratios U(0.10, 0.50), the unpaired training default (training)"),
         SynthesisPreset("gamma-noise", "gamma_noise", {"gamma": (2.15, 2.25), "noise_std": (0.26 / 255, 0.30 / 255)},
                         "paper CelebA-Test-II: gamma U(2.15, 2.25), Gaussian noise std 0.26-0.30 read on the "
                         "8-bit scale (as the official script applies it)"),

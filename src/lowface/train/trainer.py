@@ -221,7 +221,12 @@ class Trainer:
         atomic_write_bytes(
             path,
             safetensors.torch.save(
-                state, metadata={"step": str(self.step), "train_seconds": f"{self.train_seconds:.0f}"}
+                state,
+                metadata={
+                    "step": str(self.step),
+                    "train_seconds": f"{self.train_seconds:.0f}",
+                    "model": json.dumps(self.config.model),  # what lowface.pretrained.create_model builds
+                },
             ),
         )
         return path

@@ -1,0 +1,71 @@
+"""A contact sheet for looking at what a model does on real photos: one row per photo, the input then each method.
+
+    python tools/contact_sheet.py -o runs/sheet.png --methods lowface-auto,lime ../shared/data/lowlight_real/LIME/*.bmp
+    python tools/contact_sheet.py -o runs/sice.png --sice val --methods lowface-auto,mine=lowface-fast:runs/x/m.safetensors
+
+Methods as in ``lowface bench`` (a name, or label=name:weights); ``--gate`` runs them as ``lowface enhance`` does
+(with the exposure gate). With ``--sice SPLIT`` the rows are SICE frames of that split (every ``--every``-th
+under-exposed frame) and the scene's reference closes each row. The sheet is for looking, not for publishing: the
+datasets under ../shared/data are for research use only, so write it under runs/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from lowface.api import Enhancer
+from lowface.bench.methods import MethodSpec
+from lowface.data.sice import sice_pairs
+from lowface.io import read_image
+
+
+def cell(image: np.ndarray, width: int) -> np.ndarray:
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    pixels = Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8))
+    return np.asarray(pixels.resize((width, height), Image.LANCZOS))
+
+
+@click.command()
+@click.argument("photos", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--methods", default="lowface-auto", show_default=True, help="Comma-separated method specs.")
+@click.option("--sice", "sice_split", type=click.Choice(["train", "val", "test"]), help="Rows from this SICE split.")
+@click.option("--every", default=4, show_default=True, help="With --sice: every N-th under-exposed frame.")
+@click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
+@click.option("--width", default=320, show_default=True, help="Width of each cell in pixels.")
+@click.option("--gate/--no-gate", default=False, show_default=True, help="Apply the exposure gate, as enhance does.")
+@click.option("--threads", default=2, show_default=True)
+def main(photos, output, methods, sice_split, every, data_root, width, gate, threads) -> None:
+    torch.set_num_threads(threads)
+    specs = [MethodSpec.parse(m.strip()) for m in methods.split(",") if m.strip()]
+    enhancers = [Enhancer.from_pretrained(s.name, device="cpu", weights=s.weights, gate=gate) for s in specs]
+    rows_in: list[tuple[Path, Path | None]] = [(p, None) for p in photos]
+    if sice_split:
+        rows_in += sice_pairs(data_root, sice_split)[::every]
+    if not rows_in:
+        raise click.UsageError("give photos or --sice SPLIT")
+    labels = ["input", *(s.label for s in specs)] + (["reference"] if sice_split else [])
+    rows = []
+    for path, reference in rows_in:
+        image = read_image(path).rgb
+        cells = [cell(image, width)] + [cell(e.enhance(image), width) for e in enhancers]
+        if sice_split:
+            cells.append(cell(read_image(reference).rgb, width) if reference else np.zeros_like(cells[0]))
+        rows.append(np.concatenate(cells, 1))
+        click.echo(path)
+    sheet = Image.fromarray(np.concatenate(rows, 0))
+    draw = ImageDraw.Draw(sheet)
+    for index, label in enumerate(labels):
+        draw.text((index * width + 4, 4), label, fill=(255, 64, 64))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(output)
+    click.echo(f"wrote {output} ({len(rows)} rows x {len(labels)} columns)")
+
+
+if __name__ == "__main__":
+    main()
