@@ -1,7 +1,7 @@
 """A contact sheet for looking at what a model does on real photos: one row per photo, the input then each method.
 
     python tools/contact_sheet.py -o runs/sheet.png --methods lowface-auto,lime ../shared/data/lowlight_real/LIME/*.bmp
-    python tools/contact_sheet.py -o runs/sice.png --sice val --methods lowface-auto,mine=lowface-fast:runs/x/m.safetensors
+    python tools/contact_sheet.py -o runs/sice.png --sice val --methods lowface-auto,x=lowface-fast:runs/x/m.safetensors
 
 Methods as in ``lowface bench`` (a name, or label=name:weights); ``--gate`` runs them as ``lowface enhance`` does
 (with the exposure gate). With ``--sice SPLIT`` the rows are SICE frames of that split (every ``--every``-th
