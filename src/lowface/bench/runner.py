@@ -1,7 +1,9 @@
 """One benchmark run: every method on every dataset, every metric, as a JSON-ready record.
 
 Datasets: the images of the first ``limit`` pairs of LFW's pairs.txt darkened by each synthesis preset (seed 0;
-"clean" and "none" bound the range), and the real low-light photos (no reference). Per (method, dataset):
+"clean" and "none" bound the range), the real low-light photos (no reference), and the real pairs of SICE's test
+(or validation) scenes, real under-exposed frames against their scene's reference (``lowface.bench.real_pairs``:
+PSNR, SSIM, CIEDE2000 raw and brightness-matched, faces found and invented). Per (method, LFW set or photos):
 - fidelity on all images: PSNR and SSIM against the clean image (RGB, data range 1, 11x11 Gaussian window
   sigma 1.5; lowface.metrics.fidelity);
 - no-reference quality on a sample of images: NIQE (MATLAB's algorithm, official pristine model; lower is
