@@ -22,6 +22,10 @@ LICENCE = (
     "MIT (weights trained by lowface's own code on LFW's training list; LFW is for research use, "
     "so treat these weights as research-use)"
 )
+LICENCE_SICE = (
+    "MIT (weights trained by lowface's own code on LFW's training list and SICE's train scenes; both are for "
+    "research use, so treat these weights as research-use)"
+)
 
 
 def main() -> None:
@@ -46,7 +50,7 @@ def main() -> None:
         "description": args.description,
         "file": target.name,
         "sha256": sha256_file(target),
-        "licence": LICENCE,
+        "licence": LICENCE_SICE if config.get("sice_share") else LICENCE,
         "command": args.command,
         "extra": {
             "steps": log[-1]["step"] if log else 0,
