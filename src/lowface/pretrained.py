@@ -58,7 +58,7 @@ ROUTED_CARDS = [
         {"fast": "lowface-fast", "restore": "lowface-restore"},
         "noise-aware: lowface-restore for images whose estimated noise would show once brightened, "
         "lowface-fast for the rest (the router in lowface/weights/noise_router.json)",
-        licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW research use)",
+        licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW and SICE: research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data",
     )
 ]
