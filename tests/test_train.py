@@ -230,3 +230,35 @@ def test_train_only_freezes_everything_else(tiny_data: Path, tmp_path: Path):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("relight."))
     with pytest.raises(ValueError, match="matches no parameter"):
         Trainer(load_config(None, [f"data_root={tiny_data}", f"out_dir={tmp_path}/x", "train_only=[nothing]"]))
+
+
+@pytest.fixture(scope="module")
+def tiny_sice(tiny_data: Path) -> Path:
+    """tiny_data plus a fake sice/ folder: every frame of the committed train scenes as a small image (the
+    under-exposed ones at a fifth of their reference), so the committed split resolves to real files."""
+    from lowface.data.sice import load_scenes
+
+    for scene in load_scenes("train"):
+        reference = smooth_test_image(40, 40, seed=scene.scene)
+        for number in scene.frames:
+            image = reference * (0.2 if number in scene.under_exposed else 1.0)
+            write_image(tiny_data / "sice" / f"{number}.jpg", ImageData(image))
+    return tiny_data
+
+
+def test_training_mixes_real_pairs_in_and_the_weights_record_their_model(tiny_sice: Path, tmp_path: Path):
+    from lowface.pretrained import create_model, weights_architecture
+
+    extra = ("sice_share=0.5", "model.guide=linear", "loss_weights.reconstruction=1")
+    trainer = Trainer(config_for(tiny_sice, tmp_path / "run", 2, "fast_enhance_net", *extra))
+    assert type(trainer.dataset).__name__ == "MixedDataset" and len(trainer.dataset) == 12  # 6 faces + 6 pairs
+    path = trainer.fit()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["reconstruction"] > 0
+    assert weights_architecture(path) == {"type": "fast_enhance_net", "guide": "linear"}
+    assert create_model("lowface-fast", weights=path).upsampler.domain == "linear"
+    alone = Trainer(load_config(None, [f"data_root={tiny_sice}", f"out_dir={tmp_path / 'zd'}", "steps=1", "crop=32",
+                                       "model.type=zero_dce_pp", "objective=zero_dce_pp", "sice_share=1",
+                                       "sice_frames=all"]))  # fmt: skip
+    assert type(alone.dataset).__name__ == "RealPairsDataset" and len(alone.dataset) > 900  # every train frame
+    alone.fit()
