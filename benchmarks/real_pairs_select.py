@@ -37,8 +37,10 @@ def main(methods, split, data_root, threads, out) -> None:
         images = [np.round(enhancer.enhance(dark) * 255).astype(np.uint8) for dark in pairs.dark]
         rows[spec.label] = pair_fidelity(images, pairs.references)
         r = rows[spec.label]
-        click.echo(f"{spec.label:24s} PSNR {r['psnr']:.2f}  matched {r['psnr_matched']:.2f}  SSIM {r['ssim']:.3f}  "
-                   f"dE00 {r['ciede2000']:.2f}  (matched SSIM {r['ssim_matched']:.3f}, dE00 {r['ciede2000_matched']:.2f})")  # fmt: skip
+        click.echo(
+            f"{spec.label:24s} PSNR {r['psnr']:.2f}  matched {r['psnr_matched']:.2f}  SSIM {r['ssim']:.3f}  "
+            f"dE00 {r['ciede2000']:.2f}  (matched: SSIM {r['ssim_matched']:.3f}, dE00 {r['ciede2000_matched']:.2f})"
+        )
     if out:
         record = {**provenance(threads), "split": split, "frames": len(pairs.dark), "rows": rows}
         out.write_text(json.dumps(record, indent=1) + "\n")
