@@ -50,8 +50,8 @@ def sice_root(data_root: str | Path) -> Path:
     root = Path(data_root) / SICE_DIR
     if not root.is_dir() or next(root.glob("*.jpg"), None) is None:
         raise DatasetMissing(
-            f"SICE not found under {root} (expected its numbered frames 1.jpg, 2.jpg, ...); get part 1 of SICE (Cai et al. 2018, the "
-            "512x512 copy Zero-DCE trained on) and place its numbered JPEGs there"
+            f"SICE not found under {root} (expected its numbered frames 1.jpg, 2.jpg, ...); get part 1 of SICE "
+            "(Cai et al. 2018, the 512x512 copy Zero-DCE trained on) and place its numbered JPEGs there"
         )
     return root
 
