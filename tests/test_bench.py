@@ -191,3 +191,13 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     assert int(attributes["data-images-total"]) >= 3 + has_sice  # grid, plot, (real-pairs grid), real-photo grid
     assert attributes["data-images-loaded"] == attributes["data-images-total"]  # every image decoded
     assert int(attributes["data-tables"]) == 4 + has_sice  # quality, recognition, (real pairs), real, speed
+
+
+def test_bench_without_lfw_records_the_empty_presets_value_in_its_command(tmp_path: Path):
+    arguments = ["bench", "--data-root", str(tmp_path), "-o", str(tmp_path / "out"), "--presets", "", "--no-real",
+                 "--no-sice", "--speed-size", "0x0", "--methods", "none", "--detectors", "hog", "-q"]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert record["lfw"] == {} and record["real_pairs"] == {} and record["pairs"] == 0
+    assert "--presets '' --methods none" in record["command"]  # the empty value is kept, quoted: the command reruns

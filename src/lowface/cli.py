@@ -263,16 +263,16 @@ def _names(text: str) -> list[str]:
 
 def _typed_command(ctx: click.Context) -> str:
     """The command as typed (options given on the command line, in declaration order), for provenance."""
-    parts = ["lowface", ctx.info_name or ""]
+    parts = ["lowface", ctx.info_name or "bench"]
     for param in ctx.command.params:
         if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
             continue
         value = ctx.params[param.name]
         if isinstance(param, click.Option) and param.is_flag:
             parts.append(param.opts[0] if value else param.secondary_opts[0])
-        else:
-            parts += [param.opts[-1] if isinstance(param, click.Option) else "", str(value)]
-    return shlex.join(p for p in parts if p)
+        else:  # an empty value stays (shlex quotes it: --presets '')
+            parts += [param.opts[-1], str(value)] if isinstance(param, click.Option) else [str(value)]
+    return shlex.join(parts)
 
 
 @main.command()
