@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from lowface.data.lfw import lfw_train_images
-from lowface.data.sice import LUMA, load_scenes, sice_root
-from lowface.data.synth import synthesize
+from lowface.data.sice import load_scenes, sice_root
+from lowface.data.synth import mean_luma, synthesize
 from lowface.gate import ExposureGate, exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.logistic import fit_logistic
@@ -43,12 +43,12 @@ def sice_groups(data_root: Path, split: str) -> dict[str, torch.Tensor]:
     dark, bright = [], []
     for scene in tqdm(load_scenes(split), desc=f"SICE {split}", unit="scene"):
         reference = read_image(root / f"{scene.reference}.jpg").rgb
-        level = float((reference @ LUMA).mean())
+        level = mean_luma(reference)
         for number in scene.frames:
             image = reference if number == scene.reference else read_image(root / f"{number}.jpg").rgb
             if number in scene.under_exposed:
                 dark.append(features_of([image]))
-            elif float((image @ LUMA).mean()) >= level:
+            elif mean_luma(image) >= level:
                 bright.append(features_of([image]))
     return {f"sice-{split}-dark": torch.cat(dark), f"sice-{split}-bright": torch.cat(bright)}
 
