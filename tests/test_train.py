@@ -83,13 +83,20 @@ def test_short_run_logs_every_term_and_exports_weights(tiny_data: Path, tmp_path
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(tiny_data: Path, tmp_path: Path):
-    straight = Trainer(config_for(tiny_data, tmp_path / "straight", 4)).fit()
+    straight = Trainer(config_for(tiny_data, tmp_path / "straight", 4, "fast_enhance_net", "snapshot_every=3")).fit()
     Trainer(config_for(tiny_data, tmp_path / "resumed", 2)).fit()  # "interrupted" after two steps
     resumed_trainer = Trainer(config_for(tiny_data, tmp_path / "resumed", 4))
     assert resumed_trainer.step == 2
     resumed = resumed_trainer.fit()
     a, b = safetensors.torch.load_file(str(straight)), safetensors.torch.load_file(str(resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    snapshots = sorted(p.name for p in (tmp_path / "straight" / "snapshots").iterdir())
+    assert snapshots == ["step-3.safetensors"]  # every 3 steps: step 3 only, not the final step 4
+    step3 = safetensors.torch.load_file(str(tmp_path / "straight" / "snapshots" / snapshots[0]))
+    assert any(not torch.equal(step3[k], a[k]) for k in a)
+    resumed_folder = sorted(p.name for p in (tmp_path / "resumed").glob("config*.yaml"))
+    assert resumed_folder == ["config-until-step-2.yaml", "config.yaml"]  # steps=2, then steps=4
+    assert "steps: 2" in (tmp_path / "resumed" / "config-until-step-2.yaml").read_text()
 
 
 def test_nan_loss_skips_the_step_without_touching_weights(tiny_data: Path, tmp_path: Path):

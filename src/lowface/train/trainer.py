@@ -2,8 +2,9 @@
 resumable at any point.
 
 The run folder holds ``config.yaml``, ``checkpoint.pt`` (model + optimizer + step, written atomically),
-``log.jsonl`` (every loss term), the caches of parsing labels and face alignments, and at the end
-``model.safetensors``.
+``log.jsonl`` (every loss term), the caches of parsing labels and face alignments, with ``snapshot_every`` the
+weights every so many steps under ``snapshots/`` (the last is not always the best: choose on a validation split),
+and at the end ``model.safetensors``.
 
 Data parallel: launched by ``torchrun --nproc_per_node N -m lowface.cli train ...``, every process takes
 its share of each global batch of ``batch_size`` images and DistributedDataParallel averages the gradients
@@ -142,8 +143,8 @@ class Trainer:
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
         if self.checkpoint_path.exists():
             self._load_checkpoint()
-        elif self.rank == 0:
-            atomic_write_bytes(self.out_dir / "config.yaml", yaml.safe_dump(config.to_dict()).encode())
+        if self.rank == 0:
+            self._record_config()
         self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
 
     def _dataset(self, paths, labels, faces) -> Dataset:
@@ -186,6 +187,14 @@ class Trainer:
         if self.world > 1:
             dist.barrier()
         return result
+
+    def _record_config(self) -> None:
+        """Write ``config.yaml``; a run resumed under another config keeps the one it ran under so far as
+        ``config-until-step-N.yaml``, so the folder says which settings made which steps."""
+        path, text = self.out_dir / "config.yaml", yaml.safe_dump(self.config.to_dict())
+        if path.exists() and path.read_text() != text and self.step > 0:
+            path.replace(self.out_dir / f"config-until-step-{self.step}.yaml")
+        atomic_write_bytes(path, text.encode())
 
     # -- checkpoints ------------------------------------------------------------------------------------
 
@@ -312,6 +321,8 @@ class Trainer:
                     progress.set_postfix(loss=f"{loss:.4f}")
                 if self.step % config.checkpoint_every == 0:
                     self.save_checkpoint()
+                if config.snapshot_every and self.step % config.snapshot_every == 0:
+                    self.export_weights(self.out_dir / "snapshots" / f"step-{self.step}.safetensors")
                 if config.max_minutes is not None and self._out_of_time(start):
                     break
         progress.close()
