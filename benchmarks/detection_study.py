@@ -89,7 +89,7 @@ def main() -> None:
         if label == "none":
             images = originals
         else:
-            enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu")
+            enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
             images = [enhancer.enhance(im) for im in tqdm(originals, desc=f"real {label}", unit="img", leave=False)]
         real[label] = {}
         for detector_name, detector in detectors.items():

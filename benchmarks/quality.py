@@ -52,7 +52,7 @@ def main() -> None:
         clean = [faces[i] for i in plan.kept]
         results[preset] = {}
         for method in args.methods.split(","):
-            enhancer = Enhancer.from_pretrained(method, device="cpu")
+            enhancer = Enhancer.from_pretrained(method, device="cpu", gate=False)
             scores_psnr, scores_ssim, start = [], [], time.perf_counter()
             for low, ref in zip(dark, clean, strict=True):
                 out = enhancer.enhance_tensor(image_to_tensor(low))

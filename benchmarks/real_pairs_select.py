@@ -33,7 +33,7 @@ def main(methods, split, data_root, threads, out) -> None:
     pairs = RealPairsSet.load(data_root, split)
     rows = {}
     for spec in map(MethodSpec.parse, methods):
-        enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights)
+        enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights, gate=False)
         images = [np.round(enhancer.enhance(dark) * 255).astype(np.uint8) for dark in pairs.dark]
         rows[spec.label] = pair_fidelity(images, pairs.references)
         r = rows[spec.label]

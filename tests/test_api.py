@@ -14,7 +14,7 @@ from lowface.api import Enhancer
 
 @pytest.fixture(scope="module")
 def gamma() -> Enhancer:
-    return Enhancer.from_pretrained("gamma", device="cpu")
+    return Enhancer.from_pretrained("gamma", device="cpu", gate=False)
 
 
 def expected(rgb: np.ndarray) -> np.ndarray:
@@ -70,7 +70,9 @@ def test_bad_tensors_and_types_are_refused(gamma):
     with pytest.raises(ValueError, match="shape"):
         gamma.enhance(torch.rand(4, 16, 16))
     with pytest.raises(TypeError, match="unsupported image type"):
-        gamma.enhance("not an image")
+        gamma.enhance(b"not an image")
+    with pytest.raises(ValueError, match=r"nope\.jpg: cannot read file"):
+        gamma.enhance("nope.jpg")
 
 
 def test_one_call_enhance_and_unknown_model_message():
@@ -90,6 +92,41 @@ def test_auto_tiling_for_large_images_equals_whole_image():
     torch.manual_seed(0)
     net = FastEnhanceNet()
     x = torch.rand(1, 3, 300, 420) * 0.3
-    whole = Enhancer(net, device="cpu", tile=0).enhance_tensor(x)
-    tiled = Enhancer(net, device="cpu", tile=128).enhance_tensor(x)
+    whole = Enhancer(net, device="cpu", tile=0, gate=False).enhance_tensor(x)
+    tiled = Enhancer(net, device="cpu", tile=128, gate=False).enhance_tensor(x)
     assert torch.allclose(whole, tiled, atol=1e-5)
+
+
+def test_paths_are_accepted_and_output_is_written_like_the_cli(tmp_path):
+    from lowface.io import ImageData, read_image, write_image
+
+    dark = (smooth_test_image() * 0.2 * 255).astype(np.uint8)
+    write_image(tmp_path / "dark.png", ImageData(dark / np.float32(255)))
+    for source in (tmp_path / "dark.png", str(tmp_path / "dark.png")):
+        result = lowface.enhance(source, model="gamma")
+        assert isinstance(result, ImageData) and result.size == dark.shape[:2]
+    written = lowface.enhance(tmp_path / "dark.png", model="gamma", output=tmp_path / "out" / "dark.png")
+    assert written == tmp_path / "out" / "dark.png"
+    assert np.array_equal(np.round(read_image(written).rgb * 255), np.round(result.rgb * 255))
+    with pytest.raises(TypeError, match="output= needs image to be a path"):
+        lowface.enhance(dark, model="gamma", output=tmp_path / "x.png")
+
+
+def test_the_gate_is_on_by_default_everywhere_and_strength_scales_the_change():
+    bright = smooth_test_image() * 0.9 + 0.05  # well exposed: the gate leaves it alone
+    x = torch.from_numpy(bright).permute(2, 0, 1)[None]
+    assert Enhancer.from_pretrained("gamma", device="cpu").gate is not None
+    assert torch.equal(Enhancer.from_pretrained("gamma", device="cpu").enhance_tensor(x), x)
+    assert torch.equal(lowface.enhance(x, model="gamma"), x)
+    dark = x * 0.1
+    full = Enhancer.from_pretrained("gamma", device="cpu", gate=False).enhance_tensor(dark)
+    half = Enhancer.from_pretrained("gamma", device="cpu", gate=False, strength=0.5).enhance_tensor(dark)
+    torch.testing.assert_close(half, dark + 0.5 * (full - dark))
+    none = Enhancer.from_pretrained("gamma", device="cpu", strength=0.0).enhance_tensor(dark)
+    assert torch.equal(none, dark)
+    with pytest.raises(ValueError, match=r"strength must be in \[0, 1\]"):
+        Enhancer.from_pretrained("gamma", strength=1.5)
+    with pytest.raises(ValueError, match="half precision needs a CUDA device"):
+        Enhancer.from_pretrained("gamma", device="cpu", half=True)
+    with pytest.raises(ValueError, match="unknown device 'gpu'; use auto, cpu"):
+        Enhancer.from_pretrained("gamma", device="gpu")

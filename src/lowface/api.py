@@ -11,9 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from lowface.devices import pick_device
-from lowface.gate import shipped_gate
-from lowface.io import to_batch
-from lowface.pretrained import create_model
+from lowface.gate import ExposureGate, gate_fingerprint, shipped_gate
+from lowface.io import read_image, to_batch
+from lowface.pretrained import create_model, model_fingerprint, sha256_file
 from lowface.routing import RoutedModel
 from lowface.tiling import tiled_apply
 
@@ -34,8 +34,10 @@ class Enhancer:
     """A ready enhancer: a model on a device, with tiling for large images.
 
     Example:
-        >>> enhancer = Enhancer.from_pretrained("lowface-auto")
-        >>> out = enhancer.enhance(np.zeros((64, 64, 3), np.uint8))   # same kind back: uint8 (64, 64, 3)
+        >>> import numpy as np
+        >>> enhancer = Enhancer.from_pretrained("gamma", device="cpu")
+        >>> enhancer.enhance(np.full((64, 64, 3), 20, np.uint8)).dtype   # same kind back: uint8 (64, 64, 3)
+        dtype('uint8')
     """
 
     def __init__(
@@ -45,17 +47,28 @@ class Enhancer:
         device: str | torch.device | None = None,
         tile: int | None = None,
         half: bool = False,
-        gate: bool = False,
+        gate: bool = True,
+        strength: float = 1.0,
+        fingerprint: str = "",
     ):
-        """``gate``: blend with the input by the do-no-harm exposure gate (:mod:`lowface.gate`), so that
-        well-exposed images come back unchanged; off here (the raw model), on in the CLI and ``enhance()``."""
-        self.name = name
+        """``gate`` (on by default, as in the CLI and ``enhance()``): blend with the input by the do-no-harm
+        exposure gate (:mod:`lowface.gate`), so that well-exposed images come back unchanged; ``gate=False`` gives
+        the raw model, as the benchmarks measure it. ``strength`` in [0, 1] scales the enhancement on top of the
+        gate: x + strength w (enhanced - x). ``half``: float16 weights, CUDA only. ``fingerprint``: a checksum of
+        what the model computes (its weights), recorded with each output file."""
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if tile is not None and tile < 0:
+            raise ValueError(f"tile must be 0 (no tiling) or a positive size in pixels, got {tile}")
+        self.name, self.strength, self.fingerprint = name, float(strength), fingerprint
         self.gate = shipped_gate() if gate else None
         self.device = pick_device(device)
+        if half and self.device.type != "cuda":
+            raise ValueError(f"half precision needs a CUDA device; this enhancer runs on {self.device}")
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
-        self.half = half and self.device.type == "cuda"
+        self.half = half
         if self.half:
             self.model.half()
 
@@ -67,10 +80,24 @@ class Enhancer:
         tile: int | None = None,
         weights: str | Path | None = None,
         half: bool = False,
-        gate: bool = False,
+        gate: bool = True,
+        strength: float = 1.0,
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
-        return cls(create_model(name, weights), name, device, tile, half, gate)
+        fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
+        return cls(create_model(name, weights), name, device, tile, half, gate, strength, fingerprint)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.batch`):
+        model name, weights checksum, gate (with its file's checksum) and strength. Device, tiling (exact) and
+        precision are left out: they do not change what is computed beyond rounding."""
+        return {
+            "model": self.name,
+            "weights_sha256": self.fingerprint,
+            "gate": gate_fingerprint() if self.gate is not None else None,
+            "strength": self.strength,
+        }
 
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)
@@ -95,6 +122,12 @@ class Enhancer:
             return tiled_apply(lambda part: self._run(network, part), x, tile, radius, network.size_multiple)
         return self._run(network, x).to(x.device)
 
+    def weight(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B,) how much of the enhancement each image gets: gate weight x strength; 0 means
+        the image comes back exactly as it came (and a file is copied byte for byte)."""
+        weight = self.gate.weight(x) if self.gate is not None else x.new_ones(x.shape[0])
+        return weight * self.strength
+
     @torch.inference_mode()
     def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
@@ -103,11 +136,12 @@ class Enhancer:
         exactly, so memory is bounded by the tile size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
         A routed model (``lowface-auto``) picks its network per whole image, or as ``route`` (B,) says (video);
-        the picks are counted in ``route_counts``.
+        the picks are counted in ``route_counts``. ``strength`` scales w (also a given ``gate_weight``).
         """
-        if self.gate is not None:
-            weight = self.gate.weight(x) if gate_weight is None else gate_weight
-            if not bool(weight.any()):  # clearly well exposed: returned as it came, model not run
+        blend = self.gate is not None or self.strength < 1.0
+        if blend:
+            weight = self.weight(x) if gate_weight is None else gate_weight * self.strength
+            if not bool(weight.any()):  # clearly well exposed (or strength 0): returned as it came, model not run
                 return x.clone()
         if self.routed:
             choice = self.model.choose(x) if route is None else route
@@ -116,10 +150,14 @@ class Enhancer:
             out = self.model.apply_choice(x, choice, self._apply)
         else:
             out = self._apply(self.model, x)
-        return out if self.gate is None else self.gate.blend(x, out, weight)
+        return ExposureGate.blend(x, out, weight) if blend else out
 
     def enhance(self, image: Any, bgr: bool = False) -> Any:
-        """Enhance a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor or ImageData; same kind back."""
+        """Enhance a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor or ImageData; same kind back.
+        A path (str or Path) is read with :func:`lowface.io.read_image` and gives an ImageData (bit depth, alpha
+        and metadata kept; write it with :func:`lowface.io.write_image`)."""
+        if isinstance(image, str | Path):
+            image = read_image(image)
         batch, restore = to_batch(image, bgr=bgr)
         return restore(self.enhance_tensor(batch))
 
@@ -133,8 +171,25 @@ def _cached_enhancer(name: str, device: str | None, gate: bool) -> Enhancer:
 
 
 def enhance(
-    image: Any, model: str = DEFAULT_MODEL, device: str | None = None, bgr: bool = False, gate: bool = True
+    image: Any,
+    model: str = DEFAULT_MODEL,
+    device: str | None = None,
+    bgr: bool = False,
+    gate: bool = True,
+    output: str | Path | None = None,
 ) -> Any:
     """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
-    With ``gate`` (default) a well-exposed image comes back unchanged (see :mod:`lowface.gate`)."""
-    return _cached_enhancer(model, device, gate).enhance(image, bgr=bgr)
+
+    ``image``: a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor, ImageData or a path (-> ImageData).
+    With ``output`` the result is written there the way ``lowface enhance`` writes it (atomically, EXIF and ICC
+    kept, an image the gate leaves alone copied byte for byte) and the output path is returned; ``image`` must
+    then be a path. With ``gate`` (default, as everywhere) a well-exposed image comes back unchanged."""
+    enhancer = _cached_enhancer(model, device, gate)
+    if output is None:
+        return enhancer.enhance(image, bgr=bgr)
+    if not isinstance(image, str | Path):
+        raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
+    from lowface.batch import Job, enhance_image_file
+
+    enhance_image_file(enhancer, Job(Path(image), Path(output)))
+    return Path(output)

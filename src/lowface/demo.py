@@ -43,7 +43,7 @@ def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
 def run_demo(data_root: Path, output: Path, count: int, models: list[str], size: int = 200) -> Path:
     """Write dark inputs, every model's output and ``grid.png`` (rows: faces; columns: dark, models, clean)."""
     output = Path(output)
-    enhancers = [Enhancer.from_pretrained(name) for name in models]
+    enhancers = [Enhancer.from_pretrained(name, gate=False) for name in models]
     rows = []
     for index, (name, clean) in enumerate(demo_faces(data_root, count)):
         ratio = DEMO_RATIOS[index % len(DEMO_RATIOS)]

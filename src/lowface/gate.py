@@ -10,6 +10,7 @@ weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -66,6 +67,16 @@ class ExposureGate(LogisticModel):
 def shipped_gate() -> ExposureGate:
     """The gate fitted by tools/fit_exposure_gate.py and shipped in lowface/weights/."""
     return ExposureGate.load_shipped(GATE_FILE)
+
+
+@lru_cache(maxsize=1)
+def gate_fingerprint() -> str:
+    """sha256 of the shipped gate file (recorded with outputs: a refitted gate means other outputs)."""
+    from importlib import resources
+
+    from lowface.pretrained import WEIGHTS_PACKAGE
+
+    return hashlib.sha256(resources.files(WEIGHTS_PACKAGE).joinpath(GATE_FILE).read_bytes()).hexdigest()
 
 
 class FrameSmoother:

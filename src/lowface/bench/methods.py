@@ -63,7 +63,7 @@ def cached_enhance(
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
             return packed((stored[str(i)] for i in range(len(dark))), len(dark)), float(stored["seconds"])
-    enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu")
+    enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
     start = time.perf_counter()
     out = packed(
         (

@@ -55,7 +55,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
     from lowface.api import Enhancer
 
     torch.set_num_threads(threads)
-    enhancer = Enhancer.from_pretrained(method, device="cpu")
+    enhancer = Enhancer.from_pretrained(method, device="cpu", gate=False)
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
     enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
     base_rss = peak_rss_mb()
