@@ -143,4 +143,6 @@ def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
     rerun = subprocess.run(command, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{40 - len(done_before)} enhanced, {len(done_before)} skipped" in rerun.stderr
-    assert sorted(p.name for p in out.iterdir()) == [f"{i:02d}.png" for i in range(40)]  # no .part left
+    names = sorted(p.name for p in out.iterdir())
+    assert [n for n in names if not n.startswith(".")] == [f"{i:02d}.png" for i in range(40)]
+    assert [n for n in names if n.startswith(".")] == [f".{i:02d}.png.lowface.json" for i in range(40)]  # no .part

@@ -1,7 +1,10 @@
-"""Every image conversion lives here: files, PIL, NumPy (RGB or OpenCV BGR), tensors, video frames.
+"""Image files and the conversions between files, PIL, NumPy (RGB or OpenCV BGR) and tensors.
 
 Inside lowface an image is float RGB in [0, 1], shape (B, 3, H, W). Files keep what they had on the way out:
-bit depth (8/16), grayscale, alpha (passed through untouched), EXIF orientation applied on read.
+bit depth (8/16), grayscale, alpha (passed through untouched), EXIF (its orientation applied on read and reset to
+1 on write) and the ICC profile. Phones' HEIC/HEIF is read and written through pillow-heif; camera RAW (DNG, CR2,
+NEF, ARW, ...) is developed with rawpy (camera white balance, sRGB, 16-bit, no automatic brightening) and written
+as 16-bit TIFF. Video files are in :mod:`lowface.video`.
 """
 
 from __future__ import annotations
@@ -9,24 +12,32 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import cv2
 import numpy as np
+import pillow_heif
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif"})
+RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
+IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+RAW_OUTPUT_SUFFIX = ".tif"  # a developed RAW is written as 16-bit TIFF (no RAW writer exists)
+PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+               ".heic": "HEIF", ".heif": "HEIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
+pillow_heif.register_heif_opener()  # HEIC/HEIF through PIL, both ways
 
 
 class ImageReadError(ValueError):
@@ -39,12 +50,15 @@ class ImageReadError(ValueError):
 
 @dataclass(frozen=True)
 class ImageData:
-    """A decoded image. rgb: (H, W, 3) float32 in [0, 1]; alpha: (H, W) float32 in [0, 1] or None."""
+    """A decoded image. rgb: (H, W, 3) float32 in [0, 1]; alpha: (H, W) float32 in [0, 1] or None; exif: the EXIF
+    block (orientation already applied and reset to 1) or None; icc: the ICC colour profile or None."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
     bit_depth: int = 8
     grayscale: bool = False
+    exif: bytes | None = None
+    icc: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,11 +80,36 @@ def _is_sixteen_bit(header: Image.Image, raw: bytes) -> bool:
     return False
 
 
-def _orientation(header: Image.Image) -> int:
+ORIENTATION_TAG = 0x0112
+
+
+def _exif(header: Image.Image) -> tuple[int, bytes | None]:
+    """(EXIF orientation 1..8, the EXIF block with orientation reset to 1, or None when there is none)."""
     try:
-        return int(header.getexif().get(0x0112, 1))
-    except Exception:  # a broken EXIF block must not make a readable image unreadable
-        return 1
+        exif = header.getexif()
+        orientation = int(exif.get(ORIENTATION_TAG, 1))
+        if not exif:
+            return orientation, None
+        if ORIENTATION_TAG in exif:
+            exif[ORIENTATION_TAG] = 1  # the pixels are turned on read: a viewer must not turn them again
+        return orientation, exif.tobytes()
+    except Exception:  # a broken EXIF block must not make a readable image unreadable; it is dropped
+        return 1, None
+
+
+def _read_raw(path: Path) -> ImageData:
+    """Develop a camera RAW file with rawpy: camera white balance, sRGB, 16-bit, exposure as captured."""
+    import rawpy
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            pixels = raw.postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise ImageReadError(path, f"cannot develop camera RAW ({type(exc).__name__}: {exc})") from None
+    height, width = pixels.shape[:2]
+    if height * width > MAX_PIXELS:
+        raise ImageReadError(path, f"image is {width}x{height}, over the {MAX_PIXELS:,}-pixel limit")
+    return _from_channels(pixels, 16, bgr=False)
 
 
 def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -108,7 +147,7 @@ def _from_channels(pixels: np.ndarray, bit_depth: int, bgr: bool) -> ImageData:
 
 
 def read_image(path: str | Path) -> ImageData:
-    """Read JPEG/PNG/BMP/TIFF/WebP (8/16-bit, gray, RGBA, EXIF-rotated) -> ImageData.
+    """Read JPEG/PNG/BMP/TIFF/WebP/HEIC (8/16-bit, gray, RGBA, EXIF-rotated) or camera RAW -> ImageData.
 
     Raises ImageReadError naming the file for: missing/empty/non-image/truncated files, images smaller than
     8x8, and images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding.
@@ -120,6 +159,13 @@ def read_image(path: str | Path) -> ImageData:
         raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
     if not raw:
         raise ImageReadError(path, "file is empty")
+    if path.suffix.lower() in RAW_SUFFIXES:
+        return _read_raw(path)
+    return decode_image(raw, path)
+
+
+def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
+    """Decode an image file's bytes (see :func:`read_image`); ``path`` names it in errors."""
     try:
         header = Image.open(io.BytesIO(raw))
     except UnidentifiedImageError:
@@ -133,7 +179,8 @@ def read_image(path: str | Path) -> ImageData:
         )
     if min(width, height) < MIN_SIDE:
         raise ImageReadError(path, f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed")
-    orientation = _orientation(header)
+    orientation, exif = _exif(header)
+    icc = header.info.get("icc_profile") or None
     try:
         if _is_sixteen_bit(header, raw):
             pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -157,7 +204,7 @@ def read_image(path: str | Path) -> ImageData:
     if orientation != 1:
         alpha = None if data.alpha is None else _apply_orientation(data.alpha, orientation)
         data = replace(data, rgb=_apply_orientation(data.rgb, orientation), alpha=alpha)
-    return data
+    return replace(data, exif=exif, icc=icc)
 
 
 def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -166,28 +213,64 @@ def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
 
 
 def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
-    """Encode ImageData for a file suffix (.png, .jpg, ...). 16-bit only where the format allows it."""
+    """Encode ImageData for a file suffix (.png, .jpg, ...), with its EXIF and ICC profile where the format holds
+    them (not BMP; not 16-bit TIFF). 16-bit only where the format allows it (PNG, TIFF)."""
     suffix = suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"unsupported output format {suffix!r}; use one of {sorted(IMAGE_SUFFIXES)}")
+    if suffix not in WRITABLE_SUFFIXES:
+        raise ValueError(f"unsupported output format {suffix!r}; use one of {sorted(WRITABLE_SUFFIXES)}")
     bit_depth = data.bit_depth if suffix in SIXTEEN_BIT_SUFFIXES else 8
     keep_alpha = data.alpha is not None and suffix not in (".jpg", ".jpeg", ".bmp")
     color = (data.rgb @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None] if data.grayscale else data.rgb
     planes = np.concatenate([color, data.alpha[..., None]], axis=2) if keep_alpha else color
     pixels = _quantize(planes, bit_depth)
+    if bit_depth == 8 and suffix in PIL_FORMATS:
+        return _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
     if pixels.shape[2] >= 3:  # OpenCV wants BGR(A)
         pixels = pixels[..., [2, 1, 0, *range(3, pixels.shape[2])]]
-    params: list[int] = []
-    if suffix in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    ok, buffer = cv2.imencode(
-        suffix, np.ascontiguousarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels), params
-    )
+    ok, buffer = cv2.imencode(suffix, np.ascontiguousarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels))
     if not ok:
         raise ValueError(f"OpenCV could not encode a {suffix} image")
+    if suffix == ".png":
+        return _with_png_metadata(buffer.tobytes(), data)
     return buffer.tobytes()
+
+
+def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quality: int) -> bytes:
+    """8-bit (H, W, 1..4) pixels -> file bytes, with EXIF and ICC."""
+    image = Image.fromarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels)
+    options: dict[str, Any] = {}
+    if data.exif:
+        options["exif"] = data.exif
+    if data.icc:
+        options["icc_profile"] = data.icc
+    if pil_format in ("JPEG", "WEBP", "HEIF"):
+        options["quality"] = quality
+    if pil_format == "PNG":
+        options["compress_level"] = 3
+    buffer = io.BytesIO()
+    image.save(buffer, format=pil_format, **options)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+
+def _with_png_metadata(png: bytes, data: ImageData) -> bytes:
+    """Insert iCCP and eXIf chunks right after IHDR (where PNG wants them: before the image data)."""
+    chunks = b""
+    if data.icc:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(data.icc))
+    if data.exif:
+        chunks += _png_chunk(b"eXIf", data.exif.removeprefix(b"Exif\0\0"))
+    end_of_header = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, payload, CRC
+    return png[:end_of_header] + chunks + png[end_of_header:]
+
+
+def output_suffix(source: str | Path) -> str:
+    """The suffix an enhanced copy of ``source`` is written with by default: its own, or .tif for camera RAW."""
+    suffix = Path(source).suffix
+    return RAW_OUTPUT_SUFFIX if suffix.lower() in RAW_SUFFIXES else suffix
 
 
 def _current_umask() -> int:
@@ -303,71 +386,3 @@ def _numpy_to_batch(array: np.ndarray, bgr: bool) -> tuple[Tensor, Restore]:
         return _quantize(planes, 16 if dtype == np.uint16 else 8)
 
     return image_to_tensor(data.rgb), restore
-
-
-# ---- Video ------------------------------------------------------------------------------------------------
-
-
-def probe_video(path: str | Path) -> tuple[int, float, tuple[int, int]]:
-    """(frame count, fps, (height, width)) of a video file; raises ImageReadError if it cannot be opened."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise ImageReadError(path, "cannot open video (unsupported codec or not a video)")
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        size = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-    finally:
-        capture.release()
-    if min(size) < MIN_SIDE:
-        raise ImageReadError(path, f"video frames are {size[1]}x{size[0]}; at least {MIN_SIDE}x{MIN_SIDE} needed")
-    return count, fps, size
-
-
-def read_video_frames(path: str | Path):
-    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise ImageReadError(path, "cannot open video (unsupported codec or not a video)")
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            yield np.ascontiguousarray(frame[..., ::-1], dtype=np.float32) / 255.0
-    finally:
-        capture.release()
-
-
-class VideoWriter:
-    """Write RGB float frames to a video file via a temporary file renamed on :meth:`close` (atomic)."""
-
-    FOURCC: ClassVar[dict[str, str]] = {
-        ".mp4": "mp4v",
-        ".m4v": "mp4v",
-        ".mov": "mp4v",
-        ".avi": "MJPG",
-        ".mkv": "XVID",
-        ".webm": "VP80",
-    }
-
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        suffix = self.path.suffix.lower()
-        self.tmp = self.path.with_name(f".{self.path.stem}.part{suffix}")
-        fourcc = cv2.VideoWriter_fourcc(*self.FOURCC.get(suffix, "mp4v"))
-        self.writer = cv2.VideoWriter(str(self.tmp), fourcc, fps, (size[1], size[0]))
-        if not self.writer.isOpened():
-            raise OSError(f"{self.path}: cannot open a video writer for {suffix}")
-
-    def write(self, rgb: np.ndarray) -> None:
-        self.writer.write(np.ascontiguousarray(_quantize(rgb, 8)[..., ::-1]))
-
-    def close(self) -> None:
-        self.writer.release()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.writer.release()
-        self.tmp.unlink(missing_ok=True)

@@ -50,7 +50,7 @@ class TrainConfig:
     out_dir: str = "runs/lowface"
     cache_dir: str | None = None  # parsing labels and face alignments of the training set; None: out_dir
     checkpoint_every: int = 50
-    snapshot_every: int = 0  # >0: also keep the weights every N steps as snapshots/step-N.safetensors (to choose on val)
+    snapshot_every: int = 0  # >0: keep the weights every N steps as snapshots/step-N.safetensors (choose on val)
     log_every: int = 10
     max_minutes: float | None = None
     threads: int | None = None

@@ -1,0 +1,295 @@
+"""Video files through FFmpeg (PyAV): every frame decoded, processed and encoded in order with its own timestamp
+(variable frame rates kept, frame-accurate), audio, subtitle and data streams copied packet for packet, the
+display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
+
+Decoding, the network and encoding overlap: a reader thread demuxes and decodes, a writer thread encodes and
+muxes, the caller's thread runs ``process`` on each frame; bounded queues between them keep memory to a few
+frames whatever the length of the video. FFmpeg's codecs release the GIL, so a long video takes about as long
+as its slowest stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from lowface.io import MIN_SIDE, ImageReadError
+
+# codec name -> (FFmpeg encoder, default quality as CRF; lower is better)
+VIDEO_CODECS: dict[str, tuple[str, int]] = {
+    "h264": ("libx264", 18),
+    "vp9": ("libvpx-vp9", 30),
+    "av1": ("libsvtav1", 30),
+    "mpeg4": ("mpeg4", 4),  # no CRF: the number is MPEG-4's qscale (1 best .. 31)
+}
+# container suffix -> (default codec, codecs it can hold)
+CONTAINERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ".mp4": ("h264", ("h264", "av1", "vp9", "mpeg4")),
+    ".m4v": ("h264", ("h264", "mpeg4")),
+    ".mov": ("h264", ("h264", "mpeg4")),
+    ".mkv": ("h264", ("h264", "vp9", "av1", "mpeg4")),
+    ".webm": ("vp9", ("vp9", "av1")),
+    ".avi": ("h264", ("h264", "mpeg4")),
+}
+QUEUE_FRAMES = 4  # frames held between two stages (each queue); memory stays at a few frames
+_END = object()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds. size: (height, width) of the stored frames (before display rotation)."""
+
+    frames: int | None  # None when the container does not say
+    fps: float
+    size: tuple[int, int]
+    rotation: int  # degrees the player turns the frames (counter-clockwise), 0 for none
+    codec: str
+    other_streams: tuple[str, ...]  # "audio:aac", "subtitle:mov_text", ...
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ImageReadError(path, f"cannot open video ({type(exc).__name__}: {exc})") from None
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's header and first frame; raises ImageReadError (naming the file) when it is not a video
+    FFmpeg can decode or its frames are smaller than 8x8."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ImageReadError(path, "no video stream in the file")
+        stream = container.streams.video[0]
+        height, width = stream.codec_context.height, stream.codec_context.width
+        if min(height, width) < MIN_SIDE:
+            raise ImageReadError(path, f"video frames are {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} needed")
+        rotation = 0
+        try:
+            first = next(container.decode(stream))
+            rotation = round(first.rotation or 0)
+        except StopIteration:
+            raise ImageReadError(path, "the video stream holds no frame") from None
+        except av.error.FFmpegError as exc:
+            raise ImageReadError(path, f"cannot decode video ({exc})") from None
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        others = tuple(f"{s.type}:{s.codec_context.name}" for s in container.streams if s is not stream)
+        return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
+                         others)  # fmt: skip
+
+
+def encoder_for(suffix: str, codec: str | None = None, quality: int | None = None) -> tuple[str, int]:
+    """(FFmpeg encoder, quality) for an output suffix and an optional codec name; ValueError (one line) when the
+    container cannot hold the codec or this FFmpeg build lacks its encoder. Called before any work starts."""
+    suffix = suffix.lower()
+    if suffix not in CONTAINERS:
+        raise ValueError(f"unsupported video output {suffix!r}; use one of {sorted(CONTAINERS)}")
+    default, allowed = CONTAINERS[suffix]
+    codec = codec or default
+    if codec not in VIDEO_CODECS:
+        raise ValueError(f"unknown video codec {codec!r}; use one of {sorted(VIDEO_CODECS)}")
+    if codec not in allowed:
+        raise ValueError(f"a {suffix} file cannot hold {codec}; use one of {', '.join(allowed)} (or another container)")
+    encoder, default_quality = VIDEO_CODECS[codec]
+    try:
+        av.codec.Codec(encoder, "w")
+    except av.error.FFmpegError:
+        raise ValueError(f"this FFmpeg build has no {encoder} encoder for {codec}") from None
+    quality = default_quality if quality is None else quality
+    top = 31 if codec == "mpeg4" else 63
+    if not (1 if codec == "mpeg4" else 0) <= quality <= top:
+        raise ValueError(f"video quality for {codec} must be in 0..{top} (CRF; lower is better), got {quality}")
+    return encoder, quality
+
+
+def _reader(container: av.container.InputContainer, video: av.video.stream.VideoStream, out: queue.Queue,
+            stop: threading.Event) -> None:  # fmt: skip
+    """Demux in file order: decoded video frames as ("frame", frame), other packets as ("packet", packet)."""
+    try:
+        for packet in container.demux():
+            if stop.is_set():
+                return
+            if packet.stream is video:
+                for frame in packet.decode():
+                    out.put(("frame", frame))
+            elif packet.dts is not None:  # the demuxer's final empty packets carry nothing
+                out.put(("packet", packet))
+        out.put(_END)
+    except BaseException as exc:
+        out.put(("error", exc))
+
+
+def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
+            items: queue.Queue, failure: list) -> None:  # fmt: skip
+    try:
+        while (item := items.get()) is not _END:
+            kind, value = item
+            if kind == "frame":
+                for packet in stream.encode(value):
+                    output.mux(packet)
+            else:
+                value.stream = copies[value.stream.index]
+                output.mux(value)
+        for packet in stream.encode(None):  # flush the encoder
+            output.mux(packet)
+    except BaseException as exc:
+        failure.append(exc)
+        while items.get() is not _END:  # drain so the producer never blocks
+            pass
+
+
+def _put(items: queue.Queue, item, failure: list) -> None:
+    while True:
+        if failure:
+            raise failure[0]
+        try:
+            items.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            continue
+
+
+def transcode(
+    source: str | Path,
+    target: str | Path,
+    process: Callable[[np.ndarray], np.ndarray],
+    codec: str | None = None,
+    quality: int | None = None,
+    frames: Callable[[Iterator], Iterator] | None = None,
+) -> int:
+    """Write ``target`` (atomically: a temporary file renamed at the end) with every video frame of ``source``
+    passed through ``process`` ((H, W, 3) float32 RGB in [0, 1] -> the same), other streams copied.
+
+    ``frames`` may wrap the frame iterator (a progress bar). Returns the number of frames written."""
+    target = Path(target)
+    encoder, quality = encoder_for(target.suffix, codec, quality)
+    rotation = probe_video(source).rotation
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
+    with _open(source) as container, _create(partial, target) as output:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        stream = _video_stream(output, video, encoder, quality, rotation)
+        copies = {other.index: _copied_stream(output, other, source, target) for other in container.streams
+                  if other is not video}  # fmt: skip
+        stop, failure = threading.Event(), []
+        decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        reader = threading.Thread(target=_reader, args=(container, video, decoded, stop), daemon=True)
+        writer = threading.Thread(target=_writer, args=(output, stream, copies, encoded, failure), daemon=True)
+        reader.start()
+        writer.start()
+        written = 0
+        try:
+            items = iter(decoded.get, _END)
+            for kind, value in frames(items) if frames is not None else items:
+                if kind == "error":
+                    raise value
+                if kind == "frame":
+                    rgb = value.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+                    result = np.round(np.clip(process(rgb), 0.0, 1.0) * 255.0).astype(np.uint8)
+                    frame = av.VideoFrame.from_ndarray(result, format="rgb24")
+                    frame.pts = value.pts if value.pts is not None else written
+                    frame.time_base = video.time_base
+                    value = frame
+                    written += 1
+                _put(encoded, (kind, value), failure)
+        finally:
+            stop.set()
+            while reader.is_alive():  # unblock a reader waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    decoded.get(timeout=0.1)
+            if writer.is_alive():
+                encoded.put(_END)
+                writer.join()
+        if failure:
+            raise failure[0]
+        if not written:
+            raise ImageReadError(source, "the video stream holds no frame")
+    os.replace(partial, target)
+    return written
+
+
+class _create:
+    """The output container as a context: closed on the way out; the partial file removed on an error."""
+
+    def __init__(self, partial: Path, target: Path):
+        self.partial, self.target = partial, target
+
+    def __enter__(self) -> av.container.OutputContainer:
+        try:
+            self.output = av.open(str(self.partial), "w", format=_muxer(self.target.suffix))
+        except av.error.FFmpegError as exc:
+            raise OSError(f"{self.target}: cannot create the video file ({exc})") from None
+        return self.output
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            self.output.close()
+        except av.error.FFmpegError:
+            if kind is None:
+                raise
+        finally:
+            if kind is not None:
+                self.partial.unlink(missing_ok=True)
+
+
+def _video_stream(output, video, encoder: str, quality: int, rotation: int):
+    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation."""
+    context = video.codec_context
+    stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
+    stream.width, stream.height = context.width, context.height
+    odd = context.width % 2 or context.height % 2  # 4:2:0 needs even sides; 4:4:4 keeps every pixel
+    stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
+    stream.time_base = video.time_base
+    stream.codec_context.time_base = video.time_base
+    stream.options = _quality_options(encoder, quality)
+    if encoder == "mpeg4":
+        stream.codec_context.qscale = quality
+    if rotation:
+        stream.set_display_rotation(float(rotation))
+    return stream
+
+
+def _copied_stream(output, other, source: str | Path, target: Path):
+    try:
+        return output.add_stream_from_template(other)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise ValueError(
+            f"{source}: its {other.type} stream ({other.codec_context.name}) cannot be stored in a {target.suffix} "
+            f"file ({exc}); choose .mkv"
+        ) from None
+
+
+def _muxer(suffix: str) -> str:
+    return {".mkv": "matroska", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".avi": "avi"}.get(suffix.lower(), "mp4")
+
+
+def _quality_options(encoder: str, quality: int) -> dict[str, str]:
+    if encoder == "libx264":
+        return {"crf": str(quality), "preset": "medium"}
+    if encoder == "libvpx-vp9":
+        return {"crf": str(quality), "b": "0", "row-mt": "1"}
+    if encoder == "libsvtav1":
+        return {"crf": str(quality), "preset": "8"}
+    return {}
+
+
+def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ImageReadError(path, "no video stream in the file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
