@@ -81,15 +81,22 @@ def _is_sixteen_bit(header: Image.Image, raw: bytes) -> bool:
 
 
 ORIENTATION_TAG = 0x0112
+# TIFF tags that describe a file's layout (size, strips, compression, ...) and its ICC profile (kept separately)
+TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 292, 293,
+                              317, 320, 322, 323, 324, 325, 338, 339, 34675})  # fmt: skip
 
 
 def _exif(header: Image.Image) -> tuple[int, bytes | None]:
     """(EXIF orientation 1..8, the EXIF block with orientation reset to 1, or None when there is none)."""
     try:
-        exif = header.getexif()
-        orientation = int(exif.get(ORIENTATION_TAG, 1))
-        if not exif:
+        found = header.getexif()
+        orientation = int(found.get(ORIENTATION_TAG, 1))
+        if not found:
             return orientation, None
+        exif = Image.Exif()  # a copy: a TIFF's own EXIF object is its tags, which the decoder still needs
+        exif.load(found.tobytes())
+        for tag in TIFF_LAYOUT_TAGS & set(exif):  # a TIFF's layout tags describe its own strips, not ours
+            del exif[tag]
         if ORIENTATION_TAG in exif:
             exif[ORIENTATION_TAG] = 1  # the pixels are turned on read: a viewer must not turn them again
         return orientation, exif.tobytes()
@@ -192,6 +199,8 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
             data = _from_channels(pixels, 16, bgr=True)
         else:
             header.load()
+            if header.format == "TIFF":
+                orientation = 1  # Pillow's TIFF decoder turns the pixels itself
             image = header
             if image.mode not in ("L", "LA", "RGB", "RGBA"):
                 has_alpha = "A" in image.mode or "transparency" in image.info
