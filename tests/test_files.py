@@ -91,6 +91,7 @@ def test_two_inputs_with_one_name_are_refused_before_work_and_tree_keeps_both(tm
     suffixed = run_cli("enhance", str(a), "-o", str(tmp_path / "dupA"), "-m", "gamma", "-q", "--suffix", "_enh")
     assert suffixed.exit_code == 0 and (tmp_path / "dupA" / "img_enh.png").is_file()
     again = run_cli("enhance", str(tmp_path / "dupA"), "-o", str(tmp_path / "out2"), "-m", "gamma", "-q")
+    assert again.exit_code == 0 and "1 enhanced" in again.stderr
     assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["img.png"]  # our output is not an input
 
 

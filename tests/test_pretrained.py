@@ -83,7 +83,8 @@ def test_user_weights_override_the_shipped_ones(tmp_path: Path):
         custom = FastEnhanceNet(guide=guide)
         model = json.dumps({"type": "fast_enhance_net", "guide": guide})
         safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "mine.safetensors"), {"model": model})
-        enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=tmp_path / "mine.safetensors", gate=False)
+        mine = tmp_path / "mine.safetensors"
+        enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=mine, gate=False)
         assert torch.allclose(enhancer.enhance_tensor(x), custom.eval()(x).reflectance)
     other = json.dumps({"type": "restore_net"})
     safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "other.safetensors"), {"model": other})

@@ -381,7 +381,7 @@ def run_batch(
                 elif compare is not None:
                     side = compare / (job.target.stem + ".jpg")
                 how = enhance_image_file(
-                    enhancer, job, options.quality, side, lambda how: _write_record(job, record, how)
+                    enhancer, job, options.quality, side, lambda how, job=job, record=record: _write_record(job, record, how)
                 )
                 detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
         except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
