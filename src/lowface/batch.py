@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -380,9 +381,7 @@ def run_batch(
                     side = (compare / job.target.relative_to(output)).with_suffix(".jpg")
                 elif compare is not None:
                     side = compare / (job.target.stem + ".jpg")
-                how = enhance_image_file(
-                    enhancer, job, options.quality, side, lambda how, job=job, record=record: _write_record(job, record, how)
-                )
+                how = enhance_image_file(enhancer, job, options.quality, side, partial(_write_record, job, record))
                 detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
         except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
             message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"
