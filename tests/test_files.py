@@ -346,3 +346,39 @@ def test_logs_get_plain_lines_not_escape_codes(tmp_path: Path):
 
 def test_version():
     assert re.search(r"version \d+\.\d+", run_cli("--version").output)
+
+
+# ---- score ---------------------------------------------------------------------------------------------------
+
+
+def test_score_on_a_folder_gives_the_bench_values_for_the_same_images(lfw_faces, tmp_path: Path):
+    from lowface.bench.real_pairs import detect_boxes, face_agreement, pair_fidelity
+    from lowface.bench.runner import _no_reference
+    from lowface.face.detect import create_detector
+
+    clean = [np.round(face * 255).astype(np.uint8) for face in lfw_faces[:3]]
+    dark = [np.round(face * 0.25).astype(np.uint8) for face in clean]
+    enhanced = [np.round(((d / 255.0) ** (1 / 2.2)) * 255).astype(np.uint8) for d in dark]
+    for folder, images, suffix in (("ref", clean, ".png"), ("dark", dark, ".png"), ("enh", enhanced, ".png")):
+        for i, image in enumerate(images):
+            write_image(tmp_path / folder / f"{i}{suffix}", ImageData(image / np.float32(255)))
+    (tmp_path / "ref" / "2.png").rename(tmp_path / "ref" / "2.tif")  # matched by relative path, any suffix
+    out = tmp_path / "scores.json"
+    result = run_cli("score", str(tmp_path / "enh"), "-r", str(tmp_path / "ref"), "--originals", str(tmp_path / "dark"),
+                     "--detectors", "hog", "-o", str(out), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    expected = {**_no_reference(enhanced, dark), **pair_fidelity(enhanced, clean)}
+    for key, value in expected.items():
+        assert summary[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    hog = create_detector("hog")
+    agreement = face_agreement(detect_boxes(hog, enhanced), detect_boxes(hog, clean))
+    assert (summary["found_hog"], summary["invented_hog"]) == (agreement["found"], agreement["invented"])
+    assert summary["reference_faces_hog"] == agreement["reference_faces"] > 0
+    csv_out = tmp_path / "scores.csv"
+    assert run_cli("score", str(tmp_path / "enh"), "--detectors", "", "-o", str(csv_out), "-q").exit_code == 0
+    lines = csv_out.read_text().splitlines()
+    assert lines[0].startswith("file,niqe,brisque") and len(lines) == 1 + 3 + 1
+    (tmp_path / "ref" / "1.png").unlink()
+    missing = run_cli("score", str(tmp_path / "enh"), "-r", str(tmp_path / "ref"), "--detectors", "", "-q")
+    assert missing.exit_code == 1 and "no reference for it" in missing.output
