@@ -1,10 +1,14 @@
 """Fidelity of enhancers on SICE's real pairs of one split - the quick check used to choose weights (on ``val``; the
-test split is for reporting, with ``lowface bench``). No face detection, no caching.
+test split is for reporting, with ``lowface bench``) - and, with ``--faces PRESET``, on the validation people of the
+in-the-wild CelebA photos darkened by a synthesis preset (lowface.data.celeba; never LFW's benchmark pairs). No face
+detection, no caching.
 
-    python benchmarks/real_pairs_select.py --split val lowface-fast mine=lowface-fast:runs/x/model.safetensors
+    python benchmarks/real_pairs_select.py --split val --faces real-mix \
+        lowface-fast mine=lowface-fast:runs/x/model.safetensors
 
 Per method: mean PSNR, brightness-matched PSNR, SSIM and CIEDE2000 against each frame's scene reference (outputs
-rounded to 8 bits, as saved), as ``lowface bench`` computes them (lowface.bench.real_pairs.pair_fidelity).
+rounded to 8 bits, as saved), as ``lowface bench`` computes them (lowface.bench.real_pairs.pair_fidelity); the
+same on the darkened faces against the clean photos.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from lowface.api import Enhancer
 from lowface.bench.methods import MethodSpec
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
+from lowface.data.celeba import celeba_split
+from lowface.data.synth import synthesize_float32
+from lowface.io import read_image
 
 
 @click.command()
@@ -27,22 +34,29 @@ from lowface.bench.report import provenance
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True)
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
 @click.option("--threads", default=2, show_default=True)
+@click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, threads, out) -> None:
+def main(methods, split, data_root, threads, face_preset, out) -> None:
     torch.set_num_threads(threads)
     pairs = RealPairsSet.load(data_root, split)
-    rows = {}
+    sets = {"sice": (pairs.dark, pairs.references)}
+    if face_preset:
+        clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
+        sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
+    rows: dict[str, dict] = {}
     for spec in map(MethodSpec.parse, methods):
         enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights, gate=False)
-        images = [np.round(enhancer.enhance(dark) * 255).astype(np.uint8) for dark in pairs.dark]
-        rows[spec.label] = pair_fidelity(images, pairs.references)
-        r = rows[spec.label]
-        click.echo(
-            f"{spec.label:24s} PSNR {r['psnr']:.2f}  matched {r['psnr_matched']:.2f}  SSIM {r['ssim']:.3f}  "
-            f"dE00 {r['ciede2000']:.2f}  (matched: SSIM {r['ssim_matched']:.3f}, dE00 {r['ciede2000_matched']:.2f})"
-        )
+        for name, (dark, references) in sets.items():
+            images = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in dark]
+            r = rows.setdefault(spec.label, {})[name] = pair_fidelity(images, references)
+            click.echo(
+                f"{spec.label:24s} {name:5s} PSNR {r['psnr']:.2f}  matched {r['psnr_matched']:.2f}  "
+                f"SSIM {r['ssim']:.3f}  dE00 {r['ciede2000']:.2f}  "
+                f"(matched: SSIM {r['ssim_matched']:.3f}, dE00 {r['ciede2000_matched']:.2f})"
+            )
     if out:
-        record = {**provenance(threads), "split": split, "frames": len(pairs.dark), "rows": rows}
+        record = {**provenance(threads), "split": split, "frames": len(pairs.dark), "face_preset": face_preset,
+                  "faces": len(sets["faces"][0]) if face_preset else 0, "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
 

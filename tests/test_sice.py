@@ -103,3 +103,20 @@ def test_sice_pairs_give_darker_frames_with_their_reference():
     everything = sice_pairs(DATA_ROOT, "val", frames="all")
     assert len(everything) == sum(len(s.frames) for s in load_scenes("val")) > len(pairs)
     assert all(isinstance(p, Path) for pair in everything for p in pair)
+
+
+def test_celeba_split_is_by_person_and_fixed(tmp_path):
+    from lowface.data.celeba import celeba_identities, celeba_split
+    from lowface.data.lfw import DatasetMissing
+
+    folder = tmp_path / "celeba_wild"
+    (folder / "images").mkdir(parents=True)
+    rows = [f"{i:06d}.jpg {100 + i // 5}" for i in range(50)]  # 10 people, 5 photos each
+    (folder / "identities.txt").write_text("image identity\n" + "\n".join(rows) + "\n")
+    val, test = celeba_split(tmp_path, "val"), celeba_split(tmp_path, "test")
+    assert len(val) == 10 and len(test) == 40 and not set(val) & set(test)
+    who = celeba_identities(tmp_path)
+    assert len({who[p] for p in val}) == 2 and not {who[p] for p in val} & {who[p] for p in test}
+    assert celeba_split(tmp_path, "val") == val  # fixed
+    with pytest.raises(DatasetMissing, match="identities.txt is missing"):
+        celeba_split(tmp_path / "nowhere", "val")
