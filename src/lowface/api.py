@@ -99,6 +99,17 @@ class Enhancer:
             "strength": self.strength,
         }
 
+    @staticmethod
+    def recipe_for(name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0) -> dict:
+        """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength)``, without
+        loading the model (a job planner needs only this)."""
+        return {
+            "model": name,
+            "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name),
+            "gate": gate_fingerprint() if gate else None,
+            "strength": float(strength),
+        }
+
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)
         self.model.to(self.device)

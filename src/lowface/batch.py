@@ -225,16 +225,17 @@ def _check_targets(jobs: list[Job], output: Path, single_file: bool) -> None:
 # ---- records ------------------------------------------------------------------------------------------------
 
 
-def job_record(enhancer: Enhancer, job: Job, options: OutputOptions) -> dict[str, Any]:
-    """What makes this output: the enhancer's recipe, the output options and the source file's identity."""
+def job_record(recipe: dict[str, Any], job: Job, options: OutputOptions) -> dict[str, Any]:
+    """What makes this output: the enhancer's recipe (:attr:`Enhancer.recipe`), the output options and the
+    source file's identity."""
     stat = job.source.stat()
     return {
-        "recipe": {**enhancer.recipe, **options.for_job(job)},
+        "recipe": {**recipe, **options.for_job(job)},
         "source": {"path": os.path.abspath(job.source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
     }
 
 
-def _state(job: Job, record: dict[str, Any]) -> str:
+def output_state(job: Job, record: dict[str, Any]) -> str:
     """ "missing", "same" (made the same way from the same source), "different" (made by lowface otherwise) or
     "foreign" (exists without a record)."""
     if not job.target.exists():
@@ -248,7 +249,7 @@ def _state(job: Job, record: dict[str, Any]) -> str:
     return "same" if same else "different"
 
 
-def _write_record(job: Job, record: dict[str, Any], how: str) -> None:
+def write_record(job: Job, record: dict[str, Any], how: str) -> None:
     record = {**record, "made": how, "lowface": lowface.__version__, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_bytes(record_path(job.target), json.dumps(record, indent=1).encode())
 
@@ -360,8 +361,8 @@ def run_batch(
     for number, job in enumerate(_progress(jobs, enhancer.name, progress), 1):
         started = time.perf_counter()
         try:
-            record = job_record(enhancer, job, options)
-            state = "missing" if overwrite else _state(job, record)
+            record = job_record(enhancer.recipe, job, options)
+            state = "missing" if overwrite else output_state(job, record)
             if state == "same":
                 report.skipped.append(job.target)
                 continue
@@ -372,7 +373,7 @@ def run_batch(
             for stale in job.target.parent.glob(f".{job.target.name}.*.part*"):  # left by a killed earlier run
                 stale.unlink(missing_ok=True)
             if job.is_video:
-                _write_record(job, record, "enhanced")  # the output appears only when complete (renamed)
+                write_record(job, record, "enhanced")  # the output appears only when complete (renamed)
                 frames = enhance_video_file(enhancer, job, options, show_progress=progress == "bar")
                 how, detail = "enhanced", f"{frames} frames"
             else:
@@ -381,7 +382,7 @@ def run_batch(
                     side = (compare / job.target.relative_to(output)).with_suffix(".jpg")
                 elif compare is not None:
                     side = compare / (job.target.stem + ".jpg")
-                how = enhance_image_file(enhancer, job, options.quality, side, partial(_write_record, job, record))
+                how = enhance_image_file(enhancer, job, options.quality, side, partial(write_record, job, record))
                 detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
         except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
             message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"

@@ -92,11 +92,30 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write side-by-side before / after JPEGs (images) into this folder.",
 )
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (per Ray worker with --ray).")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Run on a Ray cluster: local (start one here), auto (the running one) or ray://HOST:10001. "
+    "Every node must see the input and output paths.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Ray workers (default: one per GPU, or CPUs / threads)."
+)
+@click.option(
+    "--segment-frames",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="With --ray: frames per video segment (one work item each).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress; only errors and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every file as JSON on stdout.")
 def enhance(
     inputs, output, model, weights, device, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half,
-    gate, strength, temporal_denoise, compare, quiet, as_json,
+    gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, quiet, as_json,
 ) -> None:  # fmt: skip
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
@@ -109,6 +128,16 @@ def enhance(
     from lowface.api import Enhancer
     from lowface.batch import OutputOptions, plan_jobs, run_batch
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    if ray_address is not None:
+        _enhance_on_ray(
+            inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
+            strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, as_json,
+        )  # fmt: skip
+        return
     if "-" in map(str, inputs) or str(output) == "-":
         _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength)
         return
@@ -125,12 +154,7 @@ def enhance(
     report = run_batch(
         enhancer, jobs, overwrite, options, progress="none" if quiet else "auto", compare=compare, output=output
     )
-    parts = [f"{len(report.done)} enhanced"]
-    parts += [f"{len(report.copied)} copied unchanged (well exposed)"] if report.copied else []
-    parts += [f"{len(report.skipped)} skipped (already made the same way)"] if report.skipped else []
-    parts += [f"{len(report.kept)} kept (not made by lowface; --overwrite replaces)"] if report.kept else []
-    parts.append(f"{len(report.failed)} failed")
-    click.echo(f"{', '.join(parts)} -> {output}", err=True)
+    click.echo(_summary(report, output), err=True)
     if enhancer.route_counts:
         picks = ", ".join(f"{count} with {name}" for name, count in sorted(enhancer.route_counts.items()))
         which = "the exposure gate did not leave alone" if enhancer.gate is not None else "enhanced"
@@ -139,6 +163,46 @@ def enhance(
         click.echo(f"  failed: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"output": str(output), "model": enhancer.name, **report.as_dict()}, indent=1))
+    sys.exit(0 if report.ok else 1)
+
+
+def _summary(report, output) -> str:
+    parts = [f"{len(report.done)} enhanced"]
+    parts += [f"{len(report.copied)} copied unchanged (well exposed)"] if report.copied else []
+    parts += [f"{len(report.skipped)} skipped (already made the same way)"] if report.skipped else []
+    parts += [f"{len(report.kept)} kept (not made by lowface; --overwrite replaces)"] if report.kept else []
+    parts.append(f"{len(report.failed)} failed")
+    return f"{', '.join(parts)} -> {output}"
+
+
+def _enhance_on_ray(
+    inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
+    strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
+) -> None:  # fmt: skip
+    """``enhance --ray``: the same plan and checks, executed by lowface.distributed."""
+    from lowface.api import Enhancer
+    from lowface.batch import OutputOptions, plan_jobs
+    from lowface.distributed import EnhancerSpec, RayMissing, require_ray, run_on_ray
+
+    if compare is not None or "-" in map(str, inputs) or str(output) == "-":
+        raise click.ClickException("--ray works on files and folders; --compare and - (stdin / stdout) are local only")
+    options = OutputOptions(quality, codec, crf, temporal_denoise or None)
+    try:
+        require_ray()
+        jobs = plan_jobs(inputs, output, out_format, suffix, tree)
+        for job in jobs:
+            options.for_job(job)
+        Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
+        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half)
+        report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
+                            log=lambda message: click.echo(message, err=True))  # fmt: skip
+    except (RayMissing, ValueError, KeyError, FileNotFoundError, RuntimeError, ConnectionError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    click.echo(_summary(report, output), err=True)
+    for _, message in report.failed:
+        click.echo(f"  failed: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"output": str(output), "model": model, **report.as_dict()}, indent=1))
     sys.exit(0 if report.ok else 1)
 
 

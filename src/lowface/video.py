@@ -11,6 +11,7 @@ as its slowest stage.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import queue
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -111,21 +113,26 @@ def encoder_for(suffix: str, codec: str | None = None, quality: int | None = Non
     return encoder, quality
 
 
-def _reader(container: av.container.InputContainer, video: av.video.stream.VideoStream, out: queue.Queue,
-            stop: threading.Event) -> None:  # fmt: skip
-    """Demux in file order: decoded video frames as ("frame", frame), other packets as ("packet", packet)."""
+def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
+    """Run an item generator in this thread, handing each item on (and any error, to the caller's thread)."""
     try:
-        for packet in container.demux():
+        for item in items:
             if stop.is_set():
                 return
-            if packet.stream is video:
-                for frame in packet.decode():
-                    out.put(("frame", frame))
-            elif packet.dts is not None:  # the demuxer's final empty packets carry nothing
-                out.put(("packet", packet))
+            out.put(item)
         out.put(_END)
-    except BaseException as exc:
+    except BaseException as exc:  # handed to the caller's thread
         out.put(("error", exc))
+
+
+def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, Any]]:
+    """A file in order: decoded video frames as ("frame", frame), other packets as ("packet", packet)."""
+    for packet in container.demux():
+        if packet.stream is video:
+            for frame in packet.decode():
+                yield "frame", frame
+        elif copy_others and packet.dts is not None:  # the demuxer's final empty packets carry nothing
+            yield "packet", packet
 
 
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
@@ -158,6 +165,57 @@ def _put(items: queue.Queue, item, failure: list) -> None:
             continue
 
 
+def _pipeline(
+    items: Iterator,
+    output: av.container.OutputContainer,
+    stream,
+    copies: dict,
+    time_base: Fraction,
+    process: Callable[[np.ndarray], np.ndarray] | None,
+    frames: Callable[[Iterator], Iterator] | None,
+) -> int:
+    """Items -> reader thread -> ``process`` here -> writer thread. Items: ("frame", VideoFrame) is processed and
+    written, ("warmup", VideoFrame) only processed (the stateful video filters settle; nothing is written),
+    ("packet", Packet) copied to its stream in ``copies``. Returns the number of frames written."""
+    stop, failure = threading.Event(), []
+    decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    reader = threading.Thread(target=_reader, args=(items, decoded, stop), daemon=True)
+    writer = threading.Thread(target=_writer, args=(output, stream, copies, encoded, failure), daemon=True)
+    reader.start()
+    writer.start()
+    written = 0
+    try:
+        queued = iter(decoded.get, _END)
+        for kind, value in frames(queued) if frames is not None else queued:
+            if kind == "error":
+                raise value
+            if kind in ("frame", "warmup"):
+                pixels = value.to_ndarray(format="rgb24")
+                if process is not None:
+                    rgb = process(pixels.astype(np.float32) / 255.0)
+                    pixels = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+                if kind == "warmup":
+                    continue
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts = value.pts if value.pts is not None else written
+                frame.time_base = time_base
+                value = frame
+                written += 1
+            _put(encoded, (kind, value), failure)
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                decoded.get(timeout=0.1)
+        if writer.is_alive():
+            encoded.put(_END)
+            writer.join()
+    if failure:
+        raise failure[0]
+    return written
+
+
 def transcode(
     source: str | Path,
     target: str | Path,
@@ -169,7 +227,7 @@ def transcode(
     """Write ``target`` (atomically: a temporary file renamed at the end) with every video frame of ``source``
     passed through ``process`` ((H, W, 3) float32 RGB in [0, 1] -> the same), other streams copied.
 
-    ``frames`` may wrap the frame iterator (a progress bar). Returns the number of frames written."""
+    ``frames`` may wrap the item iterator (a progress bar). Returns the number of frames written."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -181,40 +239,112 @@ def transcode(
         stream = _video_stream(output, video, encoder, quality, rotation)
         copies = {other.index: _copied_stream(output, other, source, target) for other in container.streams
                   if other is not video}  # fmt: skip
-        stop, failure = threading.Event(), []
-        decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        reader = threading.Thread(target=_reader, args=(container, video, decoded, stop), daemon=True)
-        writer = threading.Thread(target=_writer, args=(output, stream, copies, encoded, failure), daemon=True)
-        reader.start()
-        writer.start()
-        written = 0
-        try:
-            items = iter(decoded.get, _END)
-            for kind, value in frames(items) if frames is not None else items:
-                if kind == "error":
-                    raise value
-                if kind == "frame":
-                    rgb = value.to_ndarray(format="rgb24").astype(np.float32) / 255.0
-                    result = np.round(np.clip(process(rgb), 0.0, 1.0) * 255.0).astype(np.uint8)
-                    frame = av.VideoFrame.from_ndarray(result, format="rgb24")
-                    frame.pts = value.pts if value.pts is not None else written
-                    frame.time_base = video.time_base
-                    value = frame
-                    written += 1
-                _put(encoded, (kind, value), failure)
-        finally:
-            stop.set()
-            while reader.is_alive():  # unblock a reader waiting on a full queue
-                with contextlib.suppress(queue.Empty):
-                    decoded.get(timeout=0.1)
-            if writer.is_alive():
-                encoded.put(_END)
-                writer.join()
-        if failure:
-            raise failure[0]
+        written = _pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")
+    os.replace(partial, target)
+    return written
+
+
+# ---- segments: a long video in parallel pieces, joined into one file ----------------------------------------
+
+SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
+
+
+def frame_times(path: str | Path) -> list[int]:
+    """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
+    packets without decoding; ImageReadError when a packet has none (such a file is not split)."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ImageReadError(path, "no video stream in the file")
+        times = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+    if any(t is None for t in times):
+        raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
+    return sorted(times)
+
+
+def _frames_between(container, video, first: int, start: int, stop: int | None) -> Iterator[tuple[str, Any]]:
+    """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"."""
+    container.seek(first, stream=video, backward=True, any_frame=False)
+    for frame in container.decode(video):
+        if frame.pts is None or frame.pts < first:
+            continue
+        if stop is not None and frame.pts >= stop:
+            return
+        yield ("warmup" if frame.pts < start else "frame"), frame
+
+
+def encode_segment(
+    source: str | Path,
+    target: str | Path,
+    process: Callable[[np.ndarray], np.ndarray],
+    start: int,
+    stop: int | None,
+    warmup_from: int,
+) -> int:
+    """Process the frames of ``source`` with start <= pts < stop (None: to the end) into a lossless segment file,
+    timestamps kept; the frames from ``warmup_from`` to ``start`` go through ``process`` first and are dropped,
+    so that stateful filters (temporal denoising, smoothed gate and router) arrive settled. Atomic."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part{SEGMENT_SUFFIX}")
+    with _open(source) as container, _create(partial, target) as output:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        stream = output.add_stream("libx264rgb", rate=video.average_rate or video.guessed_rate or Fraction(25))
+        stream.width, stream.height = video.codec_context.width, video.codec_context.height
+        stream.pix_fmt = "rgb24"
+        stream.time_base = stream.codec_context.time_base = video.time_base
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        items = _frames_between(container, video, warmup_from, start, stop)
+        written = _pipeline(items, output, stream, {}, video.time_base, process, None)
+    os.replace(partial, target)
+    return written
+
+
+def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction) -> Iterator[tuple[float, str, Any]]:
+    """The segments' frames in order, each given the source's timestamp of its place (``times``, display order):
+    a segment container's own clock (Matroska counts milliseconds) never rounds the source's timestamps."""
+    index = 0
+    for path in segments:
+        with _open(path) as container:
+            for frame in container.decode(container.streams.video[0]):
+                if index >= len(times):
+                    raise ValueError(f"{path}: more frames than the source has ({len(times)})")
+                frame.pts = times[index]
+                yield float(times[index] * time_base), "frame", frame
+                index += 1
+    if index != len(times):
+        raise ValueError(f"the segments hold {index} frames, the source {len(times)}: a segment is incomplete")
+
+
+def _other_packets(container, video) -> Iterator[tuple[float, str, Any]]:
+    for packet in container.demux([s for s in container.streams if s is not video]):
+        if packet.dts is not None:
+            yield float(packet.dts * packet.time_base), "packet", packet
+
+
+def join_segments(
+    source: str | Path,
+    segments: list[Path],
+    target: str | Path,
+    codec: str | None = None,
+    quality: int | None = None,
+) -> int:
+    """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
+    with the other streams of ``source`` copied, interleaved by time. Atomic. Returns the number of frames."""
+    target = Path(target)
+    encoder, quality = encoder_for(target.suffix, codec, quality)
+    rotation = probe_video(source).rotation
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
+    with _open(source) as container, _create(partial, target) as output:
+        video = container.streams.video[0]
+        stream = _video_stream(output, video, encoder, quality, rotation)
+        copies = {other.index: _copied_stream(output, other, source, target) for other in container.streams
+                  if other is not video}  # fmt: skip
+        frames = _segment_frames(segments, frame_times(source), video.time_base)
+        merged = heapq.merge(frames, _other_packets(container, video), key=lambda item: item[0])
+        items = ((kind, value) for _, kind, value in merged)
+        written = _pipeline(items, output, stream, copies, video.time_base, None, None)
     os.replace(partial, target)
     return written
 
