@@ -15,12 +15,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from test_files import make_clip, streams
 
 from conftest import smooth_test_image
 from lowface.api import Enhancer
 from lowface.batch import OutputOptions, plan_jobs, run_batch
 from lowface.io import ImageData, write_image
-from test_files import make_clip, streams
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'lowface[ray]'")
 
@@ -66,8 +66,7 @@ def test_ray_gives_the_local_outputs_and_joins_video_segments_without_a_seam(clu
     for i in range(5):  # photos: bit for bit
         name = f"{i:02d}.png"
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    source, local, joined = (streams(p) for p in (tmp_path / "in" / "clip.mp4", tmp_path / "local" / "clip.mp4",
-                                                  tmp_path / "ray" / "clip.mp4"))  # fmt: skip
+    source, joined = streams(tmp_path / "in" / "clip.mp4"), streams(tmp_path / "ray" / "clip.mp4")
     assert joined["pts"] == source["pts"] and joined["audio"] == source["audio"] and joined["rotation"] == {90}
     ray_frames, local_frames = frames_of(tmp_path / "ray" / "clip.mp4"), frames_of(tmp_path / "local" / "clip.mp4")
     steps = np.abs(np.diff(ray_frames, axis=0)).mean(axis=(1, 2, 3))  # steps[t]: frame t -> t + 1
@@ -76,7 +75,7 @@ def test_ray_gives_the_local_outputs_and_joins_video_segments_without_a_seam(clu
     assert steps[joins].max() <= inside.max(), (steps[joins], inside.max())
     difference = np.abs(ray_frames - local_frames).mean(axis=(1, 2, 3))
     assert difference[:30].max() == 0  # the first segment has no warm-up to miss: exactly the local frames
-    assert difference.max() < 0.5, np.round(difference, 2).tolist()  # the others settled by the warm-up: the local result, nearly
+    assert difference.max() < 0.5, np.round(difference, 2).tolist()  # the rest settled by the warm-up: nearly local
     assert not any(p.name.endswith(".segments") for p in (tmp_path / "ray").iterdir())  # work folders removed
 
 

@@ -118,5 +118,5 @@ def test_celeba_split_is_by_person_and_fixed(tmp_path):
     who = celeba_identities(tmp_path)
     assert len({who[p] for p in val}) == 2 and not {who[p] for p in val} & {who[p] for p in test}
     assert celeba_split(tmp_path, "val") == val  # fixed
-    with pytest.raises(DatasetMissing, match="identities.txt is missing"):
+    with pytest.raises(DatasetMissing, match=r"identities\.txt is missing"):
         celeba_split(tmp_path / "nowhere", "val")
