@@ -56,12 +56,14 @@ def test_folder_enhanced_recursively_failure_reported_and_batch_continues(tree: 
 def test_rerun_skips_existing_outputs_and_overwrite_redoes_them(tree: Path, tmp_path: Path):
     out = tmp_path / "out"
     run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
-    marker = out / "a.png"
-    marker.write_bytes(b"pretend this is an earlier result")
     result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
-    assert "2 skipped" in result.output and marker.read_bytes() == b"pretend this is an earlier result"
-    run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q", "--overwrite")
-    assert read_image(marker).size == (48, 64)
+    assert "0 enhanced, 2 skipped" in result.output
+    marker = out / "a.png"
+    marker.write_bytes(b"changed since: not the file its record describes")
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
+    assert "1 enhanced, 1 skipped" in result.output and read_image(marker).size == (48, 64)
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q", "--overwrite")
+    assert "2 enhanced" in result.output
 
 
 def test_output_equal_to_input_is_refused(tree: Path):

@@ -120,7 +120,7 @@ def test_a_worker_killed_mid_job_costs_only_its_items(cluster, tmp_path: Path):
 
 
 def test_a_stopped_driver_reruns_only_the_missing_work(tmp_path: Path):
-    photos(tmp_path / "in", 12, side=320)
+    photos(tmp_path / "in", 30, side=320)
     make_clip(tmp_path / "in" / "clip.mp4", frames=60)
     command = [sys.executable, "-m", "lowface.cli", "enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
                "-m", "lowface-restore", "--ray", "local", "--threads", "1", "--segment-frames", "20", "-q"]  # fmt: skip
@@ -132,8 +132,8 @@ def test_a_stopped_driver_reruns_only_the_missing_work(tmp_path: Path):
     driver.send_signal(signal.SIGINT)  # Ctrl-C
     driver.wait(timeout=120)
     first = len(list((tmp_path / "out").glob("*.png")))
-    assert 3 <= first < 12 and not (tmp_path / "out" / "clip.mp4").exists()
+    assert 3 <= first < 30 and not (tmp_path / "out" / "clip.mp4").exists()
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert f"{12 - first + 1} enhanced, {first} skipped" in rerun.stderr
+    assert f"{30 - first + 1} enhanced, {first} skipped" in rerun.stderr
     assert streams(tmp_path / "out" / "clip.mp4")["pts"] == streams(tmp_path / "in" / "clip.mp4")["pts"]

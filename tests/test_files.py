@@ -3,6 +3,7 @@ files, HEIC and camera RAW, video with audio through FFmpeg, options refused bef
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -110,6 +111,19 @@ def test_rerun_with_another_model_redoes_the_outputs_and_the_same_one_skips_them
     assert json.loads((out / ".6.png.lowface.json").read_text())["recipe"]["model"] == "gamma"
     stronger = run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q", "--strength", "0.5")
     assert "1 enhanced" in stronger.stderr  # strength is part of the recipe
+
+
+def test_a_record_beside_another_file_is_redone_not_skipped(tmp_path: Path):
+    """A replacement interrupted between writing the record and renaming the output: the rerun redoes it."""
+    source = dark_png(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
+    record = json.loads((out / ".a.png.lowface.json").read_text())
+    assert record["output_sha256"] == hashlib.sha256((out / "a.png").read_bytes()).hexdigest()
+    dark_png(out / "a.png", seed=5)  # the file the record does not describe
+    again = run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q")
+    assert again.exit_code == 0 and "1 enhanced" in again.stderr
+    assert hashlib.sha256((out / "a.png").read_bytes()).hexdigest() == record["output_sha256"]
 
 
 def test_an_output_not_made_by_lowface_is_kept_and_the_exit_code_says_so(tmp_path: Path):

@@ -173,8 +173,11 @@ def test_full_or_read_only_disk_fails_that_file_only_and_leaves_no_partial_outpu
     out = tmp_path / "out"
     result = run_cli("enhance", str(odd_tree), "-o", str(out), "-m", "gamma", "-q")
     assert result.exit_code == 1 and reason in result.output
-    written = sorted(p.name for p in out.rglob("*") if p.is_file())
+    written = sorted(p.name for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    records = sorted(p.name for p in out.rglob(".*.lowface.json"))
     assert len(written) == 1 and not leftovers(out)  # one of the two good images; the other failed cleanly
+    assert records == [f".{written[0]}.lowface.json"]  # no record without its output
     monkeypatch.undo()
     rerun = run_cli("enhance", str(odd_tree), "-o", str(out), "-m", "gamma", "-q")  # the rerun completes it
-    assert "1 enhanced, 1 skipped" in rerun.output and len([p for p in out.rglob("*") if p.is_file()]) == 2
+    visible = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert "1 enhanced, 1 skipped" in rerun.output and len(visible) == 2

@@ -11,6 +11,8 @@ files that carry such a record are lowface outputs and are not taken as inputs w
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -43,6 +45,7 @@ from lowface.io import (
     read_image,
     tensor_to_image,
 )
+from lowface.pretrained import sha256_file
 from lowface.routing import RouteSmoother
 from lowface.temporal import TemporalDenoiser
 from lowface.video import encoder_for, transcode
@@ -236,22 +239,41 @@ def job_record(recipe: dict[str, Any], job: Job, options: OutputOptions) -> dict
 
 
 def output_state(job: Job, record: dict[str, Any]) -> str:
-    """ "missing", "same" (made the same way from the same source), "different" (made by lowface otherwise) or
-    "foreign" (exists without a record)."""
+    """ "missing", "same" (made the same way from the same source, and the file is the one the record describes),
+    "different" (made by lowface otherwise, or not the file its record describes: an interrupted replacement)
+    or "foreign" (exists without a record)."""
     if not job.target.exists():
         return "missing"
     try:
         previous = json.loads(record_path(job.target).read_text())
     except (OSError, ValueError):
         return "foreign"
-    same = previous.get("recipe") == record["recipe"] and previous.get("source", {}).get("size") == record[
-        "source"]["size"] and previous.get("source", {}).get("mtime_ns") == record["source"]["mtime_ns"]  # fmt: skip
+    source, known = record["source"], previous.get("source", {})
+    same = (previous.get("recipe") == record["recipe"] and known.get("size") == source["size"]
+            and known.get("mtime_ns") == source["mtime_ns"]
+            and previous.get("output_sha256") == sha256_file(job.target))  # fmt: skip
     return "same" if same else "different"
 
 
-def write_record(job: Job, record: dict[str, Any], how: str) -> None:
-    record = {**record, "made": how, "lowface": lowface.__version__, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+def write_record(job: Job, record: dict[str, Any], how: str, output_sha256: str) -> None:
+    """Write the record of ``job.target`` just before the output itself appears (renamed into place), with the
+    checksum of the output to come: an output never exists without its record, and a record beside another
+    file (the rename did not happen) is seen as different, not as done."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record = {**record, "made": how, "output_sha256": output_sha256, "lowface": lowface.__version__, "written": stamp}
     atomic_write_bytes(record_path(job.target), json.dumps(record, indent=1).encode())
+
+
+def drop_orphan_record(job: Job) -> None:
+    """After a failure: a record whose output never appeared is removed (one beside an older output stays; it
+    does not describe that file, so a rerun redoes it)."""
+    if not job.target.exists():
+        record_path(job.target).unlink(missing_ok=True)
+
+
+def recording(job: Job, record: dict[str, Any], how: str = "enhanced") -> Callable[[Path], None]:
+    """A ``before_commit`` hook for the video writers: record the finished temporary file's checksum."""
+    return lambda partial: write_record(job, record, how, sha256_file(partial))
 
 
 # ---- one file ---------------------------------------------------------------------------------------------
@@ -262,12 +284,12 @@ def enhance_image_file(
     job: Job,
     quality: int = 95,
     compare: Path | None = None,
-    before_write: Callable[[str], None] | None = None,
+    before_write: Callable[[str, str], None] | None = None,
 ) -> str:
     """Enhance one image file into ``job.target``; returns "enhanced" or "copied" (the gate, or strength 0, left
     it alone and the output format is the input's: the input's bytes are written, unchanged). ``compare``: also
-    write a side-by-side before / after JPEG there. ``before_write(how)`` runs just before the output appears
-    (the batch writes the output's record there, so an output never exists without one)."""
+    write a side-by-side before / after JPEG there. ``before_write(how, sha256 of the output)`` runs just before
+    the output appears (the batch writes the output's record there, so an output never exists without one)."""
     data = read_image(job.source)
     x = image_to_tensor(data.rgb)
     source_suffix = job.source.suffix.lower()
@@ -278,7 +300,7 @@ def enhance_image_file(
         result, how = data.with_rgb(tensor_to_image(enhancer.enhance_tensor(x))), "enhanced"
         payload = encode_image(result, job.target.suffix, quality)
     if before_write is not None:
-        before_write(how)
+        before_write(how, hashlib.sha256(payload).hexdigest())
     atomic_write_bytes(job.target, payload)
     if compare is not None:
         atomic_write_bytes(compare, encode_image(side_by_side(data, result), ".jpg", 90))
@@ -313,7 +335,11 @@ class FrameEnhancer:
 
 
 def enhance_video_file(
-    enhancer: Enhancer, job: Job, options: OutputOptions = OutputOptions(), show_progress: bool = True
+    enhancer: Enhancer,
+    job: Job,
+    options: OutputOptions = OutputOptions(),
+    show_progress: bool = True,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> int:
     """Every frame through :class:`FrameEnhancer`, written by :func:`lowface.video.transcode` (audio and
     subtitles copied, timestamps and rotation kept). Returns the number of frames."""
@@ -325,7 +351,7 @@ def enhance_video_file(
     def frames(items):
         return tqdm(items, desc=job.source.name, unit="item", leave=False, disable=not show_progress)
 
-    return transcode(job.source, job.target, process, options.codec, options.video_quality, frames)
+    return transcode(job.source, job.target, process, options.codec, options.video_quality, frames, before_commit)
 
 
 # ---- the batch --------------------------------------------------------------------------------------------
@@ -373,8 +399,7 @@ def run_batch(
             for stale in job.target.parent.glob(f".{job.target.name}.*.part*"):  # left by a killed earlier run
                 stale.unlink(missing_ok=True)
             if job.is_video:
-                write_record(job, record, "enhanced")  # the output appears only when complete (renamed)
-                frames = enhance_video_file(enhancer, job, options, show_progress=progress == "bar")
+                frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
                 how, detail = "enhanced", f"{frames} frames"
             else:
                 side = None
@@ -388,6 +413,8 @@ def run_batch(
             message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"
             report.failed.append((job.source, message))
             say(f"error: {message}")
+            with contextlib.suppress(OSError):
+                drop_orphan_record(job)
             continue
         (report.copied if how == "copied" else report.done).append(job.target)
         if progress == "lines":

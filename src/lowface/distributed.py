@@ -34,7 +34,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lowface.batch import BatchReport, Job, OutputOptions, job_record, output_state, write_record
+from lowface.batch import (
+    BatchReport,
+    Job,
+    OutputOptions,
+    drop_orphan_record,
+    job_record,
+    output_state,
+    recording,
+    write_record,
+)
 
 SEGMENT_FRAMES = 300  # 10 s at 30 fps per work item
 WARMUP_FRAMES = 60  # gate smoothing 0.9^60 = 0.002 of its start value left; the temporal denoiser's window
@@ -105,7 +114,11 @@ class EnhanceActor:
             for stale in job.target.parent.glob(f".{job.target.name}.*.part*"):  # left by a killed attempt
                 stale.unlink(missing_ok=True)
             write = partial(write_record, job, record)
-            return enhance_image_file(self.enhancer, job, self.options.quality, None, write)
+            try:
+                return enhance_image_file(self.enhancer, job, self.options.quality, None, write)
+            except BaseException:
+                drop_orphan_record(job)
+                raise
         stream = FrameEnhancer(self.enhancer, self.options.temporal_frames)
 
         def process(rgb):
@@ -245,9 +258,10 @@ def run_on_ray(
         if plan.job.source in failed_sources:
             continue
         try:
-            write_record(plan.job, plan.record, "enhanced")  # the output appears only when complete (renamed)
-            join_segments(plan.job.source, plan.segments, plan.job.target, options.codec, options.video_quality)
+            join_segments(plan.job.source, plan.segments, plan.job.target, options.codec, options.video_quality,
+                          recording(plan.job, plan.record))  # fmt: skip
         except (ValueError, OSError, RuntimeError) as exc:
+            drop_orphan_record(plan.job)
             report.failed.append((plan.job.source, f"{plan.job.source}: {exc}"))
             log(f"error: {plan.job.source}: {exc}")
             continue

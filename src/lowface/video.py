@@ -223,11 +223,13 @@ def transcode(
     codec: str | None = None,
     quality: int | None = None,
     frames: Callable[[Iterator], Iterator] | None = None,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> int:
     """Write ``target`` (atomically: a temporary file renamed at the end) with every video frame of ``source``
     passed through ``process`` ((H, W, 3) float32 RGB in [0, 1] -> the same), other streams copied.
 
-    ``frames`` may wrap the item iterator (a progress bar). Returns the number of frames written."""
+    ``frames`` may wrap the item iterator (a progress bar); ``before_commit(temporary file)`` runs when the file
+    is complete, just before it is renamed to ``target``. Returns the number of frames written."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -242,8 +244,18 @@ def transcode(
         written = _pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")
-    os.replace(partial, target)
+    _commit(partial, target, before_commit)
     return written
+
+
+def _commit(partial: Path, target: Path, before_commit: Callable[[Path], None] | None) -> None:
+    try:
+        if before_commit is not None:
+            before_commit(partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # ---- segments: a long video in parallel pieces, joined into one file ----------------------------------------
@@ -329,9 +341,11 @@ def join_segments(
     target: str | Path,
     codec: str | None = None,
     quality: int | None = None,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> int:
     """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
-    with the other streams of ``source`` copied, interleaved by time. Atomic. Returns the number of frames."""
+    with the other streams of ``source`` copied, interleaved by time. Atomic (``before_commit`` as in
+    :func:`transcode`). Returns the number of frames."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -345,7 +359,7 @@ def join_segments(
         merged = heapq.merge(frames, _other_packets(container, video), key=lambda item: item[0])
         items = ((kind, value) for _, kind, value in merged)
         written = _pipeline(items, output, stream, copies, video.time_base, None, None)
-    os.replace(partial, target)
+    _commit(partial, target, before_commit)
     return written
 
 

@@ -95,7 +95,6 @@ def score_folder(
     not a stop."""
     from lowface.face.detect import create_detector
 
-    torch.set_grad_enabled(False)
     networks = {name: create_detector(name) for name in detectors}
     files = image_files(folder)
     if not files:
@@ -118,8 +117,10 @@ def score_folder(
                     original = other
                 else:
                     reference = other
-                    boxes = {n: [d.box for d in det.detect(image_to_tensor(other)[0])] for n, det in networks.items()}
-            rows.append({"file": str(relative), **score_image(image, original, reference, networks, boxes)})
+                    with torch.inference_mode():
+                        boxes = {n: [d.box for d in d_.detect(image_to_tensor(other)[0])] for n, d_ in networks.items()}
+            with torch.inference_mode():
+                rows.append({"file": str(relative), **score_image(image, original, reference, networks, boxes)})
         except (ImageReadError, ValueError) as exc:
             problems.append(str(exc))
     return rows, summarise(rows, list(networks)), problems
