@@ -420,7 +420,7 @@ def _muxer(suffix: str) -> str:
 
 def _quality_options(encoder: str, quality: int) -> dict[str, str]:
     if encoder == "libx264":
-        return {"crf": str(quality), "preset": "medium"}
+        return {"crf": str(quality), "preset": "veryfast"}
     if encoder == "libvpx-vp9":
         return {"crf": str(quality), "b": "0", "row-mt": "1"}
     if encoder == "libsvtav1":
