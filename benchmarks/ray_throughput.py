@@ -8,7 +8,7 @@ process: locally (all cores), locally with --threads 1, and on a local Ray clust
 thread each. Each run starts from an empty output folder; wall time includes starting Python, loading the model
 and, for Ray, starting the cluster and its workers - the fixed cost that a long job amortises, reported apart
 as the time to the first output. Also: the lowface network's multiply-accumulates per 1080p frame, from which
-the README's per-GPU figure is estimated (labelled as an estimate unless a GPU was measured).
+docs/ray.md's per-GPU figure is estimated (labelled as an estimate unless a GPU was measured).
 """
 
 from __future__ import annotations

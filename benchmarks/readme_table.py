@@ -1,4 +1,4 @@
-"""The README's main table, printed from a `lowface bench` result (so every number there is reproducible).
+"""The main table of docs/benchmarks.md, printed from a `lowface bench` result (so every number there is reproducible).
 
 Usage:
     python benchmarks/readme_table.py benchmarks/results/bench/bench.json
