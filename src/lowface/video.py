@@ -143,11 +143,18 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
             if kind == "frame":
                 for packet in stream.encode(value):
                     output.mux(packet)
+            elif isinstance(target := copies[value.stream.index], AudioRecode):
+                for packet in target.recode(value):
+                    output.mux(packet)
             else:
-                value.stream = copies[value.stream.index]
+                value.stream = target
                 output.mux(value)
-        for packet in stream.encode(None):  # flush the encoder
+        for packet in stream.encode(None):  # flush the encoders
             output.mux(packet)
+        for target in copies.values():
+            if isinstance(target, AudioRecode):
+                for packet in target.output.encode(None):
+                    output.mux(packet)
     except BaseException as exc:
         failure.append(exc)
         while items.get() is not _END:  # drain so the producer never blocks
@@ -404,10 +411,35 @@ def _video_stream(output, video, encoder: str, quality: int, rotation: int):
     return stream
 
 
+# the audio codec a container gets when it cannot hold the source's (WebM takes only Opus and Vorbis)
+AUDIO_FALLBACK = {".webm": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".avi": "aac", ".mkv": "libopus"}
+
+
+class AudioRecode:
+    """An audio stream the output container cannot hold as it is: decoded and encoded again (``recode``)."""
+
+    def __init__(self, source_stream, output_stream):
+        self.source, self.output = source_stream, output_stream
+
+    def recode(self, packet) -> list:
+        packets = []
+        for frame in self.source.codec_context.decode(packet):
+            frame.pts = None  # the encoder counts samples; the audio starts where the source's did
+            packets += self.output.encode(frame)
+        return packets
+
+
 def _copied_stream(output, other, source: str | Path, target: Path):
+    """The output stream a non-video stream of the source is copied to, packet for packet; an audio stream the
+    container cannot hold is re-encoded (AAC -> Opus for WebM, ...); anything else it cannot hold is an error."""
     try:
         return output.add_stream_from_template(other)
     except (av.error.FFmpegError, ValueError) as exc:
+        if other.type == "audio" and target.suffix.lower() in AUDIO_FALLBACK:
+            codec = AUDIO_FALLBACK[target.suffix.lower()]
+            rate = 48000 if codec == "libopus" else other.codec_context.sample_rate
+            stream = output.add_stream(codec, rate=rate, layout=other.codec_context.layout.name)
+            return AudioRecode(other, stream)
         raise ValueError(
             f"{source}: its {other.type} stream ({other.codec_context.name}) cannot be stored in a {target.suffix} "
             f"file ({exc}); choose .mkv"
