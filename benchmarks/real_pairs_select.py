@@ -35,11 +35,14 @@ from lowface.io import read_image
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
+@click.option("--sice/--no-sice", default=True, show_default=True, help="Score SICE's frames (--no-sice: faces only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, threads, face_preset, out) -> None:
+def main(methods, split, data_root, threads, face_preset, sice, out) -> None:
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, split)
-    sets = {"sice": (pairs.dark, pairs.references)}
+    if not sice and not face_preset:
+        raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
+    pairs = RealPairsSet.load(data_root, split) if sice else None
+    sets = {"sice": (pairs.dark, pairs.references)} if pairs is not None else {}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
@@ -56,7 +59,8 @@ def main(methods, split, data_root, threads, face_preset, out) -> None:
                 f"(matched: SSIM {r['ssim_matched']:.3f}, dE00 {r['ciede2000_matched']:.2f})"
             )
     if out:
-        record = {**provenance(threads), "split": split, "frames": len(pairs.dark), "face_preset": face_preset,
+        frames = len(pairs.dark) if pairs is not None else 0
+        record = {**provenance(threads), "split": split, "frames": frames, "face_preset": face_preset,
                   "faces": len(sets["faces"][0]) if face_preset else 0, "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
