@@ -105,18 +105,24 @@ def test_sice_pairs_give_darker_frames_with_their_reference():
     assert all(isinstance(p, Path) for pair in everything for p in pair)
 
 
-def test_celeba_split_is_by_person_and_fixed(tmp_path):
-    from lowface.data.celeba import celeba_identities, celeba_split
-    from lowface.data.lfw import DatasetMissing
+def test_celeba_split_is_by_person_fixed_and_committed(data_root):
+    from lowface.data.celeba import celeba_identities, celeba_split, committed_split, split_people
 
-    folder = tmp_path / "celeba_wild"
-    (folder / "images").mkdir(parents=True)
-    rows = [f"{i:06d}.jpg {100 + i // 5}" for i in range(50)]  # 10 people, 5 photos each
-    (folder / "identities.txt").write_text("image identity\n" + "\n".join(rows) + "\n")
-    val, test = celeba_split(tmp_path, "val"), celeba_split(tmp_path, "test")
-    assert len(val) == 10 and len(test) == 40 and not set(val) & set(test)
-    who = celeba_identities(tmp_path)
-    assert len({who[p] for p in val}) == 2 and not {who[p] for p in val} & {who[p] for p in test}
-    assert celeba_split(tmp_path, "val") == val  # fixed
-    with pytest.raises(DatasetMissing, match=r"identities\.txt is missing"):
-        celeba_split(tmp_path / "nowhere", "val")
+    people = sorted(set(celeba_identities(data_root).values()))
+    assert {k: sorted(v) for k, v in committed_split().items()} == split_people(people)  # the committed list
+    parts = {name: celeba_split(data_root, name) for name in ("train", "val", "test")}
+    assert [len(parts[n]) for n in ("train", "val", "test")] == [535, 90, 265]
+    who = celeba_identities(data_root)
+    persons = {name: {who[p] for p in paths} for name, paths in parts.items()}
+    assert not persons["train"] & persons["test"] and not persons["val"] & persons["test"]
+    assert not persons["train"] & persons["val"]
+    with pytest.raises(ValueError, match="unknown CelebA split"):
+        celeba_split(data_root, "all")
+
+
+def test_split_people_cuts_by_share_and_seed():
+    from lowface.data.celeba import split_people
+
+    parts = split_people(list(range(100, 150)))
+    assert [len(parts[n]) for n in ("train", "val", "test")] == [30, 5, 15]
+    assert sorted(sum(parts.values(), [])) == list(range(100, 150)) and split_people(list(range(100, 150))) == parts

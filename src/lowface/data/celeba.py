@@ -1,12 +1,15 @@
-"""The in-the-wild CelebA photos under a user-given data root, split by identity into validation and test.
+"""The in-the-wild CelebA photos under a user-given data root, split by person into train, val and test.
 
 ``<data_root>/celeba_wild/images/*.jpg`` with ``identities.txt`` (``image identity`` per line): 890 unaligned
-photos of 178 people. The split is by person (seeded, fixed): ``val`` (20 % of the identities) is for choosing
-weights and settings, ``test`` (the rest) for reporting only - no person is in both.
+photos of 178 people. The split is committed (``celeba_split.json``, written once by ``tools/celeba_split.py``):
+``train`` may be trained on, ``val`` is for choosing weights and settings, ``test`` is for reporting only - no
+person is in two parts, and test people are never trained on or used to choose anything.
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,8 @@ import numpy as np
 from lowface.data.lfw import DatasetMissing
 
 CELEBA_DIR = "celeba_wild"
-VAL_SHARE = 0.2
+SPLIT_FILE = Path(__file__).with_name("celeba_split.json")
+SHARES = {"train": 0.6, "val": 0.1, "test": 0.3}
 SPLIT_SEED = 0
 
 
@@ -28,12 +32,24 @@ def celeba_identities(data_root: str | Path) -> dict[Path, int]:
     return {folder / "images" / name: int(identity) for name, identity in rows}
 
 
+def split_people(people: list[int], seed: int = SPLIT_SEED) -> dict[str, list[int]]:
+    """Identity numbers -> {"train", "val", "test"}: a seeded permutation of the sorted numbers, cut 60 / 10 / 30 %."""
+    ordered = sorted(people)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    cuts = np.cumsum([round(SHARES["train"] * len(ordered)), round(SHARES["val"] * len(ordered))])
+    parts = np.split(order, cuts)
+    return {name: sorted(ordered[i] for i in part) for name, part in zip(SHARES, parts, strict=True)}
+
+
+@lru_cache(maxsize=1)
+def committed_split() -> dict[str, frozenset[int]]:
+    record = json.loads(SPLIT_FILE.read_text())
+    return {name: frozenset(record[name]) for name in SHARES}
+
+
 def celeba_split(data_root: str | Path, split: str) -> list[Path]:
-    """The photos of one split ("val" or "test"), sorted by file name."""
-    if split not in ("val", "test"):
-        raise ValueError(f"unknown CelebA split {split!r}; use val or test")
-    identities = celeba_identities(data_root)
-    people = sorted(set(identities.values()))
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(people))
-    val = {people[i] for i in order[: round(VAL_SHARE * len(people))]}
-    return sorted((p for p, who in identities.items() if (who in val) == (split == "val")), key=lambda p: p.name)
+    """The photos of one part ("train", "val" or "test") of the committed split, sorted by file name."""
+    if split not in SHARES:
+        raise ValueError(f"unknown CelebA split {split!r}; use {', '.join(SHARES)}")
+    people = committed_split()[split]
+    return sorted((p for p, who in celeba_identities(data_root).items() if who in people), key=lambda p: p.name)
