@@ -125,4 +125,5 @@ def test_split_people_cuts_by_share_and_seed():
 
     parts = split_people(list(range(100, 150)))
     assert [len(parts[n]) for n in ("train", "val", "test")] == [30, 5, 15]
-    assert sorted(sum(parts.values(), [])) == list(range(100, 150)) and split_people(list(range(100, 150))) == parts
+    assert sorted(p for part in parts.values() for p in part) == list(range(100, 150))
+    assert split_people(list(range(100, 150))) == parts
