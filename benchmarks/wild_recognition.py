@@ -153,8 +153,8 @@ def main() -> None:
         f"Identification of the {results['people']} CelebA test people in the wild ({results['gallery']} clean gallery "
         f"photos, {results['probes']} probes darkened by each preset, then each method; end to end: the judge's "
         f"detector runs on the processed probe, a missed face is a miss). FAR / TAR at the thresholds giving FAR "
-        f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. Command: `{record['command']}`, "
-        f"{record['date']}, {record['machine']}.",
+        f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. "
+        f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
         "",
         "| judge | preset | method | rank-1 % | recovery | oracle rank-1 % | face found % | FAR@1e-3 | TAR@1e-3 | "
         "FAR@1e-2 | impostor shift |",
