@@ -242,3 +242,24 @@ def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp
     assert sorted(bundle.namelist()) == ["000-a.png", "001-b.png"]
     expected = read_image(cli_result(first, tmp_path / "cli.png", "-m", "gamma"))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(bundle.read("000-a.png")))), np.round(expected.rgb * 255))
+
+
+def test_a_long_job_shows_progress_and_can_be_cancelled_and_the_view_zooms(server, browser, tmp_path: Path):
+    files = []
+    for i in range(12):
+        files.append(tmp_path / f"big{i:02d}.png")
+        write_image(files[-1], ImageData(smooth_test_image(720, 960, seed=i) * 0.15))
+    page, _ = open_page(browser, server["base"])
+    page.select_option("#model", "lowface-restore")
+    page.set_input_files("#files", [str(f) for f in files])
+    page.click("#go")
+    page.wait_for_function("Number(document.querySelector('#progress').value) >= 1", timeout=300_000)
+    page.click("#cancel")
+    page.wait_for_selector("body[data-state='cancelled']", timeout=300_000)
+    shown = page.locator(".result").count()
+    assert 1 <= shown < 12, shown  # stopped between files; what was done is shown
+    page.locator(".compare").first.hover()
+    page.mouse.wheel(0, -300)
+    transform = page.eval_on_selector(".compare .stage", "e => e.style.transform")
+    assert transform.startswith("scale(") and float(transform[6:-1]) > 1
+    page.close()
