@@ -263,3 +263,18 @@ def test_a_long_job_shows_progress_and_can_be_cancelled_and_the_view_zooms(serve
     transform = page.eval_on_selector(".compare .stage", "e => e.style.transform")
     assert transform.startswith("scale(") and float(transform[6:-1]) > 1
     page.close()
+
+
+def test_a_video_is_enhanced_and_played_in_the_page(server, browser, tmp_path: Path):
+    from test_files import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=20, rotation=0)
+    page, _ = open_page(browser, server["base"])
+    page.select_option("#model", "gamma")
+    page.set_input_files("#files", str(clip))
+    page.click("#go")
+    page.wait_for_selector("body[data-state='done']", timeout=300_000)
+    page.wait_for_function("document.querySelector('#video-0') && document.querySelector('#video-0').readyState >= 2",
+                           timeout=60_000)  # fmt: skip
+    assert page.eval_on_selector("#video-0", "v => [v.videoWidth, v.videoHeight]") == [64, 48]
+    page.close()

@@ -82,6 +82,12 @@ function show(job) {
     title.textContent = `${entry.name}` + (entry.made === "copied" ? " - well exposed, returned unchanged" : "") + (routes ? ` (${routes})` : "");
     block.append(title);
     if (!entry.video) block.append(compare(base, entry));
+    else {
+      const player = document.createElement("video");
+      Object.assign(player, { controls: true, muted: true, src: `${base}/result`, className: "player" });
+      player.id = `video-${entry.number}`;
+      block.append(player);
+    }
     const link = document.createElement("a");
     link.href = `${base}/result`;
     link.className = "download";
