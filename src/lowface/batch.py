@@ -294,10 +294,12 @@ def enhance_image_file(
     x = image_to_tensor(data.rgb)
     source_suffix = job.source.suffix.lower()
     same_format = source_suffix == job.target.suffix.lower() and source_suffix not in RAW_SUFFIXES
-    if same_format and not bool(enhancer.weight(x).any()):
+    gate = enhancer.gate.weight(x) if enhancer.gate is not None else None  # computed once, used twice
+    weight = (gate if gate is not None else x.new_ones(x.shape[0])) * enhancer.strength
+    if same_format and not bool(weight.any()):
         result, how, payload = data, "copied", job.source.read_bytes()
     else:
-        result, how = data.with_rgb(tensor_to_image(enhancer.enhance_tensor(x))), "enhanced"
+        result, how = data.with_rgb(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=gate))), "enhanced"
         payload = encode_image(result, job.target.suffix, quality)
     if before_write is not None:
         before_write(how, hashlib.sha256(payload).hexdigest())
