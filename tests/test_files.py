@@ -396,3 +396,13 @@ def test_score_on_a_folder_gives_the_bench_values_for_the_same_images(lfw_faces,
     (tmp_path / "ref" / "1.png").unlink()
     missing = run_cli("score", str(tmp_path / "enh"), "-r", str(tmp_path / "ref"), "--detectors", "", "-q")
     assert missing.exit_code == 1 and "no reference for it" in missing.output
+
+
+def test_temporary_files_of_a_killed_attempt_are_removed_record_ones_too(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.png.x1y2.part").write_bytes(b"half an image")
+    (out / "..a.png.lowface.json.z3w4.part").write_bytes(b'{"half a rec')
+    assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".a.png.lowface.json", "a.png"]

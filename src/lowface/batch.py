@@ -264,6 +264,13 @@ def write_record(job: Job, record: dict[str, Any], how: str, output_sha256: str)
     atomic_write_bytes(record_path(job.target), json.dumps(record, indent=1).encode())
 
 
+def remove_partial_files(job: Job) -> None:
+    """Temporary files of this output and of its record left by a killed earlier attempt (``.NAME.XXXX.part``)."""
+    for name in (job.target.name, record_path(job.target).name):
+        for stale in job.target.parent.glob(f".{name}.*.part*"):
+            stale.unlink(missing_ok=True)
+
+
 def drop_orphan_record(job: Job) -> None:
     """After a failure: a record whose output never appeared is removed (one beside an older output stays; it
     does not describe that file, so a rerun redoes it)."""
@@ -398,8 +405,7 @@ def run_batch(
                 report.kept.append(job.target)
                 say(f"kept: {job.target} exists and was not made by lowface (no record); --overwrite replaces it")
                 continue
-            for stale in job.target.parent.glob(f".{job.target.name}.*.part*"):  # left by a killed earlier run
-                stale.unlink(missing_ok=True)
+            remove_partial_files(job)
             if job.is_video:
                 frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
                 how, detail = "enhanced", f"{frames} frames"

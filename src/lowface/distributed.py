@@ -42,6 +42,7 @@ from lowface.batch import (
     job_record,
     output_state,
     recording,
+    remove_partial_files,
     write_record,
 )
 
@@ -111,8 +112,7 @@ class EnhanceActor:
         if item["kind"] == "image":
             job = Job(Path(item["source"]), Path(item["target"]))
             record = item["record"]
-            for stale in job.target.parent.glob(f".{job.target.name}.*.part*"):  # left by a killed attempt
-                stale.unlink(missing_ok=True)
+            remove_partial_files(job)  # left by a killed attempt
             write = partial(write_record, job, record)
             try:
                 return enhance_image_file(self.enhancer, job, self.options.quality, None, write)
