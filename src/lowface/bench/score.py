@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from lowface.bench.real_pairs import match_faces
+from lowface.bench.runner import NIQE_MIN_SIDE
 from lowface.io import IMAGE_SUFFIXES, ImageReadError, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
 from lowface.metrics.color import ciede2000, match_brightness
@@ -27,7 +28,6 @@ from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
 from lowface.metrics.niqe import niqe
 
-NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale (as in lowface.bench.runner)
 LOWER_IS_BETTER = {"niqe": True, "brisque": True, "loe": True, "psnr": False, "ssim": False, "ciede2000": True}
 
 
