@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from lowface.assets import record_checksum
 from lowface.data.celeba import SPLIT_FILE, celeba_identities, split_people
 
 
@@ -27,6 +28,7 @@ def main(data_root: Path) -> None:
         **{name: sorted(ids) for name, ids in parts.items()},
     }
     SPLIT_FILE.write_text(json.dumps(record, indent=1) + "\n")
+    record_checksum(SPLIT_FILE)
     click.echo(", ".join(f"{name} {len(ids)} people" for name, ids in parts.items()) + f" -> {SPLIT_FILE}")
 
 

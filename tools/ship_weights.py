@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lowface.pretrained import sha256_file
+from lowface.assets import record_checksum, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "lowface" / "weights"
 LICENCE = (
@@ -66,6 +66,8 @@ def main() -> None:
     if args.note:
         manifest[args.name]["extra"]["note"] = args.note
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    record_checksum(target)
+    record_checksum(manifest_path)
     print(f"shipped {args.name}: {target} sha256 {manifest[args.name]['sha256']}")
 
 

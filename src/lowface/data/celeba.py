@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowface.assets import package_file
 from lowface.data.lfw import DatasetMissing
 
 CELEBA_DIR = "celeba_wild"
@@ -43,7 +44,7 @@ def split_people(people: list[int], seed: int = SPLIT_SEED) -> dict[str, list[in
 
 @lru_cache(maxsize=1)
 def committed_split() -> dict[str, frozenset[int]]:
-    record = json.loads(SPLIT_FILE.read_text())
+    record = json.loads(package_file("lowface.data", SPLIT_FILE.name).read_text())
     return {name: frozenset(record[name]) for name in SHARES}
 
 

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy.stats import rankdata
 
+from lowface.assets import package_file
 from lowface.data.lfw import DatasetMissing
 from lowface.data.synth import LUMA as SYNTH_LUMA
 
@@ -197,7 +197,7 @@ def load_scenes(split: str | None = None) -> list[SiceScene]:
     """The committed scene list (``lowface/data/sice_scenes.json``), optionally only one split."""
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown SICE split {split!r}; available: {', '.join(SPLITS)}")
-    text = resources.files("lowface.data").joinpath(SCENES_FILE).read_text()
+    text = package_file("lowface.data", SCENES_FILE).read_text()
     scenes = [SiceScene(**entry) for entry in json.loads(text)["scenes"]]
     return [s for s in scenes if split is None or s.split == split]
 

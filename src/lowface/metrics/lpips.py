@@ -12,12 +12,12 @@ head, averaged over positions, summed over taps. 0 for identical images; lower i
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from lowface.assets import Asset, AssetMissing
 from lowface.backbones.vgg import VGG16Features
 
 HEADS_PACKAGE = "lpips==0.1.4"
@@ -27,15 +27,14 @@ SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
 
 
-class LPIPSWeightsMissing(RuntimeError):
-    """The linear heads (package ``lpips``) or the VGG-16 weights are missing; the message says which."""
+LPIPSWeightsMissing = AssetMissing  # the name earlier versions raised
+HEADS = Asset("lpips_vgg_heads", "lpips", "weights/v0.1/vgg.pth",
+              "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+              f"{HEADS_PACKAGE} (pip install --no-deps; `make install` does)", "BSD-2-Clause", "LPIPS's linear heads")
 
 
 def heads_path() -> Path:
-    spec = find_spec("lpips")
-    if spec is None or spec.origin is None:
-        raise LPIPSWeightsMissing(f"LPIPS needs the linear heads of the PyPI package {HEADS_PACKAGE} (pip install it)")
-    return Path(spec.origin).parent / "weights" / "v0.1" / "vgg.pth"
+    return HEADS.locate()
 
 
 class LPIPS(nn.Module):

@@ -10,33 +10,32 @@ multivariate Gaussian of the image's blocks and the pristine model. The pristine
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import convolve
 from scipy.special import gamma
+
+from lowface.assets import Asset, AssetMissing
 
 BLOCK = 96
 _GAMMA_GRID = np.arange(0.2, 10.001, 0.001)
 _R_GAMMA = gamma(2 / _GAMMA_GRID) ** 2 / (gamma(1 / _GAMMA_GRID) * gamma(3 / _GAMMA_GRID))
 
 
-class NIQEModelMissing(RuntimeError):
-    pass
+NIQEModelMissing = AssetMissing  # the name earlier versions raised
+PRISTINE_MODEL = Asset(
+    "niqe_pristine", "basicsr", "metrics/niqe_pris_params.npz",
+    "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296",
+    "basicsr==1.4.2 (pip install --no-deps; `make install` does)", "Apache-2.0", "NIQE's official pristine model",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
 def pristine_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean (36,), covariance (36, 36), Gaussian window (7, 7)) of the official pristine model."""
-    spec = importlib.util.find_spec("basicsr")
-    if spec is None or not spec.submodule_search_locations:
-        raise NIQEModelMissing(
-            "NIQE needs the official pristine model shipped in basicsr: pip install --no-deps basicsr==1.4.2"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "metrics" / "niqe_pris_params.npz"
+    path = PRISTINE_MODEL.locate()
     with np.load(path) as data:
         return data["mu_pris_param"][0], data["cov_pris_param"], data["gaussian_window"]
 
