@@ -23,9 +23,9 @@ from tqdm import tqdm
 from lowface.bench.faces import PairsSet
 from lowface.data.lowlight import real_lowlight_photos
 from lowface.data.synth import iter_synthesize
-from lowface.gate import shipped_gate
+from lowface.inference.gate import shipped_gate
+from lowface.inference.routing import shipped_router
 from lowface.io import image_to_tensor, read_image
-from lowface.routing import shipped_router
 
 PRESETS = "x0.15-noise0.02,physical-1,physical-3,physical-10,linear,linear-dark,gamma-noise,gamma-noise-strong"
 

@@ -27,13 +27,13 @@ from common import provenance, write_results
 from recognition import parse_method
 from tqdm import tqdm
 
-from lowface.api import Enhancer
 from lowface.bench.faces import detect_central, detection_scores
 from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.lowlight import real_lowlight_photos
 from lowface.data.synth import synthesize_float32
 from lowface.face.detect import create_detector
+from lowface.inference.enhancer import Enhancer
 from lowface.io import image_to_tensor, read_image
 
 DEFAULT_METHODS = "clean,none,gamma,retinexnet,zero-dce,sci,lowface,lowface-fast,lowface-restore"

@@ -7,7 +7,7 @@ Usage:
 
 For the images of the first N LFW pairs, untouched ("clean") or darkened by a preset (as in
 benchmarks/recognition.py, seed 0, sharing its cache), each method's raw output and its gated output
-x + w (enhanced - x) (lowface.gate). Reports the gate weight, PSNR of the output against its INPUT (how much
+x + w (enhanced - x) (lowface.inference.gate). Reports the gate weight, PSNR of the output against its INPUT (how much
 was changed: on clean inputs the promise is > 35 dB) and 10-fold verification accuracy with both judges
 (alignment from the clean image). On clean inputs the promise is accuracy no lower than untouched; on dark
 inputs that the gate costs nothing against the raw model.
@@ -26,14 +26,14 @@ from common import provenance, write_results
 from recognition import parse_method
 from tqdm import tqdm
 
-from lowface.api import Enhancer
-from lowface.batch import FrameEnhancer
 from lowface.bench.faces import cached_embed
 from lowface.bench.methods import method_images
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.gate import ExposureGate, shipped_gate
+from lowface.inference.batch import FrameEnhancer
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.gate import ExposureGate, shipped_gate
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import verification_accuracy
 from lowface.metrics.fidelity import psnr
@@ -65,8 +65,8 @@ def psnr_to(images: list[np.ndarray], references: list[np.ndarray]) -> np.ndarra
 def flicker(methods: list[str], still: np.ndarray, frames: int, noise: float, seed: int = 0,
             temporal: float = 8.0) -> dict:  # fmt: skip
     """A static clip: one dark still + fresh Gaussian sensor noise per frame, enhanced frame by frame as the
-    video path does it (lowface.batch.FrameEnhancer: gate and network choice smoothed over frames), without and
-    with temporal noise reduction (``temporal`` frames, as
+    video path does it (lowface.inference.batch.FrameEnhancer: gate and network choice smoothed over
+    frames), without and with temporal noise reduction (``temporal`` frames, as
     ``--temporal-denoise``). Per sequence: mean absolute frame-to-frame difference, the standard deviation of the
     frame's mean brightness over time (flicker), and the mean absolute difference to the same processing of
     the noise-free still (how far the noise takes it), over the second half of the clip."""

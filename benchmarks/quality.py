@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from common import provenance, write_results
 
-from lowface.api import Enhancer
 from lowface.data.synth import darken_linear, plan_linear_darkening
+from lowface.inference.enhancer import Enhancer
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.fidelity import psnr, ssim
 

@@ -86,7 +86,7 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     from lowface.bench.speed import count_macs
-    from lowface.pretrained import create_model
+    from lowface.inference.catalogue import create_model
 
     macs = count_macs(create_model(args.model), 1080, 1920)
     record = {**provenance(), "model": args.model, "images": args.images, "size": "640x480", "results": results,

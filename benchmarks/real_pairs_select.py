@@ -20,12 +20,12 @@ import click
 import numpy as np
 import torch
 
-from lowface.api import Enhancer
 from lowface.bench.methods import MethodSpec
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
+from lowface.inference.enhancer import Enhancer
 from lowface.io import read_image
 
 

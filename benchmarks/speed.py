@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = parser.parse_args()
 
-    from lowface.pretrained import create_model
+    from lowface.inference.catalogue import create_model
 
     methods, sizes = args.methods.split(","), args.sizes.split(",")
     thread_counts = sorted({int(t) for t in args.threads.split(",")})

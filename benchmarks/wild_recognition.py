@@ -85,7 +85,7 @@ def enhanced(name: str, weights: str | None, dark: list[np.ndarray], cache: Path
     if cache.exists():
         with np.load(cache) as stored:
             return [stored[str(i)].astype(np.float32) / 255 for i in range(len(dark))]
-    from lowface.api import Enhancer
+    from lowface.inference.enhancer import Enhancer
 
     enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
     out = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in tqdm(dark, desc=name, leave=False)]

@@ -9,7 +9,7 @@ from PIL import Image
 
 import lowface
 from conftest import smooth_test_image
-from lowface.api import Enhancer
+from lowface.inference.enhancer import Enhancer
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,14 @@ import torch
 from test_files import make_clip, streams
 
 from conftest import smooth_test_image
-from lowface.api import Enhancer
-from lowface.batch import OutputOptions, plan_jobs, run_batch
+from lowface.inference.batch import run_batch
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.jobs import OutputOptions, plan_jobs
 from lowface.io import ImageData, write_image
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'lowface[ray]'")
 
-from lowface.distributed import EnhancerSpec, run_on_ray  # noqa: E402
+from lowface.inference.ray_batch import EnhancerSpec, run_on_ray  # noqa: E402
 
 
 @pytest.fixture(scope="module")

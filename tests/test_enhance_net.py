@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from lowface.inference.tiling import tiled_apply
 from lowface.models import EnhanceNet, FastEnhanceNet, Retinex
-from lowface.tiling import tiled_apply
 
 
 def count_macs(model: nn.Module, x: torch.Tensor) -> int:

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from lowface.cli import main
-from lowface.export import export_onnx, export_torchscript
+from lowface.inference.export import export_onnx, export_torchscript
 from lowface.models import EnhanceNet, FastEnhanceNet
 
 

@@ -169,7 +169,7 @@ def test_full_or_read_only_disk_fails_that_file_only_and_leaves_no_partial_outpu
             raise OSError(code, reason)
         real_fsync(fd)
 
-    monkeypatch.setattr("lowface.io.os.fsync", failing_fsync)
+    monkeypatch.setattr("lowface.io.files.os.fsync", failing_fsync)
     out = tmp_path / "out"
     result = run_cli("enhance", str(odd_tree), "-o", str(out), "-m", "gamma", "-q")
     assert result.exit_code == 1 and reason in result.output

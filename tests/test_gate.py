@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from lowface.api import Enhancer
 from lowface.data.synth import synthesize
-from lowface.gate import ExposureGate, GateSmoother, exposure_features, shipped_gate
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.gate import ExposureGate, GateSmoother, shipped_gate
+from lowface.inference.statistics import exposure_features
 from lowface.models.classical import GammaCorrection
 
 

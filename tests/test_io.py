@@ -142,7 +142,7 @@ def test_missing_file_error_names_it(tmp_path: Path):
 
 
 def test_written_files_get_the_permissions_of_a_plain_open(tmp_path: Path):
-    from lowface.io import UMASK, atomic_write_bytes
+    from lowface.io.files import UMASK, atomic_write_bytes
 
     plain = tmp_path / "plain.bin"
     plain.write_bytes(b"x")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
-from lowface.tiling import tiled_apply
 
 
 def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():

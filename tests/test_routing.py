@@ -10,14 +10,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lowface import api
-from lowface.api import Enhancer
 from lowface.cli import main
 from lowface.data.synth import synthesize
 from lowface.demo import public_face
-from lowface.logistic import fit_logistic
-from lowface.pretrained import create_model, model_fingerprint
-from lowface.routing import RoutedModel, RouteSmoother, noise_features, noise_sigma, shipped_router
+from lowface.inference import enhancer as api
+from lowface.inference.catalogue import create_model, model_fingerprint
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.logistic import fit_logistic
+from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
+from lowface.inference.statistics import noise_features, noise_sigma
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -133,7 +134,7 @@ def test_fit_logistic_recovers_a_known_direction_and_respects_weights():
 
 
 def test_a_noisy_video_stream_runs_one_network_throughout():
-    from lowface.batch import FrameEnhancer
+    from lowface.inference.batch import FrameEnhancer
 
     still = public_face()[64:192, 96:224]
     frames = [_tensor(synthesize([still], "x0.15-noise0.02", seed=s)[0][0]) for s in range(4)]

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from lowface.cli import main
-from lowface.temporal import TemporalDenoiser, difference_sigma
+from lowface.inference.temporal import TemporalDenoiser, difference_sigma
 
 SIGMA = 0.02
 

@@ -254,7 +254,7 @@ def tiny_sice(tiny_data: Path) -> Path:
 
 
 def test_training_mixes_real_pairs_in_and_the_weights_record_their_model(tiny_sice: Path, tmp_path: Path):
-    from lowface.pretrained import create_model, weights_architecture
+    from lowface.inference.catalogue import create_model, weights_architecture
 
     extra = ("sice_share=0.5", "model.guide=linear", "loss_weights.reconstruction=1")
     trainer = Trainer(config_for(tiny_sice, tmp_path / "run", 2, "fast_enhance_net", *extra))

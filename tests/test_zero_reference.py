@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lowface.api import Enhancer
+from lowface.inference.enhancer import Enhancer
 from lowface.losses.retinexnet import RetinexDecomObjective, structure_aware_smoothness
 from lowface.losses.zero_reference import (
     color_constancy_loss,

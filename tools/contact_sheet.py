@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from lowface.api import Enhancer
 from lowface.bench.methods import MethodSpec
 from lowface.data.sice import sice_pairs
+from lowface.inference.enhancer import Enhancer
 from lowface.io import read_image
 
 

@@ -1,4 +1,4 @@
-"""Fit the do-no-harm exposure gate (lowface.gate) and write it into the package.
+"""Fit the do-no-harm exposure gate (lowface.inference.gate) and write it into the package.
 
 Usage: python tools/fit_exposure_gate.py --data-root ../shared/data [--out src/lowface/weights/exposure_gate.json]
 
@@ -9,7 +9,7 @@ Data, training material only (no LFW test identity, no SICE validation or test s
   reference and every frame at least as bright (brightening an over-exposed frame only does harm); frames between
   (darker than the reference, but not by the under-exposure margin) are ambiguous and left out.
 The four groups (LFW clean, LFW dark, SICE dark, SICE well/over-exposed) weigh the same. Logistic regression on
-standardised features, L2 1e-3, L-BFGS (lowface.logistic). The report gives the mean weight per group, and per
+standardised features, L2 1e-3, L-BFGS (lowface.inference.logistic). The report gives the mean weight per group, and per
 preset of the benchmark and on SICE's validation scenes, none of which the fit saw.
 """
 
@@ -25,9 +25,10 @@ from tqdm import tqdm
 from lowface.data.lfw import lfw_train_images
 from lowface.data.sice import load_scenes, sice_root
 from lowface.data.synth import mean_luma, synthesize
-from lowface.gate import ExposureGate, exposure_features
+from lowface.inference.gate import ExposureGate
+from lowface.inference.logistic import fit_logistic
+from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image
-from lowface.logistic import fit_logistic
 
 DARK_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
 REPORT_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")

@@ -1,4 +1,4 @@
-"""Fit the noise router of ``lowface-auto`` (lowface.routing) and write it into the package.
+"""Fit the noise router of ``lowface-auto`` (lowface.inference.routing) and write it into the package.
 
 Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600]
        [--out src/lowface/weights/noise_router.json]
@@ -11,7 +11,7 @@ when lowface-restore's output has the higher fidelity against the clean image or
 PSNR and the PSNR after matching the output's mean luma to the reference's); sample weight: the difference capped
 at 3 dB, so that the images where the choice matters decide the fit; the real pairs weigh as
 much as all synthetic images together. Logistic regression on (log noise, log mean luma, log 95th percentile of
-luma), lowface.logistic.
+luma), lowface.inference.logistic.
 
 Report: per held-out set - LFW's held-out images through the training presets (FIT_PRESETS) and through the
 benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - the share routed to
@@ -28,17 +28,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lowface.api import enhanced_image
 from lowface.data.lfw import lfw_train_images
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize
+from lowface.inference.catalogue import create_model
+from lowface.inference.logistic import fit_logistic
+from lowface.inference.routing import NoiseRouter
+from lowface.inference.statistics import noise_features
 from lowface.io import image_to_tensor, read_image
-from lowface.logistic import fit_logistic
 from lowface.metrics.color import match_brightness
 from lowface.metrics.fidelity import psnr
-from lowface.pretrained import create_model
-from lowface.routing import NoiseRouter, noise_features
 
 FIT_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
 TEST_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
@@ -57,7 +57,7 @@ def evaluate(dark: list[np.ndarray], clean: list[np.ndarray], networks: list) ->
         x, y = image_to_tensor(np.asarray(low, np.float32)), image_to_tensor(np.asarray(ref, np.float32))
         features.append(noise_features(x))
         for score, network in zip(scores, networks, strict=True):
-            out = torch.round(enhanced_image(network(x)).clamp(0, 1) * 255) / 255
+            out = torch.round(network.enhance(x).clamp(0, 1) * 255) / 255
             score.append((psnr(out, y) + psnr(match_brightness(out, y), y)) / 2)
     return {"features": torch.cat(features), "psnr": torch.stack([torch.cat(s) for s in scores], 1)}
 

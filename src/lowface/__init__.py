@@ -15,10 +15,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "enhance": "lowface.api",
-    "Enhancer": "lowface.api",
-    "list_models": "lowface.pretrained",
-    "create_model": "lowface.pretrained",
+    "enhance": "lowface.inference",
+    "Enhancer": "lowface.inference",
+    "list_models": "lowface.inference",
+    "create_model": "lowface.inference",
     "read_image": "lowface.io",
     "write_image": "lowface.io",
 }

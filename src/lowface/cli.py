@@ -28,7 +28,7 @@ def main() -> None:
 @click.option(
     "-m",
     "--model",
-    default="lowface-auto",  # = lowface.api.DEFAULT_MODEL (not imported here: torch would load for --help)
+    default="lowface-auto",  # = inference.enhancer.DEFAULT_MODEL (not imported: torch would load for --help)
     show_default=True,
     help="Enhancer name (see `lowface models`); lowface-auto: lowface-restore for noisy images, else lowface-fast.",
 )
@@ -125,8 +125,9 @@ def enhance(
     Videos keep their audio and subtitles, timestamps and rotation. `-` reads one image from stdin; `-o -` writes
     one to stdout. Exit code 1 when anything failed or an existing file was not replaced.
     """
-    from lowface.api import Enhancer
-    from lowface.batch import OutputOptions, plan_jobs, run_batch
+    from lowface.inference.batch import run_batch
+    from lowface.inference.enhancer import Enhancer
+    from lowface.inference.jobs import OutputOptions, plan_jobs
 
     if threads:
         import torch
@@ -179,10 +180,10 @@ def _enhance_on_ray(
     inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
     strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
 ) -> None:  # fmt: skip
-    """``enhance --ray``: the same plan and checks, executed by lowface.distributed."""
-    from lowface.api import Enhancer
-    from lowface.batch import OutputOptions, plan_jobs
-    from lowface.distributed import EnhancerSpec, RayMissing, require_ray, run_on_ray
+    """``enhance --ray``: the same plan and checks, executed by lowface.inference.ray_batch."""
+    from lowface.inference.enhancer import Enhancer
+    from lowface.inference.jobs import OutputOptions, plan_jobs
+    from lowface.inference.ray_batch import EnhancerSpec, RayMissing, require_ray, run_on_ray
 
     if compare is not None or "-" in map(str, inputs) or str(output) == "-":
         raise click.ClickException("--ray works on files and folders; --compare and - (stdin / stdout) are local only")
@@ -208,7 +209,7 @@ def _enhance_on_ray(
 
 def _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength) -> None:
     """One image between files and the standard streams (`-`)."""
-    from lowface.api import Enhancer
+    from lowface.inference.enhancer import Enhancer
     from lowface.io import IMAGE_SUFFIXES, atomic_write_bytes, decode_image, encode_image, read_image
 
     if len(inputs) != 1:
@@ -240,7 +241,7 @@ def _enhance_stream(inputs, output, model, weights, device, tile, out_format, qu
 def models(pattern: str, verbose: bool) -> None:
     """List the enhancers (optionally matching a glob PATTERN) and the frozen face networks."""
     from lowface.face.packages import PACKAGED_FILES, FaceModelMissing, packaged_file
-    from lowface.pretrained import list_models, model_card
+    from lowface.inference.catalogue import list_models, model_card
 
     click.echo("Enhancers:")
     for name in list_models(pattern):
@@ -348,9 +349,9 @@ def synth(inputs: tuple[Path, ...], output: Path, preset: str, seed: int, list_p
 @click.option("--width", default=256, show_default=True, help="Width of the tracing example.")
 def export(model: str, output: Path, weights: Path | None, height: int, width: int) -> None:
     """Export MODEL to ONNX (dynamic size) or TorchScript for deployment."""
-    from lowface.export import export_onnx, export_torchscript
+    from lowface.inference.catalogue import create_model
+    from lowface.inference.export import export_onnx, export_torchscript
     from lowface.models.classical import NumpyImageOperator
-    from lowface.pretrained import create_model
 
     try:
         net = create_model(model, weights)

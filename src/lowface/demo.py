@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lowface.api import Enhancer
 from lowface.data.synth import darken_linear
+from lowface.inference.enhancer import Enhancer
 from lowface.io import ImageData, image_to_tensor, read_image, tensor_to_image, write_image
 
 DEMO_RATIOS = (0.15, 0.25, 0.35, 0.45)

@@ -1,4 +1,5 @@
-"""Image filters shared by the models, the losses and the metrics. Tensors are (B, C, H, W)."""
+"""Image filters and constants shared by the models, the losses, the metrics and inference. Tensors are
+(B, C, H, W)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights of R, G, B
 
 
 def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:

@@ -17,8 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from lowface.data.packing import packed
+from lowface.inference.catalogue import model_fingerprint, sha256_file
 from lowface.io import atomic_write_bytes
-from lowface.pretrained import model_fingerprint, sha256_file
 
 BOUNDS = ("clean", "none")
 
@@ -58,7 +58,7 @@ def cached_enhance(
     name: str, weights: str | None, dark: list[np.ndarray], cache: Path, progress: bool = True
 ) -> tuple[list[np.ndarray], float]:
     """Enhanced images (uint8 (H, W, 3)) and seconds per image; read from / written to ``cache`` (.npz)."""
-    from lowface.api import Enhancer
+    from lowface.inference.enhancer import Enhancer
 
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:

@@ -61,7 +61,7 @@ NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale
 
 def default_methods() -> list[str]:
     """The bounds, then every enhancer of `lowface models` (classical first)."""
-    from lowface.pretrained import CLASSICAL_CARDS, list_models
+    from lowface.inference.catalogue import CLASSICAL_CARDS, list_models
 
     classical = [card.name for card in CLASSICAL_CARDS if card.name != "identity"]
     return [*BOUNDS, *classical, *(name for name in list_models() if name not in classical and name != "identity")]

@@ -52,7 +52,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
     through ``lowface.Enhancer`` exactly as the CLI runs it (tiling included), in this process."""
     import torch
 
-    from lowface.api import Enhancer
+    from lowface.inference.enhancer import Enhancer
 
     torch.set_num_threads(threads)
     enhancer = Enhancer.from_pretrained(method, device="cpu", gate=False)

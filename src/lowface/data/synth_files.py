@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lowface.batch import plan_jobs
 from lowface.data.synth import SYNTHESIS_PRESETS, synthesize
+from lowface.inference.jobs import plan_jobs
 from lowface.io import IMAGE_SUFFIXES, atomic_write_bytes, read_image, write_image
 
 

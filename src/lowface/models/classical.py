@@ -13,8 +13,9 @@ import scipy.ndimage
 import scipy.sparse
 import scipy.sparse.linalg
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -34,7 +35,7 @@ def apply_luma_gain(rgb: np.ndarray, old_luma: np.ndarray, new_luma: np.ndarray)
     return np.clip(out, 0.0, 1.0)
 
 
-class NumpyImageOperator(nn.Module):
+class NumpyImageOperator(EnhancementModel):
     """Base for per-image numpy operators: subclasses implement ``apply(rgb (H, W, 3) float64) -> same``."""
 
     receptive_radius: int | None = None
@@ -51,7 +52,7 @@ class NumpyImageOperator(nn.Module):
 
 
 @MODELS.register("identity")
-class Identity(nn.Module):
+class Identity(EnhancementModel):
     """Returns the input unchanged: the 'no enhancement' reference."""
 
     receptive_radius = 0
@@ -62,7 +63,7 @@ class Identity(nn.Module):
 
 
 @MODELS.register("gamma")
-class GammaCorrection(nn.Module):
+class GammaCorrection(EnhancementModel):
     """out = x ** (1 / gamma), per channel. gamma=2.2 by default (seed 003's plain-gamma baseline)."""
 
     receptive_radius = 0

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.models.base import EnhancementModel
 from lowface.models.guided_filter import FastGuidedUpsampler, GuideDomain
 from lowface.registry import MODELS
 
@@ -24,6 +25,11 @@ class Retinex(NamedTuple):
 
     reflectance: Tensor
     illumination: Tensor
+
+    @property
+    def image(self) -> Tensor:
+        """The enhanced image: the reflectance."""
+        return self.reflectance
 
 
 def clamp_passing_gradient(x: Tensor, low: float, high: float) -> Tensor:
@@ -86,7 +92,7 @@ class IlluminationEstimator(nn.Module):
 
 
 @MODELS.register("enhance_net")
-class EnhanceNet(nn.Module):
+class EnhanceNet(EnhancementModel):
     """Low-FaceNet's Enhance-Net at full resolution, exactly as in the paper and SPEC section 1.
 
     Illumination I = clamp(x + head(x), 1e-4, 1), output R = clamp(x / I, 0, 1). The head is non-negative, so
@@ -114,7 +120,7 @@ class EnhanceNet(nn.Module):
 
 
 @MODELS.register("fast_enhance_net")
-class FastEnhanceNet(nn.Module):
+class FastEnhanceNet(EnhancementModel):
     """A cheap Enhance-Net: estimate the illumination at 1/``scale`` resolution, upsample it edge-aware.
 
     The same residual illumination estimator (narrower) runs on the area-downsampled input; the low-resolution

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import clamp_passing_gradient
 from lowface.registry import MODELS
 
@@ -85,7 +86,7 @@ class RegionCalibration(nn.Module):
 
 
 @MODELS.register("lacr_vae")
-class LACRVAE(nn.Module):
+class LACRVAE(EnhancementModel):
     """Encoder (stride 4, AMSM at each scale, RCAM on the latent) -> Gaussian latent -> decoder with skips.
 
     Sees the whole image (RCAM's region grid and global token), so it is not tiled: ``receptive_radius`` None.

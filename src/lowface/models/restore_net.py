@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lowface.filters import gaussian_blur
+from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
 from lowface.registry import MODELS
 
@@ -75,7 +76,7 @@ class ReflectanceDenoiser(nn.Module):
 
 
 @MODELS.register("restore_net")
-class RestoreNet(nn.Module):
+class RestoreNet(EnhancementModel):
     """:class:`FastEnhanceNet` followed by :class:`ReflectanceDenoiser`: R = clamp(S / I - noise(S / I, gain)),
     the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design).
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
 
@@ -73,7 +74,7 @@ class RelightNet(nn.Module):
 
 
 @MODELS.register("retinexnet")
-class RetinexNet(nn.Module):
+class RetinexNet(EnhancementModel):
     """Decom-Net + Enhance-Net; output R_low * I' clamped to [0, 1] (444,613 parameters with width 64).
 
     The encoder-decoder sees the whole image (stride 8), so large images are not tiled exactly; inference

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import retinex_divide
 from lowface.registry import MODELS
 
@@ -25,6 +26,11 @@ class SCIOutput(NamedTuple):
     illumination: Tensor
     stage_inputs: list[Tensor]
     stage_illuminations: list[Tensor]
+
+    @property
+    def image(self) -> Tensor:
+        """The enhanced image: the reflectance."""
+        return self.reflectance
 
 
 def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -47,7 +53,7 @@ class _ResidualTrunk(nn.Module):
 
 
 @MODELS.register("sci")
-class SCI(nn.Module):
+class SCI(EnhancementModel):
     """SCI with the paper's sizes: estimator of width 3 with one shared block (258 parameters at inference),
     calibrator of width 16 with three applications of one shared two-layer block.
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
 
@@ -67,7 +68,7 @@ class CurveEstimator(nn.Module):
 
 
 @MODELS.register("zero_dce")
-class ZeroDCE(nn.Module):
+class ZeroDCE(EnhancementModel):
     """Zero-DCE: 24 curve maps (8 iterations x RGB) at full resolution; 79,416 parameters with width 32.
 
     Example:
@@ -91,7 +92,7 @@ class ZeroDCE(nn.Module):
 
 
 @MODELS.register("zero_dce_pp")
-class ZeroDCEPlusPlus(nn.Module):
+class ZeroDCEPlusPlus(EnhancementModel):
     """Zero-DCE++: 3 shared curve maps from a depthwise-separable DCE-Net (10,561 parameters with width 32),
     estimated on the input area-downsampled by ``scale_factor`` and bilinearly upsampled.
 

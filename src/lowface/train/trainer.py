@@ -35,7 +35,7 @@ from lowface.backbones import create_feature_extractor
 from lowface.data.datasets import MixedDataset, RealPairsDataset, UnpairedLowLightDataset
 from lowface.data.lfw import lfw_train_images
 from lowface.data.sice import sice_pairs
-from lowface.devices import pick_device
+from lowface.inference.devices import pick_device
 from lowface.io import atomic_write_bytes
 from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.face_identity import FaceIdentityLoss
@@ -170,7 +170,7 @@ class Trainer:
 
     def _frozen(self, name: str) -> nn.Module:
         """A catalogued model (e.g. the shipped LACR-VAE), frozen on the training device."""
-        from lowface.pretrained import create_model
+        from lowface.inference.catalogue import create_model
 
         return create_model(name).eval().requires_grad_(False).to(self.device)
 
@@ -234,7 +234,7 @@ class Trainer:
                 metadata={
                     "step": str(self.step),
                     "train_seconds": f"{self.train_seconds:.0f}",
-                    "model": json.dumps(self.config.model),  # what lowface.pretrained.create_model builds
+                    "model": json.dumps(self.config.model),  # what lowface.inference.catalogue.create_model builds
                 },
             ),
         )

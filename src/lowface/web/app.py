@@ -6,7 +6,7 @@ wait in a bounded queue and one worker thread runs them in order, so several bro
 one model run in memory. Each job lives in its own folder under the app's temporary folder, named by a random
 id; request paths only ever select a job id (checked against a pattern) and a file number, never a file name.
 Uploads are bounded in bytes while they stream in and in pixels by the image reader (the CLI's limits and
-messages). Results are made by the CLI's own function (:func:`lowface.batch.enhance_image_file`), so a result
+messages). Results are made by the CLI's own function (:func:`lowface.inference.batch.enhance_image_file`), so a result
 is the file ``lowface enhance`` writes. Jobs are removed on request, after ``JOB_TTL_S``, and all at shutdown.
 """
 
@@ -80,8 +80,8 @@ class Worker:
         self.thread.start()
 
     def _enhancer(self, name: str, strength: float):
-        from lowface.api import Enhancer
-        from lowface.pretrained import create_model, model_fingerprint
+        from lowface.inference.catalogue import create_model, model_fingerprint
+        from lowface.inference.enhancer import Enhancer
 
         if name not in self._models:
             self._models[name] = create_model(name)
@@ -109,7 +109,8 @@ class Worker:
     def _process(self, job: WebJob) -> None:
         import torch
 
-        from lowface.batch import Job, OutputOptions, enhance_image_file, enhance_video_file
+        from lowface.inference.batch import enhance_image_file, enhance_video_file
+        from lowface.inference.jobs import Job, OutputOptions
         from lowface.io import image_to_tensor, read_image
 
         enhancer = self._enhancer(job.model, job.strength)
@@ -255,13 +256,13 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
         return HTMLResponse((static / "index.html").read_text())
 
     async def models(request: Request) -> JSONResponse:
-        from lowface.api import DEFAULT_MODEL
-        from lowface.pretrained import list_models
+        from lowface.inference.catalogue import list_models
+        from lowface.inference.enhancer import DEFAULT_MODEL
 
         return JSONResponse({"models": list_models(), "default": DEFAULT_MODEL, "detectors": list(DETECTORS)})
 
     async def submit(request: Request) -> JSONResponse:
-        from lowface.pretrained import list_models
+        from lowface.inference.catalogue import list_models
 
         store.expire()
         try:

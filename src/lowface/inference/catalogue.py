@@ -12,18 +12,19 @@ import json
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import safetensors
 import safetensors.torch
-from torch import nn
 
-import lowface.models  # noqa: F401  (fills the MODELS registry)
+from lowface.assets import WEIGHTS, AssetMissing, package_file, sha256_file, verify_sha256
+from lowface.inference.routing import ROUTER_FILE, RoutedModel, shipped_router
+from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
-WEIGHTS_PACKAGE = "lowface.weights"
+__all__ = ["ModelCard", "create_model", "list_models", "load_state_dict", "model_card", "model_fingerprint",
+           "sha256_file", "shipped_weights_path", "weights_architecture"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ CLASSICAL_CARDS = [
 ]
 
 
-# Noise-aware pairs (lowface/routing.py): kwargs name the two shipped networks the router chooses between.
+# Noise-aware pairs (lowface/inference/routing.py): kwargs name the two shipped networks the router chooses between.
 ROUTED_CARDS = [
     ModelCard(
         "lowface-auto",
@@ -67,10 +68,12 @@ ROUTED_CARDS = [
 @lru_cache(maxsize=1)
 def _cards() -> dict[str, ModelCard]:
     cards = {card.name: card for card in CLASSICAL_CARDS + ROUTED_CARDS}
-    manifest = resources.files(WEIGHTS_PACKAGE).joinpath("manifest.json")
-    if manifest.is_file():
-        for name, entry in json.loads(manifest.read_text()).items():
-            cards[name] = ModelCard(name=name, **entry)
+    try:
+        manifest = package_file(WEIGHTS, "manifest.json")
+    except AssetMissing:  # a source tree without shipped weights: the weightless methods only
+        return cards
+    for name, entry in json.loads(manifest.read_text()).items():
+        cards[name] = ModelCard(name=name, **entry)
     return cards
 
 
@@ -86,29 +89,23 @@ def model_card(name: str) -> ModelCard:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_state_dict(path: str | Path, sha256: str | None = None) -> dict:
     """Load a safetensors state dict, verifying its sha256 first when one is given."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    if sha256 is not None and (actual := sha256_file(path)) != sha256:
-        raise ValueError(f"{path}: sha256 mismatch (expected {sha256}, got {actual}); the file is corrupt")
+    if sha256 is not None:
+        verify_sha256(path, sha256)
     if path.suffix != ".safetensors":
         raise ValueError(f"{path}: only .safetensors weights are accepted")
     return safetensors.torch.load_file(str(path))
 
 
 def shipped_weights_path(card: ModelCard) -> Path:
-    assert card.file is not None
-    return Path(str(resources.files(WEIGHTS_PACKAGE).joinpath(card.file)))
+    """The shipped weights file of a card that has one (checked against the weights' SHA256SUMS)."""
+    if card.file is None:
+        raise ValueError(f"{card.name} has no weights file")
+    return package_file(WEIGHTS, card.file)
 
 
 def model_fingerprint(name: str) -> str:
@@ -117,9 +114,7 @@ def model_fingerprint(name: str) -> str:
     card = model_card(name)
     if card.architecture != "routed":
         return card.sha256 or ""
-    from lowface.routing import ROUTER_FILE
-
-    router = resources.files(WEIGHTS_PACKAGE).joinpath(ROUTER_FILE).read_bytes()
+    router = package_file(WEIGHTS, ROUTER_FILE).read_bytes()
     parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]), router.hex()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -142,7 +137,7 @@ def weights_architecture(path: str | Path) -> dict[str, Any] | None:
     return None
 
 
-def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
+def create_model(name: str, weights: str | Path | None = None) -> EnhancementModel:
     """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded.
 
     Given weights are built with the constructor arguments they were trained with (see
@@ -154,8 +149,6 @@ def create_model(name: str, weights: str | Path | None = None) -> nn.Module:
                 f"{name} chooses between {card.kwargs['fast']} and {card.kwargs['restore']}; it takes no weights "
                 "file (give --weights with one of those two instead)"
             )
-        from lowface.routing import RoutedModel, shipped_router
-
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
         return RoutedModel(*networks, shipped_router(), (card.kwargs["fast"], card.kwargs["restore"])).eval()
     kwargs = card.kwargs

@@ -2,64 +2,28 @@
 
 Brightening multiplies sensor noise. ``lowface-fast`` keeps it (its output is S / I), ``lowface-restore`` removes
 it, at 2.7x the cost and a little fidelity on noise-free inputs. The router estimates each image's noise level
-(Immerkær's operator, below) and its brightness, and a logistic model on (log noise, log mean luma, log 95th
-percentile of luma) picks the network. It is fitted by ``tools/fit_noise_router.py`` on LFW's training list
-(label: the network whose output is closer to the clean image, weighted by how much closer) and shipped as
-``lowface/weights/noise_router.json`` with the command that made it. The choice is made once per whole image,
-before tiling; for video it is smoothed over frames with hysteresis (:class:`RouteSmoother`) so that a clip does
-not switch networks back and forth.
-
-Reference: J. Immerkær, "Fast noise variance estimation", CVIU 64(2), 1996.
+(Immerkær's operator, in :mod:`lowface.inference.statistics`) and its brightness, and a logistic model on (log
+noise, log mean luma, log 95th percentile of luma) picks the network. It is fitted by ``tools/fit_noise_router.py``
+on LFW's training list (label: the network whose output is closer to the clean image, weighted by how much closer)
+and shipped as ``lowface/weights/noise_router.json`` with the command that made it. The choice is made once per
+whole image, before tiling; for video it is smoothed over frames with hysteresis (:class:`RouteSmoother`) so that a
+clip does not switch networks back and forth.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import lru_cache
 
 import torch
 from torch import Tensor, nn
 
-from lowface.gate import FrameSmoother, exposure_features
-from lowface.logistic import LogisticModel
+from lowface.inference.logistic import LogisticModel
+from lowface.inference.statistics import FrameSmoother, noise_features
+from lowface.models.base import EnhancementModel
 
 ROUTER_FILE = "noise_router.json"
 FEATURES = ("log_noise", "log_mean", "log_p95")
-# Immerkær's kernel [[1, -2, 1], [-2, 4, -2], [1, -2, 1]] is the outer product of two second differences
-# [1, -2, 1], applied here as such (9x faster than a 3x3 convolution). It cancels constant, linear and quadratic
-# image content; on white noise of std s its response has std 6 s, and E|response| = 6 s sqrt(2 / pi).
-_ROWS_PER_CHUNK = 512  # bounds the estimator's memory on large images (the response is summed strip by strip)
-
-
-def _second_differences(x: Tensor) -> Tensor:
-    """(..., H, W) -> (..., H - 2, W - 2): x convolved with Immerkær's kernel (valid region)."""
-    x = x[..., :, 2:] - 2 * x[..., :, 1:-1] + x[..., :, :-2]
-    return x[..., 2:, :] - 2 * x[..., 1:-1, :] + x[..., :-2, :]
-
-
-def noise_sigma(x: Tensor) -> Tensor:
-    """(B, 3, H, W) in [0, 1] -> (B,) estimated std of additive noise, averaged over the three channels.
-
-    Immerkær's estimator sigma = sqrt(pi / 2) / 6 * mean |x * K| over the valid pixels, per channel. Edges add
-    to it, so on textured images it is an upper bound; the router is fitted on the same estimate.
-    """
-    if x.shape[-2] < 3 or x.shape[-1] < 3:
-        raise ValueError(f"noise estimate needs an image of at least 3 x 3 pixels, got {tuple(x.shape[-2:])}")
-    total = x.new_zeros(x.shape[0], dtype=torch.float64)
-    height = x.shape[-2]
-    for top in range(0, height - 2, _ROWS_PER_CHUNK):
-        strip = x[:, :, top : min(top + _ROWS_PER_CHUNK + 2, height)].float()
-        total += _second_differences(strip).abs().sum((1, 2, 3)).double()
-    count = 3 * (x.shape[-2] - 2) * (x.shape[-1] - 2)
-    return (total / count * math.sqrt(math.pi / 2) / 6).float()
-
-
-def noise_features(x: Tensor) -> Tensor:
-    """(B, 3, H, W) in [0, 1] -> (B, 3): log estimated noise std, log mean and log 95th percentile of luma
-    (the brightness statistics on the image area-downsampled as for the exposure gate)."""
-    brightness = exposure_features(x)  # log mean, log median, log p95, dark share
-    return torch.stack([(noise_sigma(x) + 1e-4).log(), brightness[:, 0], brightness[:, 2]], 1)
 
 
 class NoiseRouter(LogisticModel):
@@ -78,14 +42,14 @@ def shipped_router() -> NoiseRouter:
     return NoiseRouter.load_shipped(ROUTER_FILE)
 
 
-class RoutedModel(nn.Module):
+class RoutedModel(EnhancementModel):
     """Two enhancers and a router: image i goes through ``networks[choice[i]]``; choice 1 = the restoring one.
 
     ``forward`` routes whole inputs (what a direct call sees); :class:`lowface.Enhancer` routes each whole image
     first and then tiles the chosen network, so large images get the same choice as small ones.
     """
 
-    def __init__(self, fast: nn.Module, restore: nn.Module, router: NoiseRouter, names: tuple[str, str]):
+    def __init__(self, fast: EnhancementModel, restore: EnhancementModel, router: NoiseRouter, names: tuple[str, str]):
         super().__init__()
         self.networks = nn.ModuleList([fast, restore])
         self.router = router
@@ -97,9 +61,7 @@ class RoutedModel(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""
-        from lowface.api import enhanced_image
-
-        return self.apply_choice(x, self.choose(x), lambda network, part: enhanced_image(network(part)))
+        return self.apply_choice(x, self.choose(x), lambda network, part: network.enhance(part))
 
     def apply_choice(self, x: Tensor, choice: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
         """``run(network, images)`` on each group of images that share a choice; the results in input order."""

@@ -8,16 +8,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from lowface.api import enhanced_image
+from lowface.inference.routing import RoutedModel
+from lowface.models.base import as_enhancement_model
 
 
 def _check_exportable(model: nn.Module) -> None:
-    from lowface.routing import RoutedModel
-
     if isinstance(model, RoutedModel):
         raise ValueError(
             f"a routed model chooses its network per image, which a traced graph cannot; export "
-            f"{model.names[0]} and {model.names[1]} and route with lowface.routing.shipped_router()"
+            f"{model.names[0]} and {model.names[1]} and route with lowface.inference.routing.shipped_router()"
         )
 
 
@@ -26,10 +25,10 @@ class ImageOnly(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.model = model
+        self.model = as_enhancement_model(model)
 
     def forward(self, x: Tensor) -> Tensor:
-        return enhanced_image(self.model(x))
+        return self.model.enhance(x)
 
 
 def export_onnx(model: nn.Module, path: str | Path, height: int = 256, width: int = 256, opset: int = 17) -> Path:

@@ -7,14 +7,13 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import torch
 from torch import Tensor
 
-from lowface.pretrained import WEIGHTS_PACKAGE
+from lowface.assets import WEIGHTS, package_file
 
 FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list and SICE's train scenes; research use, as both)"
 M = TypeVar("M", bound="LogisticModel")
@@ -53,7 +52,7 @@ class LogisticModel:
     @classmethod
     def load_shipped(cls: type[M], file: str) -> M:
         """The fitted model shipped as ``lowface/weights/<file>``; its features must be this code's."""
-        data = json.loads(resources.files(WEIGHTS_PACKAGE).joinpath(file).read_text())
+        data = json.loads(package_file(WEIGHTS, file).read_text())
         if data.get("features") != list(cls.FEATURES):
             raise ValueError(f"{file}: features {data.get('features')} do not match this code's {list(cls.FEATURES)}")
         return cls(tuple(data["mean"]), tuple(data["std"]), tuple(data["coef"]), float(data["bias"]))

@@ -1,33 +1,26 @@
-"""The Python front door: ``Enhancer`` and the one-call ``enhance``."""
+"""``Enhancer``: a ready model on a device, with the gate, the router and tiling for any image size."""
 
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from lowface.devices import pick_device
-from lowface.gate import ExposureGate, gate_fingerprint, shipped_gate
+from lowface.inference.catalogue import create_model, model_fingerprint, sha256_file
+from lowface.inference.devices import pick_device
+from lowface.inference.gate import ExposureGate, gate_fingerprint, shipped_gate
+from lowface.inference.routing import RoutedModel
+from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
-from lowface.pretrained import create_model, model_fingerprint, sha256_file
-from lowface.routing import RoutedModel
-from lowface.tiling import tiled_apply
+from lowface.models.base import EnhancementModel, as_enhancement_model
 
 # Noise-aware: lowface-restore where the estimated noise would show once brightened, else lowface-fast (which is
-# better than the paper network here and 55x faster); see lowface.routing and benchmarks/results/auto_routing.md.
+# better than the paper network here and 55x faster); see lowface.inference.routing and
+# benchmarks/results/auto_routing.md.
 DEFAULT_MODEL = "lowface-auto"
-# Tile size used when none is given and the model does not suggest one (its ``default_tile``).
-DEFAULT_TILE = 1024
-
-
-def enhanced_image(output: Tensor | tuple) -> Tensor:
-    """The image part of a model's output: the first field of an output tuple (a Retinex pair's reflectance,
-    a curve model's image), or the tensor itself."""
-    return output[0] if isinstance(output, tuple) else output
 
 
 class Enhancer:
@@ -52,10 +45,10 @@ class Enhancer:
         fingerprint: str = "",
     ):
         """``gate`` (on by default, as in the CLI and ``enhance()``): blend with the input by the do-no-harm
-        exposure gate (:mod:`lowface.gate`), so that well-exposed images come back unchanged; ``gate=False`` gives
-        the raw model, as the benchmarks measure it. ``strength`` in [0, 1] scales the enhancement on top of the
-        gate: x + strength w (enhanced - x). ``half``: float16 weights, CUDA only. ``fingerprint``: a checksum of
-        what the model computes (its weights), recorded with each output file."""
+        exposure gate (:mod:`lowface.inference.gate`), so that well-exposed images come back unchanged;
+        ``gate=False`` gives the raw model, as the benchmarks measure it. ``strength`` in [0, 1] scales the
+        enhancement on top of the gate: x + strength w (enhanced - x). ``half``: float16 weights, CUDA only.
+        ``fingerprint``: a checksum of what the model computes (its weights), recorded with each output file."""
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and tile < 0:
@@ -65,7 +58,7 @@ class Enhancer:
         self.device = pick_device(device)
         if half and self.device.type != "cuda":
             raise ValueError(f"half precision needs a CUDA device; this enhancer runs on {self.device}")
-        self.model = model.eval().requires_grad_(False).to(self.device)
+        self.model = as_enhancement_model(model).eval().requires_grad_(False).to(self.device)
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
         self.half = half
@@ -89,7 +82,7 @@ class Enhancer:
 
     @property
     def recipe(self) -> dict[str, Any]:
-        """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.batch`):
+        """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.inference.batch`):
         model name, weights checksum, gate (with its file's checksum) and strength. Device, tiling (exact) and
         precision are left out: they do not change what is computed beyond rounding."""
         return {
@@ -120,15 +113,15 @@ class Enhancer:
         """True for a noise-routed pair of networks (``lowface-auto``)."""
         return isinstance(self.model, RoutedModel)
 
-    def _run(self, network: nn.Module, x: Tensor) -> Tensor:
+    def _run(self, network: EnhancementModel, x: Tensor) -> Tensor:
         dtype = x.dtype
         x = x.to(self.device, torch.float16 if self.half else torch.float32)
-        return enhanced_image(network(x)).to(dtype)
+        return network.enhance(x).to(dtype)
 
-    def _apply(self, network: nn.Module, x: Tensor) -> Tensor:
+    def _apply(self, network: EnhancementModel, x: Tensor) -> Tensor:
         """One network over x, tile by tile when x is larger than the tile size and the network allows it."""
-        tile = self.tile if self.tile is not None else getattr(network, "default_tile", DEFAULT_TILE)
-        radius = getattr(network, "receptive_radius", None)
+        tile = self.tile if self.tile is not None else network.default_tile
+        radius = network.receptive_radius
         if tile and radius is not None and max(x.shape[-2:]) > tile:
             return tiled_apply(lambda part: self._run(network, part), x, tile, radius, network.size_multiple)
         return self._run(network, x).to(x.device)
@@ -174,33 +167,3 @@ class Enhancer:
 
     def __repr__(self) -> str:
         return f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None})"
-
-
-@lru_cache(maxsize=4)
-def _cached_enhancer(name: str, device: str | None, gate: bool) -> Enhancer:
-    return Enhancer.from_pretrained(name, device, gate=gate)
-
-
-def enhance(
-    image: Any,
-    model: str = DEFAULT_MODEL,
-    device: str | None = None,
-    bgr: bool = False,
-    gate: bool = True,
-    output: str | Path | None = None,
-) -> Any:
-    """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
-
-    ``image``: a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor, ImageData or a path (-> ImageData).
-    With ``output`` the result is written there the way ``lowface enhance`` writes it (atomically, EXIF and ICC
-    kept, an image the gate leaves alone copied byte for byte) and the output path is returned; ``image`` must
-    then be a path. With ``gate`` (default, as everywhere) a well-exposed image comes back unchanged."""
-    enhancer = _cached_enhancer(model, device, gate)
-    if output is None:
-        return enhancer.enhance(image, bgr=bgr)
-    if not isinstance(image, str | Path):
-        raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
-    from lowface.batch import Job, enhance_image_file
-
-    enhance_image_file(enhancer, Job(Path(image), Path(output)))
-    return Path(output)

@@ -1,17 +1,16 @@
-"""Image files and the conversions between files, PIL, NumPy (RGB or OpenCV BGR) and tensors.
+"""Image files: reading, decoding, encoding and writing, with what the file had kept.
 
-Inside lowface an image is float RGB in [0, 1], shape (B, 3, H, W). Files keep what they had on the way out:
+Files keep what they had on the way out:
 bit depth (8/16), grayscale, alpha (passed through untouched), EXIF (its orientation applied on read and reset to
 1 on write) and the ICC profile. Phones' HEIC/HEIF is read and written through pillow-heif; camera RAW (DNG, CR2,
 NEF, ARW, ...) is developed with rawpy (camera white balance, sRGB, 16-bit, no automatic brightening) and written
-as 16-bit TIFF. Video files are in :mod:`lowface.video`.
+as 16-bit TIFF.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,9 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 import pillow_heif
-import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import Tensor
+from PIL import Image, UnidentifiedImageError
+
+from lowface.io.files import atomic_write_bytes
 
 WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif"})
 RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
@@ -116,7 +115,7 @@ def _read_raw(path: Path) -> ImageData:
     height, width = pixels.shape[:2]
     if height * width > MAX_PIXELS:
         raise ImageReadError(path, f"image is {width}x{height}, over the {MAX_PIXELS:,}-pixel limit")
-    return _from_channels(pixels, 16, bgr=False)
+    return from_channels(pixels, 16, bgr=False)
 
 
 def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -133,7 +132,7 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(ops[orientation](array)) if orientation in ops else array
 
 
-def _split_channels(data: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | None, bool]:
+def split_channels(data: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """(H, W) or (H, W, 1..4) float array -> (rgb (H, W, 3), alpha (H, W) or None, was_grayscale)."""
     if data.ndim == 2:
         data = data[..., None]
@@ -146,10 +145,10 @@ def _split_channels(data: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray
     return np.ascontiguousarray(rgb), alpha, color.shape[2] == 1
 
 
-def _from_channels(pixels: np.ndarray, bit_depth: int, bgr: bool) -> ImageData:
+def from_channels(pixels: np.ndarray, bit_depth: int, bgr: bool) -> ImageData:
     """(H, W) or (H, W, 1..4) integer array -> ImageData."""
     scale = 65535.0 if bit_depth == 16 else 255.0
-    rgb, alpha, grayscale = _split_channels(pixels.astype(np.float32) / scale, bgr)
+    rgb, alpha, grayscale = split_channels(pixels.astype(np.float32) / scale, bgr)
     return ImageData(rgb, alpha, bit_depth, grayscale)
 
 
@@ -196,7 +195,7 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
             if pixels.dtype != np.uint16:
                 pixels = np.clip(pixels, 0, 1) * 65535 if pixels.dtype.kind == "f" else pixels
                 pixels = pixels.astype(np.uint16)
-            data = _from_channels(pixels, 16, bgr=True)
+            data = from_channels(pixels, 16, bgr=True)
         else:
             header.load()
             if header.format == "TIFF":
@@ -205,7 +204,7 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
             if image.mode not in ("L", "LA", "RGB", "RGBA"):
                 has_alpha = "A" in image.mode or "transparency" in image.info
                 image = image.convert("RGBA" if has_alpha else "RGB")
-            data = _from_channels(np.asarray(image), 8, bgr=False)
+            data = from_channels(np.asarray(image), 8, bgr=False)
     except ImageReadError:
         raise
     except Exception as exc:
@@ -216,7 +215,7 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     return replace(data, exif=exif, icc=icc)
 
 
-def _quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
     scale = 65535.0 if bit_depth == 16 else 255.0
     return np.round(np.clip(values, 0.0, 1.0) * scale).astype(np.uint16 if bit_depth == 16 else np.uint8)
 
@@ -231,7 +230,7 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
     keep_alpha = data.alpha is not None and suffix not in (".jpg", ".jpeg", ".bmp")
     color = (data.rgb @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None] if data.grayscale else data.rgb
     planes = np.concatenate([color, data.alpha[..., None]], axis=2) if keep_alpha else color
-    pixels = _quantize(planes, bit_depth)
+    pixels = quantize(planes, bit_depth)
     if bit_depth == 8 and suffix in PIL_FORMATS:
         return _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
     if pixels.shape[2] >= 3:  # OpenCV wants BGR(A)
@@ -282,116 +281,6 @@ def output_suffix(source: str | Path) -> str:
     return RAW_OUTPUT_SUFFIX if suffix.lower() in RAW_SUFFIXES else suffix
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-UMASK = _current_umask()  # read once at import: os.umask can only be read by setting it
-
-
-def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see a partial file.
-    The file gets the permissions a plain ``open(path, "wb")`` would give (0666 minus the umask)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o666 & ~UMASK)  # mkstemp makes 0600 files
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_image(path: str | Path, data: ImageData, quality: int = 95) -> None:
     """Atomically write ImageData; the format follows the suffix."""
     atomic_write_bytes(path, encode_image(data, Path(path).suffix, quality))
-
-
-def image_to_tensor(rgb: np.ndarray) -> Tensor:
-    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
-
-
-def tensor_to_image(x: Tensor) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) tensor -> (H, W, 3) float32 array."""
-    return x.detach().reshape(-1, *x.shape[-3:])[0].permute(1, 2, 0).float().cpu().numpy()
-
-
-# ---- API inputs: accept what users have, give back the same kind -------------------------------------------
-
-Restore = Callable[[Tensor], Any]
-
-
-def to_batch(image: Any, bgr: bool = False) -> tuple[Tensor, Restore]:
-    """Convert a user image to a (B, 3, H, W) float tensor in [0, 1], plus a function that converts a result
-    of that shape back to the user's kind (same type, dtype, channel order, gray/alpha where applicable).
-
-    Accepted: ``PIL.Image`` (any mode), NumPy (H, W), (H, W, 1|3|4) uint8/uint16/float in [0, 1] (``bgr=True``
-    for OpenCV arrays), torch tensors (3, H, W) or (B, 3, H, W) float in [0, 1], and ``ImageData``.
-    """
-    if isinstance(image, ImageData):
-        return image_to_tensor(image.rgb), lambda out: image.with_rgb(tensor_to_image(out))
-    if isinstance(image, Image.Image):
-        pil = ImageOps.exif_transpose(image) or image
-        mode = pil.mode
-        array = np.asarray(pil.convert("RGBA" if "A" in mode or "transparency" in pil.info else "RGB"))
-        batch, restore_array = to_batch(array)
-
-        def restore_pil(out: Tensor) -> Image.Image:
-            result = Image.fromarray(restore_array(out))
-            return result.convert(mode) if mode in ("L", "LA") else result
-
-        return batch, restore_pil
-    if isinstance(image, np.ndarray):
-        return _numpy_to_batch(image, bgr)
-    if isinstance(image, Tensor):
-        if image.ndim not in (3, 4) or image.shape[-3] != 3:
-            raise ValueError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
-        if not image.is_floating_point():
-            raise ValueError(f"expected a float tensor in [0, 1], got {image.dtype}")
-        if not torch.isfinite(image).all():
-            raise ValueError("input tensor contains NaN or Inf values")
-        batch = image if image.ndim == 4 else image.unsqueeze(0)
-        dtype, squeeze = image.dtype, image.ndim == 3
-        return batch.float().clamp(0, 1), lambda out: (out[0] if squeeze else out).to(dtype)
-    raise TypeError(f"unsupported image type {type(image).__name__}; pass a PIL image, NumPy array or tensor")
-
-
-def _numpy_to_batch(array: np.ndarray, bgr: bool) -> tuple[Tensor, Restore]:
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"expected an array of shape (H, W) or (H, W, 1|3|4), got {array.shape}")
-    dtype = array.dtype
-    if dtype == np.uint8:
-        data = _from_channels(array, 8, bgr)
-    elif dtype == np.uint16:
-        data = _from_channels(array, 16, bgr)
-    elif dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise ValueError("input array contains NaN or Inf values")
-        rgb, alpha, grayscale = _split_channels(np.clip(array.astype(np.float32), 0, 1), bgr)
-        data = ImageData(rgb, alpha, 16, grayscale)
-    else:
-        raise ValueError(f"unsupported array dtype {dtype}; use uint8, uint16 or float in [0, 1]")
-    shape = array.shape
-
-    def restore(out: Tensor) -> np.ndarray:
-        rgb = tensor_to_image(out)
-        if data.grayscale:
-            planes = (rgb @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None]
-        else:
-            planes = rgb[..., ::-1] if bgr else rgb
-        if data.alpha is not None:
-            planes = np.concatenate([planes, data.alpha[..., None]], axis=2)
-        planes = planes.reshape(shape)
-        if dtype.kind == "f":
-            return planes.astype(dtype)
-        return _quantize(planes, 16 if dtype == np.uint16 else 8)
-
-    return image_to_tensor(data.rgb), restore

@@ -1,6 +1,6 @@
 """Batch enhancement on a Ray cluster: the local job plan, executed by Ray Data with one model per actor.
 
-The driver makes the same plan as a local run (:func:`lowface.batch.plan_jobs`: inputs, outputs, name clashes)
+The driver makes the same plan as a local run (:func:`lowface.inference.batch.plan_jobs`: inputs, outputs, name clashes)
 and reads the same per-output records, so exactly the missing or differently made outputs become work items:
 one per image, and per video one per segment of ``segment_frames`` frames. Ray Data's ``map_batches`` streams the
 items (with backpressure) through a pool of :class:`EnhanceActor` - one enhancer loaded per actor, a GPU each
@@ -11,9 +11,9 @@ Images are enhanced by the very function of the local run (record, atomic output
 outputs are bit for bit those of ``lowface enhance`` with the same ``--threads`` (PyTorch's CPU kernels split
 some sums by thread count: another count can move a rare pixel by one level). A video segment first runs the
 ``warmup_frames`` frames before it through the enhancer without writing them, so the temporal denoiser and the
-smoothed gate and router arrive settled; it is written losslessly (:func:`lowface.video.encode_segment`) to a
+smoothed gate and router arrive settled; it is written losslessly (:func:`lowface.io.video.encode_segment`) to a
 hidden folder beside the output, and when a video's segments are all there the driver encodes them into the
-output with the original's audio and subtitles (:func:`lowface.video.join_segments`): every frame once, in
+output with the original's audio and subtitles (:func:`lowface.io.video.join_segments`): every frame once, in
 order, at its own timestamp.
 
 Failures: an actor that dies (even ``kill -9``) is restarted by Ray and its in-flight items retried (Ray Data's
@@ -34,10 +34,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lowface.batch import (
-    BatchReport,
-    Job,
-    OutputOptions,
+from lowface.inference.batch import BatchReport
+from lowface.inference.jobs import Job, OutputOptions
+from lowface.inference.records import (
     drop_orphan_record,
     job_record,
     output_state,
@@ -81,7 +80,7 @@ class EnhanceActor:
     def __init__(self, spec: dict, options: dict, threads: int, device: str):
         import torch
 
-        from lowface.api import Enhancer
+        from lowface.inference.enhancer import Enhancer
 
         torch.set_num_threads(threads)
         spec = EnhancerSpec(**spec)
@@ -105,9 +104,9 @@ class EnhanceActor:
         return {"item": list(batch["item"]), "status": statuses, "message": messages, "pid": pids}
 
     def run(self, item: dict[str, Any]) -> str:
-        from lowface.batch import FrameEnhancer, enhance_image_file
+        from lowface.inference.batch import FrameEnhancer, enhance_image_file
         from lowface.io import image_to_tensor, tensor_to_image
-        from lowface.video import encode_segment
+        from lowface.io.video import encode_segment
 
         if item["kind"] == "image":
             job = Job(Path(item["source"]), Path(item["target"]))
@@ -152,7 +151,7 @@ def plan_work(
 ) -> tuple[list[dict[str, Any]], list[VideoPlan]]:
     """Work items for what is missing or made otherwise, and the videos to join; fills ``report`` with what is
     skipped or kept. Segments already on disk from an earlier run of the same recipe are not redone."""
-    from lowface.video import frame_times
+    from lowface.io.video import frame_times
 
     items, videos = [], []
     for job in jobs:
@@ -210,10 +209,10 @@ def run_on_ray(
 ) -> BatchReport:
     """Run ``jobs`` on the Ray cluster at ``address`` ("local" or None: start one on this machine; "auto": the
     running one; "ray://host:10001": a remote one). ``workers``: actors (default: one per GPU, else one per
-    ``threads`` CPUs). Returns the same report as :func:`lowface.batch.run_batch`."""
+    ``threads`` CPUs). Returns the same report as :func:`lowface.inference.batch.run_batch`."""
     ray = require_ray()
-    from lowface.api import Enhancer
-    from lowface.video import join_segments
+    from lowface.inference.enhancer import Enhancer
+    from lowface.io.video import join_segments
 
     options = options or OutputOptions()
     recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength)

@@ -1,0 +1,39 @@
+"""The one-call front door: ``enhance(image)`` with a named model, cached between calls."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lowface.inference.batch import enhance_image_file
+from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
+from lowface.inference.jobs import Job
+
+
+@lru_cache(maxsize=4)
+def _cached_enhancer(name: str, device: str | None, gate: bool) -> Enhancer:
+    return Enhancer.from_pretrained(name, device, gate=gate)
+
+
+def enhance(
+    image: Any,
+    model: str = DEFAULT_MODEL,
+    device: str | None = None,
+    bgr: bool = False,
+    gate: bool = True,
+    output: str | Path | None = None,
+) -> Any:
+    """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
+
+    ``image``: a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor, ImageData or a path (-> ImageData).
+    With ``output`` the result is written there the way ``lowface enhance`` writes it (atomically, EXIF and ICC
+    kept, an image the gate leaves alone copied byte for byte) and the output path is returned; ``image`` must
+    then be a path. With ``gate`` (default, as everywhere) a well-exposed image comes back unchanged."""
+    enhancer = _cached_enhancer(model, device, gate)
+    if output is None:
+        return enhancer.enhance(image, bgr=bgr)
+    if not isinstance(image, str | Path):
+        raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
+    enhance_image_file(enhancer, Job(Path(image), Path(output)))
+    return Path(output)

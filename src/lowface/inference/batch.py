@@ -1,0 +1,219 @@
+"""Enhancing files, folders and videos: one file at a time (images, videos frame by frame) and the batch over a
+job plan (:mod:`.jobs`), with a record beside each output (:mod:`.records`), atomic outputs, and failures that do
+not stop a batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+from tqdm import tqdm
+
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.gate import GateSmoother
+from lowface.inference.jobs import Job, OutputOptions
+from lowface.inference.records import (
+    drop_orphan_record,
+    job_record,
+    output_state,
+    recording,
+    remove_partial_files,
+    write_record,
+)
+from lowface.inference.routing import RouteSmoother
+from lowface.inference.temporal import TemporalDenoiser
+from lowface.io import (
+    RAW_SUFFIXES,
+    ImageData,
+    ImageReadError,
+    atomic_write_bytes,
+    encode_image,
+    image_to_tensor,
+    read_image,
+    tensor_to_image,
+)
+from lowface.io.video import transcode
+
+
+@dataclass
+class BatchReport:
+    done: list[Path] = field(default_factory=list)
+    copied: list[Path] = field(default_factory=list)  # left alone by the gate: the input's bytes, unchanged
+    skipped: list[Path] = field(default_factory=list)  # already made the same way
+    kept: list[Path] = field(default_factory=list)  # exists without a record: not ours to replace
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.kept
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "enhanced": [str(p) for p in self.done],
+            "copied_unchanged": [str(p) for p in self.copied],
+            "skipped_already_done": [str(p) for p in self.skipped],
+            "kept_not_made_by_lowface": [str(p) for p in self.kept],
+            "failed": [{"source": str(s), "error": m} for s, m in self.failed],
+        }
+
+
+# ---- records ------------------------------------------------------------------------------------------------
+
+
+# ---- one file ---------------------------------------------------------------------------------------------
+
+
+def enhance_image_file(
+    enhancer: Enhancer,
+    job: Job,
+    quality: int = 95,
+    compare: Path | None = None,
+    before_write: Callable[[str, str], None] | None = None,
+) -> str:
+    """Enhance one image file into ``job.target``; returns "enhanced" or "copied" (the gate, or strength 0, left
+    it alone and the output format is the input's: the input's bytes are written, unchanged). ``compare``: also
+    write a side-by-side before / after JPEG there. ``before_write(how, sha256 of the output)`` runs just before
+    the output appears (the batch writes the output's record there, so an output never exists without one)."""
+    data = read_image(job.source)
+    x = image_to_tensor(data.rgb)
+    source_suffix = job.source.suffix.lower()
+    same_format = source_suffix == job.target.suffix.lower() and source_suffix not in RAW_SUFFIXES
+    gate = enhancer.gate.weight(x) if enhancer.gate is not None else None  # computed once, used twice
+    weight = (gate if gate is not None else x.new_ones(x.shape[0])) * enhancer.strength
+    if same_format and not bool(weight.any()):
+        result, how, payload = data, "copied", job.source.read_bytes()
+    else:
+        result, how = data.with_rgb(tensor_to_image(enhancer.enhance_tensor(x, gate_weight=gate))), "enhanced"
+        payload = encode_image(result, job.target.suffix, quality)
+    if before_write is not None:
+        before_write(how, hashlib.sha256(payload).hexdigest())
+    atomic_write_bytes(job.target, payload)
+    if compare is not None:
+        atomic_write_bytes(compare, encode_image(side_by_side(data, result), ".jpg", 90))
+    return how
+
+
+def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData:
+    """Before | after, one image (8-bit, white gap), for looking at a result."""
+    height, width = before.size
+    canvas = np.ones((height, 2 * width + gap, 3), np.float32)
+    canvas[:, :width], canvas[:, width + gap :] = before.rgb, after.rgb
+    return ImageData(canvas)
+
+
+class FrameEnhancer:
+    """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
+    input (:mod:`lowface.inference.temporal`), the gate weight smoothed over frames (no flicker) and, for a
+    routed model, the network choice smoothed with hysteresis (no switching back and forth)."""
+
+    def __init__(self, enhancer: Enhancer, temporal_frames: float | None = None):
+        self.enhancer = enhancer
+        self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
+        self.gate = GateSmoother(enhancer.gate) if enhancer.gate is not None else None
+        self.router = RouteSmoother(enhancer.model) if enhancer.routed else None
+
+    def __call__(self, frame: Tensor) -> Tensor:
+        """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""
+        x = self.denoiser(frame) if self.denoiser is not None else frame
+        weight = self.gate(x) if self.gate is not None else None
+        route = self.router(x) if self.router is not None else None
+        return self.enhancer.enhance_tensor(x, gate_weight=weight, route=route)
+
+
+def enhance_video_file(
+    enhancer: Enhancer,
+    job: Job,
+    options: OutputOptions = OutputOptions(),
+    show_progress: bool = True,
+    before_commit: Callable[[Path], None] | None = None,
+) -> int:
+    """Every frame through :class:`FrameEnhancer`, written by :func:`lowface.io.video.transcode` (audio and
+    subtitles copied, timestamps and rotation kept). Returns the number of frames."""
+    stream = FrameEnhancer(enhancer, options.temporal_frames)
+
+    def process(rgb: np.ndarray) -> np.ndarray:
+        return tensor_to_image(stream(image_to_tensor(rgb)))
+
+    def frames(items):
+        return tqdm(items, desc=job.source.name, unit="item", leave=False, disable=not show_progress)
+
+    return transcode(job.source, job.target, process, options.codec, options.video_quality, frames, before_commit)
+
+
+# ---- the batch --------------------------------------------------------------------------------------------
+
+
+def _progress(jobs: list[Job], name: str, show: str) -> Iterable[Job]:
+    """A bar on a terminal; one line per file when stderr goes to a log; nothing when quiet."""
+    if show == "bar":
+        return tqdm(jobs, desc=f"enhance ({name})", unit="file")
+    return jobs
+
+
+def run_batch(
+    enhancer: Enhancer,
+    jobs: list[Job],
+    overwrite: bool = False,
+    options: OutputOptions = OutputOptions(),
+    progress: str = "auto",
+    compare: Path | None = None,
+    output: Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BatchReport:
+    """Enhance every job. An output made the same way from the same source (its record says so) is skipped; one
+    made otherwise by lowface is redone; one without a record is kept (reported) unless ``overwrite``.
+
+    ``progress``: "bar", "lines" (one line per file, for logs), "none", or "auto" (a bar when stderr is a
+    terminal, else lines). ``compare``: a folder for side-by-side before / after images (images only), laid out
+    like the outputs below ``output``."""
+    if progress == "auto":
+        progress = "bar" if sys.stderr.isatty() else "lines"
+    say = log or (lambda message: tqdm.write(message, file=sys.stderr))
+    report = BatchReport()
+    for number, job in enumerate(_progress(jobs, enhancer.name, progress), 1):
+        started = time.perf_counter()
+        try:
+            record = job_record(enhancer.recipe, job, options)
+            state = "missing" if overwrite else output_state(job, record)
+            if state == "same":
+                report.skipped.append(job.target)
+                continue
+            if state == "foreign":
+                report.kept.append(job.target)
+                say(f"kept: {job.target} exists and was not made by lowface (no record); --overwrite replaces it")
+                continue
+            remove_partial_files(job)
+            if job.is_video:
+                frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
+                how, detail = "enhanced", f"{frames} frames"
+            else:
+                side = None
+                if compare is not None and output is not None and job.target != output:
+                    side = (compare / job.target.relative_to(output)).with_suffix(".jpg")
+                elif compare is not None:
+                    side = compare / (job.target.stem + ".jpg")
+                how = enhance_image_file(enhancer, job, options.quality, side, partial(write_record, job, record))
+                detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
+        except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
+            message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"
+            report.failed.append((job.source, message))
+            say(f"error: {message}")
+            with contextlib.suppress(OSError):
+                drop_orphan_record(job)
+            continue
+        (report.copied if how == "copied" else report.done).append(job.target)
+        if progress == "lines":
+            say(
+                f"[{number}/{len(jobs)}] {job.source} -> {job.target}: {detail} ({time.perf_counter() - started:.1f} s)"
+            )
+    return report

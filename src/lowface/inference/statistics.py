@@ -1,0 +1,81 @@
+"""Whole-image statistics shared by the exposure gate and the noise router, and their smoothing over video frames.
+
+Reference for the noise estimate: J. Immerkær, "Fast noise variance estimation", CVIU 64(2), 1996.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lowface.filters import LUMA
+
+STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downsampled to at most this side
+
+
+def exposure_features(x: Tensor) -> Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 4): log mean, log median, log 95th percentile of luma, share below 0.1."""
+    scale = max(1, -(-max(x.shape[-2:]) // STATISTICS_SIDE))
+    small = F.avg_pool2d(x.float(), scale, ceil_mode=True) if scale > 1 else x.float()
+    luma = (small * small.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1).flatten(1)
+    quantiles = torch.quantile(luma, luma.new_tensor([0.5, 0.95]), dim=1).T
+    eps = 1e-3
+    return torch.stack(
+        [(luma.mean(1) + eps).log(), (quantiles[:, 0] + eps).log(), (quantiles[:, 1] + eps).log(),
+         (luma < 0.1).float().mean(1)], 1,
+    )  # fmt: skip
+
+
+# Immerkær's kernel [[1, -2, 1], [-2, 4, -2], [1, -2, 1]] is the outer product of two second differences
+# [1, -2, 1], applied here as such (9x faster than a 3x3 convolution). It cancels constant, linear and quadratic
+# image content; on white noise of std s its response has std 6 s, and E|response| = 6 s sqrt(2 / pi).
+_ROWS_PER_CHUNK = 512  # bounds the estimator's memory on large images (the response is summed strip by strip)
+
+
+def _second_differences(x: Tensor) -> Tensor:
+    """(..., H, W) -> (..., H - 2, W - 2): x convolved with Immerkær's kernel (valid region)."""
+    x = x[..., :, 2:] - 2 * x[..., :, 1:-1] + x[..., :, :-2]
+    return x[..., 2:, :] - 2 * x[..., 1:-1, :] + x[..., :-2, :]
+
+
+def noise_sigma(x: Tensor) -> Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B,) estimated std of additive noise, averaged over the three channels.
+
+    Immerkær's estimator sigma = sqrt(pi / 2) / 6 * mean |x * K| over the valid pixels, per channel. Edges add
+    to it, so on textured images it is an upper bound; the router is fitted on the same estimate.
+    """
+    if x.shape[-2] < 3 or x.shape[-1] < 3:
+        raise ValueError(f"noise estimate needs an image of at least 3 x 3 pixels, got {tuple(x.shape[-2:])}")
+    total = x.new_zeros(x.shape[0], dtype=torch.float64)
+    height = x.shape[-2]
+    for top in range(0, height - 2, _ROWS_PER_CHUNK):
+        strip = x[:, :, top : min(top + _ROWS_PER_CHUNK + 2, height)].float()
+        total += _second_differences(strip).abs().sum((1, 2, 3)).double()
+    count = 3 * (x.shape[-2] - 2) * (x.shape[-1] - 2)
+    return (total / count * math.sqrt(math.pi / 2) / 6).float()
+
+
+def noise_features(x: Tensor) -> Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 3): log estimated noise std, log mean and log 95th percentile of luma
+    (the brightness statistics on the image area-downsampled as for the exposure gate)."""
+    brightness = exposure_features(x)  # log mean, log median, log p95, dark share
+    return torch.stack([(noise_sigma(x) + 1e-4).log(), brightness[:, 0], brightness[:, 2]], 1)
+
+
+class FrameSmoother:
+    """Exponential smoothing of a per-frame measurement over video frames: v_t = a v_(t-1) + (1 - a) m(frame_t),
+    v_0 = m(frame_0)."""
+
+    def __init__(self, measure: Callable[[Tensor], Tensor], momentum: float = 0.9):
+        self.measure, self.momentum = measure, momentum
+        self.value: Tensor | None = None
+
+    def __call__(self, frame: Tensor) -> Tensor:
+        """frame (1, 3, H, W) -> smoothed measurement."""
+        current = self.measure(frame)
+        self.value = current if self.value is None else self.momentum * self.value + (1 - self.momentum) * current
+        return self.value

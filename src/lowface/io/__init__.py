@@ -1,0 +1,30 @@
+"""Files in and out: image codec (:mod:`.image`), array and tensor conversions (:mod:`.arrays`), atomic writes
+(:mod:`.files`) and video (:mod:`lowface.io.video`, imported on its own: it loads PyAV).
+
+Inside lowface an image is float RGB in [0, 1], shape (B, 3, H, W).
+"""
+
+from lowface.io.arrays import Restore, image_to_tensor, tensor_to_image, to_batch
+from lowface.io.files import atomic_write_bytes
+from lowface.io.image import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    RAW_SUFFIXES,
+    SIXTEEN_BIT_SUFFIXES,
+    VIDEO_SUFFIXES,
+    WRITABLE_SUFFIXES,
+    ImageData,
+    ImageReadError,
+    decode_image,
+    encode_image,
+    output_suffix,
+    read_image,
+    write_image,
+)
+
+__all__ = [
+    "IMAGE_SUFFIXES", "MAX_PIXELS", "MIN_SIDE", "RAW_SUFFIXES", "SIXTEEN_BIT_SUFFIXES", "VIDEO_SUFFIXES",
+    "WRITABLE_SUFFIXES", "ImageData", "ImageReadError", "Restore", "atomic_write_bytes", "decode_image",
+    "encode_image", "image_to_tensor", "output_suffix", "read_image", "tensor_to_image", "to_batch", "write_image",
+]  # fmt: skip

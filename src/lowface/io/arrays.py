@@ -1,0 +1,95 @@
+"""Conversions between what users hold (PIL, NumPy RGB or OpenCV BGR, tensors, ImageData) and lowface's
+tensors: float RGB in [0, 1], shape (B, 3, H, W)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor
+
+from lowface.io.image import ImageData, from_channels, quantize, split_channels
+
+
+def image_to_tensor(rgb: np.ndarray) -> Tensor:
+    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+
+
+def tensor_to_image(x: Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) tensor -> (H, W, 3) float32 array."""
+    return x.detach().reshape(-1, *x.shape[-3:])[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+Restore = Callable[[Tensor], Any]
+
+
+def to_batch(image: Any, bgr: bool = False) -> tuple[Tensor, Restore]:
+    """Convert a user image to a (B, 3, H, W) float tensor in [0, 1], plus a function that converts a result
+    of that shape back to the user's kind (same type, dtype, channel order, gray/alpha where applicable).
+
+    Accepted: ``PIL.Image`` (any mode), NumPy (H, W), (H, W, 1|3|4) uint8/uint16/float in [0, 1] (``bgr=True``
+    for OpenCV arrays), torch tensors (3, H, W) or (B, 3, H, W) float in [0, 1], and ``ImageData``.
+    """
+    if isinstance(image, ImageData):
+        return image_to_tensor(image.rgb), lambda out: image.with_rgb(tensor_to_image(out))
+    if isinstance(image, Image.Image):
+        pil = ImageOps.exif_transpose(image) or image
+        mode = pil.mode
+        array = np.asarray(pil.convert("RGBA" if "A" in mode or "transparency" in pil.info else "RGB"))
+        batch, restore_array = to_batch(array)
+
+        def restore_pil(out: Tensor) -> Image.Image:
+            result = Image.fromarray(restore_array(out))
+            return result.convert(mode) if mode in ("L", "LA") else result
+
+        return batch, restore_pil
+    if isinstance(image, np.ndarray):
+        return _numpy_to_batch(image, bgr)
+    if isinstance(image, Tensor):
+        if image.ndim not in (3, 4) or image.shape[-3] != 3:
+            raise ValueError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+        if not image.is_floating_point():
+            raise ValueError(f"expected a float tensor in [0, 1], got {image.dtype}")
+        if not torch.isfinite(image).all():
+            raise ValueError("input tensor contains NaN or Inf values")
+        batch = image if image.ndim == 4 else image.unsqueeze(0)
+        dtype, squeeze = image.dtype, image.ndim == 3
+        return batch.float().clamp(0, 1), lambda out: (out[0] if squeeze else out).to(dtype)
+    raise TypeError(f"unsupported image type {type(image).__name__}; pass a PIL image, NumPy array or tensor")
+
+
+def _numpy_to_batch(array: np.ndarray, bgr: bool) -> tuple[Tensor, Restore]:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"expected an array of shape (H, W) or (H, W, 1|3|4), got {array.shape}")
+    dtype = array.dtype
+    if dtype == np.uint8:
+        data = from_channels(array, 8, bgr)
+    elif dtype == np.uint16:
+        data = from_channels(array, 16, bgr)
+    elif dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError("input array contains NaN or Inf values")
+        rgb, alpha, grayscale = split_channels(np.clip(array.astype(np.float32), 0, 1), bgr)
+        data = ImageData(rgb, alpha, 16, grayscale)
+    else:
+        raise ValueError(f"unsupported array dtype {dtype}; use uint8, uint16 or float in [0, 1]")
+    shape = array.shape
+
+    def restore(out: Tensor) -> np.ndarray:
+        rgb = tensor_to_image(out)
+        if data.grayscale:
+            planes = (rgb @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None]
+        else:
+            planes = rgb[..., ::-1] if bgr else rgb
+        if data.alpha is not None:
+            planes = np.concatenate([planes, data.alpha[..., None]], axis=2)
+        planes = planes.reshape(shape)
+        if dtype.kind == "f":
+            return planes.astype(dtype)
+        return quantize(planes, 16 if dtype == np.uint16 else 8)
+
+    return image_to_tensor(data.rgb), restore

@@ -1,0 +1,67 @@
+"""The protocol every enhancer follows, so that inference, tiling and export need no guessing.
+
+An :class:`EnhancementModel` maps (B, 3, H, W) RGB in [0, 1] to its output: a tensor of the same shape, or a
+named tuple with an ``image`` field (a Retinex pair's reflectance, a curve model's image) beside what training
+needs. :meth:`EnhancementModel.enhance` gives the image either way. Three class attributes tell inference how the
+model may be tiled:
+
+- ``receptive_radius``: pixels of context each output pixel depends on; None for models with global statistics
+  (histogram equalisation, LIME, RetinexNet's whole-image illumination), which always see the whole image;
+- ``size_multiple``: tile origins must be multiples of it (the model's total downsampling);
+- ``default_tile``: the tile side used when the caller gives none; None means whole images.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+DEFAULT_TILE = 1024
+
+
+def output_image(output: Tensor | Any) -> Tensor:
+    """The image of a model's output: the tensor itself, or the output's ``image`` field."""
+    return output if isinstance(output, Tensor) else output.image
+
+
+class EnhancementModel(nn.Module):
+    """Base of every registered enhancer (``lowface.registry.MODELS``); see the module docstring."""
+
+    receptive_radius: int | None = None
+    size_multiple: int = 1
+    default_tile: int | None = DEFAULT_TILE
+
+    def enhance(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> the enhanced image, same shape."""
+        return output_image(self(x))
+
+
+class ModuleAdapter(EnhancementModel):
+    """A user's plain ``nn.Module`` seen through the protocol: its ``receptive_radius``, ``size_multiple`` and
+    ``default_tile`` attributes when it has them (without a receptive radius it is never tiled), and as its image
+    the output tensor, the output's ``image`` field, or the first field of an output tuple."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.receptive_radius = getattr(module, "receptive_radius", None)
+        self.size_multiple = getattr(module, "size_multiple", 1)
+        self.default_tile = getattr(module, "default_tile", DEFAULT_TILE)
+
+    def forward(self, x: Tensor) -> Any:
+        return self.module(x)
+
+    def enhance(self, x: Tensor) -> Tensor:
+        output = self.module(x)
+        if isinstance(output, Tensor) or hasattr(output, "image"):
+            return output_image(output)
+        if isinstance(output, tuple | list) and output and isinstance(output[0], Tensor):
+            return output[0]
+        raise TypeError(f"{type(self.module).__name__} returned {type(output).__name__}; expected a tensor, an "
+                        "output with an 'image' field, or a tuple whose first field is the image")  # fmt: skip
+
+
+def as_enhancement_model(module: nn.Module) -> EnhancementModel:
+    """``module`` itself when it follows the protocol, else wrapped in a :class:`ModuleAdapter`."""
+    return module if isinstance(module, EnhancementModel) else ModuleAdapter(module)
