@@ -17,8 +17,10 @@ from click.testing import CliRunner
 from lowface.backbones.vgg import _vgg16_layers
 from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
-from lowface.bench.report import Column, failure_pairs, markdown_table, table_cells
+from lowface.bench.plots import failure_pairs
+from lowface.bench.report import markdown_table
 from lowface.bench.runner import _add_recovery, cached_row, mean_fidelity
+from lowface.bench.tables import column, table_cells
 from lowface.cli import main
 
 
@@ -93,7 +95,7 @@ def rows(**accuracies: float) -> dict:
 
 def test_best_cell_respects_direction_and_ignores_the_bounds():
     table = rows(clean=99, none=90, a=93, b=95)
-    columns = [Column("PSNR", lambda r: r["psnr"], True), Column("NIQE", lambda r: r["niqe"], False)]
+    columns = [column("psnr", label="PSNR"), column("niqe")]
     cells = {row[0][0]: row[1:] for row in table_cells(table, columns)}
     assert cells["b"] == [("115.00", True), ("-85.00", True)]
     assert cells["a"] == [("113.00", False), ("-83.00", False)]

@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from lowface.cli import main
+from lowface.data.public import public_face
 from lowface.data.synth import synthesize
-from lowface.demo import public_face
 from lowface.inference import enhancer as api
 from lowface.inference.catalogue import create_model, model_fingerprint
 from lowface.inference.enhancer import Enhancer

@@ -23,12 +23,21 @@ from lowface.bench.real_pairs import match_faces
 from lowface.bench.runner import NIQE_MIN_SIDE
 from lowface.io import IMAGE_SUFFIXES, ImageReadError, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
+from lowface.metrics.catalogue import create_metric
 from lowface.metrics.color import ciede2000, match_brightness
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
 from lowface.metrics.niqe import niqe
+from lowface.registry import METRICS
 
-LOWER_IS_BETTER = {"niqe": True, "brisque": True, "loe": True, "psnr": False, "ssim": False, "ciede2000": True}
+
+def direction_hint(key: str) -> str:
+    """"  (lower is better)" or "  (higher is better)" for a summary key naming a registered metric (with or
+    without a "_matched" suffix), "" for other keys (counts, faces per detector)."""
+    name = key.removesuffix("_matched")
+    if name not in METRICS:
+        return ""
+    return "  (lower is better)" if create_metric(name).lower_is_better else "  (higher is better)"
 
 
 def image_files(folder: Path) -> list[Path]:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowface.data.packing import packed
+from lowface.filters import LUMA as BT601_LUMA
 
-LUMA = np.asarray([0.299, 0.587, 0.114])
+LUMA = np.asarray(BT601_LUMA)
 
 
 def mean_luma(image: np.ndarray) -> float:

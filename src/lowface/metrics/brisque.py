@@ -20,6 +20,7 @@ import numpy as np
 from scipy import optimize, signal, special
 
 from lowface.assets import Asset, AssetMissing
+from lowface.metrics.catalogue import register_metric
 
 PACKAGE = "brisque==0.2.0"
 
@@ -120,6 +121,7 @@ def brisque_features(rgb: np.ndarray) -> np.ndarray:
     return np.array(scale_features(grey) + scale_features(half))
 
 
+@register_metric("brisque", "BRISQUE", higher_is_better=False, fmt="{:.1f}")
 def brisque(rgb: np.ndarray) -> float:
     """BRISQUE score of an (H, W, 3) RGB image in [0, 1]; lower is better."""
     vectors, coefficients, rho, gamma, minima, maxima = load_model()

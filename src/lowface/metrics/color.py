@@ -12,7 +12,8 @@ import math
 import torch
 from torch import Tensor
 
-from lowface.data.synth import LUMA
+from lowface.filters import LUMA
+from lowface.metrics.catalogue import register_metric
 
 # sRGB primaries with the D65 white, rows X, Y, Z
 _RGB_TO_XYZ = torch.tensor(
@@ -83,6 +84,7 @@ def delta_e2000(lab1: Tensor, lab2: Tensor) -> Tensor:
     return torch.sqrt((dl / s_l) ** 2 + (dc / s_c) ** 2 + (dhh / s_h) ** 2 + r_t * (dc / s_c) * (dhh / s_h))
 
 
+@register_metric("ciede2000", "ΔE00", higher_is_better=False)
 def ciede2000(x: Tensor, y: Tensor) -> Tensor:
     """(B, 3, H, W) sRGB pair in [0, 1] -> (B,) mean CIEDE2000 over pixels (float32)."""
     return delta_e2000(rgb_to_lab(x), rgb_to_lab(y)).flatten(1).mean(1).float()

@@ -19,10 +19,12 @@ from scipy import linalg
 from torch import Tensor
 
 from lowface.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLiteFeatures, load_lite0
+from lowface.metrics.catalogue import register_metric
 
 TAPS = ("s2", "s4", "s8", "s16")
 
 
+@register_metric("feature_distance", "EffNet dist", higher_is_better=False, fmt="{:.3f}")
 def feature_distance(x: Tensor, y: Tensor, extractor: EfficientNetLiteFeatures) -> Tensor:
     """(B, 3, H, W) pair in [0, 1] -> (B,) unlearned LPIPS-style distance on EfficientNet-Lite0 taps."""
     fx, fy = extractor(x, TAPS), extractor(y, TAPS)

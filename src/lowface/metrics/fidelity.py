@@ -12,14 +12,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lowface.filters import gaussian_kernel1d
+from lowface.metrics.catalogue import register_metric
 
 
+@register_metric("psnr", "PSNR dB", higher_is_better=True)
 def psnr(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
     """(B, C, H, W) pair -> (B,) PSNR in dB (inf for identical images)."""
     mse = (x - y).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(data_range**2 / mse)
 
 
+@register_metric("ssim", "SSIM", higher_is_better=True, fmt="{:.3f}")
 def ssim(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
     """(B, C, H, W) pair -> (B,) mean SSIM."""
     kernel = gaussian_kernel1d(1.5, 5).to(x)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from lowface.metrics.catalogue import register_metric
+
 SHORT_SIDE = 50
 
 
@@ -20,6 +22,7 @@ def _lightness(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.asarray(rgb, np.float64).max(2), size, interpolation=cv2.INTER_AREA).ravel()
 
 
+@register_metric("loe", "LOE", higher_is_better=False, fmt="{:.1f}")
 def loe(low: np.ndarray, enhanced: np.ndarray) -> float:
     """LOE of ``enhanced`` against its input ``low``; both (H, W, 3) in [0, 1], same size."""
     if low.shape != enhanced.shape:

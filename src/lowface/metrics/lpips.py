@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from lowface.assets import Asset, AssetMissing
 from lowface.backbones.vgg import VGG16Features
+from lowface.metrics.catalogue import reported
 
 HEADS_PACKAGE = "lpips==0.1.4"
 TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
@@ -35,6 +36,9 @@ HEADS = Asset("lpips_vgg_heads", "lpips", "weights/v0.1/vgg.pth",
 
 def heads_path() -> Path:
     return HEADS.locate()
+
+
+reported("lpips_vgg", "LPIPS-VGG", higher_is_better=False, fmt="{:.3f}")  # an LPIPS instance computes it
 
 
 class LPIPS(nn.Module):

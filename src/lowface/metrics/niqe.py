@@ -18,6 +18,7 @@ from scipy.ndimage import convolve
 from scipy.special import gamma
 
 from lowface.assets import Asset, AssetMissing
+from lowface.metrics.catalogue import register_metric
 
 BLOCK = 96
 _GAMMA_GRID = np.arange(0.2, 10.001, 0.001)
@@ -125,6 +126,7 @@ def niqe_of_luma(luma: np.ndarray) -> float:
     return float(np.sqrt(difference @ np.linalg.pinv((cov_pristine + covariance) / 2) @ difference))
 
 
+@register_metric("niqe", "NIQE", higher_is_better=False)
 def niqe(rgb: np.ndarray) -> float:
     """NIQE of an (H, W, 3) RGB image in [0, 1] (lower is better); see the module docstring for the convention."""
     return niqe_of_luma(np.round(matlab_y(np.asarray(rgb, np.float64))))

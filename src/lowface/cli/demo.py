@@ -1,35 +1,32 @@
-"""``lowface demo``: darken a few LFW test faces, enhance them with shipped models, draw a comparison grid."""
+"""``lowface demo``: darken a few LFW test faces, enhance them with shipped models, draw a comparison grid.
+
+Only click, NumPy and Pillow are imported at the top (``lowface --help`` imports every command module).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lowface.data.synth import darken_linear
-from lowface.inference.enhancer import Enhancer
-from lowface.io import ImageData, image_to_tensor, read_image, tensor_to_image, write_image
+from lowface.cli.common import data_root_option, names
 
 DEMO_RATIOS = (0.15, 0.25, 0.35, 0.45)
 
 
 def demo_faces(data_root: Path, count: int) -> list[tuple[str, np.ndarray]]:
     """(name, clean RGB) pairs: LFW test-pair faces when the data is there, else scikit-image's astronaut."""
+    from lowface.data.public import public_face
+    from lowface.io import read_image
+
     listing = Path(data_root) / "lfw" / "pairs_unique_images.txt"
     if listing.is_file():
         names = listing.read_text().split()[:: max(1, 7701 // max(count, 1))][:count]
         return [(Path(n).stem, read_image(Path(data_root) / "lfw" / "lfw-deepfunneled" / n).rgb) for n in names]
     astronaut = public_face()
     return [(f"astronaut_{i + 1}", astronaut) for i in range(count)]
-
-
-def public_face() -> np.ndarray:
-    """(320, 320, 3) float32 RGB in [0, 1]: head and shoulders of scikit-image's astronaut (NASA, public
-    domain), the face shown wherever dataset images may not be redistributed."""
-    from skimage import data as skdata
-
-    return skdata.astronaut()[:320, 96:416].astype(np.float32) / 255.0
 
 
 def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
@@ -42,6 +39,10 @@ def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
 
 def run_demo(data_root: Path, output: Path, count: int, models: list[str], size: int = 200) -> Path:
     """Write dark inputs, every model's output and ``grid.png`` (rows: faces; columns: dark, models, clean)."""
+    from lowface.data.synth import darken_linear
+    from lowface.inference.enhancer import Enhancer
+    from lowface.io import ImageData, image_to_tensor, tensor_to_image, write_image
+
     output = Path(output)
     enhancers = [Enhancer.from_pretrained(name, gate=False) for name in models]
     rows = []
@@ -65,3 +66,20 @@ def run_demo(data_root: Path, output: Path, count: int, models: list[str], size:
     grid.save(buffer_path, format="PNG")
     buffer_path.replace(path)
     return path
+
+
+@click.command()
+@data_root_option("lfw/ (falls back to a public-domain face when absent)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("demo_out"), show_default=True)
+@click.option("-n", "--count", default=4, show_default=True, help="Number of darkened LFW faces.")
+@click.option(
+    "--models",
+    "model_names",
+    default="lowface-auto,lowface,lowface-fast,gamma,lime",
+    show_default=True,
+    help="Comma-separated enhancers to show side by side.",
+)
+def demo(data_root: Path, output: Path, count: int, model_names: str) -> None:
+    """Darken a few LFW test faces, enhance them with shipped models, write images and a comparison grid."""
+    grid = run_demo(data_root, output, count, names(model_names))
+    click.echo(f"enhanced images in {output}/, side-by-side grid: {grid}")
