@@ -50,7 +50,7 @@ def test_corrupt_weights_are_refused(tmp_path: Path):
     data = bytearray(broken.read_bytes())
     data[-10] ^= 0xFF
     broken.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="does not match the expected .*corrupt"):
+    with pytest.raises(ValueError, match=r"does not match the expected .*corrupt"):
         load_state_dict(broken, card.sha256)
     pickle_file = tmp_path / "x.pth"
     pickle_file.write_bytes(b"not loaded: pickles are never accepted as shipped weights")
