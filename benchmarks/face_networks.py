@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.face.detect import DETECTORS, create_detector
-from lowface.face.pipeline import RECOGNIZERS, RecognitionPipeline
+from lowface.face.pipeline import RecognitionPipeline
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import tar_at_far, verification_accuracy
+from lowface.registry import RECOGNIZERS
 
 
 def embed_images(
@@ -70,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--pairs", type=int, default=6000, help="use the first N pairs")
-    parser.add_argument("--recognizers", default=",".join(RECOGNIZERS))
+    parser.add_argument("--recognizers", default=",".join(RECOGNIZERS.names()))
     parser.add_argument("--detectors", default=",".join(DETECTORS), help="detectors timed alone ('' for none)")
     parser.add_argument("--flip", action="store_true", help="embed each face and its mirror image (mean)")
     parser.add_argument("--note", default="", help="a sentence for the results header (e.g. what else ran)")

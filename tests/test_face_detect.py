@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lowface.face.detect import DETECTORS, create_detector
+from lowface.face.detect import create_detector
 from lowface.face.packages import FaceModelMissing
+from lowface.registry import DETECTORS
 
 
-@pytest.mark.parametrize("name", DETECTORS)
+@pytest.mark.parametrize("name", DETECTORS.names())
 def test_detectors_find_lfw_faces(name, lfw_faces):
     try:
         detector = create_detector(name)
@@ -26,5 +27,5 @@ def test_detectors_find_lfw_faces(name, lfw_faces):
 
 
 def test_unknown_detector_lists_the_available_ones():
-    with pytest.raises(KeyError, match="available: mtcnn, hog, blazeface"):
+    with pytest.raises(KeyError, match="known: blazeface, hog, mtcnn"):
         create_detector("retinaface")

@@ -1,4 +1,5 @@
-"""One face-detection interface over the offline detectors: ``create_detector(name).detect(image)``.
+"""One face-detection interface over the offline detectors, registered by name in ``lowface.registry.DETECTORS``:
+``create_detector(name).detect(image)``.
 
 ``mtcnn``: MTCNN (boxes, 5 landmarks: eye centres, nose tip, mouth corners).
 ``hog``: dlib's HOG detector (dlib-bin) + dlib's 5-point predictor (eye corners, nose bottom); its
@@ -14,10 +15,12 @@ from torch import Tensor
 
 from lowface.face.mtcnn import MTCNN, Detection
 from lowface.face.packages import FaceModelMissing, packaged_file
+from lowface.registry import DETECTORS
 
-DETECTORS = ("mtcnn", "hog", "blazeface")
+DETECTORS.register("mtcnn")(MTCNN)
 
 
+@DETECTORS.register("hog")
 class HOGDetector:
     """dlib's frontal-face HOG detector with 5-point landmarks; image (3, H, W) RGB in [0, 1]."""
 
@@ -53,6 +56,7 @@ class HOGDetector:
         return sorted(found, key=lambda d: -d.score)
 
 
+@DETECTORS.register("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace (short range); image (3, H, W) RGB in [0, 1]."""
 
@@ -86,14 +90,9 @@ class BlazeFaceDetector:
 
 
 def create_detector(name: str = "mtcnn"):
-    """A detector by name (see ``DETECTORS``); each has ``detect((3, H, W) RGB in [0, 1]) -> [Detection]``."""
-    if name == "mtcnn":
-        return MTCNN()
-    if name == "hog":
-        return HOGDetector()
-    if name == "blazeface":
-        return BlazeFaceDetector()
-    raise KeyError(f"unknown face detector {name!r}; available: {', '.join(DETECTORS)}")
+    """A detector by name (``lowface.registry.DETECTORS``); each has
+    ``detect((3, H, W) RGB in [0, 1]) -> [Detection]``."""
+    return DETECTORS.create(name)
 
 
-__all__ = ["DETECTORS", "BlazeFaceDetector", "Detection", "HOGDetector", "create_detector"]
+__all__ = ["BlazeFaceDetector", "Detection", "HOGDetector", "create_detector"]

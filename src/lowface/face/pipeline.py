@@ -19,8 +19,7 @@ from torch import Tensor, nn
 
 from lowface.face.align import box_crop_transform, dlib_chip_transform, warp
 from lowface.face.detect import create_detector
-
-RECOGNIZERS = ("dlib", "facenet")
+from lowface.registry import RECOGNIZERS
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,13 @@ class RecognitionPipeline(nn.Module):
     ):
         """``flip``: embed each face and its mirror image and average (test-time augmentation, 2x cost)."""
         super().__init__()
-        if recognizer == "dlib":
-            from lowface.face.dlib_resnet import CHIP_SIZE, load_dlib_resnet
-
-            self.network, self.chip_size, detector = load_dlib_resnet(), CHIP_SIZE, "hog"
-        elif recognizer == "facenet":
-            from lowface.face.facenet import CROP_MARGIN, CROP_SIZE, load_facenet
-
-            self.network, self.chip_size, detector = load_facenet(), CROP_SIZE, "mtcnn"
-            self.margin = CROP_MARGIN
-        else:
-            raise KeyError(f"unknown recognizer {recognizer!r}; available: {', '.join(RECOGNIZERS)}")
+        spec = RECOGNIZERS.create(recognizer)
+        self.network, self.chip_size, self.margin = spec.load(), spec.chip_size, spec.margin
+        self.alignment = spec.alignment
         self.name = recognizer
-        self.detector = create_detector(detector)
-        self.backup = create_detector("mtcnn") if recognizer == "dlib" and backup_detector else None
+        self.detector = create_detector(spec.detector)
+        self.detector_name = spec.detector
+        self.backup = create_detector("mtcnn") if spec.alignment == "dlib5" and backup_detector else None
         self.fallback_fraction = fallback_fraction
         self.flip = flip
 
@@ -69,9 +61,9 @@ class RecognitionPipeline(nn.Module):
         if detections:
             centre = np.array([width / 2, height / 2])
             best = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
-            if self.name == "dlib":
-                return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True, "hog")
-            return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True, "mtcnn")
+            if self.alignment == "dlib5":
+                return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True, self.detector_name)
+            return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True, self.detector_name)
         if self.backup is not None and (found := self.backup.detect(image.detach().cpu())):
             centre = np.array([width / 2, height / 2])
             best = min(found, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))

@@ -12,7 +12,7 @@ from lowface.losses.face_identity import FaceIdentityLoss
 from lowface.losses.feature import ColorLoss, PerceptualLoss, SmoothLoss
 from lowface.losses.lacr import LACRTerm
 from lowface.losses.semantic import SemanticBrightnessLoss
-from lowface.losses.weighted import WeightedObjective
+from lowface.losses.weighted import ObjectiveParts, WeightedObjective, register_objective
 from lowface.models.enhance_net import Retinex
 
 # The paper's weights: contrastive and feature modules from Eq. 4 and 8; Eq. 11 adds the semantic and face
@@ -96,3 +96,10 @@ class LowFaceNetObjective(WeightedObjective):
             "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
+
+
+@register_objective("lowfacenet", ALL_TERMS)
+def build_lowfacenet(weights: Mapping[str, float], parts: ObjectiveParts) -> LowFaceNetObjective:
+    """Low-FaceNet's objective; the lacr term (when weighted) uses the frozen encoder of ``parts.lacr_model``."""
+    lacr = LACRTerm(parts.frozen(parts.lacr_model).latent) if weights.get("lacr", 0) and parts.frozen else None
+    return LowFaceNetObjective(parts.features, weights, parts.distance, parts.use_negatives, parts.face_loss, lacr)

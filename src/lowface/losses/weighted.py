@@ -1,10 +1,15 @@
-"""The shape every training objective shares: a weighted sum of named, switchable loss terms."""
+"""The shape every training objective shares (a weighted sum of named, switchable loss terms) and how objectives
+are registered by name (``objective:`` in a training config)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
+
+from lowface.registry import OBJECTIVES
 
 
 class WeightedObjective(nn.Module):
@@ -38,3 +43,36 @@ class WeightedObjective(nn.Module):
                 values[name] = value.detach()
                 total = total + weight * value
         return total, values
+
+
+@dataclass
+class ObjectiveParts:
+    """What an objective factory may use, built by the trainer: the model being trained, the frozen feature
+    extractor (None when no term needs one), the face identity loss (None without the face term), the contrastive
+    settings and ``frozen(name)``, which loads a catalogued model frozen on the training device."""
+
+    model: nn.Module
+    features: nn.Module | None = None
+    face_loss: nn.Module | None = None
+    distance: str = "statistics"
+    use_negatives: bool = True
+    lacr_model: str = "lacr-vae"
+    frozen: Callable[[str], nn.Module] | None = None
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """A registered objective: its default term weights and ``build(weights, parts) -> WeightedObjective``."""
+
+    default_weights: Mapping[str, float]
+    build: Callable[[Mapping[str, float], ObjectiveParts], WeightedObjective]
+
+
+def register_objective(name: str, default_weights: Mapping[str, float]) -> Callable[[Any], Any]:
+    """Decorator: register ``build(weights, parts)`` as objective ``name`` with these default weights."""
+
+    def add(build: Callable[[Mapping[str, float], ObjectiveParts], WeightedObjective]) -> Any:
+        OBJECTIVES.register(name)(ObjectiveSpec(default_weights, build))
+        return build
+
+    return add

@@ -11,10 +11,8 @@ from typing import Any
 
 import yaml
 
-from lowface.losses.competitors import COMPETITOR_OBJECTIVES
-from lowface.losses.objective import ABLATIONS, ALL_TERMS
-
-OBJECTIVES = ("lowfacenet", *COMPETITOR_OBJECTIVES)
+from lowface.losses.objective import ABLATIONS
+from lowface.registry import OBJECTIVES
 
 
 @dataclass
@@ -70,10 +68,10 @@ class TrainConfig:
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; available: {sorted(ABLATIONS)}")
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; available: {list(OBJECTIVES)}")
+            raise ValueError(f"unknown objective {self.objective!r}; available: {OBJECTIVES.names()}")
         if self.objective != "lowfacenet" and self.ablation != "full":
             raise ValueError(f"ablations are Low-FaceNet's; objective {self.objective!r} takes ablation 'full'")
-        defaults = ALL_TERMS if self.objective == "lowfacenet" else COMPETITOR_OBJECTIVES[self.objective][1]
+        defaults = OBJECTIVES.get(self.objective).default_weights
         unknown = set(self.loss_weights or {}) - set(defaults)
         if unknown:
             raise ValueError(f"loss_weights: unknown terms {sorted(unknown)} for objective {self.objective!r}; "

@@ -14,18 +14,15 @@ the same global batch. Rank 0 alone writes the run folder.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import safetensors.torch
 import torch
-import yaml
-from torch import distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
@@ -36,50 +33,30 @@ from lowface.data.datasets import MixedDataset, RealPairsDataset, UnpairedLowLig
 from lowface.data.lfw import lfw_train_images
 from lowface.data.sice import sice_pairs
 from lowface.inference.devices import pick_device
-from lowface.io import atomic_write_bytes
-from lowface.losses.competitors import COMPETITOR_OBJECTIVES
 from lowface.losses.face_identity import FaceIdentityLoss
-from lowface.losses.lacr import LACRTerm
-from lowface.losses.objective import FEATURE_TERMS, LowFaceNetObjective
-from lowface.registry import MODELS
+from lowface.losses.objective import FEATURE_TERMS
+from lowface.losses.weighted import ObjectiveParts
+from lowface.registry import OBJECTIVES
+from lowface.train.checkpoints import (
+    build_model,
+    export_weights,
+    load_checkpoint,
+    load_initial_weights,
+    record_config,
+    save_checkpoint,
+)
 from lowface.train.config import TrainConfig
+from lowface.train.distributed import (
+    all_processes,
+    any_process,
+    init_distributed,
+    mean_over_processes,
+    process_group,
+    rank0_first,
+)
 from lowface.train.face_targets import face_targets, parsing_labels
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
-
-
-def build_model(config: TrainConfig) -> nn.Module:
-    kwargs = {k: v for k, v in config.model.items() if k != "type"}
-    return MODELS.create(config.model["type"], **kwargs)
-
-
-def load_initial_weights(model: nn.Module, path: str) -> None:
-    """Load .safetensors weights into ``model``: the whole model, or one named part of it (e.g. the
-    ``enhancer`` of a RestoreNet from FastEnhanceNet weights); parts the file does not cover keep their
-    initialisation. Raises when the file fits no part."""
-    state = safetensors.torch.load_file(path)
-    own = model.state_dict()
-
-    def fits(candidate: dict) -> bool:
-        return all(key in own and own[key].shape == value.shape for key, value in candidate.items())
-
-    if set(state) == set(own) and fits(state):
-        model.load_state_dict(state)
-        return
-    for prefix in sorted({key.split(".")[0] + "." for key in own}):
-        renamed = {prefix + key: value for key, value in state.items()}
-        if fits(renamed):
-            model.load_state_dict(renamed, strict=False)
-            return
-    raise ValueError(f"{path}: its tensors match neither {type(model).__name__} nor one of its parts")
-
-
-def init_distributed() -> tuple[int, int]:
-    """(rank, world size): from torchrun's environment, initialising the process group once; (0, 1) alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -104,48 +81,58 @@ class Trainer:
         seed_everything(config.seed)
         self.out_dir = Path(config.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.model = build_model(config)
+        self.model = build_model(config.model)
         if config.init_from:
             load_initial_weights(self.model, config.init_from)
         self.model.to(self.device)
-        weights = config.loss_weights
-        needs_features = any(weights.get(term, 0) for term in FEATURE_TERMS)
-        features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
         paths = lfw_train_images(config.data_root) if dataset is None and config.sice_share < 1 else None
-        face_loss, labels, faces = None, None, None
-        cache_dir = Path(config.cache_dir) if config.cache_dir else self.out_dir
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        if paths is not None and weights.get("semantic", 0):
-            labels = self._rank0_first(lambda: parsing_labels(paths, cache_dir))
-        if paths is not None and weights.get("face", 0):
-            prepared = self._rank0_first(lambda: face_targets(paths, config.recognizer, cache_dir))
-            faces, database, recognizer = prepared
-            face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
-        if config.objective == "lowfacenet":
-            lacr = LACRTerm(self._frozen(config.lacr_model).latent) if weights.get("lacr", 0) else None
-            objective = LowFaceNetObjective(
-                features, weights, config.distance, config.use_negatives, face_loss, lacr=lacr
-            )
-        else:
-            objective = COMPETITOR_OBJECTIVES[config.objective][0](weights, self.model)
-        self.objective = objective.to(self.device)
-        if face_loss is not None:
-            face_loss.database.to(self.device)
-        trainable = [p for name, p in self.model.named_parameters() if self._trains(name)]
-        if not trainable:
-            raise ValueError(f"train_only {config.train_only} matches no parameter of {config.model['type']}")
-        for name, parameter in self.model.named_parameters():
-            parameter.requires_grad_(self._trains(name))
-        self.optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+        labels, faces, face_loss = self._face_data(paths)
+        self.objective = self._objective(face_loss)
+        self.optimizer = self._optimizer()
         self.dataset = dataset or self._dataset(paths, labels, faces)
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
         if self.checkpoint_path.exists():
-            self._load_checkpoint()
+            self.step, self.train_seconds = load_checkpoint(self.checkpoint_path, self.model, self.optimizer,
+                                                            self.device)  # fmt: skip
         if self.rank == 0:
-            self._record_config()
+            record_config(self.out_dir, self.config.to_dict(), self.step)
         self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _face_data(self, paths: list[Path] | None) -> tuple[Any, Any, FaceIdentityLoss | None]:
+        """(parsing labels, face alignments, face identity loss) of the LFW training faces, each None when no
+        weighted term needs it; computed once into the cache folder (rank 0 first)."""
+        config, weights = self.config, self.config.loss_weights
+        labels, faces, face_loss = None, None, None
+        cache_dir = Path(config.cache_dir) if config.cache_dir else self.out_dir
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if paths is not None and weights.get("semantic", 0):
+            labels = rank0_first(self.rank, self.world, lambda: parsing_labels(paths, cache_dir))
+        if paths is not None and weights.get("face", 0):
+            prepared = rank0_first(self.rank, self.world, lambda: face_targets(paths, config.recognizer, cache_dir))
+            faces, database, recognizer = prepared
+            face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
+            face_loss.database.to(self.device)
+        return labels, faces, face_loss
+
+    def _objective(self, face_loss: FaceIdentityLoss | None) -> nn.Module:
+        """The registered objective named in the config (``lowface.registry.OBJECTIVES``), on the device."""
+        config, weights = self.config, self.config.loss_weights
+        needs_features = any(weights.get(term, 0) for term in FEATURE_TERMS)
+        features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
+        parts = ObjectiveParts(self.model, features, face_loss, config.distance, config.use_negatives,
+                               config.lacr_model, self._frozen)  # fmt: skip
+        return OBJECTIVES.get(config.objective).build(weights, parts).to(self.device)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """Adam over the parameters ``train_only`` selects (all by default); the others are frozen."""
+        trainable = [p for name, p in self.model.named_parameters() if self._trains(name)]
+        if not trainable:
+            raise ValueError(f"train_only {self.config.train_only} matches no parameter of {self.config.model['type']}")
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(self._trains(name))
+        return torch.optim.Adam(trainable, lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _dataset(self, paths, labels, faces) -> Dataset:
         """LFW's training faces, SICE's training scenes, or both mixed by ``sice_share``."""
@@ -178,73 +165,18 @@ class Trainer:
         prefixes = self.config.train_only
         return prefixes is None or any(parameter_name.startswith(p + ".") for p in prefixes)
 
-    def _rank0_first(self, compute):
-        """Run a cached computation on rank 0 first, then on the others (which then read the cache)."""
-        if self.world > 1 and self.rank != 0:
-            dist.barrier()
-            return compute()
-        result = compute()
-        if self.world > 1:
-            dist.barrier()
-        return result
-
-    def _record_config(self) -> None:
-        """Write ``config.yaml``; a run resumed under another config keeps the one it ran under so far as
-        ``config-until-step-N.yaml``, so the folder says which settings made which steps."""
-        path, text = self.out_dir / "config.yaml", yaml.safe_dump(self.config.to_dict())
-        if path.exists() and path.read_text() != text and self.step > 0:
-            path.replace(self.out_dir / f"config-until-step-{self.step}.yaml")
-        atomic_write_bytes(path, text.encode())
-
-    # -- checkpoints ------------------------------------------------------------------------------------
-
-    def _load_checkpoint(self) -> None:
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = int(state["step"])
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-        torch.set_rng_state(state["torch_rng"].cpu())
-
     def save_checkpoint(self) -> None:
-        if self.rank != 0:
-            return
-        buffer = io.BytesIO()
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "step": self.step,
-                "train_seconds": self.train_seconds,
-                "torch_rng": torch.get_rng_state(),
-            },
-            buffer,
-        )
-        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        if self.rank == 0:
+            save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.step, self.train_seconds)
 
     def export_weights(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else self.out_dir / "model.safetensors"
-        if self.rank != 0:
-            return path
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_write_bytes(
-            path,
-            safetensors.torch.save(
-                state,
-                metadata={
-                    "step": str(self.step),
-                    "train_seconds": f"{self.train_seconds:.0f}",
-                    "model": json.dumps(self.config.model),  # what lowface.inference.catalogue.create_model builds
-                },
-            ),
-        )
+        if self.rank == 0:
+            export_weights(path, self.model, self.step, self.train_seconds, self.config.model)
         return path
 
     def _out_of_time(self, start: float) -> bool:
-        over = torch.tensor([float(time.monotonic() - start > 60 * self.config.max_minutes)])
-        if self.world > 1:  # stop together
-            dist.all_reduce(over, op=dist.ReduceOp.MAX)
-        return bool(over.item())
+        return any_process(time.monotonic() - start > 60 * self.config.max_minutes, self.world)  # stop together
 
     # -- data order -------------------------------------------------------------------------------------
 
@@ -269,12 +201,7 @@ class Trainer:
         self.model.train()
         output = self.network(self.objective.inputs(batch))
         loss, terms = self.objective(output, batch)
-        if self.world > 1:  # every process must skip the same steps
-            finite = torch.tensor([float(torch.isfinite(loss))], device=self.device)
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-            if not finite.item():
-                loss = loss.new_tensor(float("nan"))
-        if not torch.isfinite(loss):
+        if not all_processes(bool(torch.isfinite(loss)), self.world, self.device):  # all skip the same steps
             self.optimizer.zero_grad(set_to_none=True)
             return None
         self.optimizer.zero_grad(set_to_none=True)
@@ -283,9 +210,7 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         if self.world > 1:  # log the whole batch's terms
-            values = torch.stack([loss.detach(), *terms.values()])
-            dist.all_reduce(values)
-            values /= self.world
+            values = mean_over_processes(torch.stack([loss.detach(), *terms.values()]), self.world)
             loss, terms = values[0], dict(zip(terms, values[1:], strict=True))
         return loss.item(), {k: v.item() for k, v in terms.items()}
 
@@ -331,16 +256,7 @@ class Trainer:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train (or resume) the run described by ``config``; returns the exported weights' path.
-
-    Under torchrun the processes wait for each other at the end (rank 0 writes the weights last) and
-    then tear the process group down, so that no communication thread outlives the interpreter.
-    """
-    try:
-        path = Trainer(config).fit()
-        if dist.is_initialized():
-            dist.barrier()
-        return path
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    """Train (or resume) the run described by ``config``; returns the exported weights' path (see
+    :func:`lowface.train.distributed.process_group` for the end of a data-parallel run)."""
+    with process_group():
+        return Trainer(config).fit()

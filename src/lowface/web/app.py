@@ -41,7 +41,6 @@ MAX_FILES = 32  # per job
 MAX_QUEUED = 64  # jobs waiting; more are answered 503
 JOB_TTL_S = 3600
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-DETECTORS = ("none", "mtcnn", "hog", "blazeface")
 
 
 @dataclass
@@ -170,6 +169,13 @@ class Worker:
         return scores
 
 
+def web_detectors() -> list[str]:
+    """"none" and every registered face detector (``lowface.registry.DETECTORS``)."""
+    from lowface.registry import DETECTORS
+
+    return ["none", *DETECTORS.names()]
+
+
 def _boxes(detector, image) -> list[list[float]]:
     return [[round(float(v), 1) for v in d.box] for d in detector.detect(image)]
 
@@ -259,7 +265,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
         from lowface.inference.catalogue import list_models
         from lowface.inference.enhancer import DEFAULT_MODEL
 
-        return JSONResponse({"models": list_models(), "default": DEFAULT_MODEL, "detectors": list(DETECTORS)})
+        return JSONResponse({"models": list_models(), "default": DEFAULT_MODEL, "detectors": web_detectors()})
 
     async def submit(request: Request) -> JSONResponse:
         from lowface.inference.catalogue import list_models
@@ -274,8 +280,8 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             if not 0 <= strength <= 1:
                 raise ValueError(f"strength must be in [0, 1], got {strength}")
             detector = fields.get("detector") or "none"
-            if detector not in DETECTORS:
-                raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(DETECTORS)}")
+            if detector not in web_detectors():
+                raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(web_detectors())}")
             if not files:
                 raise ValueError("no file in the upload")
             job_id = uuid.uuid4().hex
