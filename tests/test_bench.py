@@ -19,7 +19,7 @@ from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
 from lowface.bench.plots import failure_pairs
 from lowface.bench.report import markdown_table
-from lowface.bench.runner import _add_recovery, cached_row, mean_fidelity
+from lowface.bench.rows import add_recovery, cached_row, mean_fidelity
 from lowface.bench.tables import column, table_cells
 from lowface.cli import main
 
@@ -106,11 +106,11 @@ def test_best_cell_respects_direction_and_ignores_the_bounds():
 
 def test_recovery_is_the_share_of_the_gap_won_back_and_absent_below_one_point():
     table = rows(clean=98, none=90, a=94, b=86)
-    _add_recovery(table, ["j"])
+    add_recovery(table, ["j"])
     assert table["a"]["judges"]["j"]["recovery"] == pytest.approx(0.5)
     assert table["b"]["judges"]["j"]["recovery"] == pytest.approx(-0.5)
     tiny = rows(clean=90.5, none=90, a=91)
-    _add_recovery(tiny, ["j"])
+    add_recovery(tiny, ["j"])
     assert tiny["a"]["judges"]["j"]["recovery"] is None
 
 

@@ -367,7 +367,7 @@ def test_version():
 
 def test_score_on_a_folder_gives_the_bench_values_for_the_same_images(lfw_faces, tmp_path: Path):
     from lowface.bench.real_pairs import detect_boxes, face_agreement, pair_fidelity
-    from lowface.bench.runner import _no_reference
+    from lowface.bench.rows import no_reference
     from lowface.face.detect import create_detector
 
     clean = [np.round(face * 255).astype(np.uint8) for face in lfw_faces[:3]]
@@ -382,7 +382,7 @@ def test_score_on_a_folder_gives_the_bench_values_for_the_same_images(lfw_faces,
                      "--detectors", "hog", "-o", str(out), "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())["summary"]
-    expected = {**_no_reference(enhanced, dark), **pair_fidelity(enhanced, clean)}
+    expected = {**no_reference(enhanced, dark), **pair_fidelity(enhanced, clean)}
     for key, value in expected.items():
         assert summary[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
     hog = create_detector("hog")

@@ -23,9 +23,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,19 +42,14 @@ from lowface.bench.faces import (
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
 from lowface.bench.real_pairs import RealPairsSet, detect_boxes, face_agreement, pair_fidelity
+from lowface.bench.rows import add_recovery, cached_row, mean_fidelity, no_reference
 from lowface.bench.speed import measure
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import SICE_DIR
 from lowface.data.synth import synthesize_float32
-from lowface.io import atomic_write_bytes, image_to_tensor, read_image
-from lowface.metrics.brisque import brisque
+from lowface.io import image_to_tensor, read_image
 from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
-from lowface.metrics.fidelity import psnr, ssim
-from lowface.metrics.lightness import loe
 from lowface.metrics.lpips import LPIPS
-from lowface.metrics.niqe import niqe
-
-NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale
 
 
 def default_methods() -> list[str]:
@@ -94,42 +87,6 @@ class BenchConfig:
 
 def _sample(count: int, size: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(size, count)).round().astype(int))
-
-
-def cached_row(path: Path, compute: Callable[[], dict]) -> dict:
-    """``compute()``'s JSON-able dict, read from ``path`` when a run has already written it there."""
-    if path.exists():
-        return json.loads(path.read_text())
-    row = compute()
-    atomic_write_bytes(path, json.dumps(row).encode())
-    return row
-
-
-def mean_fidelity(
-    images: list[np.ndarray], references: list[np.ndarray], max_psnr: float | None = 100.0, batch: int = 64
-) -> dict[str, float]:
-    """Mean PSNR and SSIM of (H, W, 3) images (uint8 or float in [0, 1]) against their references, converted
-    to float batch by batch (7,701 LFW images in float32 are 5.8 GB a set). PSNR of identical images is
-    ``max_psnr`` (None: inf)."""
-    values: dict[str, list] = {"psnr": [], "ssim": []}
-    for start in range(0, len(images), batch):
-        x = torch.cat([image_to_tensor(as_float(im)) for im in images[start : start + batch]])
-        y = torch.cat([image_to_tensor(as_float(im)) for im in references[start : start + batch]])
-        scores = psnr(x, y)
-        values["psnr"] += (scores if max_psnr is None else scores.clamp(max=max_psnr)).tolist()
-        values["ssim"] += ssim(x, y).tolist()
-    return {name: float(np.mean(v)) for name, v in values.items()}
-
-
-def _no_reference(images: list[np.ndarray], inputs: list[np.ndarray] | None) -> dict[str, float | None]:
-    """Mean NIQE (images whose shorter side allows it), BRISQUE, and LOE against the inputs (None: none)."""
-    floats = [as_float(im) for im in images]
-    scores = [niqe(im) for im in floats if min(im.shape[:2]) >= NIQE_MIN_SIDE]
-    result: dict[str, float | None] = {"niqe": float(np.mean(scores)) if scores else None, "loe": None}
-    result["brisque"] = float(np.mean([brisque(im) for im in floats]))
-    if inputs is not None:
-        result["loe"] = float(np.mean([loe(as_float(a), b) for a, b in zip(inputs, floats, strict=True)]))
-    return result
 
 
 class Bench:
@@ -206,7 +163,7 @@ class Bench:
             row = {"source": source, "seconds_per_image": seconds, "psnr": None, "ssim": None}
             if method.name != "clean":  # the reference itself: infinite PSNR, nothing to report
                 row.update(mean_fidelity(images, self.images.clean))
-            row.update(_no_reference(sampled, inputs))
+            row.update(no_reference(sampled, inputs))
             clean_sample = [self.images.clean[i] for i in self.sample]
             row.update({"feature_distance": None, "kid_x1000": None, "lpips_vgg": None})
             if method.name != "clean":
@@ -239,7 +196,7 @@ class Bench:
             rows = {}
             for method in tqdm(self.methods, desc=f"LFW {preset}", unit="method", disable=not self.config.progress):
                 rows[method.label] = self.lfw_row(method, preset, dark)
-            _add_recovery(rows, list(self.judges))
+            add_recovery(rows, list(self.judges))
             results[preset] = rows
         return results
 
@@ -257,7 +214,7 @@ class Bench:
 
             def compute(images=images, seconds=seconds, method=method) -> dict:
                 row = {"seconds_per_image": seconds}
-                row.update(_no_reference(images, None if method.name == "none" else originals))
+                row.update(no_reference(images, None if method.name == "none" else originals))
                 row["detectors"] = {}
                 for name, detector in self.detectors.items():
                     counts = [len(detector.detect(image_to_tensor(as_float(im))[0])) for im in images]
@@ -334,15 +291,3 @@ class Bench:
             "real_pairs": sice_rows,
             "speed": self.run_speed(),
         }
-
-
-def _add_recovery(rows: dict, judges: list[str]) -> None:
-    """recovery = (method - none) / (clean - none) accuracy, where that gap is at least one point (below it, a
-    share of it is noise, not a measurement)."""
-    if "none" not in rows or "clean" not in rows:
-        return
-    for row in rows.values():
-        for judge in judges:
-            low, high = rows["none"]["judges"][judge]["accuracy"], rows["clean"]["judges"][judge]["accuracy"]
-            gap = high - low
-            row["judges"][judge]["recovery"] = (row["judges"][judge]["accuracy"] - low) / gap if gap >= 0.01 else None

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from lowface.bench.real_pairs import match_faces
-from lowface.bench.runner import NIQE_MIN_SIDE
+from lowface.bench.rows import NIQE_MIN_SIDE
 from lowface.io import IMAGE_SUFFIXES, ImageReadError, image_to_tensor, read_image
 from lowface.metrics.brisque import brisque
 from lowface.metrics.catalogue import create_metric

@@ -21,7 +21,7 @@ from lowface.io import (
     WRITABLE_SUFFIXES,
     output_suffix,
 )
-from lowface.io.video import encoder_for
+from lowface.io.video_output import encoder_for
 
 RECORD_SUFFIX = ".lowface.json"
 

@@ -106,7 +106,7 @@ class EnhanceActor:
     def run(self, item: dict[str, Any]) -> str:
         from lowface.inference.batch import FrameEnhancer, enhance_image_file
         from lowface.io import image_to_tensor, tensor_to_image
-        from lowface.io.video import encode_segment
+        from lowface.io.video_segments import encode_segment
 
         if item["kind"] == "image":
             job = Job(Path(item["source"]), Path(item["target"]))
@@ -151,7 +151,7 @@ def plan_work(
 ) -> tuple[list[dict[str, Any]], list[VideoPlan]]:
     """Work items for what is missing or made otherwise, and the videos to join; fills ``report`` with what is
     skipped or kept. Segments already on disk from an earlier run of the same recipe are not redone."""
-    from lowface.io.video import frame_times
+    from lowface.io.video_segments import frame_times
 
     items, videos = [], []
     for job in jobs:
@@ -212,7 +212,7 @@ def run_on_ray(
     ``threads`` CPUs). Returns the same report as :func:`lowface.inference.batch.run_batch`."""
     ray = require_ray()
     from lowface.inference.enhancer import Enhancer
-    from lowface.io.video import join_segments
+    from lowface.io.video_segments import join_segments
 
     options = options or OutputOptions()
     recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength)

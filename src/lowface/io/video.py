@@ -5,13 +5,13 @@ display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality set
 Decoding, the network and encoding overlap: a reader thread demuxes and decodes, a writer thread encodes and
 muxes, the caller's thread runs ``process`` on each frame; bounded queues between them keep memory to a few
 frames whatever the length of the video. FFmpeg's codecs release the GIL, so a long video takes about as long
-as its slowest stage.
+as its slowest stage. Writing the container (codecs, streams, atomic commit) is :mod:`.video_output`; a long
+video in parallel segments is :mod:`.video_segments`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import queue
 import threading
@@ -25,23 +25,8 @@ import av
 import numpy as np
 
 from lowface.io import MIN_SIDE, ImageReadError
+from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
-# codec name -> (FFmpeg encoder, default quality as CRF; lower is better)
-VIDEO_CODECS: dict[str, tuple[str, int]] = {
-    "h264": ("libx264", 18),
-    "vp9": ("libvpx-vp9", 30),
-    "av1": ("libsvtav1", 30),
-    "mpeg4": ("mpeg4", 4),  # no CRF: the number is MPEG-4's qscale (1 best .. 31)
-}
-# container suffix -> (default codec, codecs it can hold)
-CONTAINERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    ".mp4": ("h264", ("h264", "av1", "vp9", "mpeg4")),
-    ".m4v": ("h264", ("h264", "mpeg4")),
-    ".mov": ("h264", ("h264", "mpeg4")),
-    ".mkv": ("h264", ("h264", "vp9", "av1", "mpeg4")),
-    ".webm": ("vp9", ("vp9", "av1")),
-    ".avi": ("h264", ("h264", "mpeg4")),
-}
 QUEUE_FRAMES = 4  # frames held between two stages (each queue); memory stays at a few frames
 _END = object()
 
@@ -58,7 +43,7 @@ class VideoInfo:
     other_streams: tuple[str, ...]  # "audio:aac", "subtitle:mov_text", ...
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
+def open_input(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -68,7 +53,7 @@ def _open(path: str | Path) -> av.container.InputContainer:
 def probe_video(path: str | Path) -> VideoInfo:
     """Read a video's header and first frame; raises ImageReadError (naming the file) when it is not a video
     FFmpeg can decode or its frames are smaller than 8x8."""
-    with _open(path) as container:
+    with open_input(path) as container:
         if not container.streams.video:
             raise ImageReadError(path, "no video stream in the file")
         stream = container.streams.video[0]
@@ -87,30 +72,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         others = tuple(f"{s.type}:{s.codec_context.name}" for s in container.streams if s is not stream)
         return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
                          others)  # fmt: skip
-
-
-def encoder_for(suffix: str, codec: str | None = None, quality: int | None = None) -> tuple[str, int]:
-    """(FFmpeg encoder, quality) for an output suffix and an optional codec name; ValueError (one line) when the
-    container cannot hold the codec or this FFmpeg build lacks its encoder. Called before any work starts."""
-    suffix = suffix.lower()
-    if suffix not in CONTAINERS:
-        raise ValueError(f"unsupported video output {suffix!r}; use one of {sorted(CONTAINERS)}")
-    default, allowed = CONTAINERS[suffix]
-    codec = codec or default
-    if codec not in VIDEO_CODECS:
-        raise ValueError(f"unknown video codec {codec!r}; use one of {sorted(VIDEO_CODECS)}")
-    if codec not in allowed:
-        raise ValueError(f"a {suffix} file cannot hold {codec}; use one of {', '.join(allowed)} (or another container)")
-    encoder, default_quality = VIDEO_CODECS[codec]
-    try:
-        av.codec.Codec(encoder, "w")
-    except av.error.FFmpegError:
-        raise ValueError(f"this FFmpeg build has no {encoder} encoder for {codec}") from None
-    quality = default_quality if quality is None else quality
-    top = 31 if codec == "mpeg4" else 63
-    if not (1 if codec == "mpeg4" else 0) <= quality <= top:
-        raise ValueError(f"video quality for {codec} must be in 0..{top} (CRF; lower is better), got {quality}")
-    return encoder, quality
 
 
 def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
@@ -172,7 +133,7 @@ def _put(items: queue.Queue, item, failure: list) -> None:
             continue
 
 
-def _pipeline(
+def pipeline(
     items: Iterator,
     output: av.container.OutputContainer,
     stream,
@@ -242,227 +203,22 @@ def transcode(
     rotation = probe_video(source).rotation
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
-    with _open(source) as container, _create(partial, target) as output:
+    with open_input(source) as container, create_output(partial, target) as output:
         video = container.streams.video[0]
         video.thread_type = "AUTO"
-        stream = _video_stream(output, video, encoder, quality, rotation)
-        copies = {other.index: _copied_stream(output, other, source, target) for other in container.streams
+        stream = video_stream(output, video, encoder, quality, rotation)
+        copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
                   if other is not video}  # fmt: skip
-        written = _pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)
+        written = pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")
-    _commit(partial, target, before_commit)
+    commit(partial, target, before_commit)
     return written
-
-
-def _commit(partial: Path, target: Path, before_commit: Callable[[Path], None] | None) -> None:
-    try:
-        if before_commit is not None:
-            before_commit(partial)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
-# ---- segments: a long video in parallel pieces, joined into one file ----------------------------------------
-
-SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
-
-
-def frame_times(path: str | Path) -> list[int]:
-    """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
-    packets without decoding; ImageReadError when a packet has none (such a file is not split)."""
-    with _open(path) as container:
-        if not container.streams.video:
-            raise ImageReadError(path, "no video stream in the file")
-        times = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
-    if any(t is None for t in times):
-        raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
-    return sorted(times)
-
-
-def _frames_between(container, video, first: int, start: int, stop: int | None) -> Iterator[tuple[str, Any]]:
-    """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"."""
-    container.seek(first, stream=video, backward=True, any_frame=False)
-    for frame in container.decode(video):
-        if frame.pts is None or frame.pts < first:
-            continue
-        if stop is not None and frame.pts >= stop:
-            return
-        yield ("warmup" if frame.pts < start else "frame"), frame
-
-
-def encode_segment(
-    source: str | Path,
-    target: str | Path,
-    process: Callable[[np.ndarray], np.ndarray],
-    start: int,
-    stop: int | None,
-    warmup_from: int,
-) -> int:
-    """Process the frames of ``source`` with start <= pts < stop (None: to the end) into a lossless segment file,
-    timestamps kept; the frames from ``warmup_from`` to ``start`` go through ``process`` first and are dropped,
-    so that stateful filters (temporal denoising, smoothed gate and router) arrive settled. Atomic."""
-    target = Path(target)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part{SEGMENT_SUFFIX}")
-    with _open(source) as container, _create(partial, target) as output:
-        video = container.streams.video[0]
-        video.thread_type = "AUTO"
-        stream = output.add_stream("libx264rgb", rate=video.average_rate or video.guessed_rate or Fraction(25))
-        stream.width, stream.height = video.codec_context.width, video.codec_context.height
-        stream.pix_fmt = "rgb24"
-        stream.time_base = stream.codec_context.time_base = video.time_base
-        stream.options = {"crf": "0", "preset": "ultrafast"}
-        items = _frames_between(container, video, warmup_from, start, stop)
-        written = _pipeline(items, output, stream, {}, video.time_base, process, None)
-    os.replace(partial, target)
-    return written
-
-
-def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction) -> Iterator[tuple[float, str, Any]]:
-    """The segments' frames in order, each given the source's timestamp of its place (``times``, display order):
-    a segment container's own clock (Matroska counts milliseconds) never rounds the source's timestamps."""
-    index = 0
-    for path in segments:
-        with _open(path) as container:
-            for frame in container.decode(container.streams.video[0]):
-                if index >= len(times):
-                    raise ValueError(f"{path}: more frames than the source has ({len(times)})")
-                frame.pts = times[index]
-                yield float(times[index] * time_base), "frame", frame
-                index += 1
-    if index != len(times):
-        raise ValueError(f"the segments hold {index} frames, the source {len(times)}: a segment is incomplete")
-
-
-def _other_packets(container, video) -> Iterator[tuple[float, str, Any]]:
-    for packet in container.demux([s for s in container.streams if s is not video]):
-        if packet.dts is not None:
-            yield float(packet.dts * packet.time_base), "packet", packet
-
-
-def join_segments(
-    source: str | Path,
-    segments: list[Path],
-    target: str | Path,
-    codec: str | None = None,
-    quality: int | None = None,
-    before_commit: Callable[[Path], None] | None = None,
-) -> int:
-    """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
-    with the other streams of ``source`` copied, interleaved by time. Atomic (``before_commit`` as in
-    :func:`transcode`). Returns the number of frames."""
-    target = Path(target)
-    encoder, quality = encoder_for(target.suffix, codec, quality)
-    rotation = probe_video(source).rotation
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
-    with _open(source) as container, _create(partial, target) as output:
-        video = container.streams.video[0]
-        stream = _video_stream(output, video, encoder, quality, rotation)
-        copies = {other.index: _copied_stream(output, other, source, target) for other in container.streams
-                  if other is not video}  # fmt: skip
-        frames = _segment_frames(segments, frame_times(source), video.time_base)
-        merged = heapq.merge(frames, _other_packets(container, video), key=lambda item: item[0])
-        items = ((kind, value) for _, kind, value in merged)
-        written = _pipeline(items, output, stream, copies, video.time_base, None, None)
-    _commit(partial, target, before_commit)
-    return written
-
-
-class _create:
-    """The output container as a context: closed on the way out; the partial file removed on an error."""
-
-    def __init__(self, partial: Path, target: Path):
-        self.partial, self.target = partial, target
-
-    def __enter__(self) -> av.container.OutputContainer:
-        try:
-            self.output = av.open(str(self.partial), "w", format=_muxer(self.target.suffix))
-        except av.error.FFmpegError as exc:
-            raise OSError(f"{self.target}: cannot create the video file ({exc})") from None
-        return self.output
-
-    def __exit__(self, kind, error, trace) -> None:
-        try:
-            self.output.close()
-        except av.error.FFmpegError:
-            if kind is None:
-                raise
-        finally:
-            if kind is not None:
-                self.partial.unlink(missing_ok=True)
-
-
-def _video_stream(output, video, encoder: str, quality: int, rotation: int):
-    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation."""
-    context = video.codec_context
-    stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
-    stream.width, stream.height = context.width, context.height
-    odd = context.width % 2 or context.height % 2  # 4:2:0 needs even sides; 4:4:4 keeps every pixel
-    stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
-    stream.time_base = video.time_base
-    stream.codec_context.time_base = video.time_base
-    stream.options = _quality_options(encoder, quality)
-    if encoder == "mpeg4":
-        stream.codec_context.qscale = quality
-    if rotation:
-        stream.set_display_rotation(float(rotation))
-    return stream
-
-
-# the audio codec a container gets when it cannot hold the source's (WebM takes only Opus and Vorbis)
-AUDIO_FALLBACK = {".webm": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".avi": "aac", ".mkv": "libopus"}
-
-
-class AudioRecode:
-    """An audio stream the output container cannot hold as it is: decoded and encoded again (``recode``)."""
-
-    def __init__(self, source_stream, output_stream):
-        self.source, self.output = source_stream, output_stream
-
-    def recode(self, packet) -> list:
-        packets = []
-        for frame in self.source.codec_context.decode(packet):
-            frame.pts = None  # the encoder counts samples; the audio starts where the source's did
-            packets += self.output.encode(frame)
-        return packets
-
-
-def _copied_stream(output, other, source: str | Path, target: Path):
-    """The output stream a non-video stream of the source is copied to, packet for packet; an audio stream the
-    container cannot hold is re-encoded (AAC -> Opus for WebM, ...); anything else it cannot hold is an error."""
-    try:
-        return output.add_stream_from_template(other)
-    except (av.error.FFmpegError, ValueError) as exc:
-        if other.type == "audio" and target.suffix.lower() in AUDIO_FALLBACK:
-            codec = AUDIO_FALLBACK[target.suffix.lower()]
-            rate = 48000 if codec == "libopus" else other.codec_context.sample_rate
-            stream = output.add_stream(codec, rate=rate, layout=other.codec_context.layout.name)
-            return AudioRecode(other, stream)
-        raise ValueError(
-            f"{source}: its {other.type} stream ({other.codec_context.name}) cannot be stored in a {target.suffix} "
-            f"file ({exc}); choose .mkv"
-        ) from None
-
-
-def _muxer(suffix: str) -> str:
-    return {".mkv": "matroska", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".avi": "avi"}.get(suffix.lower(), "mp4")
-
-
-def _quality_options(encoder: str, quality: int) -> dict[str, str]:
-    if encoder == "libx264":
-        return {"crf": str(quality), "preset": "veryfast"}
-    if encoder == "libvpx-vp9":
-        return {"crf": str(quality), "b": "0", "row-mt": "1"}
-    if encoder == "libsvtav1":
-        return {"crf": str(quality), "preset": "8"}
-    return {}
 
 
 def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation)."""
-    with _open(path) as container:
+    with open_input(path) as container:
         if not container.streams.video:
             raise ImageReadError(path, "no video stream in the file")
         stream = container.streams.video[0]

@@ -1,0 +1,153 @@
+"""Writing a video container: codec and quality per container, the output file (created beside the target and
+renamed into place), the video stream with the input's size, time base and rotation, and the other streams copied
+packet for packet (audio the container cannot hold is re-encoded)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+# codec name -> (FFmpeg encoder, default quality as CRF; lower is better)
+VIDEO_CODECS: dict[str, tuple[str, int]] = {
+    "h264": ("libx264", 18),
+    "vp9": ("libvpx-vp9", 30),
+    "av1": ("libsvtav1", 30),
+    "mpeg4": ("mpeg4", 4),  # no CRF: the number is MPEG-4's qscale (1 best .. 31)
+}
+# container suffix -> (default codec, codecs it can hold)
+CONTAINERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ".mp4": ("h264", ("h264", "av1", "vp9", "mpeg4")),
+    ".m4v": ("h264", ("h264", "mpeg4")),
+    ".mov": ("h264", ("h264", "mpeg4")),
+    ".mkv": ("h264", ("h264", "vp9", "av1", "mpeg4")),
+    ".webm": ("vp9", ("vp9", "av1")),
+    ".avi": ("h264", ("h264", "mpeg4")),
+}
+
+
+def encoder_for(suffix: str, codec: str | None = None, quality: int | None = None) -> tuple[str, int]:
+    """(FFmpeg encoder, quality) for an output suffix and an optional codec name; ValueError (one line) when the
+    container cannot hold the codec or this FFmpeg build lacks its encoder. Called before any work starts."""
+    suffix = suffix.lower()
+    if suffix not in CONTAINERS:
+        raise ValueError(f"unsupported video output {suffix!r}; use one of {sorted(CONTAINERS)}")
+    default, allowed = CONTAINERS[suffix]
+    codec = codec or default
+    if codec not in VIDEO_CODECS:
+        raise ValueError(f"unknown video codec {codec!r}; use one of {sorted(VIDEO_CODECS)}")
+    if codec not in allowed:
+        raise ValueError(f"a {suffix} file cannot hold {codec}; use one of {', '.join(allowed)} (or another container)")
+    encoder, default_quality = VIDEO_CODECS[codec]
+    try:
+        av.codec.Codec(encoder, "w")
+    except av.error.FFmpegError:
+        raise ValueError(f"this FFmpeg build has no {encoder} encoder for {codec}") from None
+    quality = default_quality if quality is None else quality
+    top = 31 if codec == "mpeg4" else 63
+    if not (1 if codec == "mpeg4" else 0) <= quality <= top:
+        raise ValueError(f"video quality for {codec} must be in 0..{top} (CRF; lower is better), got {quality}")
+    return encoder, quality
+
+
+class create_output:
+    """The output container as a context: closed on the way out; the partial file removed on an error."""
+
+    def __init__(self, partial: Path, target: Path):
+        self.partial, self.target = partial, target
+
+    def __enter__(self) -> av.container.OutputContainer:
+        try:
+            self.output = av.open(str(self.partial), "w", format=muxer(self.target.suffix))
+        except av.error.FFmpegError as exc:
+            raise OSError(f"{self.target}: cannot create the video file ({exc})") from None
+        return self.output
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            self.output.close()
+        except av.error.FFmpegError:
+            if kind is None:
+                raise
+        finally:
+            if kind is not None:
+                self.partial.unlink(missing_ok=True)
+
+
+def video_stream(output, video, encoder: str, quality: int, rotation: int):
+    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation."""
+    context = video.codec_context
+    stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
+    stream.width, stream.height = context.width, context.height
+    odd = context.width % 2 or context.height % 2  # 4:2:0 needs even sides; 4:4:4 keeps every pixel
+    stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
+    stream.time_base = video.time_base
+    stream.codec_context.time_base = video.time_base
+    stream.options = quality_options(encoder, quality)
+    if encoder == "mpeg4":
+        stream.codec_context.qscale = quality
+    if rotation:
+        stream.set_display_rotation(float(rotation))
+    return stream
+
+
+# the audio codec a container gets when it cannot hold the source's (WebM takes only Opus and Vorbis)
+AUDIO_FALLBACK = {".webm": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".avi": "aac", ".mkv": "libopus"}
+
+
+class AudioRecode:
+    """An audio stream the output container cannot hold as it is: decoded and encoded again (``recode``)."""
+
+    def __init__(self, source_stream, output_stream):
+        self.source, self.output = source_stream, output_stream
+
+    def recode(self, packet) -> list:
+        packets = []
+        for frame in self.source.codec_context.decode(packet):
+            frame.pts = None  # the encoder counts samples; the audio starts where the source's did
+            packets += self.output.encode(frame)
+        return packets
+
+
+def copied_stream(output, other, source: str | Path, target: Path):
+    """The output stream a non-video stream of the source is copied to, packet for packet; an audio stream the
+    container cannot hold is re-encoded (AAC -> Opus for WebM, ...); anything else it cannot hold is an error."""
+    try:
+        return output.add_stream_from_template(other)
+    except (av.error.FFmpegError, ValueError) as exc:
+        if other.type == "audio" and target.suffix.lower() in AUDIO_FALLBACK:
+            codec = AUDIO_FALLBACK[target.suffix.lower()]
+            rate = 48000 if codec == "libopus" else other.codec_context.sample_rate
+            stream = output.add_stream(codec, rate=rate, layout=other.codec_context.layout.name)
+            return AudioRecode(other, stream)
+        raise ValueError(
+            f"{source}: its {other.type} stream ({other.codec_context.name}) cannot be stored in a {target.suffix} "
+            f"file ({exc}); choose .mkv"
+        ) from None
+
+
+def muxer(suffix: str) -> str:
+    return {".mkv": "matroska", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".avi": "avi"}.get(suffix.lower(), "mp4")
+
+
+def quality_options(encoder: str, quality: int) -> dict[str, str]:
+    if encoder == "libx264":
+        return {"crf": str(quality), "preset": "veryfast"}
+    if encoder == "libvpx-vp9":
+        return {"crf": str(quality), "b": "0", "row-mt": "1"}
+    if encoder == "libsvtav1":
+        return {"crf": str(quality), "preset": "8"}
+    return {}
+
+
+def commit(partial: Path, target: Path, before_commit: Callable[[Path], None] | None) -> None:
+    try:
+        if before_commit is not None:
+            before_commit(partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

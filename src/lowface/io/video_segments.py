@@ -1,0 +1,119 @@
+"""A long video in parallel pieces (one work item each, e.g. on Ray), joined into one file exactly as
+:func:`lowface.io.video.transcode` would have written it. Segments are lossless RGB H.264 in Matroska."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lowface.io import ImageReadError
+from lowface.io.video import open_input, pipeline, probe_video
+from lowface.io.video_output import commit, copied_stream, create_output, encoder_for, video_stream
+
+SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
+
+
+def frame_times(path: str | Path) -> list[int]:
+    """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
+    packets without decoding; ImageReadError when a packet has none (such a file is not split)."""
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise ImageReadError(path, "no video stream in the file")
+        times = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+    if any(t is None for t in times):
+        raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
+    return sorted(times)
+
+
+def _frames_between(container, video, first: int, start: int, stop: int | None) -> Iterator[tuple[str, Any]]:
+    """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"."""
+    container.seek(first, stream=video, backward=True, any_frame=False)
+    for frame in container.decode(video):
+        if frame.pts is None or frame.pts < first:
+            continue
+        if stop is not None and frame.pts >= stop:
+            return
+        yield ("warmup" if frame.pts < start else "frame"), frame
+
+
+def encode_segment(
+    source: str | Path,
+    target: str | Path,
+    process: Callable[[np.ndarray], np.ndarray],
+    start: int,
+    stop: int | None,
+    warmup_from: int,
+) -> int:
+    """Process the frames of ``source`` with start <= pts < stop (None: to the end) into a lossless segment file,
+    timestamps kept; the frames from ``warmup_from`` to ``start`` go through ``process`` first and are dropped,
+    so that stateful filters (temporal denoising, smoothed gate and router) arrive settled. Atomic."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part{SEGMENT_SUFFIX}")
+    with open_input(source) as container, create_output(partial, target) as output:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        stream = output.add_stream("libx264rgb", rate=video.average_rate or video.guessed_rate or Fraction(25))
+        stream.width, stream.height = video.codec_context.width, video.codec_context.height
+        stream.pix_fmt = "rgb24"
+        stream.time_base = stream.codec_context.time_base = video.time_base
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        items = _frames_between(container, video, warmup_from, start, stop)
+        written = pipeline(items, output, stream, {}, video.time_base, process, None)
+    os.replace(partial, target)
+    return written
+
+
+def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction) -> Iterator[tuple[float, str, Any]]:
+    """The segments' frames in order, each given the source's timestamp of its place (``times``, display order):
+    a segment container's own clock (Matroska counts milliseconds) never rounds the source's timestamps."""
+    index = 0
+    for path in segments:
+        with open_input(path) as container:
+            for frame in container.decode(container.streams.video[0]):
+                if index >= len(times):
+                    raise ValueError(f"{path}: more frames than the source has ({len(times)})")
+                frame.pts = times[index]
+                yield float(times[index] * time_base), "frame", frame
+                index += 1
+    if index != len(times):
+        raise ValueError(f"the segments hold {index} frames, the source {len(times)}: a segment is incomplete")
+
+
+def _other_packets(container, video) -> Iterator[tuple[float, str, Any]]:
+    for packet in container.demux([s for s in container.streams if s is not video]):
+        if packet.dts is not None:
+            yield float(packet.dts * packet.time_base), "packet", packet
+
+
+def join_segments(
+    source: str | Path,
+    segments: list[Path],
+    target: str | Path,
+    codec: str | None = None,
+    quality: int | None = None,
+    before_commit: Callable[[Path], None] | None = None,
+) -> int:
+    """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
+    with the other streams of ``source`` copied, interleaved by time. Atomic (``before_commit`` as in
+    :func:`transcode`). Returns the number of frames."""
+    target = Path(target)
+    encoder, quality = encoder_for(target.suffix, codec, quality)
+    rotation = probe_video(source).rotation
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
+    with open_input(source) as container, create_output(partial, target) as output:
+        video = container.streams.video[0]
+        stream = video_stream(output, video, encoder, quality, rotation)
+        copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
+                  if other is not video}  # fmt: skip
+        frames = _segment_frames(segments, frame_times(source), video.time_base)
+        merged = heapq.merge(frames, _other_packets(container, video), key=lambda item: item[0])
+        items = ((kind, value) for _, kind, value in merged)
+        written = pipeline(items, output, stream, copies, video.time_base, None, None)
+    commit(partial, target, before_commit)
+    return written
