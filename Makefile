@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint docs bench bench-full bench-load bench-ablations browser clean
+.PHONY: install demo test test-fast lint docs bench bench-full bench-load bench-ablations browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks tools
 	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q
+
+# the quick loop while editing: everything but the tests marked slow (processes, a browser, Ray, the docs build)
+test-fast: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q -m "not slow"
 
 # the documentation site, offline, warnings as errors (tests/test_docs.py builds it too, inside make test)
 docs: $(STAMP)

@@ -1,9 +1,11 @@
-"""Shared fixtures: the data root (tests that need it skip with a message when it is absent), tiny images."""
+"""Shared fixtures and helpers: the data root (tests that need it skip with a message when it is absent), tiny images,
+the one tolerance check."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,3 +44,18 @@ def smooth_test_image(height: int = 48, width: int = 64, seed: int = 0) -> np.nd
     g = 0.5 + 0.4 * np.cos(y / 5.0)
     b = ((x + y) % 16 < 8).astype(np.float32) * 0.6 + 0.2
     return np.stack([r, g, b], axis=2).astype(np.float32)
+
+
+def assert_close(actual: Any, expected: Any, *, atol: float = 1e-8, rtol: float = 1e-5, msg: str = "") -> None:
+    """The one tolerance check of the tests (scalars use ``pytest.approx``): tensors, arrays, lists or numbers,
+    compared as float64 with |actual - expected| <= atol + rtol |expected| everywhere. Shapes must match, except
+    against a scalar ``expected``. The message gives the worst element."""
+    a = np.asarray(actual.detach().cpu().double() if isinstance(actual, torch.Tensor) else actual, np.float64)
+    b = np.asarray(expected.detach().cpu().double() if isinstance(expected, torch.Tensor) else expected, np.float64)
+    if b.ndim and a.shape != b.shape:
+        raise AssertionError(f"{msg}shapes differ: {a.shape} vs {b.shape}")
+    excess = np.abs(a - b) - (atol + rtol * np.abs(b))
+    if np.isnan(a).any() or np.isnan(b).any() or (excess > 0).any():
+        worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(excess), np.inf, excess))), excess.shape)
+        raise AssertionError(f"{msg}not within atol={atol}, rtol={rtol}: at {tuple(int(i) for i in worst)} "
+                             f"{a[worst] if a.ndim else a} vs {np.broadcast_to(b, a.shape)[worst]}")  # fmt: skip

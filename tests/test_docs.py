@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_files import make_clip, write_dng
 
 from conftest import smooth_test_image
 from lowface.io import ImageData, write_image
+from samples import make_clip, write_dng
+
+pytestmark = pytest.mark.slow  # processes, a browser, a Ray cluster or the docs build
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPET_PAGES = [ROOT / "README.md", ROOT / "docs" / "getting-started.md"]

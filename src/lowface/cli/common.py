@@ -26,7 +26,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except USER_ERRORS as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # str(KeyError) adds quotes
+        raise click.ClickException(str(message)) from None
 
 
 def data_root_option(holds: str) -> Callable[[Any], Any]:
@@ -41,7 +42,12 @@ def data_root_option(holds: str) -> Callable[[Any], Any]:
 
 
 def names(text: str) -> list[str]:
-    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    """Comma-separated names as a list.
+
+    Example:
+        >>> names("mtcnn, hog,,blazeface ")
+        ['mtcnn', 'hog', 'blazeface']
+    """
     return [item.strip() for item in text.split(",") if item.strip()]
 
 

@@ -1,11 +1,13 @@
-"""Frozen face networks, all read offline from registry packages (checksums in :mod:`lowface.face.packages`):
+"""Frozen face networks, all read offline from registry packages (files and checksums in :mod:`.packages`):
 
-- recognizers: FaceNet (:mod:`~lowface.face.facenet`, InceptionResnetV1 / VGGFace2) and dlib's ResNet
-  (:mod:`~lowface.face.dlib_resnet`, read from dlib's own serialisation by :mod:`~lowface.face.dlib_format`);
-- detectors: MTCNN (:mod:`~lowface.face.mtcnn`, with landmarks), dlib HOG and BlazeFace (:mod:`~lowface.face.detect`);
+- recognizers by name (:mod:`.recognizers`, ``lowface.registry.RECOGNIZERS``): FaceNet (:mod:`.facenet`,
+  Inception-ResNet-v1 trained on CASIA-WebFace, read from its TensorFlow graph by :mod:`.tf_graph` /
+  :mod:`.tf_module`) and dlib's ResNet (:mod:`.dlib_resnet`, read from dlib's own serialisation by
+  :mod:`.dlib_format`);
+- detectors by name (:mod:`.detect`, ``lowface.registry.DETECTORS``): MTCNN (:mod:`.mtcnn`, with landmarks),
+  dlib HOG and BlazeFace;
 - alignment and the recognition pipeline (detector + alignment + recognizer, differentiable warps):
-  :mod:`~lowface.face.align`, :mod:`~lowface.face.pipeline`;
-- face parsing (LaPa labels from MediaPipe's segmenter, :mod:`~lowface.face.parsing`; TensorFlow graph readers in
-  :mod:`~lowface.face.tf_graph` / :mod:`~lowface.face.tf_module`) and the identity database of the training set
-  (:mod:`~lowface.face.database`).
+  :mod:`.align`, :mod:`.pipeline`;
+- face parsing (LaPa labels from MediaPipe's segmenter and face mesh, :mod:`.parsing`) and the identity database
+  of the training set (:mod:`.database`).
 """

@@ -78,7 +78,12 @@ def _cards() -> dict[str, ModelCard]:
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Names of every ready-to-use enhancer matching a glob pattern."""
+    """Names of every ready-to-use enhancer matching a glob pattern.
+
+    Example:
+        >>> list_models("lowface*")
+        ['lowface', 'lowface-auto', 'lowface-fast', 'lowface-restore']
+    """
     return sorted(name for name in _cards() if fnmatch(name, pattern))
 
 

@@ -33,6 +33,15 @@ def to_batch(image: Any, bgr: bool = False) -> tuple[Tensor, Restore]:
 
     Accepted: ``PIL.Image`` (any mode), NumPy (H, W), (H, W, 1|3|4) uint8/uint16/float in [0, 1] (``bgr=True``
     for OpenCV arrays), torch tensors (3, H, W) or (B, 3, H, W) float in [0, 1], and ``ImageData``.
+
+    Example:
+        >>> import numpy as np
+        >>> batch, restore = to_batch(np.full((4, 6), 51, np.uint8))  # a grey image
+        >>> tuple(batch.shape), round(batch.max().item(), 3)
+        ((1, 3, 4, 6), 0.2)
+        >>> back = restore(batch)
+        >>> back.shape, back.dtype, int(back.max())
+        ((4, 6), dtype('uint8'), 51)
     """
     if isinstance(image, ImageData):
         return image_to_tensor(image.rgb), lambda out: image.with_rgb(tensor_to_image(out))

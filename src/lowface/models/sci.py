@@ -58,6 +58,7 @@ class SCI(EnhancementModel):
     calibrator of width 16 with three applications of one shared two-layer block.
 
     Example:
+        >>> import torch
         >>> SCI().eval()(torch.rand(1, 3, 32, 32)).reflectance.shape
         torch.Size([1, 3, 32, 32])
     """

@@ -1,0 +1,152 @@
+"""End-to-end CLI: folders (recursive, tree kept), resume, failures reported, inputs never overwritten, video."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import assert_close, smooth_test_image
+from lowface.cli import main
+from lowface.io import ImageData, read_image, write_image
+
+pytestmark = pytest.mark.slow  # processes, a browser, a Ray cluster or the docs build
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    write_image(root / "a.png", ImageData(smooth_test_image() * 0.3))
+    write_image(root / "sub" / "deeper" / "b.jpg", ImageData(smooth_test_image(seed=2) * 0.2))
+    (root / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (root / "notes.txt").write_text("not an image, not picked up")
+    return root
+
+
+def test_help_everywhere():
+    for command in ([], ["enhance"], ["models"], ["train"], ["export"], ["demo"]):
+        result = run_cli(*command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
+    installed = subprocess.run([sys.executable, "-m", "lowface.cli", "--help"], capture_output=True, text=True)
+    assert installed.returncode == 0 and "enhance" in installed.stdout
+
+
+def test_folder_enhanced_recursively_failure_reported_and_batch_continues(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    before = {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
+    assert result.exit_code == 1
+    assert (out / "a.png").is_file() and (out / "sub" / "deeper" / "b.jpg").is_file()
+    assert not (out / "sub" / "broken.png").exists()
+    assert "broken.png" in result.output and "1 failed" in result.output
+    assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before  # inputs untouched
+    assert not list(out.rglob("*.part"))  # no temporary files left behind
+    enhanced = read_image(out / "a.png").rgb
+    assert_close(enhanced, (np.round(smooth_test_image() * 0.3 * 255) / 255) ** (1 / 2.2), atol=1 / 255, rtol=1e-5)
+
+
+def test_rerun_skips_existing_outputs_and_overwrite_redoes_them(tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
+    assert "0 enhanced, 2 skipped" in result.output
+    marker = out / "a.png"
+    marker.write_bytes(b"changed since: not the file its record describes")
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q")
+    assert "1 enhanced, 1 skipped" in result.output and read_image(marker).size == (48, 64)
+    result = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q", "--overwrite")
+    assert "2 enhanced" in result.output
+
+
+def test_output_equal_to_input_is_refused(tree: Path):
+    result = run_cli("enhance", str(tree / "a.png"), "-o", str(tree / "a.png"), "--model", "gamma")
+    assert result.exit_code != 0 and "overwrite an input" in result.output
+
+
+def test_a_link_in_the_output_tree_cannot_send_outputs_elsewhere(tree: Path, tmp_path: Path):
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    subfolder = next(p for p in tree.iterdir() if p.is_dir())
+    (out / subfolder.name).symlink_to(elsewhere, target_is_directory=True)
+    result = CliRunner().invoke(main, ["enhance", str(tree), "-o", str(out), "-m", "gamma", "-q"])
+    assert result.exit_code != 0 and "outside the output folder" in result.output
+    assert not any(elsewhere.iterdir())
+
+
+def test_single_file_to_explicit_path_and_format(tree: Path, tmp_path: Path):
+    result = run_cli("enhance", str(tree / "a.png"), "-o", str(tmp_path / "x" / "result.tif"), "--model", "gamma")
+    assert result.exit_code == 0 and (tmp_path / "x" / "result.tif").is_file()
+    result = run_cli("enhance", str(tree / "sub"), "-o", str(tmp_path / "y"), "--model", "gamma", "--format", "png")
+    assert (tmp_path / "y" / "deeper" / "b.png").is_file()
+
+
+def test_unknown_model_and_missing_input_give_clear_errors(tree: Path, tmp_path: Path):
+    result = run_cli("enhance", str(tree), "-o", str(tmp_path / "o"), "--model", "nope")
+    assert result.exit_code != 0 and "unknown model 'nope'" in result.output
+    result = run_cli("enhance", str(tmp_path / "missing"), "-o", str(tmp_path / "o"))
+    assert result.exit_code != 0 and "no such file or folder" in result.output
+
+
+def test_video_is_enhanced_frame_by_frame(tmp_path: Path):
+    source = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(6):
+        frame = (smooth_test_image(seed=i) * 60).astype(np.uint8)
+        writer.write(frame[..., ::-1].copy())
+    writer.release()
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "--model", "gamma", "-q")
+    assert result.exit_code == 0, result.output
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.avi"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == 6 and frames[0].shape == (48, 64, 3)
+    assert np.mean(frames[0]) > 1.5 * np.mean(smooth_test_image(seed=0) * 60)  # brighter than the input
+
+
+def test_models_lists_baselines_with_licences():
+    result = run_cli("models", "-v")
+    assert result.exit_code == 0
+    for name in ("identity", "gamma", "he", "clahe", "lime"):
+        assert name in result.output
+    assert "licence" in result.output
+
+
+def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
+    """Killed mid-batch: every output present is complete; the rerun adds exactly the missing ones."""
+    source = tmp_path / "many"
+    for i in range(40):
+        write_image(source / f"{i:02d}.png", ImageData(smooth_test_image(96, 128, seed=i) * 0.25))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lowface.cli", "enhance", str(source), "-o", str(out), "-m", "lime", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 5:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no cleanup of any kind
+    process.wait()
+    done_before = sorted(p.name for p in out.glob("*.png"))
+    assert 5 <= len(done_before) < 40, "the kill should land mid-batch"
+    for path in out.glob("*.png"):
+        read_image(path)  # complete files only: a truncated one would raise
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{40 - len(done_before)} enhanced, {len(done_before)} skipped" in rerun.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert [n for n in names if not n.startswith(".")] == [f"{i:02d}.png" for i in range(40)]
+    assert [n for n in names if n.startswith(".")] == [f".{i:02d}.png.lowface.json" for i in range(40)]  # no .part

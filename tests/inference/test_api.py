@@ -1,0 +1,134 @@
+"""Python API: Enhancer and lowface.enhance accept what users have and give the same kind back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import lowface
+from conftest import assert_close, smooth_test_image
+from lowface.inference.enhancer import Enhancer
+
+
+@pytest.fixture(scope="module")
+def gamma() -> Enhancer:
+    return Enhancer.from_pretrained("gamma", device="cpu", gate=False)
+
+
+def expected(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(rgb, 0, 1) ** (1 / 2.2)
+
+
+def test_numpy_uint8_rgb(gamma):
+    rgb = (smooth_test_image() * 0.3 * 255).astype(np.uint8)
+    out = gamma.enhance(rgb)
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    assert np.abs(out.astype(float) - expected(rgb / 255.0) * 255).max() <= 0.51
+
+
+def test_numpy_bgr_from_opencv_keeps_channel_order(gamma):
+    rgb = (smooth_test_image() * 0.3 * 255).astype(np.uint8)
+    out_bgr = gamma.enhance(rgb[..., ::-1].copy(), bgr=True)
+    assert np.array_equal(out_bgr[..., ::-1], gamma.enhance(rgb))
+
+
+def test_numpy_uint16_gray_and_float(gamma):
+    gray16 = (smooth_test_image()[..., 0] * 20000).astype(np.uint16)
+    out16 = gamma.enhance(gray16)
+    assert out16.dtype == np.uint16 and out16.shape == gray16.shape
+    assert np.abs(out16 / 65535.0 - expected(gray16 / 65535.0)).max() < 1e-4
+    floats = smooth_test_image().astype(np.float64) * 0.2
+    out = gamma.enhance(floats)
+    assert out.dtype == np.float64
+    assert_close(out, expected(floats), atol=1e-6, rtol=1e-5)
+
+
+def test_rgba_alpha_passes_through(gamma):
+    rgba = np.dstack([(smooth_test_image() * 80).astype(np.uint8), np.full((48, 64), 77, np.uint8)])
+    out = gamma.enhance(rgba)
+    assert out.shape == rgba.shape and np.all(out[..., 3] == 77)
+
+
+def test_pil_modes_come_back_in_the_same_mode(gamma):
+    rgb = Image.fromarray((smooth_test_image() * 60).astype(np.uint8))
+    assert gamma.enhance(rgb).mode == "RGB"
+    assert gamma.enhance(rgb.convert("L")).mode == "L"
+    assert gamma.enhance(rgb.convert("RGBA")).mode == "RGBA"
+
+
+def test_tensors_chw_and_bchw(gamma):
+    x = torch.rand(3, 40, 50) * 0.3
+    out = gamma.enhance(x)
+    assert out.shape == x.shape
+    assert_close(out, x.pow(1 / 2.2), atol=1e-6, rtol=1e-5)
+    assert gamma.enhance(x[None]).shape == (1, 3, 40, 50)
+
+
+def test_bad_tensors_and_types_are_refused(gamma):
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        gamma.enhance(torch.full((3, 16, 16), float("nan")))
+    with pytest.raises(ValueError, match="shape"):
+        gamma.enhance(torch.rand(4, 16, 16))
+    with pytest.raises(TypeError, match="unsupported image type"):
+        gamma.enhance(b"not an image")
+    with pytest.raises(ValueError, match=r"nope\.jpg: cannot read file"):
+        gamma.enhance("nope.jpg")
+
+
+def test_one_call_enhance_and_unknown_model_message():
+    rgb = (smooth_test_image() * 60).astype(np.uint8)
+    assert lowface.enhance(rgb, model="gamma").shape == rgb.shape
+    with pytest.raises(KeyError, match=r"available: .*gamma"):
+        lowface.enhance(rgb, model="no-such-model")
+
+
+def test_list_models_has_classical_baselines():
+    assert {"identity", "gamma", "he", "clahe", "lime"} <= set(lowface.list_models())
+
+
+def test_auto_tiling_for_large_images_equals_whole_image():
+    from lowface.models import FastEnhanceNet
+
+    torch.manual_seed(0)
+    net = FastEnhanceNet()
+    x = torch.rand(1, 3, 300, 420) * 0.3
+    whole = Enhancer(net, device="cpu", tile=0, gate=False).enhance_tensor(x)
+    tiled = Enhancer(net, device="cpu", tile=128, gate=False).enhance_tensor(x)
+    assert_close(whole, tiled, atol=1e-5, rtol=1e-5)
+
+
+def test_paths_are_accepted_and_output_is_written_like_the_cli(tmp_path):
+    from lowface.io import ImageData, read_image, write_image
+
+    dark = (smooth_test_image() * 0.2 * 255).astype(np.uint8)
+    write_image(tmp_path / "dark.png", ImageData(dark / np.float32(255)))
+    for source in (tmp_path / "dark.png", str(tmp_path / "dark.png")):
+        result = lowface.enhance(source, model="gamma")
+        assert isinstance(result, ImageData) and result.size == dark.shape[:2]
+    written = lowface.enhance(tmp_path / "dark.png", model="gamma", output=tmp_path / "out" / "dark.png")
+    assert written == tmp_path / "out" / "dark.png"
+    assert np.array_equal(np.round(read_image(written).rgb * 255), np.round(result.rgb * 255))
+    with pytest.raises(TypeError, match="output= needs image to be a path"):
+        lowface.enhance(dark, model="gamma", output=tmp_path / "x.png")
+
+
+def test_the_gate_is_on_by_default_everywhere_and_strength_scales_the_change():
+    bright = smooth_test_image() * 0.9 + 0.05  # well exposed: the gate leaves it alone
+    x = torch.from_numpy(bright).permute(2, 0, 1)[None]
+    assert Enhancer.from_pretrained("gamma", device="cpu").gate is not None
+    assert torch.equal(Enhancer.from_pretrained("gamma", device="cpu").enhance_tensor(x), x)
+    assert torch.equal(lowface.enhance(x, model="gamma"), x)
+    dark = x * 0.1
+    full = Enhancer.from_pretrained("gamma", device="cpu", gate=False).enhance_tensor(dark)
+    half = Enhancer.from_pretrained("gamma", device="cpu", gate=False, strength=0.5).enhance_tensor(dark)
+    assert_close(half, dark + 0.5 * (full - dark), rtol=1.3e-6, atol=1e-5)
+    none = Enhancer.from_pretrained("gamma", device="cpu", strength=0.0).enhance_tensor(dark)
+    assert torch.equal(none, dark)
+    with pytest.raises(ValueError, match=r"strength must be in \[0, 1\]"):
+        Enhancer.from_pretrained("gamma", strength=1.5)
+    with pytest.raises(ValueError, match="half precision needs a CUDA device"):
+        Enhancer.from_pretrained("gamma", device="cpu", half=True)
+    with pytest.raises(ValueError, match="unknown device 'gpu'; use auto, cpu"):
+        Enhancer.from_pretrained("gamma", device="gpu")

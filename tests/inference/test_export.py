@@ -1,0 +1,40 @@
+"""Exports: ONNX (run by onnxruntime) and TorchScript give the same output as PyTorch, at any input size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import assert_close
+from lowface.cli import main
+from lowface.inference.export import export_onnx, export_torchscript
+from lowface.models import EnhanceNet, FastEnhanceNet
+
+
+@pytest.mark.parametrize("model_cls", [EnhanceNet, FastEnhanceNet])
+def test_onnx_and_torchscript_match_pytorch(tmp_path: Path, model_cls):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = model_cls().eval()
+    export_onnx(model, tmp_path / "m.onnx", 64, 64)
+    export_torchscript(model, tmp_path / "m.pt", 64, 64)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    for shape in [(1, 3, 64, 64), (1, 3, 83, 130)]:  # traced at 64x64, run at another size too
+        x = torch.rand(*shape) * 0.4
+        with torch.no_grad():
+            reference = model(x).reflectance
+            traced = scripted(x)
+        onnx_out = session.run(None, {"image": x.numpy()})[0]
+        assert np.abs(onnx_out - reference.numpy()).max() < 1e-5
+        assert_close(traced, reference, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_cli_export_refuses_non_networks(tmp_path: Path):
+    result = CliRunner().invoke(main, ["export", "lime", "-o", str(tmp_path / "x.onnx")])
+    assert result.exit_code != 0 and "not a network" in result.output

@@ -1,0 +1,364 @@
+"""Files as people have them: name clashes, reruns with another model, records, metadata, byte-identical untouched
+files, HEIC and camera RAW, video with audio through FFmpeg, options refused before any work, the standard streams."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import smooth_test_image
+from lowface.cli import main
+from lowface.io import ImageData, read_image, write_image
+from samples import make_clip, streams, write_dng
+
+
+def run_cli(*args: str, input: bytes | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def dark_png(path: Path, seed: int = 0, scale: float = 0.2) -> Path:
+    write_image(path, ImageData(smooth_test_image(seed=seed) * scale))
+    return path
+
+
+# ---- planning and records ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_inputs_with_one_name_are_refused_before_work_and_tree_keeps_both(tmp_path: Path):
+    a, b = dark_png(tmp_path / "dupA" / "img.png"), dark_png(tmp_path / "dupB" / "img.png", seed=1)
+    refused = run_cli("enhance", str(a), str(b), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert refused.exit_code == 1 and "would both be written to" in refused.output and "--tree" in refused.output
+    assert not (tmp_path / "out").exists()  # nothing was done
+    kept = run_cli("enhance", str(a), str(b), "-o", str(tmp_path / "out"), "-m", "gamma", "-q", "--tree")
+    assert kept.exit_code == 0, kept.output
+    first, second = read_image(tmp_path / "out" / "dupA" / "img.png"), read_image(tmp_path / "out" / "dupB" / "img.png")
+    assert not np.array_equal(first.rgb, second.rgb)
+    suffixed = run_cli("enhance", str(a), "-o", str(tmp_path / "dupA"), "-m", "gamma", "-q", "--suffix", "_enh")
+    assert suffixed.exit_code == 0 and (tmp_path / "dupA" / "img_enh.png").is_file()
+    again = run_cli("enhance", str(tmp_path / "dupA"), "-o", str(tmp_path / "out2"), "-m", "gamma", "-q")
+    assert again.exit_code == 0 and "1 enhanced" in again.stderr
+    assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["img.png"]  # our output is not an input
+
+
+@pytest.mark.slow
+def test_rerun_with_another_model_redoes_the_outputs_and_the_same_one_skips_them(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "6.png")
+    out = tmp_path / "out"
+    assert run_cli("enhance", str(source), "-o", str(out), "-m", "he", "-q").exit_code == 0
+    by_he = read_image(out / "6.png").rgb
+    record = json.loads((out / ".6.png.lowface.json").read_text())
+    assert record["recipe"]["model"] == "he" and record["made"] == "enhanced"
+    same = run_cli("enhance", str(source), "-o", str(out), "-m", "he", "-q", "--json")
+    assert "1 skipped (already made the same way)" in same.stderr and json.loads(same.stdout)["skipped_already_done"]
+    other = run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q")
+    assert other.exit_code == 0 and "1 enhanced" in other.stderr
+    assert not np.array_equal(read_image(out / "6.png").rgb, by_he)
+    assert json.loads((out / ".6.png.lowface.json").read_text())["recipe"]["model"] == "gamma"
+    stronger = run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q", "--strength", "0.5")
+    assert "1 enhanced" in stronger.stderr  # strength is part of the recipe
+
+
+@pytest.mark.slow
+def test_a_record_beside_another_file_is_redone_not_skipped(tmp_path: Path):
+    """A replacement interrupted between writing the record and renaming the output: the rerun redoes it."""
+    source = dark_png(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
+    record = json.loads((out / ".a.png.lowface.json").read_text())
+    assert record["output_sha256"] == hashlib.sha256((out / "a.png").read_bytes()).hexdigest()
+    dark_png(out / "a.png", seed=5)  # the file the record does not describe
+    again = run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q")
+    assert again.exit_code == 0 and "1 enhanced" in again.stderr
+    assert hashlib.sha256((out / "a.png").read_bytes()).hexdigest() == record["output_sha256"]
+
+
+@pytest.mark.slow
+def test_an_output_not_made_by_lowface_is_kept_and_the_exit_code_says_so(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "a.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"the user's own file")
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert result.exit_code == 1 and "kept" in result.stderr and "--overwrite" in result.stderr
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"the user's own file"
+    assert (
+        run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q", "--overwrite").exit_code == 0
+    )
+
+
+@pytest.mark.slow
+def test_nothing_found_is_an_error_not_a_quiet_success(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("x")
+    result = run_cli("enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 1 and "no images or videos found" in result.output and "1 .txt" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tile", "-5"], "Invalid value for '--tile'"),
+        (["--half", "--device", "cpu"], "half precision needs a CUDA device"),
+        (["--device", "gpu"], "unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps"),
+        (["--format", "png", "-o", "{out}/a.jpg"], "--format png contradicts -o"),
+        (["-o", "{out}/a.mp4"], "is an image; -o"),
+        (["{second}", "-o", "{out}/a.jpg"], "names one file, but the inputs are 2"),
+        (["--strength", "2"], "Invalid value for '--strength'"),
+        (["-m", "no-such-model"], "unknown model 'no-such-model'"),
+        (["{clip}", "--codec", "vp9", "-o", "{out}/c.avi"], "a .avi file cannot hold vp9"),
+        (["{clip}", "--codec", "mpeg4", "--crf", "40", "-o", "{out}/c.mp4"], "video quality for mpeg4 must be in"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work_with_one_line(tmp_path: Path, extra: list[str], message: str):
+    image, second = dark_png(tmp_path / "a.png"), dark_png(tmp_path / "b.png", seed=3)
+    clip = tmp_path / "c.avi"
+    clip.write_bytes(b"")  # never opened: refused before
+    values = {"out": tmp_path / "out", "second": second, "clip": clip}
+    args = [a.format(**values) for a in extra]
+    inputs = [str(clip)] if "{clip}" in extra else [str(image)]
+    args = [a for a in args if a != str(clip)]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out")]
+    result = run_cli("enhance", *inputs, *args, "-q")
+    assert result.exit_code == 2 if "Invalid value" in message else result.exit_code == 1
+    assert message in result.output, result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_synth_list_needs_no_arguments():
+    result = run_cli("synth", "--list")
+    assert result.exit_code == 0 and "camera-range" in result.output
+
+
+# ---- photos ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_exif_and_icc_survive_and_orientation_is_reset_once_applied(tmp_path: Path):
+    profile = b"lowface test ICC profile" * 20  # carried as bytes: any payload shows the round trip
+    pixels = (smooth_test_image(40, 64) * 50).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112], exif[0x010F] = 6, "lowface camera"  # rotate 90 degrees clockwise; Make
+    for suffix in (".jpg", ".png", ".webp", ".tif"):
+        source = tmp_path / f"in{suffix}"
+        image.save(source, exif=exif.tobytes(), icc_profile=profile, **({"quality": 95} if suffix == ".jpg" else {}))
+        out = tmp_path / f"out{suffix}"
+        assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
+        written = Image.open(out)
+        assert written.info.get("icc_profile") == profile, suffix
+        kept = written.getexif()
+        assert kept.get(0x010F) == "lowface camera" and kept.get(0x0112) == 1, suffix
+        assert written.size == (40, 64)  # turned once, on read
+
+
+@pytest.mark.slow
+def test_sixteen_bit_png_keeps_its_depth_and_metadata(tmp_path: Path):
+    from lowface.io import encode_image
+
+    data = ImageData(smooth_test_image() * 0.2, bit_depth=16, exif=Image.Exif().tobytes(), icc=b"icc" * 50)
+    (tmp_path / "a.png").write_bytes(encode_image(data, ".png"))
+    assert (
+        run_cli("enhance", str(tmp_path / "a.png"), "-o", str(tmp_path / "o.png"), "-m", "gamma", "-q").exit_code == 0
+    )
+    back = read_image(tmp_path / "o.png")
+    assert back.bit_depth == 16 and back.icc == b"icc" * 50
+
+
+@pytest.mark.slow
+def test_a_well_exposed_file_the_gate_leaves_alone_is_copied_byte_for_byte(tmp_path: Path):
+    source = tmp_path / "bright.jpg"
+    Image.fromarray((smooth_test_image() * 0.8 * 255 + 20).astype(np.uint8)).save(source, quality=70)
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 0 and "1 copied unchanged" in result.stderr
+    assert (tmp_path / "out" / "bright.jpg").read_bytes() == source.read_bytes()
+    assert json.loads((tmp_path / "out" / ".bright.jpg.lowface.json").read_text())["made"] == "copied"
+    zero = run_cli(
+        "enhance", str(dark_png(tmp_path / "d.png")), "-o", str(tmp_path / "z"), "-m", "gamma", "--strength", "0"
+    )
+    assert (tmp_path / "z" / "d.png").read_bytes() == (tmp_path / "d.png").read_bytes() and zero.exit_code == 0
+
+
+@pytest.mark.slow
+def test_heic_is_read_and_written(tmp_path: Path):
+    import pillow_heif  # noqa: F401  (registers HEIF with PIL through lowface.io as well)
+
+    source = tmp_path / "phone.heic"
+    Image.fromarray((smooth_test_image(64, 96) * 40).astype(np.uint8)).save(source, format="HEIF", quality=90)
+    result = run_cli("enhance", str(tmp_path), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert result.exit_code == 0 and "1 enhanced" in result.stderr, result.output
+    out = read_image(tmp_path / "out" / "phone.heic")
+    assert out.size == (64, 96) and out.rgb.mean() > 1.5 * read_image(source).rgb.mean()
+
+
+@pytest.mark.slow
+def test_camera_raw_is_developed_and_written_as_sixteen_bit_tiff(tmp_path: Path):
+    pytest.importorskip("tifffile")
+    source = write_dng(tmp_path / "night.dng")
+    developed = read_image(source)
+    assert developed.bit_depth == 16 and developed.size == (64, 96)
+    result = run_cli("enhance", str(tmp_path), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert result.exit_code == 0, result.output
+    out = read_image(tmp_path / "out" / "night.tif")
+    assert out.bit_depth == 16 and out.rgb.mean() > developed.rgb.mean()
+
+
+# ---- video -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_video_keeps_audio_timestamps_and_rotation_and_is_h264(tmp_path: Path):
+    source = make_clip(tmp_path / "clip.mp4")
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert result.exit_code == 0, result.output
+    before, after = streams(source), streams(tmp_path / "out" / "clip.mp4")
+    assert after["codecs"] == ["h264", "aac"]
+    assert after["pts"] == before["pts"]  # every frame once, in order, at its own time (variable rate)
+    assert after["audio"] == before["audio"]  # audio packets copied untouched
+    assert after["rotation"] == before["rotation"] == {90}
+    assert min(a - b for a, b in zip(after["levels"], before["levels"], strict=True)) > 10  # each frame brighter
+    webm = run_cli("enhance", str(source), "-o", str(tmp_path / "v.webm"),
+                   "-m", "gamma", "-q")  # fmt: skip
+    assert webm.exit_code == 0, webm.output
+    assert streams(tmp_path / "v.webm")["codecs"] == ["vp9", "opus"]  # WebM cannot hold AAC: re-encoded
+
+
+@pytest.mark.slow
+def test_video_output_plays_in_a_browser(tmp_path: Path):
+    """Chromium decodes the H.264 output and shows it turned by its rotation (a screenshot of the page)."""
+    from samples import browser
+
+    chromium = browser()
+    if chromium is None:
+        pytest.skip("no chromium on this machine (make browser): the video was not played")
+    source = make_clip(tmp_path / "clip.mp4", frames=30)
+    assert run_cli("enhance", str(source), "-o", str(tmp_path / "clip-out.mp4"), "-m", "gamma", "-q").exit_code == 0
+    page = tmp_path / "play.html"
+    page.write_text(
+        '<html><body style="margin:0;background:#000"><video src="clip-out.mp4" muted autoplay playsinline '
+        'style="display:block"></video></body></html>'
+    )
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         "--autoplay-policy=no-user-gesture-required", "--window-size=200,200", "--virtual-time-budget=3000",
+         f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(float)
+    shown, outside = pixels[:64, :48], pixels[:, 60:]  # 64x48 stored, turned 90 degrees: 48 wide, 64 high
+    assert outside.mean() < 1 and shown.min(axis=(0, 1)).max() > 0, "the video was not drawn"
+    assert shown.mean() > 1.5 * 50 * smooth_test_image().mean()  # the enhanced frames, brighter than the clip's
+
+
+# ---- streams and the API -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_stdin_to_stdout_and_json_summary(tmp_path: Path):
+    source = dark_png(tmp_path / "a.png")
+    command = [sys.executable, "-m", "lowface.cli", "enhance", "-", "-o", "-", "--format", "png", "-m", "gamma"]
+    piped = subprocess.run(command, input=source.read_bytes(), capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    via_file = run_cli("enhance", str(source), "-o", str(tmp_path / "b.png"), "-m", "gamma", "-q")
+    assert via_file.exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(piped.stdout))), np.asarray(Image.open(tmp_path / "b.png")))
+    summary = run_cli("enhance", str(source), "-o", str(tmp_path / "c"), "-m", "gamma", "-q", "--json")
+    assert json.loads(summary.stdout)["enhanced"] == [str(tmp_path / "c" / "a.png")]
+
+
+@pytest.mark.slow
+def test_compare_writes_before_and_after_side_by_side(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "sub" / "a.png")
+    result = run_cli("enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-m", "gamma", "-q",
+                     "--compare", str(tmp_path / "cmp"))  # fmt: skip
+    assert result.exit_code == 0
+    sheet = read_image(tmp_path / "cmp" / "sub" / "a.jpg")
+    height, width = read_image(source).size
+    assert sheet.size == (height, 2 * width + 8)
+    assert sheet.rgb[:, width + 8 :].mean() > 1.5 * sheet.rgb[:, :width].mean()
+
+
+@pytest.mark.slow
+def test_logs_get_plain_lines_not_escape_codes(tmp_path: Path):
+    dark_png(tmp_path / "in" / "a.png")
+    command = [
+        sys.executable,
+        "-m",
+        "lowface.cli",
+        "enhance",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "o"),
+        "-m",
+        "gamma",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "\x1b" not in done.stderr and "\r" not in done.stderr
+    assert "[1/1]" in done.stderr and "a.png" in done.stderr
+
+
+@pytest.mark.slow
+def test_version():
+    assert re.search(r"version \d+\.\d+", run_cli("--version").output)
+
+
+# ---- score ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_score_on_a_folder_gives_the_bench_values_for_the_same_images(lfw_faces, tmp_path: Path):
+    from lowface.bench.real_pairs import detect_boxes, face_agreement, pair_fidelity
+    from lowface.bench.rows import no_reference
+    from lowface.face.detect import create_detector
+
+    clean = [np.round(face * 255).astype(np.uint8) for face in lfw_faces[:3]]
+    dark = [np.round(face * 0.25).astype(np.uint8) for face in clean]
+    enhanced = [np.round(((d / 255.0) ** (1 / 2.2)) * 255).astype(np.uint8) for d in dark]
+    for folder, images, suffix in (("ref", clean, ".png"), ("dark", dark, ".png"), ("enh", enhanced, ".png")):
+        for i, image in enumerate(images):
+            write_image(tmp_path / folder / f"{i}{suffix}", ImageData(image / np.float32(255)))
+    (tmp_path / "ref" / "2.png").rename(tmp_path / "ref" / "2.tif")  # matched by relative path, any suffix
+    out = tmp_path / "scores.json"
+    result = run_cli("score", str(tmp_path / "enh"), "-r", str(tmp_path / "ref"), "--originals", str(tmp_path / "dark"),
+                     "--detectors", "hog", "-o", str(out), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    expected = {**no_reference(enhanced, dark), **pair_fidelity(enhanced, clean)}
+    for key, value in expected.items():
+        assert summary[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    hog = create_detector("hog")
+    agreement = face_agreement(detect_boxes(hog, enhanced), detect_boxes(hog, clean))
+    assert (summary["found_hog"], summary["invented_hog"]) == (agreement["found"], agreement["invented"])
+    assert summary["reference_faces_hog"] == agreement["reference_faces"] > 0
+    csv_out = tmp_path / "scores.csv"
+    assert run_cli("score", str(tmp_path / "enh"), "--detectors", "", "-o", str(csv_out), "-q").exit_code == 0
+    lines = csv_out.read_text().splitlines()
+    assert lines[0].startswith("file,niqe,brisque") and len(lines) == 1 + 3 + 1
+    (tmp_path / "ref" / "1.png").unlink()
+    missing = run_cli("score", str(tmp_path / "enh"), "-r", str(tmp_path / "ref"), "--detectors", "", "-q")
+    assert missing.exit_code == 1 and "no reference for it" in missing.output
+
+
+@pytest.mark.slow
+def test_temporary_files_of_a_killed_attempt_are_removed_record_ones_too(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".a.png.x1y2.part").write_bytes(b"half an image")
+    (out / "..a.png.lowface.json.z3w4.part").write_bytes(b'{"half a rec')
+    assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".a.png.lowface.json", "a.png"]

@@ -1,0 +1,63 @@
+"""The do-no-harm exposure gate: well-exposed images untouched, dark ones fully enhanced, video without flicker."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_close
+from lowface.data.synth import synthesize
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.gate import ExposureGate, GateSmoother, shipped_gate
+from lowface.inference.statistics import exposure_features
+from lowface.models.classical import GammaCorrection
+
+
+def test_exposure_features_known_values():
+    grey = torch.full((1, 3, 40, 30), 0.5)
+    expected = [math.log(0.501)] * 3 + [0.0]
+    assert_close(exposure_features(grey), torch.tensor([expected]), atol=1e-5, rtol=0)
+    half_dark = grey.clone()
+    half_dark[..., :15] = 0.05
+    assert exposure_features(half_dark)[0, 3] == pytest.approx(0.5, abs=0.02)
+    big = torch.full((1, 3, 3000, 1000), 0.5)  # statistics on a downsampled copy: same values, bounded cost
+    assert_close(exposure_features(big), torch.tensor([expected]), atol=1e-5, rtol=0)
+
+
+def test_dead_zone_gives_exact_zero_and_one():
+    gate = ExposureGate((0.0,) * 4, (1.0,) * 4, (1.0, 0.0, 0.0, 0.0), 0.0)
+    weights = gate.weight_from_features(torch.tensor([[-5.0, 0, 0, 0], [0.0, 0, 0, 0], [5.0, 0, 0, 0]]))
+    assert weights[0] == 0 and weights[2] == 1 and weights[1] == 0  # p = 0.5: the decision boundary
+
+
+def test_shipped_gate_leaves_clean_faces_and_enhances_their_dark_versions(lfw_faces):
+    gate = shipped_gate()
+    clean = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in lfw_faces])
+    dark = torch.stack([torch.from_numpy(d).permute(2, 0, 1) for d in synthesize(lfw_faces, "x0.15-noise0.02")[0]])
+    assert gate.weight(clean).max() == 0
+    assert gate.weight(dark).min() == 1.0
+
+
+def test_gated_enhancer_returns_well_exposed_images_bit_for_bit_and_dark_ones_fully_enhanced(lfw_faces):
+    gated = Enhancer(GammaCorrection(2.2), device="cpu", gate=True)
+    raw = Enhancer(GammaCorrection(2.2), device="cpu", gate=False)
+    clean = torch.from_numpy(lfw_faces[1]).permute(2, 0, 1)[None]
+    if shipped_gate().weight(clean) == 0:
+        assert torch.equal(gated.enhance_tensor(clean), clean)
+    dark = clean * 0.1
+    assert_close(gated.enhance_tensor(dark), raw.enhance_tensor(dark), rtol=1.3e-6, atol=1e-5)
+
+
+def test_video_gate_weight_is_smoothed_over_frames(rng):
+    gate = ExposureGate((0.0,) * 4, (1.0,) * 4, (-2.0, 0.0, 0.0, 0.0), -2.3)  # w between 0 and 1 here
+    smoother = GateSmoother(gate, momentum=0.9)
+    base = rng.uniform(0.05, 0.3, (1, 3, 32, 32)).astype(np.float32)
+    raw, smooth = [], []
+    for _ in range(40):  # a static scene with sensor noise
+        frame = torch.from_numpy(np.clip(base + rng.normal(0, 0.03, base.shape), 0, 1).astype(np.float32))
+        raw.append(float(gate.weight(frame)))
+        smooth.append(float(smoother(frame)))
+    assert np.std(np.diff(smooth[10:])) < 0.25 * np.std(np.diff(raw[10:]))

@@ -1,0 +1,163 @@
+"""lowface-auto: the noise estimate, the shipped router's choices, the Enhancer's routing, video hysteresis."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import assert_close
+from lowface.cli import main
+from lowface.data.public import public_face
+from lowface.data.synth import synthesize
+from lowface.inference import enhancer as api
+from lowface.inference.catalogue import create_model, model_fingerprint
+from lowface.inference.enhancer import Enhancer
+from lowface.inference.logistic import fit_logistic
+from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
+from lowface.inference.statistics import noise_features, noise_sigma
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image, np.float32)).permute(2, 0, 1)[None]
+
+
+def test_noise_sigma_recovers_the_std_of_white_noise_and_ignores_smooth_content():
+    y, x = torch.meshgrid(torch.linspace(0, 1, 300), torch.linspace(0, 1, 200), indexing="ij")
+    smooth = (0.2 + 0.3 * x + 0.2 * y**2 + 0.1 * x * y).expand(1, 3, 300, 200)  # quadratic: cancelled exactly
+    assert noise_sigma(smooth).item() == pytest.approx(0.0, abs=1e-6)
+    generator = torch.Generator().manual_seed(0)
+    for std in (0.005, 0.02, 0.05):
+        noisy = smooth + std * torch.randn(smooth.shape, generator=generator)
+        assert noise_sigma(noisy).item() == pytest.approx(std, rel=0.03)
+
+
+def test_noise_sigma_strip_by_strip_equals_the_whole_image():
+    generator = torch.Generator().manual_seed(1)
+    tall = torch.rand(2, 3, 1300, 40, generator=generator)  # three strips of 512 rows
+    kernel = torch.tensor([[1.0, -2, 1], [-2, 4, -2], [1, -2, 1]]).expand(3, 1, 3, 3)  # Immerkær's kernel
+    direct = torch.nn.functional.conv2d(tall, kernel, groups=3).abs().mean((1, 2, 3)) * (np.pi / 2) ** 0.5 / 6
+    assert_close(noise_sigma(tall), direct, rtol=1e-5, atol=0)
+    with pytest.raises(ValueError, match="at least 3 x 3"):
+        noise_sigma(torch.zeros(1, 3, 2, 10))
+
+
+def test_shipped_router_sends_noisy_dark_faces_to_restore_and_clean_dark_ones_to_fast():
+    face = public_face()
+    router = shipped_router()
+    clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])  # noise below one grey level
+    noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
+    very_dark = _tensor(synthesize([face], "physical-1", seed=3)[0][0])
+    assert router.probability(clean_dark).item() < 0.5
+    assert router.probability(noisy).item() > 0.5
+    assert router.probability(very_dark).item() > 0.5
+    assert noise_features(noisy).shape == (1, 3)
+
+
+def test_shipped_router_on_lfw_faces_by_preset(lfw_faces):
+    router = shipped_router()
+
+    def share_restore(preset: str) -> float:
+        dark = torch.cat([_tensor(d) for d in synthesize(lfw_faces, preset, seed=2)[0]])
+        return float((router.probability(dark) > 0.5).float().mean())
+
+    assert share_restore("x0.15-noise0.02") == 1.0 and share_restore("physical-1") == 1.0
+    assert share_restore("gamma-noise") == 0.0 and share_restore("linear") < 0.2  # at most one of six
+
+
+def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
+    face = public_face()
+    noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
+    clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])
+    auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
+    restore = Enhancer.from_pretrained("lowface-restore", device="cpu", gate=False)
+    fast = Enhancer.from_pretrained("lowface-fast", device="cpu", gate=False)
+    both = torch.cat([noisy, clean_dark])
+    out = auto.enhance_tensor(both)
+    assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
+    assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
+    assert auto.route_counts == {"lowface-restore": 1, "lowface-fast": 1}
+    assert_close(auto.model(both), out, rtol=0, atol=1e-6)  # a direct call routes the same way
+
+
+def test_auto_enhancer_routes_the_whole_image_before_tiling():
+    face = public_face()
+    noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
+    tiled = Enhancer.from_pretrained("lowface-auto", device="cpu", tile=128, gate=False)
+    whole = Enhancer.from_pretrained("lowface-restore", device="cpu", tile=0, gate=False)
+    assert_close(tiled.enhance_tensor(noisy), whole.enhance_tensor(noisy), rtol=0, atol=1e-5)
+    assert tiled.route_counts == {"lowface-restore": 1}
+
+
+def test_route_smoother_does_not_flip_on_a_noisy_estimate_but_follows_a_lasting_change():
+    probabilities = iter([0.3, 0.6, 0.55, 0.62, 0.58, 0.61] + [0.95] * 30 + [0.05] * 30)
+    model = SimpleNamespace(router=SimpleNamespace(probability=lambda frame: torch.tensor([next(probabilities)])))
+    smoother = RouteSmoother(model)
+    frame = torch.zeros(1, 3, 4, 4)
+    choices = [int(smoother(frame)) for _ in range(66)]
+    assert choices[:6] == [0] * 6  # hovering around 0.5 after a fast start: no switch
+    assert choices[35] == 1 and choices[-1] == 0  # a lasting change is followed, in both directions
+    assert sum(a != b for a, b in pairwise(choices)) == 2
+
+
+@pytest.mark.slow
+def test_auto_takes_no_weights_file_and_cannot_be_exported(tmp_path):
+    with pytest.raises(ValueError, match="takes no weights file"):
+        create_model("lowface-auto", tmp_path / "x.safetensors")
+    result = CliRunner().invoke(main, ["export", "lowface-auto", "-o", str(tmp_path / "auto.onnx")])
+    assert result.exit_code != 0 and "export lowface-fast and lowface-restore" in result.output
+    assert isinstance(create_model("lowface-auto"), RoutedModel)
+
+
+def test_auto_fingerprint_covers_both_networks_and_the_router():
+    fingerprint = model_fingerprint("lowface-auto")
+    assert len(fingerprint) == 64
+    assert fingerprint not in (model_fingerprint("lowface-fast"), model_fingerprint("lowface-restore"))
+    assert model_fingerprint("gamma") == ""
+
+
+def test_cli_default_model_is_the_api_default():
+    option = next(p for p in main.commands["enhance"].params if p.name == "model")
+    assert option.default == api.DEFAULT_MODEL == "lowface-auto"
+
+
+def test_fit_logistic_recovers_a_known_direction_and_respects_weights():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 2, generator=generator, dtype=torch.float64)
+    y = (torch.rand(2000, generator=generator, dtype=torch.float64) < torch.sigmoid(3 * x[:, 0])).double()
+    fit = fit_logistic(x, y, l2=0.0)
+    assert fit.coef[0] == pytest.approx(3.0, rel=0.15) and abs(fit.coef[1]) < 0.3
+    weight = torch.where(y == 1, 10.0, 1.0).double()  # positives count more: the boundary moves, bias goes up
+    assert fit_logistic(x, y, weight, l2=0.0).bias > fit.bias + 1.0
+
+
+def test_a_noisy_video_stream_runs_one_network_throughout():
+    from lowface.inference.batch import FrameEnhancer
+
+    still = public_face()[64:192, 96:224]
+    frames = [_tensor(synthesize([still], "x0.15-noise0.02", seed=s)[0][0]) for s in range(4)]
+    auto = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True))
+    restore = FrameEnhancer(Enhancer.from_pretrained("lowface-restore", device="cpu", gate=True))
+    for frame in frames:  # float32 rounding only: the routed path indexes the batch (another memory layout), and
+        # the log-domain upsampler's exp carries the last-bit differences up to a few 1e-6
+        assert_close(auto(frame), restore(frame), rtol=0, atol=1e-5)
+    assert auto.enhancer.route_counts == {"lowface-restore": 4}
+
+
+@pytest.mark.slow
+def test_cli_enhance_with_the_default_model_reports_which_network_ran(tmp_path):
+    from PIL import Image
+
+    face = public_face()[64:192, 96:224]
+    noisy = synthesize([face], "x0.15-noise0.02", seed=3)[0][0]
+    Image.fromarray(np.round(noisy * 255).astype(np.uint8)).save(tmp_path / "noisy.png")
+    Image.fromarray(np.round(face * 255).astype(np.uint8)).save(tmp_path / "clean.png")
+    result = CliRunner().invoke(main, ["enhance", str(tmp_path / "noisy.png"), str(tmp_path / "clean.png"),
+                                       "-o", str(tmp_path / "out"), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "lowface-auto: 1 with lowface-restore (images or video frames the exposure gate" in result.output
+    assert (tmp_path / "out" / "noisy.png").is_file() and (tmp_path / "out" / "clean.png").is_file()

@@ -1,0 +1,156 @@
+"""Image I/O: formats, bit depths, gray, alpha, EXIF orientation, atomic writes, and clear errors."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_close, smooth_test_image
+from lowface.io import ImageData, ImageReadError, read_image, write_image
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+def test_eight_bit_round_trip(tmp_path: Path, suffix: str):
+    rgb = smooth_test_image()
+    path = tmp_path / f"img{suffix}"
+    write_image(path, ImageData(rgb), quality=100)
+    back = read_image(path)
+    assert back.rgb.shape == rgb.shape and back.bit_depth == 8 and back.alpha is None
+    if suffix in (".png", ".bmp", ".tif"):  # lossless: within half an 8-bit step
+        assert np.abs(back.rgb - rgb).max() <= 0.5 / 255 + 1e-6
+    else:  # lossy: close on average (chroma subsampling blurs the sharp stripes), colours in RGB order
+        assert np.abs(back.rgb - rgb).mean() < 0.05
+        red = np.zeros((16, 16, 3), np.float32)
+        red[..., 0] = 1
+        write_image(path, ImageData(red), quality=100)
+        assert np.abs(read_image(path).rgb.mean((0, 1)) - [1, 0, 0]).max() < 0.02
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_round_trip_keeps_precision(tmp_path: Path, suffix: str):
+    rgb = smooth_test_image()
+    path = tmp_path / f"img16{suffix}"
+    write_image(path, ImageData(rgb, bit_depth=16))
+    back = read_image(path)
+    assert back.bit_depth == 16
+    assert np.abs(back.rgb - rgb).max() <= 0.5 / 65535 + 1e-6  # far finer than 8-bit steps
+
+
+def test_sixteen_bit_file_written_by_opencv_is_read_in_rgb_order(tmp_path: Path):
+    bgr = np.zeros((16, 16, 3), np.uint16)
+    bgr[..., 2] = 65535  # red in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    back = read_image(tmp_path / "red.png")
+    assert back.bit_depth == 16
+    assert_close(back.rgb[0, 0], [1, 0, 0], rtol=1e-5, atol=1e-8)
+
+
+def test_grayscale_stays_grayscale(tmp_path: Path):
+    gray = (np.arange(32 * 40).reshape(32, 40) % 256).astype(np.uint8)
+    Image.fromarray(gray, "L").save(tmp_path / "g.png")
+    data = read_image(tmp_path / "g.png")
+    assert data.grayscale
+    assert_close(data.rgb[..., 0], data.rgb[..., 2], rtol=1e-5, atol=1e-8)
+    write_image(tmp_path / "out.png", data)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == "L"
+        assert np.array_equal(np.asarray(out), gray)
+
+
+def test_alpha_is_kept_untouched(tmp_path: Path):
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[..., :3] = 60
+    rgba[..., 3] = np.arange(24, dtype=np.uint8)[None, :] * 10
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    data = read_image(tmp_path / "a.png")
+    assert data.alpha is not None
+    write_image(tmp_path / "b.png", data.with_rgb(data.rgb * 2))
+    with Image.open(tmp_path / "b.png") as out:
+        assert out.mode == "RGBA"
+        assert np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+
+
+def test_exif_orientation_is_applied(tmp_path: Path):
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = 255  # left half white
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(tmp_path / "rot.jpg", exif=exif, quality=100)
+    data = read_image(tmp_path / "rot.jpg")
+    assert data.size == (40, 20)
+    assert data.rgb[:18].mean() > 0.9 and data.rgb[22:].mean() < 0.1  # the white half is now on top
+
+
+def test_write_is_atomic_and_leaves_no_partial_file(tmp_path: Path):
+    data = ImageData(smooth_test_image())
+    with pytest.raises(ValueError, match="unsupported output format"):
+        write_image(tmp_path / "x.gif", data)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    body = kind + payload
+    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _huge_png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height but carries only a few bytes of pixel data (a bomb's header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 4096)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    good = tmp_path / "good.jpg"
+    write_image(good, ImageData(smooth_test_image(64, 64)))
+    cases = {
+        "truncated": (good.read_bytes()[: len(good.read_bytes()) // 2], "truncated"),
+        "empty": (b"", "empty"),
+        "not_an_image": (b"hello, I am text, not pixels\n" * 10, "not an image"),
+        "tiny": (None, "1x1"),
+        "huge": (_huge_png_header(20000, 20000), "20000x20000"),
+    }
+    paths = {}
+    for name, (payload, reason) in cases.items():
+        path = tmp_path / f"{name}.png" if name != "truncated" else tmp_path / "truncated.jpg"
+        if name == "tiny":
+            Image.new("RGB", (1, 1)).save(path)
+        else:
+            path.write_bytes(payload)
+        paths[name] = (path, reason)
+    return paths
+
+
+@pytest.mark.parametrize("case", ["truncated", "empty", "not_an_image", "tiny", "huge"])
+def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str):
+    path, reason = _bad_inputs(tmp_path)[case]
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert str(path) in message and reason in message and "\n" not in message
+    print(message)
+
+
+def test_missing_file_error_names_it(tmp_path: Path):
+    with pytest.raises(ImageReadError, match=r"missing\.png: cannot read file"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path: Path):
+    from lowface.io.files import UMASK, atomic_write_bytes
+
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    atomic_write_bytes(tmp_path / "atomic.bin", b"x")
+    write_image(tmp_path / "image.png", ImageData(smooth_test_image()))
+    expected = 0o666 & ~UMASK
+    assert (plain.stat().st_mode & 0o777) == expected  # what the user's umask gives
+    assert ((tmp_path / "atomic.bin").stat().st_mode & 0o777) == expected
+    assert ((tmp_path / "image.png").stat().st_mode & 0o777) == expected  # not mkstemp's 0600

@@ -1,0 +1,234 @@
+"""Training losses: known values, invariances that matter, float64 gradchecks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import assert_close
+from lowface.backbones.base import FeatureExtractor
+from lowface.filters import gaussian_blur
+from lowface.losses import (
+    BrightnessContrastLoss,
+    ColorLoss,
+    FeatureContrastLoss,
+    LowFaceNetObjective,
+    PerceptualLoss,
+    SmoothLoss,
+)
+from lowface.losses.contrastive import contrast_ratio
+from lowface.losses.feature import NEIGHBOUR_OFFSETS
+from lowface.losses.objective import PAPER_WEIGHTS
+from lowface.losses.semantic import SemanticBrightnessLoss
+from lowface.models import EnhanceNet
+from lowface.models.enhance_net import Retinex
+
+
+class TinyFeatures(FeatureExtractor):
+    """A fixed random conv stack standing in for a pretrained backbone in unit tests."""
+
+    TAPS = {"s2": 0, "s4": 1, "s8": 2, "s16": 3}  # noqa: RUF012
+
+    def __init__(self):
+        super().__init__((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+        torch.manual_seed(0)
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(c, 8, 3, stride=2, padding=1) for c in (3, 8, 8, 8))
+        self.freeze()
+
+    def extract(self, x, taps):
+        out, h = {}, x
+        for name, conv in zip(self.TAPS, self.convs, strict=True):
+            h = torch.relu(conv(h))
+            if name in taps:
+                out[name] = h
+        return out
+
+
+def test_twenty_four_directions():
+    assert len(NEIGHBOUR_OFFSETS) == 24 and len(set(NEIGHBOUR_OFFSETS)) == 24
+    assert {max(abs(dy), abs(dx)) for dy, dx in NEIGHBOUR_OFFSETS} == {1, 2}
+
+
+def test_smooth_loss_zero_for_constant_illumination_and_edge_aware():
+    low = torch.zeros(1, 3, 16, 16)
+    low[..., 8:] = 1.0  # a strong edge in the input
+    assert SmoothLoss()(torch.full_like(low, 0.4), low) == 0
+    step = torch.zeros_like(low)
+    step[..., 8:] = 1.0
+    flat_input = torch.zeros_like(low)
+    # The same illumination edge costs far less where the input has an edge than where it is flat.
+    assert SmoothLoss()(step, low) < 0.1 * SmoothLoss()(step, flat_input)
+
+
+def test_color_loss_sees_colour_not_just_brightness():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32)
+    x[:, 0] += 0.5
+    permuted = x[:, [1, 2, 0]]
+    assert ColorLoss()(x, x) == 0
+    assert ColorLoss()(x, permuted) > 1e-3  # the official code's channel-mixing blur scores ~1e-14 here
+
+
+def test_gaussian_blur_preserves_constants_and_is_per_channel():
+    x = torch.stack([torch.full((20, 20), v) for v in (0.1, 0.5, 0.9)])[None]
+    assert_close(gaussian_blur(x, 3.0), x, atol=1e-6, rtol=1e-5)
+
+
+def test_contrast_ratio_known_value():
+    a, p, n = torch.zeros(2, 4), torch.full((2, 4), 0.1), torch.full((2, 4), 0.5)
+    assert torch.isclose(contrast_ratio(a, p, n), torch.tensor(0.1 / (0.5 + 1e-7)))
+
+
+def test_brightness_contrast_prefers_positive_like_output():
+    torch.manual_seed(0)
+    positive, negative = torch.rand(2, 3, 32, 32) * 0.8 + 0.2, torch.rand(2, 3, 32, 32) * 0.1
+    loss = BrightnessContrastLoss()
+    assert loss(positive * 0.98, positive, negative) < 0.1 * loss(negative * 1.02, positive, negative)
+
+
+def test_feature_contrast_and_perceptual_with_a_feature_extractor():
+    features = TinyFeatures()
+    torch.manual_seed(0)
+    positive, negative = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32) * 0.1
+    loss = FeatureContrastLoss(features)
+    assert loss(positive, positive, negative) < 1e-6
+    assert loss(negative, positive, negative) > 1.0
+    assert PerceptualLoss(features)(negative, negative) == 0
+    no_neg = FeatureContrastLoss(features, use_negatives=False)
+    assert no_neg(positive, positive, negative) < 1e-6
+
+
+def test_clean_perceptual_compares_with_the_clean_crop_at_its_own_exposure():
+    """Zero at the clean image; unlike the paper's perceptual term, a darker copy of the clean image is far
+    from it (no exposure matching), and the gradient reaches the output."""
+    features = TinyFeatures()
+    torch.manual_seed(2)
+    clean = torch.rand(2, 3, 32, 32)
+    batch = {"low": clean * 0.1, "clean": clean}
+    objective = LowFaceNetObjective(features, {"clean_perceptual": 1.0})
+    assert objective(Retinex(clean, torch.ones_like(clean)), batch)[0] == 0
+    darker = (clean * 0.5).requires_grad_()
+    total, terms = objective(Retinex(darker, torch.ones_like(clean)), batch)
+    assert set(terms) == {"clean_perceptual"} and total > 0.05
+    total.backward()
+    assert darker.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="need a feature extractor"):
+        LowFaceNetObjective(None, {"clean_perceptual": 1.0})
+
+
+def test_losses_gradcheck_float64():
+    torch.manual_seed(0)
+    low = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    illum = torch.rand(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda i: SmoothLoss()(i + 0.01 * torch.arange(64).view(1, 1, 8, 8), low), illum)
+    positive = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda e: ColorLoss(sigma=1.0)(e, positive), illum)
+
+
+def test_objective_terms_switchable_and_gradients_reach_the_network():
+    features = TinyFeatures()
+    torch.manual_seed(0)
+    net = EnhanceNet()
+    low = torch.rand(2, 3, 32, 32) * 0.2
+    batch = {
+        "low": low,
+        "positive": torch.rand(2, 3, 32, 32),
+        "negative": torch.rand(2, 3, 32, 32) * 0.2,
+        "labels": torch.randint(0, 11, (2, 32, 32)),
+    }
+    weights = {k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}
+    total, terms = LowFaceNetObjective(features, weights)(net(low), batch)
+    assert set(terms) == {"feature_cr", "brightness_cr", "perceptual", "color", "smooth", "semantic"}
+    total.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    ablated = LowFaceNetObjective(features, {"perceptual": 1.0, "color": 0.05})
+    assert set(ablated(net(low), batch)[1]) == {"perceptual", "color"}
+    with pytest.raises(ValueError, match="FaceIdentityLoss"):
+        LowFaceNetObjective(features)  # the paper's weights include the face term
+    with pytest.raises(KeyError, match="unknown loss terms"):
+        LowFaceNetObjective(features, {"sharpness": 1.0})
+
+
+def test_every_term_is_a_per_image_mean_so_split_batches_average_to_the_whole():
+    """What makes N data-parallel processes equal to one: loss(batch) == mean of loss(each half)."""
+    features = TinyFeatures()
+    torch.manual_seed(1)
+    net = EnhanceNet()
+    batch = {
+        "low": torch.rand(4, 3, 24, 24) * 0.3,
+        "positive": torch.rand(4, 3, 24, 24),
+        "negative": torch.rand(4, 3, 24, 24) * 0.3,
+        "labels": torch.randint(0, 11, (4, 24, 24)),
+        "clean": torch.rand(4, 3, 24, 24),
+    }
+    paired = {"reconstruction": 1.0, "clean_perceptual": 1.0}
+    weights = {**{k: v for k, v in PAPER_WEIGHTS.items() if k != "face"}, **paired}
+    objective = LowFaceNetObjective(features, weights)
+    whole = objective(net(batch["low"]), batch)[0]
+    halves = [
+        objective(net(batch["low"][s]), {k: v[s] for k, v in batch.items()})[0] for s in (slice(0, 2), slice(2, 4))
+    ]
+    assert_close(whole, sum(halves) / 2, rtol=1e-5, atol=1e-8)
+
+
+def test_semantic_loss_is_eq9_with_class_means_over_that_class_only():
+    enhanced = torch.zeros(1, 3, 2, 4)
+    enhanced[..., :2] = 0.8  # class 1: constant brightness -> no loss however bright
+    enhanced[0, :, 0, 2:], enhanced[0, :, 1, 2:] = 0.2, 0.6  # class 2: values 0.2, 0.2, 0.6, 0.6
+    labels = torch.tensor([[[1, 1, 2, 2], [1, 1, 2, 2]]])
+    loss = SemanticBrightnessLoss()(enhanced, labels)
+    assert loss.item() == pytest.approx(0.04)  # mean (B - 0.4)^2 over class 2; class 1 adds 0
+    ignored = labels.clone()
+    ignored[0, 1, 2:] = -1  # the 0.6 pixels leave: class 2 becomes constant
+    assert SemanticBrightnessLoss()(enhanced, ignored).item() == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="do not match"):
+        SemanticBrightnessLoss()(enhanced, labels[:, :1])
+    x = torch.rand(2, 3, 6, 6, dtype=torch.float64, requires_grad=True)
+    random_labels = torch.randint(-1, 11, (2, 6, 6))
+    assert torch.autograd.gradcheck(lambda e: SemanticBrightnessLoss()(e, random_labels), x)
+
+
+class TinyRecognizer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(3 * 8 * 8, 16)
+
+    def forward(self, chips):
+        return self.linear(chips.flatten(1))
+
+
+def test_face_identity_loss_reaches_the_pixels_and_skips_missed_faces():
+    from lowface.face.database import FaceDatabase
+    from lowface.losses.face_identity import FaceIdentityLoss
+
+    recognizer = TinyRecognizer()
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])  # chip = the top-left 8x8 of a 16x16 image
+    database = FaceDatabase(torch.randn(5, 16), [f"id{i}" for i in range(5)])
+    loss_fn = FaceIdentityLoss(recognizer, database, chip_size=8, scale=10.0)
+    images = torch.rand(3, 3, 16, 16, requires_grad=True)
+    transforms = identity.expand(3, 2, 3).clone()
+    ids = torch.tensor([0, 3, 1])
+    valid = torch.tensor([True, False, True])
+    loss = loss_fn(images, transforms, ids, valid)
+    loss.backward()
+    assert images.grad[0, :, :8, :8].abs().sum() > 0 and images.grad[0, :, 8:, 8:].abs().sum() == 0
+    assert images.grad[1].abs().sum() == 0  # the missed face takes no part
+    assert all(not p.requires_grad for p in recognizer.parameters())  # frozen
+    chips = images.detach()[:, :, :8, :8]
+    logits = 10.0 * torch.nn.functional.normalize(recognizer(chips), dim=1) @ database.embeddings.T
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], ids[[0, 2]], reduction="sum") / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    none = loss_fn(images, transforms, ids, torch.zeros(3, dtype=torch.bool))
+    assert none.item() == 0.0 and none.requires_grad
+
+
+def test_table_iv_ablations_switch_the_right_terms():
+    from lowface.train.config import load_config
+
+    assert load_config(None, ["ablation=no-face"]).loss_weights["face"] == 0.0
+    assert load_config(None, ["ablation=no-negatives"]).use_negatives is False
+    no_contrastive = load_config(None, ["ablation=no-contrastive"]).loss_weights
+    assert no_contrastive["feature_cr"] == no_contrastive["brightness_cr"] == 0.0 and no_contrastive["semantic"] == 1.0
+    with pytest.raises(ValueError, match="unknown ablation"):
+        load_config(None, ["ablation=no-everything"])

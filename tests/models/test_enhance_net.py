@@ -1,0 +1,113 @@
+"""Enhance-Net (paper) and the fast variant: shapes, Retinex properties, exact tiling, gradients, cost."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import assert_close
+from lowface.inference.tiling import tiled_apply
+from lowface.models import EnhanceNet, FastEnhanceNet, Retinex
+
+
+def count_macs(model: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of all convolutions for one forward pass."""
+    total = 0
+
+    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total += output.numel() * k
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def test_paper_network_parameter_count():
+    params = sum(p.numel() for p in EnhanceNet().parameters())
+    print(
+        f"EnhanceNet parameters: {params:,}; FastEnhanceNet: {sum(p.numel() for p in FastEnhanceNet().parameters()):,}"
+    )
+    # 6 body convs (3-64-64-64-128/64-128/64-3) + 5 head convs (3-128-128-64-16-3), all 3x3 with bias.
+    assert params == 459_590
+
+
+@pytest.mark.parametrize("model_cls", [EnhanceNet, FastEnhanceNet])
+def test_forward_returns_retinex_pair_in_range(model_cls):
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 37, 53) * 0.3
+    out = model_cls()(x)
+    assert isinstance(out, Retinex)
+    assert out.reflectance.shape == out.illumination.shape == x.shape
+    assert out.reflectance.min() >= 0 and out.reflectance.max() <= 1
+    assert out.illumination.min() >= 1e-4 and out.illumination.max() <= 1
+
+
+def test_paper_network_only_brightens():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32)
+    out = EnhanceNet()(x)
+    assert torch.all(out.illumination >= x.clamp(1e-4, 1) - 1e-6)
+    assert torch.all(out.reflectance >= x - 1e-6)
+
+
+@pytest.mark.parametrize("model_cls", [EnhanceNet, FastEnhanceNet])
+def test_tiled_output_equals_untiled(model_cls):
+    torch.manual_seed(0)
+    model = model_cls().double().eval()
+    for p in model.parameters():  # strong random weights so every layer matters
+        p.data.normal_(0, 0.1)
+    x = torch.rand(1, 3, 203, 157, dtype=torch.float64)
+
+    def run(z):
+        return model(z).reflectance
+
+    with torch.no_grad():
+        full = run(x)
+        tiled = tiled_apply(run, x, 48, model.receptive_radius, model.size_multiple)
+        too_small_halo = tiled_apply(run, x, 48, model.receptive_radius // 2, model.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - too_small_halo).abs().max() > 1e-6  # the halo is needed: the receptive field is real
+
+
+@pytest.mark.parametrize("model_cls", [EnhanceNet, FastEnhanceNet])
+def test_gradients_reach_every_parameter(model_cls):
+    torch.manual_seed(0)
+    model = model_cls()
+    out = model(torch.rand(1, 3, 32, 32) * 0.3)
+    (out.reflectance.mean() + out.illumination.mean()).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+def test_fast_variant_is_over_30x_cheaper_at_1080p():
+    x = torch.rand(1, 3, 1080, 1920)
+    full = count_macs(EnhanceNet(), x[..., :270, :480]) * 16  # conv MACs scale exactly with pixels
+    fast = count_macs(FastEnhanceNet(), x)
+    print(f"1080p GMACs: full {full / 1e9:.1f}, fast {fast / 1e9:.2f}, ratio {full / fast:.1f}")
+    assert full / fast > 30
+
+
+def test_log_domain_guided_upsampling_keeps_a_tone_curve_exact_next_to_a_lamp():
+    """A lamp in a dark textured scene, illumination = the low-resolution image to a power (a global tone curve):
+    the log-domain fit reproduces the curve within 1 % right next to the lamp, the linear fit leaves a dark ring."""
+    from lowface.models.guided_filter import FastGuidedUpsampler
+
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    radius = ((yy - 64) ** 2 + (xx - 64) ** 2).sqrt()
+    scene = 0.03 * (1 + 0.3 * torch.sin(xx / 5) * torch.sin(yy / 7))
+    x = torch.where(radius < 10, torch.ones_like(scene), scene).expand(1, 3, 128, 128)
+    low = torch.nn.functional.avg_pool2d(x, 4)
+    ring = ((radius >= 10) & (radius < 14)).expand(1, 3, 128, 128)
+    ratios = {}
+    for domain, eps in (("log", 1e-2), ("linear", 1e-3)):
+        illumination = FastGuidedUpsampler(2, eps, domain)(low, low**0.8, x, 4)
+        ratios[domain] = ((x / illumination) / x**0.2)[ring].mean().item()
+    assert abs(ratios["log"] - 1) < 0.01 and ratios["linear"] < 0.93
+    with pytest.raises(ValueError, match="'linear' or 'log'"):
+        FastGuidedUpsampler(domain="sqrt")

@@ -1,0 +1,84 @@
+"""The denoising Retinex enhancer: starts as the fast enhancer, tiles exactly, passes gradients."""
+
+from __future__ import annotations
+
+import torch
+
+from conftest import assert_close
+from lowface.inference.tiling import tiled_apply
+from lowface.models import FastEnhanceNet, RestoreNet, Retinex
+
+
+def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
+    torch.manual_seed(0)
+    net = RestoreNet().eval()
+    fast = FastEnhanceNet().eval()
+    fast.load_state_dict(net.enhancer.state_dict())
+    x = torch.rand(1, 3, 37, 53) * 0.3
+    with torch.no_grad():
+        out, reference = net(x), fast(x)
+    assert isinstance(out, Retinex) and out.reflectance.shape == x.shape
+    assert torch.equal(out.reflectance, reference.reflectance)
+
+
+def test_tiled_output_equals_untiled_and_a_short_halo_does_not():
+    torch.manual_seed(1)
+    net = RestoreNet().double().eval()
+    for p in net.denoiser.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)  # a denoiser that does something
+    x = torch.rand(1, 3, 150, 170, dtype=torch.float64) * 0.3
+
+    def run(t):
+        return net(t).reflectance
+
+    with torch.no_grad():
+        full = run(x)
+        tiled = tiled_apply(run, x, 64, net.receptive_radius, net.size_multiple)
+        short = tiled_apply(run, x, 64, 16, net.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - short).abs().max() > 1e-6
+
+
+def test_gradients_reach_both_parts_and_the_pixels():
+    torch.manual_seed(2)
+    net = RestoreNet()
+    x = (torch.rand(2, 3, 32, 32) * 0.2).requires_grad_(True)
+    out = net(x)
+    (out.reflectance.mean() + out.illumination.mean()).backward()
+    assert x.grad.abs().sum() > 0
+    assert net.denoiser.out.weight.grad.abs().sum() > 0
+    assert net.enhancer.estimator.conv1.weight.grad.abs().sum() > 0
+
+
+def test_restore_net_starts_from_fast_enhancer_weights(tmp_path):
+    import pytest
+    import safetensors.torch
+
+    from lowface.models import EnhanceNet
+    from lowface.train.trainer import load_initial_weights
+
+    fast = FastEnhanceNet()
+    safetensors.torch.save_file(fast.state_dict(), str(tmp_path / "fast.safetensors"))
+    net = RestoreNet()
+    load_initial_weights(net, str(tmp_path / "fast.safetensors"))
+    assert all(torch.equal(v, net.enhancer.state_dict()[k]) for k, v in fast.state_dict().items())
+    safetensors.torch.save_file(EnhanceNet().state_dict(), str(tmp_path / "full.safetensors"))
+    with pytest.raises(ValueError, match="match neither RestoreNet"):
+        load_initial_weights(net, str(tmp_path / "full.safetensors"))
+
+
+def test_the_denoiser_cannot_change_brightness_beyond_a_few_pixels():
+    """The residual is high-passed: even a denoiser that predicts a large constant offset leaves the local mean of
+    the fast enhancer's output as it was (v3 brightened through its denoiser and drew dark blocks around lamps)."""
+    torch.manual_seed(4)
+    net = RestoreNet().double().eval()
+    torch.nn.init.zeros_(net.denoiser.out.weight)
+    torch.nn.init.constant_(net.denoiser.out.bias, -0.3)  # "noise" of -0.3 everywhere: brighten by 0.3
+    x = torch.rand(1, 3, 96, 96, dtype=torch.float64) * 0.2
+    with torch.no_grad():
+        out, base = net(x).reflectance, net.enhancer(x).reflectance
+    assert_close(out, base, atol=1e-6, rtol=0)  # the blur kernel is float32: it sums to 1 within 1e-8
+    unconstrained = RestoreNet(detail_sigma=None).double().eval()
+    unconstrained.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert (unconstrained(x).reflectance - base).mean() > 0.1

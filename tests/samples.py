@@ -1,0 +1,80 @@
+"""Sample media the tests make on the fly (a dark video clip with audio, a camera RAW file) and what they inspect
+(a video's streams), plus the system browser the report and web-app tests drive."""
+
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from conftest import smooth_test_image
+
+
+def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90) -> Path:
+    """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.time_base = video.codec_context.time_base = Fraction(1, 1000)
+        video.set_display_rotation(float(rotation))
+        sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
+        pts = 0
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=i) * 50).astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            pts += 33 if i % 3 else 90  # variable frame rate
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        if sound is not None:
+            tone = np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000).astype(np.float32)[None]
+            for start in range(0, 16000, 1024):
+                chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts, chunk.time_base = 16000, start, Fraction(1, 16000)
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+            for packet in sound.encode(None):
+                out.mux(packet)
+    return path
+
+
+def streams(path: Path) -> dict:
+    """Per stream: codec name; video frame timestamps and mean level; audio packets' (pts, bytes)."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = [(f.pts, f.to_ndarray(format="rgb24").mean(), f.rotation) for f in container.decode(video)]
+    with av.open(str(path)) as container:
+        audio = (
+            [(p.pts, bytes(p)) for p in container.demux(audio=0) if p.dts is not None]
+            if container.streams.audio
+            else []
+        )
+        codecs = [s.codec_context.name for s in container.streams]
+    return {"codecs": codecs, "pts": [f[0] for f in frames], "levels": [f[1] for f in frames],
+            "rotation": {f[2] for f in frames}, "audio": audio}  # fmt: skip
+
+
+def write_dng(path: Path, level: float = 0.15) -> Path:
+    """A minimal CFA DNG (RGGB, 12-bit, linear, identity colour matrix) of a dark smooth scene."""
+    import tifffile
+
+    rgb = smooth_test_image(64, 96) * level
+    mosaic = np.zeros((64, 96))
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = rgb[0::2, 0::2, 0], rgb[0::2, 1::2, 1]
+    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = rgb[1::2, 0::2, 1], rgb[1::2, 1::2, 2]
+    identity = [v for x in (1, 0, 0, 0, 1, 0, 0, 0, 1) for v in (x * 10000, 10000)]
+    tags = [(271, "s", 0, "lowface", False), (272, "s", 0, "test", False), (33421, "H", 2, (2, 2), False),
+            (33422, "B", 4, (0, 1, 1, 2), False), (50706, "B", 4, (1, 4, 0, 0), False),
+            (50708, "s", 0, "lowface test camera", False), (50717, "H", 1, 4095, False), (50714, "H", 1, 0, False),
+            (50721, "2i", 9, identity, False), (50728, "2I", 3, [1, 1, 1, 1, 1, 1], False),
+            (50778, "H", 1, 21, False)]  # fmt: skip
+    tifffile.imwrite(path, (mosaic * 4095).astype(np.uint16), photometric=32803, extratags=tags, metadata=None)
+    return path
+
+
+def browser() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -1,0 +1,282 @@
+"""`lowface serve`, driven from a real headless Chromium (Playwright with the system's chromium): upload, result
+equal to `lowface enhance`, the strength control, download; a truncated file; 20 concurrent jobs with bounded
+memory and nothing left behind; no request leaves the machine."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import DATA_ROOT, smooth_test_image
+from lowface.io import ImageData, read_image, write_image
+
+pytestmark = pytest.mark.slow  # processes, a browser, a Ray cluster or the docs build
+
+pytest.importorskip("starlette", reason="the web extra is not installed (make install)")
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make install)")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    temp = tmp_path_factory.mktemp("serve-tmp")
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(temp), "OMP_NUM_THREADS": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "lowface.cli", "serve", "--port", str(port), "--device", "cpu"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"the server did not start: {process.stderr.read()[-2000:]}")
+    yield {"base": base, "pid": process.pid, "temp": temp}
+    process.terminate()
+    process.wait(timeout=60)
+    assert not list(temp.glob("lowface-serve-*")), "the app's temporary folder outlived the server"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine (make browser)")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def photo(tmp_path: Path) -> Path:
+    """A real dark photo when the data is there (nicer screenshots), else a synthetic one."""
+    real = DATA_ROOT / "lowlight_real" / "LIME" / "1.bmp"
+    if real.is_file():
+        target = tmp_path / "night.png"
+        image = Image.open(real).convert("RGB")
+        image.thumbnail((480, 480))
+        image.save(target)
+        return target
+    target = tmp_path / "night.png"
+    write_image(target, ImageData(smooth_test_image(96, 128) * 0.2))
+    return target
+
+
+def cli_result(source: Path, out: Path, *extra: str) -> Path:
+    done = subprocess.run([sys.executable, "-m", "lowface.cli", "enhance", str(source), "-o", str(out), "-q", *extra],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def open_page(browser, base: str):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(base)
+    page.wait_for_selector("body[data-ready='1']")
+    return page, requests
+
+
+def test_upload_compare_strength_and_download_in_chromium(server, browser, tmp_path: Path):
+    source = photo(tmp_path)
+    page, requests = open_page(browser, server["base"])
+    page.set_input_files("#files", str(source))
+    page.select_option("#detector", "mtcnn")
+    page.click("#go")
+    page.wait_for_selector("body[data-state='done']", timeout=300_000)
+    page.wait_for_function("document.querySelector('#result-0') && document.querySelector('#result-0').complete")
+    expected = cli_result(source, tmp_path / "cli.png")
+    shown = page.evaluate("fetch(document.querySelector('#result-0').src).then(r => r.arrayBuffer())"
+                          ".then(b => Array.from(new Uint8Array(b)))")  # fmt: skip
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(bytes(shown))).convert("RGB")),
+                          np.asarray(Image.open(expected).convert("RGB")))  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-app.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("a.download")
+    saved = tmp_path / "downloaded.png"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == expected.read_bytes()  # the very file `lowface enhance` writes
+
+    page.fill("#strength", "0.5")
+    page.dispatch_event("#strength", "change")
+    page.wait_for_selector("body[data-state='running']")
+    page.wait_for_selector("body[data-state='done']", timeout=300_000)
+    page.wait_for_function("document.querySelector('#result-0') && document.querySelector('#result-0').complete")
+    half = cli_result(source, tmp_path / "half.png", "--strength", "0.5")
+    shown = page.evaluate("fetch(document.querySelector('#result-0').src).then(r => r.arrayBuffer())"
+                          ".then(b => Array.from(new Uint8Array(b)))")  # fmt: skip
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(bytes(shown))).convert("RGB")),
+                          np.asarray(Image.open(half).convert("RGB")))  # fmt: skip
+    page.screenshot(path=str(ARTIFACTS / "web-app-strength.png"), full_page=True)
+    outside = [url for url in requests if not url.startswith(server["base"]) and not url.startswith("blob:")]
+    assert outside == [], outside  # nothing fetched from the internet
+    page.close()
+
+
+def test_a_truncated_file_gets_the_clis_one_line_reason(server, browser, tmp_path: Path):
+    whole = photo(tmp_path).read_bytes()
+    broken = tmp_path / "broken.jpg"
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(whole)).convert("RGB").save(buffer, format="JPEG")
+    broken.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 3])
+    page, _ = open_page(browser, server["base"])
+    page.set_input_files("#files", str(broken))
+    page.click("#go")
+    page.wait_for_selector("body[data-state='error']", timeout=60_000)
+    message = page.inner_text("#error")
+    assert message.startswith("broken.jpg: ") and "truncated" in message and "\n" not in message
+    page.screenshot(path=str(ARTIFACTS / "web-app-error.png"))
+    page.close()
+
+
+def _multipart(path: Path, fields: dict[str, str]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = "--{}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n"
+    parts = [head.format(boundary, k, v).encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")  # fmt: skip
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def test_twenty_concurrent_jobs_complete_in_bounded_memory_and_leave_nothing(server, tmp_path: Path):
+    base = server["base"]
+    source = tmp_path / "small.png"
+    write_image(source, ImageData(smooth_test_image(240, 320) * 0.2))
+    body, kind = _multipart(source, {"model": "lowface-auto", "strength": "1", "detector": "none"})
+    before = _peak_rss_mb(server["pid"])
+    ids, errors = [], []
+
+    def post() -> None:
+        request = urllib.request.Request(f"{base}/api/jobs", data=body, headers={"Content-Type": kind})
+        try:
+            ids.append(json.loads(urllib.request.urlopen(request, timeout=120).read())["id"])
+        except OSError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(ids) == 20
+    deadline = time.monotonic() + 600
+    pending = set(ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in list(pending):
+            status = json.loads(urllib.request.urlopen(f"{base}/api/jobs/{job_id}").read())
+            if status["status"] in ("done", "failed", "cancelled"):
+                assert status["status"] == "done" and status["results"][0].get("file"), status
+                pending.discard(job_id)
+        time.sleep(0.5)
+    assert not pending
+    peak = _peak_rss_mb(server["pid"])
+    assert peak < 2500, f"peak RSS {peak:.0f} MB (before the burst: {before:.0f} MB)"
+    print(f"server peak RSS: {before:.0f} MB before, {peak:.0f} MB after 20 concurrent jobs")
+    for job_id in ids:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/api/jobs/{job_id}", method="DELETE"))
+    roots = list(server["temp"].glob("lowface-serve-*"))
+    assert len(roots) == 1 and [p for p in roots[0].iterdir() if p.name in ids] == []
+    path_trick = urllib.request.Request(f"{base}/api/jobs/..%2F..%2Fetc/files/0/result")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(path_trick)
+    assert refused.value.code == 404
+
+
+def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp_path: Path):
+    import zipfile
+
+    base = server["base"]
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    write_image(first, ImageData(smooth_test_image(120, 160) * 0.2))
+    write_image(second, ImageData(smooth_test_image(120, 160, seed=3) * 0.2))
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{p.name}"\r\n\r\n'.encode()
+        + p.read_bytes() + b"\r\n" for p in (first, second)
+    ) + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\ngamma\r\n--{boundary}--\r\n'.encode()
+    request = urllib.request.Request(f"{base}/api/jobs", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
+    job_id = json.loads(urllib.request.urlopen(request).read())["id"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = json.loads(urllib.request.urlopen(f"{base}/api/jobs/{job_id}").read())
+        if status["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    assert status["status"] == "done", status
+    for name in ("facenet", "dlib"):
+        scores = status["similarity"][name]
+        assert "error" in scores or (-1 <= scores["before"] <= 1 and -1 <= scores["after"] <= 1), scores
+    bundle = zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(f"{base}/api/jobs/{job_id}/zip").read()))
+    assert sorted(bundle.namelist()) == ["000-a.png", "001-b.png"]
+    expected = read_image(cli_result(first, tmp_path / "cli.png", "-m", "gamma"))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(bundle.read("000-a.png")))), np.round(expected.rgb * 255))
+
+
+def test_a_long_job_shows_progress_and_can_be_cancelled_and_the_view_zooms(server, browser, tmp_path: Path):
+    files = []
+    for i in range(12):
+        files.append(tmp_path / f"big{i:02d}.png")
+        write_image(files[-1], ImageData(smooth_test_image(720, 960, seed=i) * 0.15))
+    page, _ = open_page(browser, server["base"])
+    page.select_option("#model", "lowface-restore")
+    page.set_input_files("#files", [str(f) for f in files])
+    page.click("#go")
+    page.wait_for_function("Number(document.querySelector('#progress').value) >= 1", timeout=300_000)
+    page.click("#cancel")
+    page.wait_for_selector("body[data-state='cancelled']", timeout=300_000)
+    shown = page.locator(".result").count()
+    assert 1 <= shown < 12, shown  # stopped between files; what was done is shown
+    page.locator(".compare").first.hover()
+    page.mouse.wheel(0, -300)
+    transform = page.eval_on_selector(".compare .stage", "e => e.style.transform")
+    assert transform.startswith("scale(") and float(transform[6:-1]) > 1
+    page.close()
+
+
+def test_a_video_is_enhanced_and_played_in_the_page(server, browser, tmp_path: Path):
+    from samples import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=20, rotation=0)
+    page, _ = open_page(browser, server["base"])
+    page.select_option("#model", "gamma")
+    page.set_input_files("#files", str(clip))
+    page.click("#go")
+    page.wait_for_selector("body[data-state='done']", timeout=300_000)
+    page.wait_for_function("document.querySelector('#video-0') && document.querySelector('#video-0').readyState >= 2",
+                           timeout=60_000)  # fmt: skip
+    assert page.eval_on_selector("#video-0", "v => [v.videoWidth, v.videoHeight]") == [64, 48]
+    page.close()
