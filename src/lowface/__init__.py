@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from lowface import _moved
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -24,6 +26,8 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+_moved.install()  # old module paths (lowface.api, lowface.gate, ...) still import, as aliases
 
 
 def __getattr__(name: str) -> Any:
