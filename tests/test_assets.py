@@ -43,14 +43,14 @@ def test_a_listed_file_is_found_and_a_changed_one_refused(fake_package: Path):
 
 def test_an_unlisted_or_missing_file_is_refused(fake_package: Path):
     (fake_package / "extra.json").write_text("{}")
-    with pytest.raises(ValueError, match="extra.json: not listed in lowface_fake_assets's SHA256SUMS"):
+    with pytest.raises(ValueError, match=r"extra\.json: not listed in lowface_fake_assets's SHA256SUMS"):
         package_file("lowface_fake_assets", "extra.json")
-    with pytest.raises(AssetMissing, match="gone.json is missing from the installed lowface"):
+    with pytest.raises(AssetMissing, match=r"gone\.json is missing from the installed lowface"):
         package_file("lowface_fake_assets", "gone.json")
 
 
 def test_the_shipped_sums_cover_every_shipped_file_and_match():
-    for folder, pattern in ((ROOT / "src/lowface/weights", "*[!y]"), (ROOT / "src/lowface/data", "*.json")):
+    for folder, _pattern in ((ROOT / "src/lowface/weights", "*[!y]"), (ROOT / "src/lowface/data", "*.json")):
         listed = dict(reversed(line.split()) for line in (folder / assets.SUMS_FILE).read_text().splitlines())
         shipped = {p.name for p in folder.glob("*") if p.suffix in (".json", ".safetensors")}
         assert set(listed) == shipped, folder
