@@ -122,7 +122,6 @@ def enhance(
     """
     from lowface.inference.batch import run_batch
     from lowface.inference.enhancer import Enhancer
-    from lowface.inference.jobs import OutputOptions, plan_jobs
 
     if threads:
         import torch
@@ -137,26 +136,43 @@ def enhance(
     if "-" in map(str, inputs) or str(output) == "-":
         _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength)
         return
-    options = OutputOptions(quality, codec, crf, temporal_denoise or None)
     with user_errors():
-        jobs = plan_jobs(inputs, output, out_format, suffix, tree)
-        for job in jobs:  # video codec / container / quality checked before any work
-            options.for_job(job)
+        jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
         enhancer = Enhancer.from_pretrained(
             model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength
         )
     report = run_batch(
         enhancer, jobs, overwrite, options, progress="none" if quiet else "auto", compare=compare, output=output
     )
-    click.echo(_summary(report, output), err=True)
+    routes = None
     if enhancer.route_counts:
         picks = ", ".join(f"{count} with {name}" for name, count in sorted(enhancer.route_counts.items()))
         which = "the exposure gate did not leave alone" if enhancer.gate is not None else "enhanced"
-        click.echo(f"{enhancer.name}: {picks} (images or video frames {which})", err=True)
+        routes = f"{enhancer.name}: {picks} (images or video frames {which})"
+    _finish(report, output, enhancer.name, as_json, routes)
+
+
+def _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise):
+    """(jobs, output options), every job's video codec / container / quality checked before any work."""
+    from lowface.inference.jobs import OutputOptions, plan_jobs
+
+    options = OutputOptions(quality, codec, crf, temporal_denoise or None)
+    jobs = plan_jobs(inputs, output, out_format, suffix, tree)
+    for job in jobs:
+        options.for_job(job)
+    return jobs, options
+
+
+def _finish(report, output, model: str, as_json: bool, routes: str | None = None) -> None:
+    """The summary (and the routes taken) on stderr, each failure, the JSON outcome with --json; exit code 1 when
+    anything failed or an existing file was not replaced."""
+    click.echo(_summary(report, output), err=True)
+    if routes:
+        click.echo(routes, err=True)
     for _, message in report.failed:
         click.echo(f"  failed: {message}", err=True)
     if as_json:
-        click.echo(json.dumps({"output": str(output), "model": enhancer.name, **report.as_dict()}, indent=1))
+        click.echo(json.dumps({"output": str(output), "model": model, **report.as_dict()}, indent=1))
     sys.exit(0 if report.ok else 1)
 
 
@@ -175,27 +191,18 @@ def _enhance_on_ray(
 ) -> None:  # fmt: skip
     """``enhance --ray``: the same plan and checks, executed by lowface.inference.ray_batch."""
     from lowface.inference.enhancer import Enhancer
-    from lowface.inference.jobs import OutputOptions, plan_jobs
     from lowface.inference.ray_batch import EnhancerSpec, require_ray, run_on_ray
 
     if compare is not None or "-" in map(str, inputs) or str(output) == "-":
         raise click.ClickException("--ray works on files and folders; --compare and - (stdin / stdout) are local only")
-    options = OutputOptions(quality, codec, crf, temporal_denoise or None)
     with user_errors():
         require_ray()
-        jobs = plan_jobs(inputs, output, out_format, suffix, tree)
-        for job in jobs:
-            options.for_job(job)
+        jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
         Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
         spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half)
         report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
                             log=lambda message: click.echo(message, err=True))  # fmt: skip
-    click.echo(_summary(report, output), err=True)
-    for _, message in report.failed:
-        click.echo(f"  failed: {message}", err=True)
-    if as_json:
-        click.echo(json.dumps({"output": str(output), "model": model, **report.as_dict()}, indent=1))
-    sys.exit(0 if report.ok else 1)
+    _finish(report, output, model, as_json)
 
 
 def _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength) -> None:

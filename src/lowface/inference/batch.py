@@ -150,6 +150,37 @@ def enhance_video_file(
     return transcode(job.source, job.target, process, options.codec, options.video_quality, frames, before_commit)
 
 
+def needs_work(job: Job, recipe: dict[str, Any], options: OutputOptions, overwrite: bool, report: BatchReport,
+               say: Callable[[str], None] | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """The job's record when its output must be made; None when the output is already made the same way (added to
+    ``report.skipped``) or exists without a record and ``overwrite`` is off (added to ``report.kept``, said)."""
+    record = job_record(recipe, job, options)
+    state = "missing" if overwrite else output_state(job, record)
+    if state == "same":
+        report.skipped.append(job.target)
+        return None
+    if state == "foreign":
+        report.kept.append(job.target)
+        if say is not None:
+            say(f"kept: {job.target} exists and was not made by lowface (no record); --overwrite replaces it")
+        return None
+    return record
+
+
+def make_image_output(enhancer: Enhancer, job: Job, record: dict[str, Any], quality: int = 95,
+                      side: Path | None = None) -> str:  # fmt: skip
+    """One image job from start to end, as every runner does it (here and on Ray): temporaries of a killed earlier
+    attempt removed, the output and its record written (:func:`enhance_image_file`), and after a failure a record
+    whose output never appeared removed. Returns "enhanced" or "copied"."""
+    remove_partial_files(job)
+    try:
+        return enhance_image_file(enhancer, job, quality, side, partial(write_record, job, record))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            drop_orphan_record(job)
+        raise
+
+
 # ---- the batch --------------------------------------------------------------------------------------------
 
 
@@ -183,17 +214,11 @@ def run_batch(
     for number, job in enumerate(_progress(jobs, enhancer.name, progress), 1):
         started = time.perf_counter()
         try:
-            record = job_record(enhancer.recipe, job, options)
-            state = "missing" if overwrite else output_state(job, record)
-            if state == "same":
-                report.skipped.append(job.target)
+            record = needs_work(job, enhancer.recipe, options, overwrite, report, say)
+            if record is None:
                 continue
-            if state == "foreign":
-                report.kept.append(job.target)
-                say(f"kept: {job.target} exists and was not made by lowface (no record); --overwrite replaces it")
-                continue
-            remove_partial_files(job)
             if job.is_video:
+                remove_partial_files(job)
                 frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
                 how, detail = "enhanced", f"{frames} frames"
             else:
@@ -202,7 +227,7 @@ def run_batch(
                     side = (compare / job.target.relative_to(output)).with_suffix(".jpg")
                 elif compare is not None:
                     side = compare / (job.target.stem + ".jpg")
-                how = enhance_image_file(enhancer, job, options.quality, side, partial(write_record, job, record))
+                how = make_image_output(enhancer, job, record, options.quality, side)
                 detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
         except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
             message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"

@@ -30,19 +30,14 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lowface.inference.batch import BatchReport
+from lowface.inference.batch import BatchReport, needs_work
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.inference.records import (
     drop_orphan_record,
-    job_record,
-    output_state,
     recording,
-    remove_partial_files,
-    write_record,
 )
 
 SEGMENT_FRAMES = 300  # 10 s at 30 fps per work item
@@ -104,20 +99,13 @@ class EnhanceActor:
         return {"item": list(batch["item"]), "status": statuses, "message": messages, "pid": pids}
 
     def run(self, item: dict[str, Any]) -> str:
-        from lowface.inference.batch import FrameEnhancer, enhance_image_file
+        from lowface.inference.batch import FrameEnhancer, make_image_output
         from lowface.io import image_to_tensor, tensor_to_image
         from lowface.io.video_segments import encode_segment
 
         if item["kind"] == "image":
             job = Job(Path(item["source"]), Path(item["target"]))
-            record = item["record"]
-            remove_partial_files(job)  # left by a killed attempt
-            write = partial(write_record, job, record)
-            try:
-                return enhance_image_file(self.enhancer, job, self.options.quality, None, write)
-            except BaseException:
-                drop_orphan_record(job)
-                raise
+            return make_image_output(self.enhancer, job, item["record"], self.options.quality)
         stream = FrameEnhancer(self.enhancer, self.options.temporal_frames)
 
         def process(rgb):
@@ -156,13 +144,8 @@ def plan_work(
     items, videos = [], []
     for job in jobs:
         try:
-            record = job_record(enhancer_recipe, job, options)
-            state = "missing" if overwrite else output_state(job, record)
-            if state == "same":
-                report.skipped.append(job.target)
-                continue
-            if state == "foreign":
-                report.kept.append(job.target)
+            record = needs_work(job, enhancer_recipe, options, overwrite, report)
+            if record is None:
                 continue
             if not job.is_video:
                 items.append({"kind": "image", "source": str(job.source), "target": str(job.target),
