@@ -85,6 +85,7 @@ def test_the_committed_split_keeps_places_whole_and_every_dark_frame_darker_than
         load_scenes("dev")
 
 
+@pytest.mark.slow
 @needs_sice
 def test_committed_scene_list_is_what_find_scenes_gives_on_the_data():
     committed = json.loads(resources.files("lowface.data").joinpath("sice_scenes.json").read_text())

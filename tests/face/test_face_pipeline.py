@@ -24,6 +24,7 @@ def pipeline(request):
         pytest.skip(str(exc))
 
 
+@pytest.mark.slow
 def test_first_600_lfw_pairs_verify_at_98_percent(pipeline, data_root: Path):
     """Official fold 1 (300 same + 300 different pairs, ~1,100 images), 10-fold protocol inside it."""
     pairs = lfw_pairs(data_root)[:600]

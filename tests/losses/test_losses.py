@@ -116,6 +116,7 @@ def test_clean_perceptual_compares_with_the_clean_crop_at_its_own_exposure():
         LowFaceNetObjective(None, {"clean_perceptual": 1.0})
 
 
+@pytest.mark.slow
 def test_losses_gradcheck_float64():
     torch.manual_seed(0)
     low = torch.rand(1, 3, 8, 8, dtype=torch.float64)

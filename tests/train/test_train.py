@@ -72,6 +72,7 @@ def test_configs_shipped_in_the_repository_load():
         assert load_config(path).model["type"] in MODELS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["enhance_net", "fast_enhance_net"])
 def test_short_run_logs_every_term_and_exports_weights(tiny_data: Path, tmp_path: Path, model: str):
     path = Trainer(config_for(tiny_data, tmp_path / "run", 3, model)).fit()
@@ -82,6 +83,7 @@ def test_short_run_logs_every_term_and_exports_weights(tiny_data: Path, tmp_path
     assert all(torch.isfinite(v).all() for v in weights.values())
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_equals_uninterrupted_run(tiny_data: Path, tmp_path: Path):
     straight = Trainer(config_for(tiny_data, tmp_path / "straight", 4, "fast_enhance_net", "snapshot_every=3")).fit()
     Trainer(config_for(tiny_data, tmp_path / "resumed", 2)).fit()  # "interrupted" after two steps
@@ -183,6 +185,7 @@ def face_data(data_root: Path, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_all_four_modules_train_together_on_real_faces(face_data: Path, tmp_path: Path):
     names = ["semantic=1.0", "face=1.0"]
     config = load_config(

@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lowface.bench.methods import as_float
 from lowface.data.lfw import LFWPair, lfw_image_path, lfw_pairs
 from lowface.data.packing import packed
 from lowface.face.pipeline import Alignment, RecognitionPipeline
-from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.io import as_float, atomic_write_bytes, image_to_tensor, read_image
 from lowface.metrics.face import identification_rank1, tar_at_far, verification_accuracy
 
 LANDMARK_TOLERANCE = 0.1  # of the inter-ocular distance

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from lowface.data.packing import packed
 from lowface.inference.catalogue import model_fingerprint, sha256_file
-from lowface.io import atomic_write_bytes
+from lowface.io import atomic_write_bytes, to_uint8
 
 BOUNDS = ("clean", "none")
 
@@ -49,11 +49,6 @@ def weights_id(name: str, weights: str | None) -> str:
     return model_fingerprint(name)
 
 
-def as_float(image: np.ndarray) -> np.ndarray:
-    """uint8 or float (H, W, 3) -> float32 in [0, 1]."""
-    return np.asarray(image, np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-
-
 def cached_enhance(
     name: str, weights: str | None, dark: list[np.ndarray], cache: Path, progress: bool = True
 ) -> tuple[list[np.ndarray], float]:
@@ -67,7 +62,7 @@ def cached_enhance(
     start = time.perf_counter()
     out = packed(
         (
-            np.round(enhancer.enhance(image) * 255).astype(np.uint8)
+            to_uint8(enhancer.enhance(image))
             for image in tqdm(dark, desc=cache.stem, unit="img", leave=False, disable=not progress)
         ),
         len(dark),

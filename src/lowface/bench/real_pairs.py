@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lowface.bench.methods import as_float
 from lowface.data.packing import packed
 from lowface.data.sice import sice_pairs
-from lowface.io import image_to_tensor, read_image
+from lowface.io import as_float, image_to_tensor, read_image, to_uint8
 from lowface.metrics.color import ciede2000, match_brightness
 from lowface.metrics.fidelity import psnr, ssim
 
@@ -44,7 +43,7 @@ class RealPairsSet:
         references: dict[Path, np.ndarray] = {}
         for _, reference in pairs:
             if reference not in references:
-                references[reference] = np.round(read_image(reference).rgb * 255).astype(np.uint8)
+                references[reference] = to_uint8(read_image(reference).rgb)
         dark = packed((read_image(d).rgb for d, _ in pairs), len(pairs))
         return cls(split, [f"{d.name}->{r.name}" for d, r in pairs], dark, [references[r] for _, r in pairs])
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lowface.bench.methods import as_float
-from lowface.io import atomic_write_bytes, image_to_tensor
+from lowface.io import as_float, atomic_write_bytes, image_to_tensor
 from lowface.metrics.brisque import brisque
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe

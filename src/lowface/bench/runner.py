@@ -40,14 +40,14 @@ from lowface.bench.faces import (
     identification,
     verification,
 )
-from lowface.bench.methods import BOUNDS, MethodSpec, as_float, method_images
+from lowface.bench.methods import BOUNDS, MethodSpec, method_images
 from lowface.bench.real_pairs import RealPairsSet, detect_boxes, face_agreement, pair_fidelity
 from lowface.bench.rows import add_recovery, cached_row, mean_fidelity, no_reference
 from lowface.bench.speed import measure
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import SICE_DIR
 from lowface.data.synth import synthesize_float32
-from lowface.io import image_to_tensor, read_image
+from lowface.io import as_float, image_to_tensor, read_image
 from lowface.metrics.deep import PooledFeatures, create_extractor, feature_distance, kid
 from lowface.metrics.lpips import LPIPS
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from lowface.bench.real_pairs import match_faces
 from lowface.bench.rows import NIQE_MIN_SIDE
-from lowface.io import IMAGE_SUFFIXES, ImageReadError, image_to_tensor, read_image
+from lowface.io import IMAGE_SUFFIXES, ImageReadError, as_float, image_to_tensor, read_image, to_uint8
 from lowface.metrics.brisque import brisque
 from lowface.metrics.catalogue import create_metric
 from lowface.metrics.color import ciede2000, match_brightness
@@ -60,7 +60,7 @@ def counterpart(folder: Path, relative: Path) -> Path | None:
 
 def eight_bit(rgb: np.ndarray) -> np.ndarray:
     """Float RGB -> the 8-bit image the bench scores (its enhanced images are stored as uint8)."""
-    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8).astype(np.float32) / 255.0
+    return as_float(to_uint8(rgb))
 
 
 def score_image(

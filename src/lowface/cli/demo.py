@@ -30,7 +30,9 @@ def demo_faces(data_root: Path, count: int) -> list[tuple[str, np.ndarray]]:
 
 
 def _labelled(tile: np.ndarray, label: str, size: int) -> Image.Image:
-    image = Image.fromarray(np.round(np.clip(tile, 0, 1) * 255).astype(np.uint8)).resize((size, size))
+    from lowface.io import to_uint8
+
+    image = Image.fromarray(to_uint8(tile)).resize((size, size))
     canvas = Image.new("RGB", (size, size + 18), "white")
     canvas.paste(image, (0, 18))
     ImageDraw.Draw(canvas).text((4, 3), label, fill="black")

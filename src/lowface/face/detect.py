@@ -15,6 +15,7 @@ from torch import Tensor
 
 from lowface.face.mtcnn import MTCNN, Detection
 from lowface.face.packages import FaceModelMissing, packaged_file
+from lowface.io import tensor_to_uint8
 from lowface.registry import DETECTORS
 
 DETECTORS.register("mtcnn")(MTCNN)
@@ -37,12 +38,12 @@ class HOGDetector:
         """dlib's 5 landmarks (5, 2) inside a face box (x1, y1, x2, y2) found by any detector."""
         import dlib
 
-        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        pixels = tensor_to_uint8(image)
         rect = dlib.rectangle(*(int(np.rint(v)) for v in box))
         return np.array([[p.x, p.y] for p in self.predictor(pixels, rect).parts()], float)
 
     def detect(self, image: Tensor) -> list[Detection]:
-        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        pixels = tensor_to_uint8(image)
         rects, scores, _ = self.detector.run(pixels, self.upsample, 0.0)
         found = []
         for rect, score in zip(rects, scores, strict=True):
@@ -72,7 +73,7 @@ class BlazeFaceDetector:
         self.detector = face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
 
     def detect(self, image: Tensor) -> list[Detection]:
-        pixels = np.ascontiguousarray((image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+        pixels = tensor_to_uint8(image)
         height, width = pixels.shape[:2]
         found = []
         for result in self.detector.process(pixels).detections or []:

@@ -4,7 +4,7 @@
 Inside lowface an image is float RGB in [0, 1], shape (B, 3, H, W).
 """
 
-from lowface.io.arrays import Restore, image_to_tensor, tensor_to_image, to_batch
+from lowface.io.arrays import Restore, as_float, image_to_tensor, tensor_to_image, tensor_to_uint8, to_batch, to_uint8
 from lowface.io.files import atomic_write_bytes
 from lowface.io.image import (
     IMAGE_SUFFIXES,
@@ -24,7 +24,26 @@ from lowface.io.image import (
 )
 
 __all__ = [
-    "IMAGE_SUFFIXES", "MAX_PIXELS", "MIN_SIDE", "RAW_SUFFIXES", "SIXTEEN_BIT_SUFFIXES", "VIDEO_SUFFIXES",
-    "WRITABLE_SUFFIXES", "ImageData", "ImageReadError", "Restore", "atomic_write_bytes", "decode_image",
-    "encode_image", "image_to_tensor", "output_suffix", "read_image", "tensor_to_image", "to_batch", "write_image",
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "MIN_SIDE",
+    "RAW_SUFFIXES",
+    "SIXTEEN_BIT_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "WRITABLE_SUFFIXES",
+    "ImageData",
+    "ImageReadError",
+    "Restore",
+    "as_float",
+    "atomic_write_bytes",
+    "decode_image",
+    "encode_image",
+    "image_to_tensor",
+    "output_suffix",
+    "read_image",
+    "tensor_to_image",
+    "tensor_to_uint8",
+    "to_batch",
+    "to_uint8",
+    "write_image",
 ]  # fmt: skip

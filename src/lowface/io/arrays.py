@@ -14,6 +14,21 @@ from torch import Tensor
 from lowface.io.image import ImageData, from_channels, quantize, split_channels
 
 
+def as_float(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 or float -> float32 in [0, 1]."""
+    return np.asarray(image, np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, ...) float in [0, 1] -> uint8, rounded (values outside [0, 1] clipped)."""
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def tensor_to_uint8(image: Tensor) -> np.ndarray:
+    """(3, H, W) tensor in [0, 1] -> contiguous (H, W, 3) uint8 (what dlib, OpenCV and MediaPipe take)."""
+    return np.ascontiguousarray((image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())
+
+
 def image_to_tensor(rgb: np.ndarray) -> Tensor:
     """(H, W, 3) float array -> (1, 3, H, W) float32 tensor."""
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
