@@ -164,3 +164,8 @@ print(DEFAULT_MODEL, lowface.gate is lowface.inference.gate, create_model.__modu
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "lowface.api is now lowface.inference"
     assert out[1] == "lowface-auto True lowface.inference.catalogue"
+
+
+def test_the_command_line_loads_torch_only_inside_a_command():
+    code = "import sys, lowface.cli; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
