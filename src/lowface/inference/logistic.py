@@ -13,7 +13,7 @@ from typing import ClassVar, TypeVar
 import torch
 from torch import Tensor
 
-from lowface.assets import WEIGHTS, package_file
+from lowface.assets import WEIGHTS, package_file, record_checksum
 
 FIT_LICENCE = "MIT (fitted by lowface's own code on LFW's training list and SICE's train scenes; research use, as both)"
 M = TypeVar("M", bound="LogisticModel")
@@ -40,10 +40,12 @@ class LogisticModel:
                 "coef": list(self.coef), "bias": self.bias}  # fmt: skip
 
     def save(self, path: Path, **details: object) -> None:
-        """Write the model as JSON with the command that made it, the date, ``details`` and the licence."""
+        """Write the model as JSON with the command that made it, the date, ``details`` and the licence (and its
+        checksum into the SHA256SUMS beside it, where the folder keeps one)."""
         record = {**self.to_dict(), "command": " ".join(["python", *sys.argv]), "date": date.today().isoformat(),
                   **details, "licence": FIT_LICENCE}  # fmt: skip
         path.write_text(json.dumps(record, indent=2) + "\n")
+        record_checksum(path)  # lowface/weights keeps a SHA256SUMS: a refitted model is listed again
 
     @classmethod
     def from_fit(cls: type[M], fit: LogisticModel) -> M:
