@@ -1,18 +1,24 @@
-"""Cost of every enhancer: parameters, GMACs, milliseconds per megapixel and peak memory, three image sizes,
-one thread and all threads, on this machine in one run.
+"""Cost of every enhancer side by side: parameters, GMACs, seconds per image, ratio to the faithful Zero-DCE++, peak
+memory; several image sizes, one thread and all threads, on this machine in one run.
 
 Usage:
     python benchmarks/speed.py --out benchmarks/results/speed.json
+    python benchmarks/speed.py --sizes 1080p --methods zero-dce++-x12,sci,lowface-fast,lowface-restore \
+        --out benchmarks/results/speed_1080p.json
 
-Each (method, size, threads) runs in a fresh subprocess so that its peak resident memory is its own; the
-time is the best of ``--repeats`` runs after one warm-up on a small image. Networks run through
-``lowface.Enhancer`` exactly as the CLI does (exact tiling for large images included).
+Fair order: every (method, size, threads) is measured in a fresh subprocess (its peak resident memory is its
+own; one warm-up on a 128 x 128 crop first), and the measurements are interleaved - round after round, every
+method once per round - so that a slow phase of the machine hits every method alike. A row's time is the best
+over all rounds and repeats, its spread the median. The reference (``--reference``, default ``zero-dce++-x12``:
+Zero-DCE++ as its authors run it, curves estimated at 1/12 resolution) gives the ratio column. Networks run
+through ``lowface.Enhancer`` exactly as the CLI does (exact tiling for large images included), gate off.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from pathlib import Path
 
 from common import provenance, write_results
@@ -21,8 +27,22 @@ from lowface.bench.speed import count_macs, measure
 
 SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
 DEFAULT_SIZES = "600x400,1080p,4K"
-METHODS = ["lowface", "lowface-fast", "lowface-restore", "lowface-auto", "zero-dce", "zero-dce++", "sci", "retinexnet"]
-METHODS += ["identity", "gamma", "he", "clahe", "lime"]
+METHODS = ["zero-dce++-x12", "zero-dce++", "zero-dce", "sci", "lowface-fast", "lowface-restore", "lowface-auto"]
+METHODS += ["lowface", "retinexnet", "identity", "gamma", "he", "clahe", "lime"]
+SLOW = {"lowface", "retinexnet", "lime"}  # seconds to minutes per large image: one repeat there
+
+
+def cost_of(method: str) -> dict:
+    """Parameters and conv GMACs per size (None for methods without convolutions)."""
+    from lowface.inference.catalogue import create_model
+
+    model = create_model(method)
+    macs = count_macs(model, 400, 600)
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "gmacs": {s: None if macs is None else macs * (h * w) / (400 * 600) / 1e9 for s, (h, w) in SIZES.items()},
+        "gmacs_1200x900": None if macs is None else count_macs(model, 900, 1200) / 1e9,
+    }
 
 
 def main() -> None:
@@ -30,58 +50,65 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--threads", default=f"1,{os.cpu_count()}")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (each method once per round)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per measurement process")
+    parser.add_argument("--reference", default="zero-dce++-x12")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     args = parser.parse_args()
 
-    from lowface.inference.catalogue import create_model
-
     methods, sizes = args.methods.split(","), args.sizes.split(",")
     thread_counts = sorted({int(t) for t in args.threads.split(",")})
-    cost = {}
-    for method in methods:
-        model = create_model(method)
-        params = sum(p.numel() for p in model.parameters())
-        macs = count_macs(model, 400, 600)
-        cost[method] = {
-            "parameters": params,
-            "gmacs": {s: None if macs is None else macs * (h * w) / (400 * 600) / 1e9 for s, (h, w) in SIZES.items()},
-        }
-    rows = []
-    for method in methods:
+    cost = {method: cost_of(method) for method in methods}
+    runs: dict[tuple[str, str, int], list[dict]] = {}
+    for round_number in range(args.rounds):
         for size in sizes:
             for threads in thread_counts:
-                repeats = 1 if method == "lowface" and size in ("4K", "8K") else args.repeats  # minutes a run
-                row = {"size": size, **measure(method, *SIZES[size], threads, repeats)}
-                rows.append(row)
-                print(
-                    f"{method:14s} {size:8s} {threads} thr  {row['ms_per_megapixel']:9.1f} ms/MP "
-                    f"{row['peak_rss_mb']:8.0f} MB peak",
-                    flush=True,
-                )
-
-    record = {
-        **provenance(),
-        "cost": cost,
-        "timings": rows,
-    }
-    lines = [
-        f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Time: best of "
-        f"{args.repeats} (1 for lowface at 4K/8K); peak RSS of the whole process (model + image + work). Input: "
-        f"uniform noise x 0.3 (a routed model's choice is shown in brackets; its params count both networks).",
-        "",
-        "| method | params | size | GFLOPs (2 x conv MACs) | threads | ms/MP | images/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+                for method in methods:
+                    big = size in ("4K", "8K") or (size == "1080p" and method == "lowface")
+                    repeats = 1 if method in SLOW and big else args.repeats
+                    if round_number and method in SLOW and big:
+                        continue  # minutes a run: one round is enough to place them
+                    row = measure(method, *SIZES[size], threads, repeats)
+                    runs.setdefault((method, size, threads), []).append(row)
+                    print(f"round {round_number + 1} {method:16s} {size:8s} {threads} thr {row['seconds']:8.3f} s "
+                          f"{row['peak_rss_mb']:6.0f} MB", flush=True)  # fmt: skip
+    rows = []
+    for (_method, size, _threads), measured in runs.items():
+        best = min(measured, key=lambda r: r["seconds"])
+        median = statistics.median(r["seconds"] for r in measured)
+        peak = max(r["peak_rss_mb"] for r in measured)
+        count = len(measured)
+        rows.append({**best, "size": size, "median_seconds": median, "measurements": count, "peak_rss_mb": peak})
+    reference = {(r["size"], r["threads"]): r["seconds"] for r in rows if r["method"] == args.reference}
     for row in rows:
+        base = reference.get((row["size"], row["threads"]))
+        row["ratio_to_reference"] = row["seconds"] / base if base else None
+
+    record = {**provenance(), "reference": args.reference, "rounds": args.rounds, "cost": cost, "timings": rows}
+    lines = [
+        f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Each (method, size, threads) in its "
+        f"own process, {args.rounds} interleaved round(s) x {args.repeats} timed run(s) after a warm-up (1 run for "
+        f"{', '.join(sorted(SLOW))} at 4K and up); time = best, median beside it; ratio = time / "
+        f"{args.reference}'s at the same size and threads; peak RSS of the whole process. Input: uniform noise "
+        "x 0.3; gate off (a routed model's choice in brackets; its params count both networks). GMACs: "
+        "convolution multiply-accumulates of one forward pass (2 FLOPs each).",
+        "",
+        f"| method | params | size | GMACs | threads | s / image | median s | x {args.reference} | images/s "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: (list(SIZES).index(r["size"]), r["threads"], r["seconds"])):
         c = cost[row["method"]]
         gmacs = c["gmacs"][row["size"]]
         method = row["method"] + (f" (ran {' + '.join(row['routed_to'])})" if row.get("routed_to") else "")
+        ratio = "-" if row["ratio_to_reference"] is None else f"{row['ratio_to_reference']:.2f}"
         lines.append(
-            f"| {method} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{2 * gmacs:.1f}'} "
-            f"| {row['threads']} | {row['ms_per_megapixel']:.1f} | {row['images_per_second']:.2f} "
-            f"| {row['peak_rss_mb']:.0f} |"
+            f"| {method} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{gmacs:.2f}'} "
+            f"| {row['threads']} | {row['seconds']:.3f} | {row['median_seconds']:.3f} | {ratio} "
+            f"| {row['images_per_second']:.2f} | {row['peak_rss_mb']:.0f} |"
         )
+    lines += ["", "Conv GMACs at 1200 x 900 (the size the Zero-DCE++ paper quotes its speed at):", ""]
+    lines += [f"- {m}: {c['gmacs_1200x900']:.3f}" for m, c in cost.items() if c["gmacs_1200x900"] is not None]
     write_results(args.out, record, lines)
 
 

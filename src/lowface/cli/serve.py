@@ -15,8 +15,10 @@ def serve(host: str, port: int, device: str) -> None:
     try:
         import uvicorn
 
+        from lowface.inference.devices import keep_freed_memory
         from lowface.web.app import create_app
     except ImportError:
         raise click.ClickException("lowface serve needs the web extra: pip install 'lowface[web]'") from None
+    keep_freed_memory()
     click.echo(f"lowface serve: http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     uvicorn.run(create_app(None if device == "auto" else device), host=host, port=port, log_level="warning")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lowface.inference.batch import BatchReport, needs_work
+from lowface.inference.devices import keep_freed_memory
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.inference.records import (
     drop_orphan_record,
@@ -78,6 +79,7 @@ class EnhanceActor:
         from lowface.inference.enhancer import Enhancer
 
         torch.set_num_threads(threads)
+        keep_freed_memory()
         spec = EnhancerSpec(**spec)
         self.enhancer = Enhancer.from_pretrained(
             spec.model, device=device, tile=spec.tile, weights=spec.weights, half=spec.half, gate=spec.gate,
