@@ -5,8 +5,9 @@ Usage:
     python benchmarks/profile.py --methods lowface-fast,lowface-restore,zero-dce++-x12 --size 1080x1920 \
         --out benchmarks/results/profile_1080p.json
 
-The network runs as ``Enhancer`` runs it for an image of that size that fits one tile (``model.enhance``, inference
-mode, after one warm-up on the full image); the operator table is from a second, profiled run.
+The network runs as the CLI runs it (freed memory kept for reuse) for an image of that size that fits one tile
+(``model.enhance``, inference mode, after one warm-up on the full image); the operator table is from a second,
+profiled run.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from common import provenance, write_results
 from torch.profiler import ProfilerActivity, profile
 
 from lowface.inference.catalogue import create_model
+from lowface.inference.devices import keep_freed_memory
 
 
 def part_times(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Wall seconds spent in each part of the network (submodules two levels deep at most, containers left out),
+    """Wall seconds spent in each part of the network (submodules two levels deep at most, module lists left out),
     one run; a part that runs inside another is counted in both."""
     parts = {name: child for name, child in model.named_modules()
-             if name and name.count(".") <= 1 and not isinstance(child, torch.nn.ModuleList | torch.nn.Sequential)}
+             if name and name.count(".") <= 1 and not isinstance(child, torch.nn.ModuleList)}
     spent: dict[str, float] = dict.fromkeys(parts, 0.0)
     started: dict[str, float] = {}
     handles = []
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/profile_1080p.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the CLI runs
     height, width = (int(v) for v in args.size.lower().split("x"))
     x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3
     record = {**provenance(args.threads), "size": [height, width], "methods": {}}
