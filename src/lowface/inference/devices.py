@@ -36,11 +36,12 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 def keep_freed_memory(limit: int = KEEP_FREED_BYTES) -> bool:
     """Let glibc's allocator keep freed blocks of up to ``limit`` bytes for reuse (True when set; False off glibc).
 
-    By default glibc hands every block over 32 MB straight back to the OS when it is freed and maps it again on
-    the next allocation, so each full-resolution temporary of each frame is paid in page faults (1080p, one
-    thread, docs/benchmarks.md: lowface-restore 2.1 -> 1.6 s, Zero-DCE++ 0.28 -> 0.16 s; the same outputs). The cost: the process keeps its peak memory until it exits instead of shrinking
-    between frames. The CLI, the web app, the Ray workers and the speed benchmark call this; a program using
-    the Python API may call it too, or set ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``.
+    By default glibc maps large blocks (over a threshold that starts at 128 KB and adapts up to 32 MB) freshly
+    from the OS and unmaps them when they are freed, so the full-resolution temporaries of every frame are paid
+    again in page faults (1080p, one thread, docs/benchmarks.md: lowface-restore 2.1 -> 1.6 s, Zero-DCE++
+    0.28 -> 0.16 s; the same outputs). The cost: the process keeps its peak memory until it exits instead of
+    shrinking between frames. The CLI, the web app, the Ray workers and the speed benchmark call this; a program
+    using the Python API may call it too, or set ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``.
     """
     if not sys.platform.startswith("linux"):
         return False
