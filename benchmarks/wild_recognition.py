@@ -5,10 +5,11 @@ Usage:
         --presets x0.15-noise0.02,gamma-noise-strong,physical-3 --methods none,gamma,lowface-fast,lowface-auto \
         --out benchmarks/results/wild_recognition.json
 
-Protocol (lowface.data.celeba's committed split; test people only, never trained on or used to choose anything):
-gallery = each person's first photo (by file name), clean; probes = the other photos darkened by a synthesis preset
-(seed 0), then processed by each method (the raw model, no exposure gate). Per judge (FaceNet with MTCNN, dlib with
-HOG and an MTCNN backup):
+The same protocol as ``lowface bench``'s in-the-wild part (lowface.bench.wild), with any presets and methods and
+the figures per judge in one table. Protocol (lowface.data.celeba's committed split; test people only, never
+trained on or used to choose anything): gallery = each person's first photo (by file name), clean; probes = the
+other photos darkened by a synthesis preset (seed 0), then processed by each method (the raw model, no exposure
+gate). Per judge (FaceNet with MTCNN, dlib with HOG and an MTCNN backup):
 - end to end: the face is found on the processed probe by the judge's own detector (the most central one); a probe
   where none is found counts as a miss; oracle: aligned as on its clean photo, so only recognition is measured;
 - rank-1 against the clean gallery, and recovery = (method - none) / (clean - none);
@@ -32,51 +33,11 @@ from common import provenance, write_results
 from tqdm import tqdm
 
 from lowface.bench.methods import MethodSpec
+from lowface.bench.wild import embed_all, gallery_and_probes, score_probes, threshold_at
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.io import atomic_write_bytes, image_to_tensor, read_image
-
-
-def gallery_and_probes(paths: list[Path], people: dict[Path, int]) -> tuple[list[int], list[int]]:
-    """Indices: each person's first photo (paths are sorted by name) as gallery, the rest as probes."""
-    seen, gallery, probes = set(), [], []
-    for i, path in enumerate(paths):
-        (probes if people[path] in seen else gallery).append(i)
-        seen.add(people[path])
-    return gallery, probes
-
-
-def embed_all(pipeline: RecognitionPipeline, images: list[np.ndarray], aligned_on: list[np.ndarray] | None = None):
-    """Unit embeddings and whether a face was found; faces found on ``aligned_on`` (default: the images)."""
-    vectors, found = [], []
-    for i, image in enumerate(images):
-        x = image_to_tensor(image)
-        with torch.inference_mode():
-            alignment = pipeline.align(image_to_tensor((aligned_on or images)[i])[0])
-            vectors.append(pipeline.embed(x, [alignment])[0].numpy())
-        found.append(alignment.detected)
-    return np.stack(vectors), np.array(found)
-
-
-def score_probes(vectors: np.ndarray, found: np.ndarray, gallery_vectors: np.ndarray, gallery_labels: np.ndarray,
-                 probe_labels: np.ndarray, thresholds: dict[float, float]) -> dict:  # fmt: skip
-    """Rank-1 (a probe whose face was not found is a miss), found share, impostor mean, FAR / TAR per threshold."""
-    similarity = vectors @ gallery_vectors.T
-    best = gallery_labels[similarity.argmax(1)]
-    rank1 = float(np.mean((best == probe_labels) & found))
-    own = similarity[np.arange(len(vectors)), [list(gallery_labels).index(x) for x in probe_labels]]
-    other = similarity[probe_labels[:, None] != gallery_labels[None, :]]
-    row = {"rank1": rank1, "found": float(found.mean()), "impostor_mean": float(other.mean())}
-    for far, threshold in thresholds.items():
-        row[f"far_at_{far:g}"] = float((other > threshold).mean())
-        row[f"tar_at_{far:g}"] = float(((own > threshold) & found).mean())
-    return row
-
-
-def threshold_at(impostor_scores: np.ndarray, far: float) -> float:
-    """The similarity above which a fraction ``far`` of the impostor pairs lies."""
-    return float(np.quantile(impostor_scores, 1 - far))
+from lowface.io import atomic_write_bytes, read_image
 
 
 def enhanced(name: str, weights: str | None, dark: list[np.ndarray], cache: Path) -> list[np.ndarray]:

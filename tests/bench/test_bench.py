@@ -132,7 +132,7 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     arguments = [
         "bench", "--data-root", str(data_root), "-o", str(out), "--cache-dir", str(cache), "--limit", "8",
         "--presets", "linear", "--methods", "clean,none,gamma,lowface-fast", "--sample", "6", "--real-limit", "2",
-        "--sice-limit", "3", "--speed-size", "64x64", "--lpips-vgg", str(vgg), "-q",
+        "--sice-limit", "3", "--speed-size", "64x64", "--lpips-vgg", str(vgg), "--wild-limit", "3", "-q",
     ]  # fmt: skip
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
@@ -157,6 +157,18 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
         assert pairs["none"]["psnr_matched"] > pairs["none"]["psnr"]  # most of the error was the exposure
         assert set(pairs["gamma"]["detectors"]["mtcnn"]) == {"found", "invented", "reference_faces"}
         assert "**Real pairs: SICE test scenes (3 under-exposed frames" in (out / "bench.md").read_text()
+    for judge in ("facenet", "dlib"):  # LFW's first 8 pairs are all genuine: no false-match figure to give
+        assert rows["gamma"]["judges"][judge]["far_at_clean"] is None
+    if (data_root / "celeba_wild").is_dir():  # in the wild: 3 test people (too few for the figures to mean much)
+        wild = record["wild"]
+        assert wild["about"]["people"] == 3 and wild["about"]["gallery"] == 3 and wild["about"]["probes"] >= 6
+        wild_rows = wild["presets"]["linear"]
+        assert list(wild_rows) == ["clean", "none", "gamma", "lowface-fast"]
+        assert all(0 <= row["judges"]["facenet"]["rank1"] <= 1 for row in wild_rows.values())
+        thresholds = wild["about"]["thresholds"]["dlib"]
+        assert thresholds["0.001"] >= thresholds["0.01"]  # fewer false accepts need a higher similarity
+        assert {"rank1_oracle", "far_at_0.001", "tar_at_0.01", "recovery"} <= set(wild_rows["gamma"]["judges"]["dlib"])
+        assert "**In the wild, linear: the 3 CelebA test people" in (out / "bench.md").read_text()
     assert record["command"].startswith("lowface bench")
     markdown = (out / "bench.md").read_text()
     assert "**LFW, linear: recognition**" in markdown and "| lowface-fast |" in markdown
@@ -189,7 +201,8 @@ def test_bench_smoke_run_writes_results_and_a_report_a_browser_renders(data_root
     has_sice = (data_root / "sice").is_dir()
     assert int(attributes["data-images-total"]) >= 3 + has_sice  # grid, plot, (real-pairs grid), real-photo grid
     assert attributes["data-images-loaded"] == attributes["data-images-total"]  # every image decoded
-    assert int(attributes["data-tables"]) == 4 + has_sice  # quality, recognition, (real pairs), real, speed
+    has_wild = (data_root / "celeba_wild").is_dir()
+    assert int(attributes["data-tables"]) == 4 + has_sice + has_wild  # quality, recognition, real, speed + these
 
 
 @pytest.mark.slow

@@ -1,15 +1,15 @@
-"""The in-the-wild identification benchmark's scoring (benchmarks/wild_recognition.py) on hand-made embeddings."""
+"""The in-the-wild identification scoring (lowface.bench.wild, used by ``lowface bench`` and
+benchmarks/wild_recognition.py) and LFW's false matches at the clean threshold, on hand-made embeddings."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-wild = pytest.importorskip("wild_recognition")
+from lowface.bench import wild
+from lowface.bench.rows import add_false_matches
 
 
 def test_gallery_is_each_persons_first_photo():
@@ -29,3 +29,25 @@ def test_rank1_counts_a_missed_face_as_a_miss_and_far_uses_the_clean_threshold()
     assert row["tar_at_0.001"] == pytest.approx(2 / 3)  # own-gallery similarity above 0.5 and the face found
     impostors = np.linspace(-1, 1, 10_001)
     assert wild.threshold_at(impostors, 1e-2) == pytest.approx(0.98, abs=1e-3)
+
+
+def test_clean_thresholds_come_from_pairs_of_different_people_only():
+    vectors = np.array([[1.0, 0], [1.0, 0], [0, 1.0], [0.6, 0.8]])  # photos 0 and 1 are one person
+    labels = np.array([1, 1, 2, 3])
+    thresholds = wild.clean_thresholds(vectors, labels)
+    impostors = np.array([0.0, 0.6, 0.0, 0.6, 0.8])  # (0,2) (0,3) (1,2) (1,3) (2,3); (0,1) = 1.0 is genuine
+    assert thresholds == {"0.001": pytest.approx(np.quantile(impostors, 0.999)),
+                          "0.01": pytest.approx(np.quantile(impostors, 0.99))}  # fmt: skip
+
+
+def test_lfw_false_matches_use_the_clean_impostors_threshold():
+    same = [True, False, False, False, False]
+    rows = {
+        "clean": {"judges": {"j": {"scores": [0.9, 0.1, 0.2, 0.3, 0.4]}}},
+        "alike": {"judges": {"j": {"scores": [0.9, 0.5, 0.5, 0.5, 0.1]}}},  # different people pulled together
+    }
+    add_false_matches(rows, ["j"], same, far=0.25)
+    threshold = np.quantile([0.1, 0.2, 0.3, 0.4], 0.75)  # 0.325
+    assert rows["clean"]["judges"]["j"]["far_at_clean"] == pytest.approx(0.25)  # 0.4 > 0.325
+    assert rows["alike"]["judges"]["j"]["far_at_clean"] == pytest.approx(0.75) and threshold < 0.5
+    assert rows["alike"]["judges"]["j"]["impostor_shift"] == pytest.approx(0.4 - 0.25)

@@ -42,3 +42,12 @@ def test_nms_known_values():
     scores = np.array([0.9, 0.8, 0.7])
     assert nms(boxes, scores, 0.5).tolist() == [0, 2]
     assert nms(boxes, scores, 0.9).tolist() == [0, 1, 2]
+
+
+def test_a_box_turned_inside_out_by_its_regression_is_dropped_before_cropping():
+    from lowface.face.mtcnn import _proper, _regress, _square
+
+    boxes = np.array([[10.0, 10, 40, 40], [10, 10, 40, 40]])
+    offsets = np.array([[0.1, 0.1, -0.1, -0.1], [0.9, 0.9, -0.9, -0.9]])  # the second ends with x2 < x1
+    candidates = _square(_regress(boxes, offsets))
+    assert _proper(candidates).tolist() == [True, False]

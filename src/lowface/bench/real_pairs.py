@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from lowface.bench.methods import method_images
+from lowface.bench.rows import cached_row
 from lowface.data.packing import packed
 from lowface.data.sice import sice_pairs
 from lowface.io import as_float, image_to_tensor, read_image, to_uint8
@@ -101,3 +104,34 @@ def face_agreement(found: list[list[np.ndarray]], reference: list[list[np.ndarra
     matched = sum(match_faces(f, r) for f, r in zip(found, reference, strict=True))
     total = sum(len(f) for f in found)
     return {"found": matched, "invented": total - matched, "reference_faces": sum(len(r) for r in reference)}
+
+
+def sice_record(config, detectors: dict, methods: list) -> tuple[dict, dict]:
+    """Every method on the real pairs of ``config.sice_split``: ({"split", "frames", "scenes"}, rows by method
+    label: fidelity raw and brightness-matched, faces found and invented per detector); rows cached."""
+    pairs = RealPairsSet.load(config.data_root, config.sice_split, config.sice_limit)
+    progress = config.progress
+    reference_faces = {
+        name: detect_boxes(detector, pairs.references) for name, detector in detectors.items()
+    }
+    rows: dict = {}
+    for method in tqdm(methods, desc=f"SICE {pairs.split}", unit="method", disable=not progress):
+        if method.name == "clean":  # the references themselves: nothing to compare
+            continue
+        images, seconds, source = method_images(
+            method, pairs.dataset, None, pairs.dark, len(pairs.dark), config.cache_dir, progress
+        )
+
+        def compute(images=images, seconds=seconds) -> dict:
+            row = {"seconds_per_image": seconds, **pair_fidelity(images, pairs.references)}
+            row["detectors"] = {
+                name: face_agreement(detect_boxes(detector, images), reference_faces[name])
+                for name, detector in detectors.items()
+            }
+            return row
+
+        key = hashlib.sha256(f"{source}{pairs.names}{config.detectors}".encode()).hexdigest()[:10]
+        rows[method.label] = cached_row(config.cache_dir / f"pairs-{source}-{key}.json", compute)
+    scenes = len({name.split("->")[1] for name in pairs.names})
+    about = {"split": pairs.split, "frames": len(pairs.dark), "scenes": scenes}
+    return about, rows

@@ -65,3 +65,25 @@ def add_recovery(rows: dict, judges: list[str]) -> None:
             low, high = rows["none"]["judges"][judge]["accuracy"], rows["clean"]["judges"][judge]["accuracy"]
             gap = high - low
             row["judges"][judge]["recovery"] = (row["judges"][judge]["accuracy"] - low) / gap if gap >= 0.01 else None
+
+
+def add_false_matches(rows: dict, judges: list[str], same: list[bool], far: float = 1e-2) -> None:
+    """Per judge: the false-accept rate of each method's impostor pairs at the similarity that gives FAR ``far``
+    on the clean images' impostor pairs ("far_at_clean"), and the shift of the mean impostor similarity from the
+    clean one ("impostor_shift"); both None without impostor pairs (LFW's first 300 pairs are all genuine). 1e-2
+    because LFW's 300 impostor pairs per 600 cannot resolve 1e-3."""
+    if "clean" not in rows:
+        return
+    impostor = ~np.asarray(same, bool)
+    if not impostor.any():
+        for row in rows.values():
+            for judge in judges:
+                row["judges"][judge].update(far_at_clean=None, impostor_shift=None)
+        return
+    for judge in judges:
+        clean = np.asarray(rows["clean"]["judges"][judge]["scores"])[impostor]
+        threshold = float(np.quantile(clean, 1 - far))
+        for row in rows.values():
+            scores = np.asarray(row["judges"][judge]["scores"])[impostor]
+            row["judges"][judge]["far_at_clean"] = float((scores > threshold).mean())
+            row["judges"][judge]["impostor_shift"] = float(scores.mean() - clean.mean())

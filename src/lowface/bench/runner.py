@@ -41,9 +41,11 @@ from lowface.bench.faces import (
     verification,
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, method_images
-from lowface.bench.real_pairs import RealPairsSet, detect_boxes, face_agreement, pair_fidelity
-from lowface.bench.rows import add_recovery, cached_row, mean_fidelity, no_reference
+from lowface.bench.real_pairs import sice_record
+from lowface.bench.rows import add_false_matches, add_recovery, cached_row, mean_fidelity, no_reference
 from lowface.bench.speed import measure
+from lowface.bench.wild import wild_record
+from lowface.data.celeba import CELEBA_DIR
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import SICE_DIR
 from lowface.data.synth import synthesize_float32
@@ -76,6 +78,8 @@ class BenchConfig:
     sice: bool = True  # real pairs: SICE's under-exposed frames against their scenes' references
     sice_split: str = "test"  # "val" for choices; "test" only for reporting
     sice_limit: int | None = None  # only the first N pairs of the split
+    wild: bool = True  # identification and false matches of the CelebA test people in the wild (celeba_wild/)
+    wild_limit: int | None = None  # only the first N test people
     speed_size: tuple[int, int] = (1000, 1000)  # (height, width); 0 x 0 skips speed
     speed_repeats: int = 2
     failures: int = 6  # failure cases kept per method and dataset
@@ -197,6 +201,7 @@ class Bench:
             for method in tqdm(self.methods, desc=f"LFW {preset}", unit="method", disable=not self.config.progress):
                 rows[method.label] = self.lfw_row(method, preset, dark)
             add_recovery(rows, list(self.judges))
+            add_false_matches(rows, list(self.judges), [p.same for p in self.images.pairs])
             results[preset] = rows
         return results
 
@@ -241,33 +246,12 @@ class Bench:
         return out
 
     def run_sice(self) -> tuple[dict, dict]:
-        """Every method on the real pairs of ``sice_split``: ({"frames", "scenes"}, rows by method label)."""
-        pairs = RealPairsSet.load(self.config.data_root, self.config.sice_split, self.config.sice_limit)
-        progress = self.config.progress
-        reference_faces = {
-            name: detect_boxes(detector, pairs.references) for name, detector in self.detectors.items()
-        }
-        rows: dict = {}
-        for method in tqdm(self.methods, desc=f"SICE {pairs.split}", unit="method", disable=not progress):
-            if method.name == "clean":  # the references themselves: nothing to compare
-                continue
-            images, seconds, source = method_images(
-                method, pairs.dataset, None, pairs.dark, len(pairs.dark), self.config.cache_dir, progress
-            )
+        """Every method on the real pairs of ``sice_split``: ({"split", "frames", "scenes"}, rows by method)."""
+        return sice_record(self.config, self.detectors, self.methods)
 
-            def compute(images=images, seconds=seconds) -> dict:
-                row = {"seconds_per_image": seconds, **pair_fidelity(images, pairs.references)}
-                row["detectors"] = {
-                    name: face_agreement(detect_boxes(detector, images), reference_faces[name])
-                    for name, detector in self.detectors.items()
-                }
-                return row
-
-            key = hashlib.sha256(f"{source}{pairs.names}{self.config.detectors}".encode()).hexdigest()[:10]
-            rows[method.label] = cached_row(self.config.cache_dir / f"pairs-{source}-{key}.json", compute)
-        scenes = len({name.split("->")[1] for name in pairs.names})
-        about = {"split": pairs.split, "frames": len(pairs.dark), "scenes": scenes}
-        return about, rows
+    def run_wild(self) -> dict:
+        """Identification and false matches of the CelebA test people under each preset (:mod:`.wild`)."""
+        return wild_record(self.config, self.judges, self.methods)
 
     def run(self) -> dict:
         lfw = self.run_lfw()
@@ -278,6 +262,12 @@ class Bench:
         elif self.config.sice:
             missing = f"no {SICE_DIR}/ under {self.config.data_root}: the real-pairs benchmark is skipped"
             warnings.warn(missing, stacklevel=1)
+        wild = {}
+        if self.config.wild and self.images is not None and (self.config.data_root / CELEBA_DIR).is_dir():
+            wild = self.run_wild()
+        elif self.config.wild and self.images is not None:
+            warnings.warn(f"no {CELEBA_DIR}/ under {self.config.data_root}: the in-the-wild part is skipped",
+                          stacklevel=1)  # fmt: skip
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.config).items()}
         return {
             "config": config,
@@ -289,5 +279,6 @@ class Bench:
             "real": real,
             "sice": sice,
             "real_pairs": sice_rows,
+            "wild": wild,
             "speed": self.run_speed(),
         }

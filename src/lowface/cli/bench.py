@@ -10,7 +10,7 @@ from lowface.cli.common import data_root_option, names, typed_command, user_erro
 
 
 @click.command()
-@data_root_option("lfw/, lowlight_real/ and sice/")
+@data_root_option("lfw/, lowlight_real/, sice/ and celeba_wild/")
 @click.option(
     "-o",
     "--output",
@@ -36,6 +36,13 @@ from lowface.cli.common import data_root_option, names, typed_command, user_erro
     help="Which SICE scenes: choose models on val, report on test.",
 )
 @click.option("--sice-limit", type=int, default=None, help="Use only the first N SICE pairs of the split.")
+@click.option(
+    "--wild/--no-wild",
+    default=True,
+    show_default=True,
+    help="Also identification and false matches of the CelebA test people in the wild (celeba_wild/).",
+)
+@click.option("--wild-limit", type=int, default=None, help="Use only the first N CelebA test people.")
 @click.option("--speed-size", default="1000x1000", show_default=True, help="HxW of the speed image; 0x0 skips.")
 @click.option("--focus", default=None, help="Method whose failure cases are shown (default: the first lowface*).")
 @click.option(
@@ -73,6 +80,8 @@ def bench(
     sice,
     sice_split,
     sice_limit,
+    wild,
+    wild_limit,
     speed_size,
     focus,
     public_figures,
@@ -95,7 +104,7 @@ def bench(
         data_root=data_root, limit=limit, presets=names(presets),
         methods=names(methods) if methods else default_methods(), judges=names(judges),
         detectors=names(detectors), sample=sample, real=real, real_limit=real_limit, sice=sice, sice_split=sice_split,
-        sice_limit=sice_limit,
+        sice_limit=sice_limit, wild=wild, wild_limit=wild_limit,
         speed_size=(height, width),
         threads=threads, cache_dir=cache_dir, progress=not quiet, lpips_vgg=lpips_vgg,
     )  # fmt: skip

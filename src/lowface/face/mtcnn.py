@@ -118,6 +118,12 @@ def _square(boxes: np.ndarray) -> np.ndarray:
     return np.stack([x1, y1, x1 + side, y1 + side], axis=1)
 
 
+def _proper(boxes: np.ndarray) -> np.ndarray:
+    """Which boxes still have a side of a pixel or more: a strong negative regression offset can turn a box
+    inside out, and such a box is no face (nor anything to crop)."""
+    return (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+
+
 def _crops(image: Tensor, boxes: np.ndarray, size: int) -> Tensor:
     """Crop integer boxes out of a (3, H, W) image (zero-padded outside it) and resize to size x size."""
     _, height, width = image.shape
@@ -177,6 +183,9 @@ class MTCNN(nn.Module):
         found = np.concatenate(boxes)
         found = found[nms(found[:, :4], found[:, 4], 0.7)]
         candidates = _square(_regress(found[:, :4], found[:, 5:9]))
+        candidates = candidates[_proper(candidates)]
+        if not len(candidates):
+            return []
         # R-Net
         prob, offsets = self.rnet(_crops(x, candidates, 24))
         keep = prob.numpy() >= self.thresholds[1]
@@ -185,6 +194,9 @@ class MTCNN(nn.Module):
             return []
         kept = nms(candidates, scores, 0.7)
         candidates = _square(_regress(candidates[kept], offsets[kept]))
+        candidates = candidates[_proper(candidates)]
+        if not len(candidates):
+            return []
         # O-Net
         prob, offsets, points = self.onet(_crops(x, candidates, 48))
         keep = prob.numpy() >= self.thresholds[2]
