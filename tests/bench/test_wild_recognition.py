@@ -51,3 +51,20 @@ def test_lfw_false_matches_use_the_clean_impostors_threshold():
     assert rows["clean"]["judges"]["j"]["far_at_clean"] == pytest.approx(0.25)  # 0.4 > 0.325
     assert rows["alike"]["judges"]["j"]["far_at_clean"] == pytest.approx(0.75) and threshold < 0.5
     assert rows["alike"]["judges"]["j"]["impostor_shift"] == pytest.approx(0.4 - 0.25)
+
+
+def test_cached_uint8_outputs_are_embedded_as_the_float_images_they_stand_for():
+    class Recorder:  # a stand-in recognizer: embeds an image as its mean level
+        def align(self, image):
+            return type("Alignment", (), {"detected": True})()
+
+        def embed(self, x, alignments):
+            import torch
+
+            return torch.stack([x.mean().reshape(1)])
+
+    level = np.full((8, 8, 3), 0.4, np.float32)
+    as_uint8 = np.round(level * 255).astype(np.uint8)
+    floats, _ = wild.embed_all(Recorder(), [level])
+    from_uint8, found = wild.embed_all(Recorder(), [as_uint8])
+    assert floats[0, 0] == pytest.approx(0.4) and from_uint8[0, 0] == pytest.approx(102 / 255) and found.all()

@@ -28,7 +28,7 @@ from lowface.bench.rows import cached_row
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.io import as_float, atomic_write_bytes, image_to_tensor, read_image
 
 FARS = (1e-3, 1e-2)
 
@@ -71,12 +71,12 @@ def gallery_and_probes(paths: list[Path], people: dict[Path, int]) -> tuple[list
 def embed_all(pipeline: RecognitionPipeline, images: list[np.ndarray],
               aligned_on: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(N, D) unit embeddings and (N,) whether a face was found; faces looked for on ``aligned_on`` (default:
-    the images themselves)."""
+    the images themselves). Images are (H, W, 3) float in [0, 1] or uint8 (the benchmark's cached outputs)."""
     vectors, found = [], []
     for i, image in enumerate(images):
         with torch.inference_mode():
-            alignment = pipeline.align(image_to_tensor((aligned_on or images)[i])[0])
-            vectors.append(pipeline.embed(image_to_tensor(image), [alignment])[0].numpy())
+            alignment = pipeline.align(image_to_tensor(as_float((aligned_on or images)[i]))[0])
+            vectors.append(pipeline.embed(image_to_tensor(as_float(image)), [alignment])[0].numpy())
         found.append(alignment.detected)
     return np.stack(vectors), np.array(found)
 
