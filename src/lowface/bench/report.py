@@ -47,6 +47,14 @@ def markdown_table(rows: dict[str, dict], columns: list[Column]) -> list[str]:
     return lines
 
 
+def _speed_note(config: dict, per_process: bool = False) -> str:
+    height, width = config["speed_size"]
+    if not height * width:
+        return "Speed: not measured in this run. "
+    where = ", each method in its own process" if per_process else ""
+    return f"Speed: one {height}x{width} image, {config['threads']} thread(s){where}. "
+
+
 def summary(record: dict, command: str, date: str, machine: str) -> str:
     c = record["config"]
     if not record["lfw"]:
@@ -54,9 +62,8 @@ def summary(record: dict, command: str, date: str, machine: str) -> str:
             "`lowface bench` on real images: NIQE (MATLAB algorithm, official pristine model), BRISQUE (brisque 0.2.0 "
             "model), LOE (against the method's input) and face detections on the real low-light photos; PSNR, SSIM "
             "(RGB, 11x11 Gaussian window) and CIEDE2000 of SICE's real under-exposed frames against their scene's "
-            "reference, raw and brightness-matched, and faces found / invented per detector. Speed: one "
-            f"{c['speed_size'][0]}x{c['speed_size'][1]} image, {c['threads']} thread(s). "
-            f"Command: `{command}`, {date}, {machine}."
+            "reference, raw and brightness-matched, and faces found / invented per detector. "
+            f"{_speed_note(c)}Command: `{command}`, {date}, {machine}."
         )
     return (
         f"`lowface bench`: the {record['images']} images of the first {record['pairs']} LFW pairs darkened by each "
@@ -70,9 +77,8 @@ def summary(record: dict, command: str, date: str, machine: str) -> str:
         f"recovery = share of the dark-to-clean accuracy gap won back, FAR@clean 1e-2 = false accepts among the "
         f"impostor pairs at the similarity that accepts 1 % of the clean impostor pairs (enhancement that makes "
         f"different people look alike raises it). In the wild: the CelebA test people, identification end to end "
-        f"and with the clean photo's alignment (oracle), FAR / TAR at clean-impostor thresholds. Speed: one "
-        f"{c['speed_size'][0]}x{c['speed_size'][1]} image, {c['threads']} thread(s), each method in its own "
-        f"process. Command: `{command}`, {date}, {machine}."
+        f"and with the clean photo's alignment (oracle), FAR / TAR at clean-impostor thresholds. "
+        f"{_speed_note(c, per_process=True)}Command: `{command}`, {date}, {machine}."
     )
 
 
