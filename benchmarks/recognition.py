@@ -26,9 +26,10 @@ from pathlib import Path
 import torch
 from common import provenance, write_results
 
+from lowface.bench.cache import cached_row
 from lowface.bench.faces import PairsSet, cached_alignments, cached_embed, paired_gain, verification
 from lowface.bench.methods import MethodSpec, method_images
-from lowface.bench.rows import cached_row, mean_fidelity
+from lowface.bench.rows import mean_fidelity
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 

@@ -49,14 +49,18 @@ def _package_dir(package: str) -> Path:
     return Path(str(resources.files(package)))
 
 
-@cache
-def _sums(package: str) -> dict[str, str]:
-    """{file name: sha256} from the package's SHA256SUMS ({} when it has none)."""
-    sums = _package_dir(package) / SUMS_FILE
+def read_sums(sums: Path) -> dict[str, str]:
+    """{file name: sha256} from a ``sha256sum``-format file ({} when there is none)."""
     if not sums.is_file():
         return {}
     entries = (line.split(maxsplit=1) for line in sums.read_text().splitlines() if line.strip())
     return {name.strip().lstrip("*"): digest for digest, name in entries}
+
+
+@cache
+def _sums(package: str) -> dict[str, str]:
+    """The package's SHA256SUMS, read once."""
+    return read_sums(_package_dir(package) / SUMS_FILE)
 
 
 def package_file(package: str, name: str, verify: bool = True) -> Path:
@@ -82,9 +86,7 @@ def record_checksum(path: str | Path) -> str:
     digest = sha256_file(path)
     if not sums_path.is_file():
         return digest
-    lines = {name.strip(): sha for sha, name in (line.split(maxsplit=1) for line in sums_path.read_text().splitlines()
-                                                 if line.strip())}  # fmt: skip
-    lines[path.name] = digest
+    lines = {**read_sums(sums_path), path.name: digest}
     sums_path.write_text("".join(f"{lines[name]}  {name}\n" for name in sorted(lines)))
     _sums.cache_clear()
     return digest

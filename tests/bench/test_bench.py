@@ -14,11 +14,12 @@ import torch
 from click.testing import CliRunner
 
 from lowface.backbones.vgg import _vgg16_layers
+from lowface.bench.cache import cached_row
 from lowface.bench.faces import PairsSet, identification_split, paired_gain
 from lowface.bench.methods import MethodSpec
 from lowface.bench.plots import failure_pairs
 from lowface.bench.report import markdown_table
-from lowface.bench.rows import add_recovery, cached_row, mean_fidelity
+from lowface.bench.rows import add_recovery, mean_fidelity
 from lowface.bench.tables import column, table_cells
 from lowface.cli import main
 from samples import browser

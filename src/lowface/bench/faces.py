@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lowface.bench.cache import cached_array
 from lowface.data.lfw import LFWPair, lfw_image_path, lfw_pairs
 from lowface.data.packing import packed
 from lowface.face.pipeline import Alignment, RecognitionPipeline
@@ -98,13 +99,8 @@ def embed(pipeline: RecognitionPipeline, images: list[np.ndarray], alignments: l
 
 
 def cached_embed(pipeline: RecognitionPipeline, images: list, alignments: list, cache: Path) -> np.ndarray:
-    if cache.exists():
-        return np.load(cache)
-    vectors = embed(pipeline, images, alignments)
-    buffer = io.BytesIO()
-    np.save(buffer, vectors)
-    atomic_write_bytes(cache, buffer.getvalue())
-    return vectors
+    """:func:`embed`, cached as .npy at ``cache``."""
+    return cached_array(cache, lambda: embed(pipeline, images, alignments))
 
 
 def verification(images: PairsSet, vectors: np.ndarray) -> dict[str, float]:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lowface.bench.cache import cached_row
 from lowface.bench.methods import method_images
-from lowface.bench.rows import cached_row
 from lowface.data.packing import packed
 from lowface.data.sice import sice_pairs
 from lowface.io import as_float, image_to_tensor, read_image, to_uint8

@@ -1,31 +1,19 @@
 """The figures of one benchmark row, computed from images: fidelity against references, no-reference quality, the
-share of the recognition gap won back; and the cache that makes a rerun resume row by row."""
+share of the recognition gap won back and the false matches at the clean threshold (rows are cached by
+:mod:`.cache`)."""
 
 from __future__ import annotations
-
-import json
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from lowface.io import as_float, atomic_write_bytes, image_to_tensor
+from lowface.io import as_float, image_to_tensor
 from lowface.metrics.brisque import brisque
 from lowface.metrics.fidelity import psnr, ssim
 from lowface.metrics.lightness import loe
 from lowface.metrics.niqe import niqe
 
 NIQE_MIN_SIDE = 192  # two 96-pixel blocks at the half scale
-
-
-def cached_row(path: Path, compute: Callable[[], dict]) -> dict:
-    """``compute()``'s JSON-able dict, read from ``path`` when a run has already written it there."""
-    if path.exists():
-        return json.loads(path.read_text())
-    row = compute()
-    atomic_write_bytes(path, json.dumps(row).encode())
-    return row
 
 
 def mean_fidelity(

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lowface.bench.cache import cached_row
 from lowface.bench.faces import (
     PairsSet,
     cached_alignments,
@@ -42,7 +43,7 @@ from lowface.bench.faces import (
 )
 from lowface.bench.methods import BOUNDS, MethodSpec, method_images
 from lowface.bench.real_pairs import sice_record
-from lowface.bench.rows import add_false_matches, add_recovery, cached_row, mean_fidelity, no_reference
+from lowface.bench.rows import add_false_matches, add_recovery, mean_fidelity, no_reference
 from lowface.bench.speed import measure
 from lowface.bench.wild import wild_record
 from lowface.data.celeba import CELEBA_DIR

@@ -15,7 +15,6 @@ synthesis preset (seed 0), then processed by a method (the raw model, no exposur
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lowface.bench.cache import cached_array, cached_row
 from lowface.bench.methods import MethodSpec, method_images
-from lowface.bench.rows import cached_row
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.io import as_float, atomic_write_bytes, image_to_tensor, read_image
+from lowface.io import as_float, image_to_tensor, read_image
 
 FARS = (1e-3, 1e-2)
 
@@ -133,15 +132,8 @@ def wild_record(config, judges: dict[str, RecognitionPipeline], methods: list[Me
                    "thresholds": {}}  # fmt: skip
     clean_vectors = {}
     for judge, pipeline in judges.items():
-        path = config.cache_dir / f"wild-clean-{judge}-{tag}.npz"
-        if path.exists():
-            with np.load(path) as stored:
-                vectors = stored["vectors"]
-        else:
-            vectors = embed_all(pipeline, wild.clean)[0]
-            buffer = io.BytesIO()
-            np.savez(buffer, vectors=vectors)
-            atomic_write_bytes(path, buffer.getvalue())
+        path = config.cache_dir / f"wild-clean-{judge}-{tag}.npy"
+        vectors = cached_array(path, lambda pipeline=pipeline: embed_all(pipeline, wild.clean)[0])
         clean_vectors[judge] = vectors
         about["thresholds"][judge] = clean_thresholds(vectors, labels)
     presets: dict = {}
