@@ -15,8 +15,30 @@ Imports flow one way: ``lowface.assets`` -> ``lowface.models`` / ``lowface.io`` 
 ``lowface.cli`` / ``lowface.web``; nothing here imports training, benchmark or face code.
 """
 
-from lowface.inference.api import enhance
-from lowface.inference.catalogue import create_model, list_models, model_card
-from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
+from __future__ import annotations
 
-__all__ = ["DEFAULT_MODEL", "Enhancer", "create_model", "enhance", "list_models", "model_card"]
+import importlib
+from typing import Any
+
+# Resolved on first use, so importing one submodule (e.g. ``.devices`` from the trainer) loads only that one:
+# the file and video side (PyAV, HEIC, RAW) stays unloaded until something asks for it.
+_LAZY = {
+    "enhance": "lowface.inference.api",
+    "create_model": "lowface.inference.catalogue",
+    "list_models": "lowface.inference.catalogue",
+    "model_card": "lowface.inference.catalogue",
+    "DEFAULT_MODEL": "lowface.inference.enhancer",
+    "Enhancer": "lowface.inference.enhancer",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'lowface.inference' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

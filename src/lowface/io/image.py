@@ -9,6 +9,7 @@ as 16-bit TIFF.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import zlib
@@ -19,7 +20,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from lowface.io.files import atomic_write_bytes
@@ -36,7 +36,19 @@ MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
-pillow_heif.register_heif_opener()  # HEIC/HEIF through PIL, both ways
+
+
+@functools.cache
+def _heif_support() -> bool:
+    """Register pillow-heif's HEIC/HEIF codec with PIL (both ways) on the first image read or written, so that
+    importing lowface loads no codec library; False where pillow-heif is not installed (HEIC then fails as an
+    unrecognised format, and writing one names the missing package)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 class ImageReadError(ValueError):
@@ -172,6 +184,7 @@ def read_image(path: str | Path) -> ImageData:
 
 def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     """Decode an image file's bytes (see :func:`read_image`); ``path`` names it in errors."""
+    _heif_support()
     try:
         header = Image.open(io.BytesIO(raw))
     except UnidentifiedImageError:
@@ -245,6 +258,8 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
 
 def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quality: int) -> bytes:
     """8-bit (H, W, 1..4) pixels -> file bytes, with EXIF and ICC."""
+    if not _heif_support() and pil_format == "HEIF":
+        raise RuntimeError("writing HEIC/HEIF needs pillow-heif: pip install pillow-heif")
     image = Image.fromarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels)
     options: dict[str, Any] = {}
     if data.exif:

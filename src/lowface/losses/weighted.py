@@ -49,7 +49,8 @@ class WeightedObjective(nn.Module):
 class ObjectiveParts:
     """What an objective factory may use, built by the trainer: the model being trained, the frozen feature
     extractor (None when no term needs one), the face identity loss (None without the face term), the contrastive
-    settings and ``frozen(name)``, which loads a catalogued model frozen on the training device."""
+    settings, ``frozen(name)``, which loads a catalogued model frozen on the training device, and the name of the
+    catalogued ``teacher`` a distillation objective learns from."""
 
     model: nn.Module
     features: nn.Module | None = None
@@ -58,6 +59,7 @@ class ObjectiveParts:
     use_negatives: bool = True
     lacr_model: str = "lacr-vae"
     frozen: Callable[[str], nn.Module] | None = None
+    teacher: str | None = None
 
 
 @dataclass(frozen=True)

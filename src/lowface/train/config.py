@@ -40,6 +40,7 @@ class TrainConfig:
     features: str = "efficientnet_lite0"
     features_weights: str | None = None
     recognizer: str = "facenet"  # drives the face term; the other one judges
+    teacher: str | None = None  # the catalogued model a "distill" objective learns from (e.g. lowface-fast)
     lacr_model: str = "lacr-vae"  # the catalogued LACR-VAE whose frozen encoder the "lacr" term uses
     face_scale: float = 1.0  # logits = scale x cosine (1: the paper's raw cosine)
     ablation: str = "full"  # a name of lowface.losses.objective.ABLATIONS, applied on load
@@ -52,6 +53,7 @@ class TrainConfig:
     log_every: int = 10
     max_minutes: float | None = None
     threads: int | None = None
+    workers: int = 0  # >0: prepare batches in this many background processes (same batches, resume-exact)
     train_only: list[str] | None = None  # train only parameters under these prefixes (e.g. [relight]); None: all
 
     def __post_init__(self) -> None:
@@ -81,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"sice_share must be in [0, 1], got {self.sice_share}")
         if self.sice_frames not in ("under", "all"):
             raise ValueError(f"sice_frames must be 'under' or 'all', got {self.sice_frames!r}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be 0 or more, got {self.workers}")
         if self.distance not in ("statistics", "aligned"):
             raise ValueError(f"distance must be 'statistics' or 'aligned', got {self.distance!r}")
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from lowface.backbones import create_feature_extractor
@@ -90,6 +90,7 @@ class Trainer:
         self.objective = self._objective(face_loss)
         self.optimizer = self._optimizer()
         self.dataset = dataset or self._dataset(paths, labels, faces)
+        self.step_batches = StepBatches(self.dataset, config.batch_size, config.seed, self.rank, self.world)
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training, summed over resumed sessions
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
@@ -122,7 +123,7 @@ class Trainer:
         needs_features = any(weights.get(term, 0) for term in FEATURE_TERMS)
         features = create_feature_extractor(config.features, config.features_weights) if needs_features else None
         parts = ObjectiveParts(self.model, features, face_loss, config.distance, config.use_negatives,
-                               config.lacr_model, self._frozen)  # fmt: skip
+                               config.lacr_model, self._frozen, config.teacher)  # fmt: skip
         return OBJECTIVES.get(config.objective).build(weights, parts).to(self.device)
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -181,18 +182,27 @@ class Trainer:
     # -- data order -------------------------------------------------------------------------------------
 
     def batch_indices(self, step: int) -> list[int]:
-        """Indices of the batch at a global step: a seeded permutation per epoch (resume-exact)."""
-        per_epoch = max(len(self.dataset) // self.config.batch_size, 1)
-        epoch, offset = divmod(step, per_epoch)
-        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.config.seed + epoch))
-        self.dataset.set_epoch(epoch)
-        size = self.config.batch_size
-        return order[offset * size : (offset + 1) * size].tolist()
+        """Indices of the global batch at ``step`` (see :class:`StepBatches`)."""
+        return self.step_batches.indices(step)
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """This process's share of the global batch at ``step``, on the training device."""
-        items = [self.dataset[i] for i in self.batch_indices(step)[self.rank :: self.world]]
-        return {key: torch.stack([item[key] for item in items]).to(self.device) for key in items[0]}
+        return {key: value.to(self.device) for key, value in self.step_batches[step].items()}
+
+    def batches(self) -> Any:
+        """The batches from the current step on, each on the training device. With ``workers`` they are made
+        ahead in background processes; a batch depends on its step alone, so the data are the same either way."""
+        if not self.config.workers:
+            return (self.batch(step) for step in range(self.step, self.config.steps))
+        loader = DataLoader(
+            self.step_batches,
+            batch_size=None,
+            sampler=range(self.step, self.config.steps),
+            num_workers=self.config.workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4,
+        )
+        return ({key: value.to(self.device, non_blocking=True) for key, value in b.items()} for b in loader)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -227,8 +237,8 @@ class Trainer:
         )
         log_path = self.out_dir / "log.jsonl" if self.rank == 0 else os.devnull
         with open(log_path, "a") as log:
-            while self.step < config.steps:
-                result = self.train_step(self.batch(self.step))
+            for batch in self.batches():
+                result = self.train_step(batch)
                 if result is None:
                     bad += 1
                     if bad >= MAX_CONSECUTIVE_BAD_STEPS:
@@ -253,6 +263,31 @@ class Trainer:
         progress.close()
         self.save_checkpoint()
         return self.export_weights()
+
+
+class StepBatches(Dataset):
+    """Item ``step``: one process's share of the global batch at that step, stacked on the CPU.
+
+    The global batch is a slice of a seeded permutation per epoch, so it depends on the step alone: a resumed
+    run, or DataLoader workers preparing batches ahead, see exactly the same data.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.dataset, self.batch_size, self.seed, self.rank, self.world = dataset, batch_size, seed, rank, world
+
+    def __len__(self) -> int:
+        return 2**62  # any step; the trainer's sampler says which
+
+    def indices(self, step: int) -> list[int]:
+        per_epoch = max(len(self.dataset) // self.batch_size, 1)
+        epoch, offset = divmod(step, per_epoch)
+        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
+        self.dataset.set_epoch(epoch)
+        return order[offset * self.batch_size : (offset + 1) * self.batch_size].tolist()
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        items = [self.dataset[i] for i in self.indices(step)[self.rank :: self.world]]
+        return {key: torch.stack([item[key] for item in items]) for key in items[0]}
 
 
 def train(config: TrainConfig) -> Path:
