@@ -99,7 +99,7 @@ def test_imports_only_point_down_the_layers():
 
 
 def test_the_runtime_loads_no_training_benchmark_or_face_code():
-    code = ("import sys, lowface.inference; "
+    code = ("import sys, lowface.inference; lowface.inference.Enhancer; "
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('lowface'))))")  # fmt: skip
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert "lowface.inference.enhancer" in loaded and "lowface.models.restore_net" in loaded
@@ -169,3 +169,11 @@ print(DEFAULT_MODEL, lowface.gate is lowface.inference.gate, create_model.__modu
 def test_the_command_line_loads_torch_only_inside_a_command():
     code = "import sys, lowface.cli; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_training_loads_no_file_or_video_codec():
+    """The trainer runs where only PyTorch and the image basics are installed (e.g. a rented GPU machine)."""
+    code = ("import sys\nfrom lowface.train.trainer import Trainer\n"
+            "from lowface.inference.catalogue import create_model\n"
+            "print(sorted(m for m in ('av', 'pillow_heif', 'rawpy') if m in sys.modules))")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -20,10 +22,49 @@ def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
     return (kernel / kernel.sum()).float()
 
 
+def _opencv_can_run(x: Tensor) -> bool:
+    """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor that needs no gradient,
+    outside tracing, scripting, ONNX export and torch.compile (which must see torch ops). OpenCV's separable
+    filters and resizing are several times faster than PyTorch's CPU kernels for these shapes, same values."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and not (torch.is_grad_enabled() and x.requires_grad)
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
+        and x.shape[1] <= 512  # OpenCV's channel limit
+    )
+
+
+def _per_image(x: Tensor, function) -> Tensor:
+    """Apply ``function`` ((H, W, C) float32 array -> (H', W', C) array) to every image of (B, C, H, W) with
+    OpenCV limited to torch's thread count; -> (B, C, H', W')."""
+    cv2.setNumThreads(torch.get_num_threads())
+    outputs = []
+    for image in x.detach():
+        result = function(np.ascontiguousarray(image.permute(1, 2, 0).numpy()))
+        outputs.append(torch.from_numpy(result.reshape(*result.shape[:2], -1)).permute(2, 0, 1))
+    return torch.stack(outputs).contiguous()
+
+
+def upsample_bilinear(x: Tensor, scale: int) -> Tensor:
+    """``F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)``: (B, C, h, w) ->
+    (B, C, h * scale, w * scale), through OpenCV where it can run (same values to float rounding)."""
+    if _opencv_can_run(x):
+        height, width = x.shape[-2] * scale, x.shape[-1] * scale
+        return _per_image(x, lambda image: cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
     kernel = gaussian_kernel1d(sigma).to(x)
     channels, radius = x.shape[1], kernel.numel() // 2
+    if _opencv_can_run(x) and min(x.shape[-2:]) > radius:  # reflect padding = OpenCV's BORDER_REFLECT_101
+        taps = kernel.numpy().astype(np.float32)
+        return _per_image(x, lambda image: cv2.sepFilter2D(image, -1, taps, taps, borderType=cv2.BORDER_REFLECT_101))
     pad_mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
     x = F.pad(x, (radius, radius, radius, radius), mode=pad_mode)
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)

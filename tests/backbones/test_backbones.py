@@ -71,3 +71,20 @@ def test_lite0_checksum_is_verified(tmp_path: Path):
     torch.save({}, bogus)
     with pytest.raises(ValueError, match="sha256"):
         load_lite0(bogus)
+
+
+def test_the_feature_layers_alone_give_the_same_features(tmp_path: Path):
+    from lowface.backbones.efficientnet_lite import EfficientNetLiteFeatures, save_feature_layers
+
+    path = save_feature_layers(tmp_path / "layers.safetensors")
+    assert path.stat().st_size < 4e6  # the 19 MB file's first layers only
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    full = create_feature_extractor("efficientnet_lite0")(x, ("s8", "s16"))
+    small = create_feature_extractor("efficientnet_lite0", path)(x, ("s8", "s16"))
+    for tap in ("s8", "s16"):
+        assert torch.equal(full[tap], small[tap])
+    state = safetensors.torch.load_file(str(path))
+    safetensors.torch.save_file({k: v for k, v in state.items() if not k.startswith("_blocks.10.")},
+                                str(tmp_path / "short.safetensors"))  # fmt: skip
+    with pytest.raises(ValueError, match=r"lacks the EfficientNet-Lite0 layers _blocks\.10"):
+        EfficientNetLiteFeatures(load_lite0(tmp_path / "short.safetensors"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import assert_close
+from conftest import assert_close, smooth_test_image
 from lowface.backbones.base import FeatureExtractor
 from lowface.filters import gaussian_blur
 from lowface.losses import (
@@ -233,3 +233,17 @@ def test_table_iv_ablations_switch_the_right_terms():
     assert no_contrastive["feature_cr"] == no_contrastive["brightness_cr"] == 0.0 and no_contrastive["semantic"] == 1.0
     with pytest.raises(ValueError, match="unknown ablation"):
         load_config(None, ["ablation=no-everything"])
+
+
+def test_detail_loss_ignores_brightness_and_sees_noise():
+    from lowface.losses.feature import DetailLoss
+
+    clean = torch.from_numpy(smooth_test_image(64, 64, seed=3)).permute(2, 0, 1)[None].float()
+    loss = DetailLoss(sigma=2.0)
+    assert loss(clean + 0.2, clean).item() < 1e-6  # an exposure offset is not detail
+    assert loss(clean, clean).item() == 0.0
+    noisy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    assert loss(noisy, clean).item() > 0.02
+    noisy.requires_grad_(True)
+    loss(noisy, clean).backward()
+    assert noisy.grad.abs().sum() > 0

@@ -82,3 +82,37 @@ def test_the_denoiser_cannot_change_brightness_beyond_a_few_pixels():
     unconstrained.load_state_dict(net.state_dict())
     with torch.no_grad():
         assert (unconstrained(x).reflectance - base).mean() > 0.1
+
+
+def test_the_fast_student_layout_tiles_exactly_and_costs_a_third_of_the_denoiser():
+    torch.manual_seed(2)
+    student = RestoreNet(scale=8, width=16, unshuffle=4, detail_sigma=8.0).eval()
+    for p in student.denoiser.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    assert student.size_multiple == 16
+    x = torch.rand(1, 3, 200, 260) * 0.3
+
+    def run(t):
+        return student(t).reflectance
+
+    with torch.no_grad():  # float32 without gradients: the OpenCV blur and resize run
+        full = run(x)
+        tiled = tiled_apply(run, x, 96, student.receptive_radius, student.size_multiple)
+    assert_close(tiled, full, atol=2e-5, rtol=0)
+
+    def conv_macs(module, size=256):
+        total = 0
+
+        def hook(conv, _inputs, output):
+            nonlocal total
+            total += output.numel() * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] // conv.groups
+
+        handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+        with torch.no_grad():
+            module(torch.rand(1, 3, size, size), torch.rand(1, 1, size, size))
+        for handle in handles:
+            handle.remove()
+        return total
+
+    ratio = conv_macs(student.denoiser) / conv_macs(RestoreNet().denoiser)
+    assert 0.3 < ratio < 0.4

@@ -276,3 +276,34 @@ def test_training_mixes_real_pairs_in_and_the_weights_record_their_model(tiny_si
                                        "sice_frames=all"]))  # fmt: skip
     assert type(alone.dataset).__name__ == "RealPairsDataset" and len(alone.dataset) > 900  # every train frame
     alone.fit()
+
+
+@pytest.mark.slow
+def test_worker_processes_train_exactly_as_the_main_process(tiny_data: Path, tmp_path: Path):
+    plain = Trainer(config_for(tiny_data, tmp_path / "plain", 3)).fit()
+    with_workers = Trainer(config_for(tiny_data, tmp_path / "workers", 3, "fast_enhance_net", "workers=2")).fit()
+    a, b = safetensors.torch.load_file(str(plain)), safetensors.torch.load_file(str(with_workers))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="workers must be 0 or more"):
+        load_config(None, ["workers=-1"])
+
+
+def test_a_distilled_student_learns_its_teacher_and_leaves_the_teacher_alone(tiny_data: Path, tmp_path: Path):
+    from lowface.inference.catalogue import create_model
+
+    teacher_before = {k: v.clone() for k, v in create_model("lowface-fast").state_dict().items()}
+    extra = ["objective=distill", "teacher=lowface-fast", "model.scale=8", "model.width=8", "lr=0.001",
+             "loss_weights.teacher_illumination=0.1"]  # fmt: skip
+    trainer = Trainer(load_config(None, [*overrides(tiny_data, tmp_path / "student", 8)[:-2], *extra]))
+    batch = trainer.batch(0)
+    first = trainer.objective(trainer.model(batch["low"]), batch)[1]["teacher"]
+    trainer.fit()
+    trainer.model.eval()
+    with torch.no_grad():
+        last = trainer.objective(trainer.model(batch["low"]), batch)[1]["teacher"]
+    assert last < first  # it moved towards the teacher's output
+    assert not any(p.requires_grad for p in trainer.objective.teacher.parameters())
+    teacher_after = trainer.objective.teacher.state_dict()
+    assert all(torch.equal(teacher_before[k], teacher_after[k].cpu()) for k in teacher_before)
+    with pytest.raises(ValueError, match="needs a teacher"):
+        Trainer(load_config(None, [*overrides(tiny_data, tmp_path / "orphan", 1)[:-2], "objective=distill"]))

@@ -40,9 +40,8 @@ Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer m
 
 @functools.cache
 def _heif_support() -> bool:
-    """Register pillow-heif's HEIC/HEIF codec with PIL (both ways) on the first image read or written, so that
-    importing lowface loads no codec library; False where pillow-heif is not installed (HEIC then fails as an
-    unrecognised format, and writing one names the missing package)."""
+    """Register pillow-heif's HEIC/HEIF codec with PIL on first use (importing lowface loads no codec library);
+    False without pillow-heif (HEIC then reads as an unrecognised format; writing one names the package)."""
     try:
         import pillow_heif
     except ImportError:

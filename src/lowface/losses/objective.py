@@ -9,7 +9,7 @@ from torch import Tensor
 from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
 from lowface.losses.face_identity import FaceIdentityLoss
-from lowface.losses.feature import ColorLoss, PerceptualLoss, SmoothLoss
+from lowface.losses.feature import ColorLoss, DetailLoss, PerceptualLoss, SmoothLoss
 from lowface.losses.lacr import LACRTerm
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.losses.weighted import ObjectiveParts, WeightedObjective, register_objective
@@ -32,7 +32,9 @@ PAPER_WEIGHTS = {
 # drop-in alternative to the contrastive module. "clean_perceptual": the perceptual distance to the clean crop
 # (stride-8 features of the same frozen backbone): a recognizer-agnostic pull towards the clean image's
 # texture, against the blur an L1 reconstruction alone settles for on noisy inputs.
-EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0}
+# "clean_detail": the L1 distance of the fine detail (image minus its blur) to the clean crop's, which reaches a
+# high-passed denoiser where a plain L1 to a reference of another brightness does not (losses/feature.py).
+EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0, "clean_detail": 0.0}
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
 FEATURE_TERMS = ("feature_cr", "perceptual", "clean_perceptual")  # terms that need the feature extractor
 
@@ -52,7 +54,7 @@ class LowFaceNetObjective(WeightedObjective):
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
     term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,),
-    for the reconstruction and clean_perceptual terms (synthetic data only) "clean" (B, 3, H, W).
+    for the reconstruction, clean_perceptual and clean_detail terms (paired data only) "clean" (B, 3, H, W).
     Returns (total loss, {term: unweighted value}).
     """
 
@@ -77,6 +79,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.perceptual = PerceptualLoss(features)
         self.clean_perceptual = PerceptualLoss(features, tap="s8", exposure_matched=False)
         self.color = ColorLoss()
+        self.clean_detail = DetailLoss()
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
@@ -94,6 +97,7 @@ class LowFaceNetObjective(WeightedObjective):
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
             "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
             "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
+            "clean_detail": lambda: self.clean_detail(enhanced, batch["clean"]),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
 

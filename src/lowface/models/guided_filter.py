@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.filters import upsample_bilinear
+
 GuideDomain = Literal["linear", "log"]
 LOG_OFFSET = 1 / 255  # log(x + 1/255): a black pixel stays finite, one 8-bit step above it is ~0.7 apart
 
@@ -52,7 +54,9 @@ class FastGuidedUpsampler(nn.Module):
         a = cov_gt / (var_g + self.eps)
         b = mean_t - a * mean_g
         height, width = guide_high.shape[-2:]
-        a_high = F.interpolate(box_mean(a, r), scale_factor=scale, mode="bilinear", align_corners=False)
-        b_high = F.interpolate(box_mean(b, r), scale_factor=scale, mode="bilinear", align_corners=False)
-        out = a_high[..., :height, :width] * guide_high + b_high[..., :height, :width]
-        return torch.exp(out) if self.domain == "log" else out
+        coefficients = upsample_bilinear(torch.cat([box_mean(a, r), box_mean(b, r)], 1), scale)
+        a_high, b_high = coefficients[..., :height, :width].chunk(2, dim=1)
+        out = torch.addcmul(b_high, a_high, guide_high)
+        if self.domain != "log":
+            return out
+        return torch.exp(out) if out.requires_grad else out.exp_()  # in place where autograd does not need it

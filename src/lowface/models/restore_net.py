@@ -38,7 +38,7 @@ class ReflectanceDenoiser(nn.Module):
 
     The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels
     at 1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels); H and W are padded to multiples of 4u
-    (replicate) and cropped back. ``unshuffle`` 4 costs about a quarter of 2 at the same width.
+    (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width.
     """
 
     def __init__(self, width: int = 32, unshuffle: int = 2):

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.filters import upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
@@ -119,6 +120,6 @@ class ZeroDCEPlusPlus(EnhancementModel):
         else:
             low = F.avg_pool2d(x, self.scale_factor, ceil_mode=True)
             # a fixed factor (not a target size) keeps sample positions independent of the image size: exact tiles
-            curves = F.interpolate(self.estimator(low), scale_factor=self.scale_factor, mode="bilinear")
+            curves = upsample_bilinear(self.estimator(low), self.scale_factor)
             curves = curves[..., : x.shape[-2], : x.shape[-1]]
         return CurveOutput(apply_curves(x, curves, self.iterations), curves)

@@ -1,0 +1,46 @@
+"""The shared filters: OpenCV stands in for PyTorch's slower CPU kernels only where it gives the same values."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import assert_close
+from lowface.filters import gaussian_blur, upsample_bilinear
+from lowface.models.enhance_net import clamp_passing_gradient
+
+
+@pytest.mark.parametrize("scale", [4, 8, 12])
+def test_upsampling_through_opencv_equals_pytorch(scale: int):
+    x = torch.rand(2, 6, 9, 14, generator=torch.Generator().manual_seed(scale))
+    reference = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        fast = upsample_bilinear(x, scale)
+    assert fast.shape == reference.shape and fast.is_contiguous()
+    assert_close(fast, reference, atol=1e-5, rtol=0)  # float32 rounding of the sample positions
+    x.requires_grad_(True)
+    upsample_bilinear(x, scale).sum().backward()  # with a gradient to pass it is PyTorch's op
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("sigma", [2.0, 4.0, 8.0])
+def test_blurring_through_opencv_equals_pytorch(sigma: float):
+    x = torch.rand(2, 3, 61, 77, generator=torch.Generator().manual_seed(int(sigma)))
+    reference = gaussian_blur(x.double(), sigma).float()  # float64: PyTorch's path
+    with torch.no_grad():
+        fast = gaussian_blur(x, sigma)
+    assert_close(fast, reference, atol=1e-6, rtol=0)
+    tiny = torch.rand(1, 3, 10, 10)  # smaller than the kernel: replicate padding, PyTorch's path
+    assert gaussian_blur(tiny, 8.0).shape == tiny.shape
+
+
+def test_the_straight_through_clamp_clamps_the_same_with_or_without_a_gradient():
+    x = torch.linspace(-1, 2, 31)
+    with torch.no_grad():
+        plain = clamp_passing_gradient(x, 0.0, 1.0)
+    x.requires_grad_(True)
+    passing = clamp_passing_gradient(x, 0.0, 1.0)
+    assert torch.equal(plain, passing.detach())
+    passing.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))  # the gradient passes outside [0, 1] too
