@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--description", required=True)
     parser.add_argument("--command", required=True)
     parser.add_argument("--note", default=None, help="e.g. where the init_from weights came from")
+    parser.add_argument("--trained-on", default=None, help="the machine, when it was not this one (e.g. a GPU)")
     args = parser.parse_args()
 
     config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
@@ -56,12 +57,13 @@ def main() -> None:
             "steps": log[-1]["step"] if log else 0,
             "train_seconds": log[-1].get("train_seconds") if log else None,
             "final_loss": log[-1]["loss"] if log else None,
-            "trained_on": f"{date.today().isoformat()}, {platform.machine()} CPU, {os.cpu_count()} cores, "
+            "trained_on": args.trained_on
+            or f"{date.today().isoformat()}, {platform.machine()} CPU, {os.cpu_count()} cores, "
             f"{config.get('threads') or 'all'} thread(s), torch from lowface's venv",
             "config": config,
         },
     }
-    if config.get("init_from"):
+    if config.get("init_from") and Path(config["init_from"]).is_file():
         manifest[args.name]["extra"]["init_from_sha256"] = sha256_file(config["init_from"])
     if args.note:
         manifest[args.name]["extra"]["note"] = args.note

@@ -37,9 +37,9 @@ def clamp_passing_gradient(x: Tensor, low: float, high: float) -> Tensor:
 
     A plain clamp has zero gradient outside [low, high]: once a channel of I = S + head crosses 1 during
     training it can never come back (we saw whole colour channels die that way and tint every output).
-    Without a gradient to pass (inference) it is the plain clamp, which costs a third as much.
+    Without a gradient to pass (inference, traced or exported graphs) it is the plain clamp, a third the cost.
     """
-    if not (torch.is_grad_enabled() and x.requires_grad):
+    if torch.jit.is_tracing() or not (torch.is_grad_enabled() and x.requires_grad):
         return x.clamp(low, high)
     return x + (x.clamp(low, high) - x).detach()
 

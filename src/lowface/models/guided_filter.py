@@ -59,4 +59,6 @@ class FastGuidedUpsampler(nn.Module):
         out = torch.addcmul(b_high, a_high, guide_high)
         if self.domain != "log":
             return out
-        return torch.exp(out) if out.requires_grad else out.exp_()  # in place where autograd does not need it
+        if out.requires_grad or torch.jit.is_tracing():
+            return torch.exp(out)
+        return out.exp_()  # in place where neither autograd nor a traced graph needs the input kept
