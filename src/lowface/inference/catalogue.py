@@ -82,7 +82,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
     Example:
         >>> list_models("lowface*")
-        ['lowface', 'lowface-auto', 'lowface-fast', 'lowface-fast-v2', 'lowface-restore']
+        ['lowface', 'lowface-auto', 'lowface-fast', 'lowface-fast-v2', 'lowface-restore', 'lowface-restore-fast']
     """
     return sorted(name for name in _cards() if fnmatch(name, pattern))
 
