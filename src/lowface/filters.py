@@ -23,13 +23,15 @@ def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
 
 
 def _opencv_can_run(x: Tensor) -> bool:
-    """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor that needs no gradient,
-    outside tracing, scripting, ONNX export and torch.compile (which must see torch ops). OpenCV's separable
-    filters and resizing are several times faster than PyTorch's CPU kernels for these shapes, same values."""
+    """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor under ``no_grad`` /
+    ``inference_mode`` (inference; training keeps PyTorch's ops throughout, so its numbers do not depend on which
+    tensors need a gradient), outside tracing, scripting, ONNX export and torch.compile (which must see torch
+    ops). OpenCV's separable filters and resizing are several times faster than PyTorch's CPU kernels for these
+    shapes; the values agree to float32 rounding."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
-        and not (torch.is_grad_enabled() and x.requires_grad)
+        and not torch.is_grad_enabled()
         and not torch.jit.is_tracing()
         and not torch.jit.is_scripting()
         and not torch.onnx.is_in_onnx_export()
