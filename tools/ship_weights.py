@@ -63,7 +63,7 @@ def main() -> None:
             "config": config,
         },
     }
-    if config.get("init_from") and Path(config["init_from"]).is_file():
+    if config.get("init_from"):
         manifest[args.name]["extra"]["init_from_sha256"] = sha256_file(config["init_from"])
     if args.note:
         manifest[args.name]["extra"]["note"] = args.note

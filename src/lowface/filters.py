@@ -22,22 +22,25 @@ def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
     return (kernel / kernel.sum()).float()
 
 
-def _opencv_can_run(x: Tensor) -> bool:
-    """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor under ``no_grad`` /
-    ``inference_mode`` (inference; training keeps PyTorch's ops throughout, so its numbers do not depend on which
-    tensors need a gradient), outside tracing, scripting, ONNX export and torch.compile (which must see torch
-    ops). OpenCV's separable filters and resizing are several times faster than PyTorch's CPU kernels for these
-    shapes; the values agree to float32 rounding."""
-    return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and not torch.is_grad_enabled()
-        and not torch.jit.is_tracing()
-        and not torch.jit.is_scripting()
-        and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
-        and x.shape[1] <= 512  # OpenCV's channel limit
+def plain_inference() -> bool:
+    """Whether the current code runs as plain inference: under ``no_grad`` / ``inference_mode`` and outside
+    tracing, scripting, ONNX export and torch.compile (which must see the reference torch ops). Only then may a
+    cheaper stand-in with the same values run (an OpenCV kernel, a plain clamp, an in-place op); training keeps
+    the reference ops throughout, so its numbers do not depend on which tensors need a gradient."""
+    return not (
+        torch.is_grad_enabled()
+        or torch.jit.is_tracing()
+        or torch.jit.is_scripting()
+        or torch.onnx.is_in_onnx_export()
+        or torch.compiler.is_compiling()
     )
+
+
+def _opencv_can_run(x: Tensor) -> bool:
+    """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor in plain inference.
+    OpenCV's separable filters and resizing are several times faster than PyTorch's CPU kernels for these
+    shapes; the values agree to float32 rounding."""
+    return x.device.type == "cpu" and x.dtype == torch.float32 and x.shape[1] <= 512 and plain_inference()
 
 
 def _per_image(x: Tensor, function) -> Tensor:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.filters import plain_inference
 from lowface.models.base import EnhancementModel
 from lowface.models.guided_filter import FastGuidedUpsampler, GuideDomain
 from lowface.registry import MODELS
@@ -37,9 +38,9 @@ def clamp_passing_gradient(x: Tensor, low: float, high: float) -> Tensor:
 
     A plain clamp has zero gradient outside [low, high]: once a channel of I = S + head crosses 1 during
     training it can never come back (we saw whole colour channels die that way and tint every output).
-    Without a gradient to pass (inference, traced or exported graphs) it is the plain clamp, a third the cost.
+    In plain inference (:func:`lowface.filters.plain_inference`) it is the plain clamp, a third the cost.
     """
-    if torch.jit.is_tracing() or not (torch.is_grad_enabled() and x.requires_grad):
+    if plain_inference():
         return x.clamp(low, high)
     return x + (x.clamp(low, high) - x).detach()
 

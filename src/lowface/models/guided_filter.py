@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import upsample_bilinear
+from lowface.filters import plain_inference, upsample_bilinear
 
 GuideDomain = Literal["linear", "log"]
 LOG_OFFSET = 1 / 255  # log(x + 1/255): a black pixel stays finite, one 8-bit step above it is ~0.7 apart
@@ -59,6 +59,4 @@ class FastGuidedUpsampler(nn.Module):
         out = torch.addcmul(b_high, a_high, guide_high)
         if self.domain != "log":
             return out
-        if out.requires_grad or torch.jit.is_tracing():
-            return torch.exp(out)
-        return out.exp_()  # in place where neither autograd nor a traced graph needs the input kept
+        return out.exp_() if plain_inference() else torch.exp(out)  # in place when nothing needs the input kept

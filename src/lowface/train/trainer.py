@@ -181,10 +181,6 @@ class Trainer:
 
     # -- data order -------------------------------------------------------------------------------------
 
-    def batch_indices(self, step: int) -> list[int]:
-        """Indices of the global batch at ``step`` (see :class:`StepBatches`)."""
-        return self.step_batches.indices(step)
-
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         """This process's share of the global batch at ``step``, on the training device."""
         return {key: value.to(self.device) for key, value in self.step_batches[step].items()}
