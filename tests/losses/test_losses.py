@@ -224,6 +224,31 @@ def test_face_identity_loss_reaches_the_pixels_and_skips_missed_faces():
     assert none.item() == 0.0 and none.requires_grad
 
 
+def test_a_student_distilled_with_the_face_term_gets_the_identity_gradient_where_a_face_is():
+    from lowface.face.database import FaceDatabase
+    from lowface.losses.distill import DistillationObjective
+    from lowface.losses.face_identity import FaceIdentityLoss
+    from lowface.models import FastEnhanceNet
+
+    torch.manual_seed(3)
+    teacher, student = FastEnhanceNet(scale=4, width=8), FastEnhanceNet(scale=4, width=8)
+    face_loss = FaceIdentityLoss(TinyRecognizer(), FaceDatabase(torch.randn(4, 16), list("abcd")), 8, 10.0)
+    objective = DistillationObjective({"teacher": 1.0, "face": 1.0}, teacher, face_loss=face_loss)
+    low = torch.rand(2, 3, 16, 16) * 0.2
+    batch = {"low": low, "chip_transform": torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3).clone(),
+             "identity": torch.tensor([2, 0]), "face_valid": torch.tensor([True, False])}  # fmt: skip
+    total, terms = objective(student(low), batch)
+    assert set(terms) == {"teacher", "face"} and terms["face"] > 0
+    total.backward()
+    assert all(p.grad is not None for p in student.parameters())
+    assert not any(p.requires_grad for p in teacher.parameters())
+    alone = DistillationObjective({"teacher": 0.0, "face": 1.0}, teacher, face_loss=face_loss)
+    no_face = dict(batch, face_valid=torch.tensor([False, False]))
+    assert alone(student(low), no_face)[0].item() == 0.0  # SICE scenes and missed faces: no identity pull
+    with pytest.raises(ValueError, match="FaceIdentityLoss"):
+        DistillationObjective({"face": 1.0}, teacher)
+
+
 def test_table_iv_ablations_switch_the_right_terms():
     from lowface.train.config import load_config
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import assert_close
 from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
+from lowface.models.restore_net import depth_to_space, space_to_depth
 
 
 def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
@@ -19,6 +22,22 @@ def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
         out, reference = net(x), fast(x)
     assert isinstance(out, Retinex) and out.reflectance.shape == x.shape
     assert torch.equal(out.reflectance, reference.reflectance)
+
+
+@pytest.mark.parametrize(("height", "width", "factor", "multiple"),
+                         [(16, 16, 4, 16), (37, 53, 4, 16), (1080, 40, 4, 16), (35, 16, 2, 8), (32, 48, 2, 8)])
+def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, width, factor, multiple):
+    torch.manual_seed(5)
+    parts = [torch.rand(2, 3, height, width, requires_grad=True), torch.rand(2, 1, height, width, requires_grad=True)]
+    padding = (0, (-width) % multiple, 0, (-height) % multiple)
+    expected = F.pixel_unshuffle(F.pad(torch.cat(parts, 1), padding, mode="replicate"), factor)
+    folded = space_to_depth(parts, factor, multiple)
+    assert torch.equal(folded, expected)
+    weights = torch.randn_like(expected)
+    for got, want in zip(torch.autograd.grad((folded * weights).sum(), parts),
+                         torch.autograd.grad((expected * weights).sum(), parts), strict=True):  # fmt: skip
+        assert_close(got, want, atol=1e-5, rtol=0)  # the padded rows' gradients summed in another order
+    assert torch.equal(depth_to_space(expected, factor, height, width), torch.cat(parts, 1))
 
 
 def test_tiled_output_equals_untiled_and_a_short_halo_does_not():
@@ -51,7 +70,6 @@ def test_gradients_reach_both_parts_and_the_pixels():
 
 
 def test_restore_net_starts_from_fast_enhancer_weights(tmp_path):
-    import pytest
     import safetensors.torch
 
     from lowface.models import EnhanceNet

@@ -4,7 +4,8 @@ The teacher is a catalogued model, frozen; it runs on the same low-light crops a
 needs no labels and can learn from any dark image, real or synthetic. Terms: ``teacher`` the L1 distance of the
 enhanced images, ``teacher_illumination`` that of the log illumination maps (both Retinex models), and, for
 synthetic or real pairs, Low-FaceNet's ``reconstruction`` / ``clean_perceptual`` / ``smooth`` terms, so that a
-student can also be pulled towards the clean image where its teacher is wrong.
+student can also be pulled towards the clean image where its teacher is wrong, and its ``face`` term (identity
+cross-entropy through the frozen recognizer, paper Eq. 10), so that what a student loses is not the identity.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ DISTILL_WEIGHTS = {
     "reconstruction": 0.0,
     "clean_perceptual": 0.0,
     "smooth": 0.0,
+    "face": 0.0,
 }
 
 
@@ -35,10 +37,19 @@ class DistillationObjective(WeightedObjective):
     runs once per batch, without gradients, in eval mode.
     """
 
-    def __init__(self, weights: Mapping[str, float], teacher: nn.Module, features: nn.Module | None = None):
+    def __init__(
+        self,
+        weights: Mapping[str, float],
+        teacher: nn.Module,
+        features: nn.Module | None = None,
+        face_loss: nn.Module | None = None,
+    ):
         super().__init__(weights, DISTILL_WEIGHTS)
         if self.weights["clean_perceptual"] and features is None:
             raise ValueError("the clean_perceptual term needs a feature extractor")
+        if self.weights["face"] and face_loss is None:
+            raise ValueError("the face term needs a FaceIdentityLoss (recognizer + face database)")
+        self.face = face_loss
         self.teacher = teacher.eval().requires_grad_(False)
         self.clean_perceptual = PerceptualLoss(features, tap="s8", exposure_matched=False) if features else None
         self.smooth = SmoothLoss()
@@ -69,6 +80,7 @@ class DistillationObjective(WeightedObjective):
             "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
             "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
             "smooth": lambda: self.smooth(output.illumination, low),
+            "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
         }
 
 
@@ -77,4 +89,4 @@ def build_distill(weights: Mapping[str, float], parts: ObjectiveParts) -> Distil
     """Distillation from the catalogued model named ``teacher`` in the training config."""
     if not parts.teacher or parts.frozen is None:
         raise ValueError("objective 'distill' needs a teacher: set 'teacher' to a catalogued model name")
-    return DistillationObjective(weights, parts.frozen(parts.teacher), parts.features)
+    return DistillationObjective(weights, parts.frozen(parts.teacher), parts.features, parts.face_loss)
