@@ -32,6 +32,7 @@ import torch
 from common import provenance, write_results
 from tqdm import tqdm
 
+from lowface.assets import sha256_file
 from lowface.bench.methods import MethodSpec
 from lowface.bench.wild import embed_all, gallery_and_probes, score_probes, threshold_at
 from lowface.data.celeba import celeba_identities, celeba_split
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--presets", default="x0.15-noise0.02,gamma-noise-strong,physical-3")
     parser.add_argument("--methods", default="none,gamma,lowface-fast,lowface-auto")
     parser.add_argument("--judges", default="facenet,dlib")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"],
+                        help="whose photos: test reports; val (or train, for weights that never saw CelebA) chooses")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/wild-cache"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/wild_recognition.json"))
@@ -69,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     people = celeba_identities(args.data_root)
-    paths = celeba_split(args.data_root, "test")
+    paths = celeba_split(args.data_root, args.split)
     clean = [read_image(p).rgb for p in paths]
     labels = np.array([people[p] for p in paths])
     gallery, probes = gallery_and_probes(paths, people)
@@ -92,7 +95,8 @@ def main() -> None:
             dark = synthesize_float32([clean[i] for i in probes], preset, seed=0)
             preset_rows = {}
             for spec in map(MethodSpec.parse, args.methods.split(",")):
-                key = hashlib.sha256(f"{preset}{spec.name}{spec.weights}{paths}".encode()).hexdigest()[:12]
+                weights_id = sha256_file(spec.weights) if spec.weights else ""  # retrained weights: a new cache
+                key = hashlib.sha256(f"{preset}{spec.name}{weights_id}{paths}".encode()).hexdigest()[:12]
                 images = enhanced(spec.name, spec.weights, dark, args.cache_dir / f"wild-{spec.label}-{key}.npz")
                 end_to_end = embed_all(pipeline, images)
                 oracle = embed_all(pipeline, images, aligned_on=[clean[i] for i in probes])
@@ -111,8 +115,9 @@ def main() -> None:
         results["judges"][judge] = {"thresholds": named, "clean": rows["clean"], "presets": per_preset}
     record = {**provenance(args.threads), "results": results}
     lines = [
-        f"Identification of the {results['people']} CelebA test people in the wild ({results['gallery']} clean gallery "
-        f"photos, {results['probes']} probes darkened by each preset, then each method; end to end: the judge's "
+        f"Identification of the {results['people']} CelebA {args.split} people in the wild "
+        f"({results['gallery']} clean gallery photos, {results['probes']} probes darkened by each preset, then "
+        f"each method; end to end: the judge's "
         f"detector runs on the processed probe, a missed face is a miss). FAR / TAR at the thresholds giving FAR "
         f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",

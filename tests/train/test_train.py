@@ -307,3 +307,20 @@ def test_a_distilled_student_learns_its_teacher_and_leaves_the_teacher_alone(tin
     assert all(torch.equal(teacher_before[k], teacher_after[k].cpu()) for k in teacher_before)
     with pytest.raises(ValueError, match="needs a teacher"):
         Trainer(load_config(None, [*overrides(tiny_data, tmp_path / "orphan", 1)[:-2], "objective=distill"]))
+
+
+def test_training_faces_add_the_celeba_train_people_and_never_val_or_test(data_root: Path):
+    from lowface.data.celeba import celeba_identities, committed_split
+    from lowface.train.face_targets import training_faces
+
+    if not (data_root / "celeba_wild" / "identities.txt").is_file():
+        pytest.skip(f"CelebA in-the-wild photos not found under {data_root}")
+    lfw_paths, lfw_names = training_faces(data_root, ["lfw"])
+    paths, names = training_faces(data_root, ["lfw", "celeba"])
+    assert paths[: len(lfw_paths)] == lfw_paths and names[: len(lfw_names)] == lfw_names
+    people = celeba_identities(data_root)
+    added = list(zip(paths[len(lfw_paths) :], names[len(lfw_names) :], strict=True))
+    assert len(added) == 5 * len(committed_split()["train"])  # five photos a person
+    assert all(people[p] in committed_split()["train"] and name == f"celeba-{people[p]}" for p, name in added)
+    with pytest.raises(ValueError, match="face_sets"):
+        training_faces(data_root, ["ffhq"])

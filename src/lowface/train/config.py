@@ -26,6 +26,7 @@ class TrainConfig:
     ratio_range: tuple[float, float] = (0.1, 0.5)
     target_brightness: float | None = None
     synthesis: str | None = None  # a preset of lowface.data.synth.SYNTHESIS_PRESETS; None: Algorithm 1 with ratio_range
+    face_sets: list[str] = field(default_factory=lambda: ["lfw"])  # "lfw" and/or "celeba" (its train people)
     sice_share: float = 0.0  # share of training items from SICE's train scenes (real pairs); 1: SICE alone, no LFW
     sice_frames: str = "under"  # "under": under-exposed frames (-> reference); "all": every frame (zero-reference)
     batch_size: int = 2

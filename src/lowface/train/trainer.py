@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from lowface.backbones import create_feature_extractor
 from lowface.data.datasets import MixedDataset, RealPairsDataset, UnpairedLowLightDataset
-from lowface.data.lfw import lfw_train_images
 from lowface.data.sice import sice_pairs
 from lowface.inference.devices import pick_device
 from lowface.losses.face_identity import FaceIdentityLoss
@@ -54,7 +53,7 @@ from lowface.train.distributed import (
     process_group,
     rank0_first,
 )
-from lowface.train.face_targets import face_targets, parsing_labels
+from lowface.train.face_targets import face_targets, parsing_labels, training_faces
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
 
@@ -85,8 +84,9 @@ class Trainer:
         if config.init_from:
             load_initial_weights(self.model, config.init_from)
         self.model.to(self.device)
-        paths = lfw_train_images(config.data_root) if dataset is None and config.sice_share < 1 else None
-        labels, faces, face_loss = self._face_data(paths)
+        faces_needed = dataset is None and config.sice_share < 1
+        paths, names = training_faces(config.data_root, config.face_sets) if faces_needed else (None, None)
+        labels, faces, face_loss = self._face_data(paths, names)
         self.objective = self._objective(face_loss)
         self.optimizer = self._optimizer()
         self.dataset = dataset or self._dataset(paths, labels, faces)
@@ -101,9 +101,9 @@ class Trainer:
             record_config(self.out_dir, self.config.to_dict(), self.step)
         self.network = DistributedDataParallel(self.model) if self.world > 1 else self.model
 
-    def _face_data(self, paths: list[Path] | None) -> tuple[Any, Any, FaceIdentityLoss | None]:
-        """(parsing labels, face alignments, face identity loss) of the LFW training faces, each None when no
-        weighted term needs it; computed once into the cache folder (rank 0 first)."""
+    def _face_data(self, paths: list[Path] | None, names: list[str] | None) -> tuple[Any, Any, FaceIdentityLoss | None]:
+        """(parsing labels, face alignments, face identity loss) of the training faces (``names``: their
+        identities), each None when no weighted term needs it; computed once into the cache folder (rank 0 first)."""
         config, weights = self.config, self.config.loss_weights
         labels, faces, face_loss = None, None, None
         cache_dir = Path(config.cache_dir) if config.cache_dir else self.out_dir
@@ -111,7 +111,9 @@ class Trainer:
         if paths is not None and weights.get("semantic", 0):
             labels = rank0_first(self.rank, self.world, lambda: parsing_labels(paths, cache_dir))
         if paths is not None and weights.get("face", 0):
-            prepared = rank0_first(self.rank, self.world, lambda: face_targets(paths, config.recognizer, cache_dir))
+            prepared = rank0_first(
+                self.rank, self.world, lambda: face_targets(paths, config.recognizer, cache_dir, names=names)
+            )
             faces, database, recognizer = prepared
             face_loss = FaceIdentityLoss(recognizer, database, faces.chip_size, config.face_scale)
             face_loss.database.to(self.device)
