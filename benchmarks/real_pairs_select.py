@@ -8,7 +8,10 @@ detection, no caching.
 
 Per method: mean PSNR, brightness-matched PSNR, SSIM and CIEDE2000 against each frame's scene reference (outputs
 rounded to 8 bits, as saved), as ``lowface bench`` computes them (lowface.bench.real_pairs.pair_fidelity); the
-same on the darkened faces against the clean photos.
+same on the darkened faces against the clean photos; with ``--identity facenet,dlib``, also each judge's mean
+cosine similarity between an enhanced face and its own clean photo (both aligned as on the clean photo): a
+continuous, low-variance measure of the identity kept, for choosing among weights where rank-1 on 18 people moves
+by 1.4 points a probe.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import torch
 from lowface.bench.methods import MethodSpec
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
+from lowface.bench.wild import embed_all
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
+from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.enhancer import Enhancer
 from lowface.io import read_image
 
@@ -36,8 +41,9 @@ from lowface.io import read_image
 @click.option("--threads", default=2, show_default=True)
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
 @click.option("--sice/--no-sice", default=True, show_default=True, help="Score SICE's frames (--no-sice: faces only).")
+@click.option("--identity", "judges", default="", help="With --faces: judges whose identity similarity to report.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, threads, face_preset, sice, out) -> None:
+def main(methods, split, data_root, threads, face_preset, sice, judges, out) -> None:
     torch.set_num_threads(threads)
     if not sice and not face_preset:
         raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
@@ -47,12 +53,22 @@ def main(methods, split, data_root, threads, face_preset, sice, out) -> None:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
     rows: dict[str, dict] = {}
+    pipelines = {judge: RecognitionPipeline(judge).eval() for judge in filter(None, judges.split(","))}
+    if pipelines and not face_preset:
+        raise click.UsageError("--identity needs --faces PRESET")
+    clean_vectors = {judge: embed_all(p, sets["faces"][1])[0] for judge, p in pipelines.items()}
     for spec in map(MethodSpec.parse, methods):
         enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights, gate=False)
         for name, (dark, references) in sets.items():
             images = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in dark]
             batch = 1 if name == "faces" else 16  # the faces differ in size
             r = rows.setdefault(spec.label, {})[name] = pair_fidelity(images, references, batch)
+            if name == "faces" and pipelines:
+                for judge, pipeline in pipelines.items():
+                    vectors = embed_all(pipeline, images, aligned_on=references)[0]
+                    r[f"identity_{judge}"] = float(np.mean(np.sum(vectors * clean_vectors[judge], axis=1)))
+                click.echo(f"{spec.label:24s} identity " + "  ".join(
+                    f"{judge} {r[f'identity_{judge}']:.4f}" for judge in pipelines))  # fmt: skip
             click.echo(
                 f"{spec.label:24s} {name:5s} PSNR {r['psnr']:.2f}  matched {r['psnr_matched']:.2f}  "
                 f"SSIM {r['ssim']:.3f}  dE00 {r['ciede2000']:.2f}  "

@@ -18,14 +18,18 @@ import yaml
 from lowface.assets import record_checksum, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "lowface" / "weights"
-LICENCE = (
-    "MIT (weights trained by lowface's own code on LFW's training list; LFW is for research use, "
-    "so treat these weights as research-use)"
-)
-LICENCE_SICE = (
-    "MIT (weights trained by lowface's own code on LFW's training list and SICE's train scenes; both are for "
-    "research use, so treat these weights as research-use)"
-)
+DATASETS = {"lfw": "LFW's training list", "celeba": "CelebA's in-the-wild train people", "sice": "SICE's train scenes"}
+
+
+def licence(config: dict) -> str:
+    """The weights' licence line, naming every research-use dataset the run read."""
+    sets = [s for s in config.get("face_sets", ["lfw"]) if (config.get("sice_share") or 0) < 1]
+    sets += ["sice"] if config.get("sice_share") else []
+    named = [DATASETS[s] for s in sets]
+    listing = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+    every = "all are" if len(named) > 2 else "both are" if len(named) == 2 else "it is"
+    return (f"MIT (weights trained by lowface's own code on {listing}; {every} for research use, so treat these "
+            f"weights as research-use)")  # fmt: skip
 
 
 def main() -> None:
@@ -51,7 +55,7 @@ def main() -> None:
         "description": args.description,
         "file": target.name,
         "sha256": sha256_file(target),
-        "licence": LICENCE_SICE if config.get("sice_share") else LICENCE,
+        "licence": licence(config),
         "command": args.command,
         "extra": {
             "steps": log[-1]["step"] if log else 0,

@@ -84,6 +84,14 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     assert_close(auto.model(both), out, rtol=0, atol=1e-6)  # a direct call routes the same way
 
 
+def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
+    noisy = _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])
+    auto_fast = Enhancer.from_pretrained("lowface-auto-fast", device="cpu", gate=False)
+    restore_fast = Enhancer.from_pretrained("lowface-restore-fast", device="cpu", gate=False)
+    assert_close(auto_fast.enhance_tensor(noisy), restore_fast.enhance_tensor(noisy), rtol=0, atol=1e-6)
+    assert auto_fast.route_counts == {"lowface-restore-fast": 1}
+
+
 def test_auto_enhancer_routes_the_whole_image_before_tiling():
     face = public_face()
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
