@@ -38,7 +38,7 @@ from lowface.bench.wild import embed_all, gallery_and_probes, score_probes, thre
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.inference.catalogue import model_fingerprint
+from lowface.inference.catalogue import list_models, model_fingerprint
 from lowface.io import atomic_write_bytes, read_image
 
 
@@ -97,7 +97,8 @@ def main() -> None:
             preset_rows = {}
             for spec in map(MethodSpec.parse, args.methods.split(",")):
                 # the weights themselves, not their name: retrained or reshipped weights get a new cache
-                weights_id = sha256_file(spec.weights) if spec.weights else model_fingerprint(spec.name)
+                catalogued = spec.name in list_models()  # "none" is not
+                weights_id = sha256_file(spec.weights) if spec.weights else catalogued and model_fingerprint(spec.name)
                 key = hashlib.sha256(f"{preset}{spec.name}{weights_id}{paths}".encode()).hexdigest()[:12]
                 images = enhanced(spec.name, spec.weights, dark, args.cache_dir / f"wild-{spec.label}-{key}.npz")
                 end_to_end = embed_all(pipeline, images)
