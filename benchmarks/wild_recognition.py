@@ -23,39 +23,28 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from common import provenance, write_results
-from tqdm import tqdm
 
-from lowface.assets import sha256_file
-from lowface.bench.methods import MethodSpec
+from lowface.bench.methods import MethodSpec, cached_enhance, weights_id
 from lowface.bench.wild import embed_all, gallery_and_probes, score_probes, threshold_at
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.inference.catalogue import list_models, model_fingerprint
-from lowface.io import atomic_write_bytes, read_image
+from lowface.io import read_image
 
 
-def enhanced(name: str, weights: str | None, dark: list[np.ndarray], cache: Path) -> list[np.ndarray]:
-    if name == "none":
+def enhanced(spec: MethodSpec, dark: list[np.ndarray], cache: Path) -> list[np.ndarray]:
+    """``dark`` through the method ("none": as is), float32 in [0, 1] as saved (8 bits), cached as ``lowface bench``
+    caches (lowface.bench.methods.cached_enhance)."""
+    if spec.name == "none":
         return dark
-    if cache.exists():
-        with np.load(cache) as stored:
-            return [stored[str(i)].astype(np.float32) / 255 for i in range(len(dark))]
-    from lowface.inference.enhancer import Enhancer
-
-    enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
-    out = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in tqdm(dark, desc=name, leave=False)]
-    buffer = io.BytesIO()
-    np.savez(buffer, **{str(i): im for i, im in enumerate(out)})
-    atomic_write_bytes(cache, buffer.getvalue())
-    return [im.astype(np.float32) / 255 for im in out]
+    images, _ = cached_enhance(spec.name, spec.weights, dark, cache)
+    return [im.astype(np.float32) / 255 for im in images]
 
 
 def main() -> None:
@@ -96,11 +85,9 @@ def main() -> None:
             dark = synthesize_float32([clean[i] for i in probes], preset, seed=0)
             preset_rows = {}
             for spec in map(MethodSpec.parse, args.methods.split(",")):
-                # the weights themselves, not their name: retrained or reshipped weights get a new cache
-                catalogued = spec.name in list_models()  # "none" is not
-                weights_id = sha256_file(spec.weights) if spec.weights else catalogued and model_fingerprint(spec.name)
-                key = hashlib.sha256(f"{preset}{spec.name}{weights_id}{paths}".encode()).hexdigest()[:12]
-                images = enhanced(spec.name, spec.weights, dark, args.cache_dir / f"wild-{spec.label}-{key}.npz")
+                weights = weights_id(spec.name, spec.weights) if spec.name != "none" else ""  # reshipped: new cache
+                key = hashlib.sha256(f"{preset}{spec.name}{weights}{paths}".encode()).hexdigest()[:12]
+                images = enhanced(spec, dark, args.cache_dir / f"enhanced-{spec.label}-{key}.npz")
                 end_to_end = embed_all(pipeline, images)
                 oracle = embed_all(pipeline, images, aligned_on=[clean[i] for i in probes])
                 row = judge_row(*end_to_end)

@@ -23,8 +23,8 @@ DATASETS = {"lfw": "LFW's training list", "celeba": "CelebA's in-the-wild train 
 
 def licence(config: dict) -> str:
     """The weights' licence line, naming every research-use dataset the run read."""
-    sets = [s for s in config.get("face_sets", ["lfw"]) if (config.get("sice_share") or 0) < 1]
-    sets += ["sice"] if config.get("sice_share") else []
+    share = config.get("sice_share") or 0
+    sets = (list(config.get("face_sets", ["lfw"])) if share < 1 else []) + (["sice"] if share else [])
     named = [DATASETS[s] for s in sets]
     listing = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
     every = "all are" if len(named) > 2 else "both are" if len(named) == 2 else "it is"
