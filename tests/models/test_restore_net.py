@@ -134,3 +134,35 @@ def test_the_fast_student_layout_tiles_exactly_and_costs_a_third_of_the_denoiser
 
     ratio = conv_macs(student.denoiser) / conv_macs(RestoreNet().denoiser)
     assert 0.3 < ratio < 0.4
+
+
+def test_the_tone_head_starts_as_identity_corrects_pixel_by_pixel_and_tiles_exactly(tmp_path):
+    """A model grown a tone head from tone-less weights computes what they computed; a trained head maps each pixel
+    from its own value and gain only (permuting pixels permutes its output: no spatial support, so no halo)."""
+    import safetensors.torch
+
+    from lowface.train.trainer import load_initial_weights
+
+    torch.manual_seed(6)
+    plain = RestoreNet(detail_sigma=8.0).double().eval()
+    for p in plain.denoiser.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    safetensors.torch.save_file({k: v.float() for k, v in plain.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    toned = RestoreNet(detail_sigma=8.0, tone_width=8).eval()
+    load_initial_weights(toned, str(tmp_path / "w.safetensors"))
+    toned.double()
+    x = torch.rand(1, 3, 150, 170, dtype=torch.float64) * 0.3
+    with torch.no_grad():
+        assert_close(toned(x).reflectance, plain.float().double()(x).reflectance, atol=1e-6, rtol=0)
+        torch.nn.init.normal_(toned.tone.layers[-1].weight, 0.0, 0.1)
+        reflectance, gain = torch.rand(1, 3, 20, 30, dtype=torch.float64), torch.rand(1, 1, 20, 30, dtype=torch.float64)
+        order = torch.randperm(600)
+
+        def shuffle(t):
+            return t.flatten(2)[..., order].view_as(t)
+
+        assert torch.equal(toned.tone(shuffle(reflectance), shuffle(gain)), shuffle(toned.tone(reflectance, gain)))
+        full = toned(x).reflectance
+        tiled = tiled_apply(lambda t: toned(t).reflectance, x, 64, toned.receptive_radius, toned.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - plain(x).reflectance).abs().max() > 1e-3

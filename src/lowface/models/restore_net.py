@@ -112,10 +112,33 @@ class ReflectanceDenoiser(nn.Module):
         return depth_to_space(self.out(d1), self.unshuffle, height, width)
 
 
+class PointwiseTone(nn.Module):
+    """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain -> (B, 3, H, W) additive correction, pixel by pixel.
+
+    1x1 convolutions only (no spatial support: it cannot draw a halo, and tiling needs no margin for it), last layer
+    zero-initialised. What a gain (the illumination) and a high-passed denoiser cannot do: take back the black level
+    that clipped sensor noise leaves after brightening (more where the gain is higher), and the colour and contrast
+    of the tone curve.
+    """
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(4, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, 3, 1),
+        )  # fmt: skip
+        nn.init.zeros_(self.layers[-1].weight)
+        nn.init.zeros_(self.layers[-1].bias)
+
+    def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
+        return self.layers(torch.cat([reflectance, log_gain], 1))
+
+
 @MODELS.register("restore_net")
 class RestoreNet(EnhancementModel):
     """:class:`FastEnhanceNet` followed by :class:`ReflectanceDenoiser`: R = clamp(S / I - noise(S / I, gain)),
-    the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design).
+    the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design), then (``tone_width``
+    set) a :class:`PointwiseTone` correction of each pixel from its value and gain.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -128,10 +151,12 @@ class RestoreNet(EnhancementModel):
         detail_sigma: float | None = 4.0,
         guide: str = "log",
         unshuffle: int = 2,
+        tone_width: int | None = None,
     ):
         super().__init__()
         self.enhancer = FastEnhanceNet(scale, width, guide=guide)
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
+        self.tone = PointwiseTone(tone_width) if tone_width else None
         self.detail_sigma = detail_sigma
         blur_radius = math.ceil(3 * detail_sigma) if detail_sigma else 0
         self.receptive_radius = self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
@@ -145,4 +170,7 @@ class RestoreNet(EnhancementModel):
         noise = self.denoiser(base.reflectance, log_gain)
         if self.detail_sigma:
             noise = noise - gaussian_blur(noise, self.detail_sigma)
-        return Retinex(clamp_passing_gradient(base.reflectance - noise, 0.0, 1.0), base.illumination)
+        reflectance = base.reflectance - noise
+        if self.tone is not None:
+            reflectance = reflectance + self.tone(reflectance, log_gain)
+        return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)

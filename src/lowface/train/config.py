@@ -52,7 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     snapshot_every: int = 0  # >0: keep the weights every N steps as snapshots/step-N.safetensors (choose on val)
     log_every: int = 10
-    max_minutes: float | None = None
+    max_minutes: float | None = None  # stop (checkpointed) after this many minutes of this session (per resume)
     threads: int | None = None
     workers: int = 0  # >0: prepare batches in this many background processes (same batches, resume-exact)
     train_only: list[str] | None = None  # train only parameters under these prefixes (e.g. [relight]); None: all
