@@ -108,8 +108,10 @@ def test_real_pairs_crop_the_dark_frame_and_its_reference_at_the_same_place(tmp_
             assert item["positive"].shape == item["negative"].shape == (3, 24, 24)
             assert (item["labels"] == -1).all() and not item["face_valid"] and item["chip_transform"].shape == (2, 3)
     plain = RealPairsDataset(make_pairs(tmp_path), crop=24, seed=2)
-    assert set(plain[0]) == {"low", "clean", "positive", "negative"}
+    assert set(plain[0]) == {"low", "clean", "positive", "negative", "exposure_fixed"}
     assert torch.equal(plain[1]["low"], RealPairsDataset(make_pairs(tmp_path), crop=24, seed=2)[1]["low"])
+    free = RealPairsDataset(make_pairs(tmp_path), crop=24, exposure_free=True)
+    assert plain[0]["exposure_fixed"] and not free[0]["exposure_fixed"]
 
 
 def test_real_pairs_refuse_a_frame_that_does_not_match_its_reference(tmp_path: Path):
@@ -128,5 +130,6 @@ def test_mixed_dataset_holds_the_asked_share_of_the_second_set_and_cycles_it(tmp
     assert all(sources[:6])
     second = [mixed[i]["clean"] for i in range(6, 12)]
     assert torch.equal(second[0], real[0]["clean"]) and torch.equal(second[1], real[1]["clean"])
+    assert all(mixed[i]["exposure_fixed"] for i in range(12))  # both kinds carry the key: batches collate
     with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         MixedDataset(faces, real, share=1.0)

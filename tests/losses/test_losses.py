@@ -18,7 +18,7 @@ from lowface.losses import (
 )
 from lowface.losses.contrastive import contrast_ratio
 from lowface.losses.feature import NEIGHBOUR_OFFSETS
-from lowface.losses.objective import PAPER_WEIGHTS
+from lowface.losses.objective import PAPER_WEIGHTS, exposure_matched_target
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.models import EnhanceNet
 from lowface.models.enhance_net import Retinex
@@ -272,3 +272,18 @@ def test_detail_loss_ignores_brightness_and_sees_noise():
     noisy.requires_grad_(True)
     loss(noisy, clean).backward()
     assert noisy.grad.abs().sum() > 0
+
+
+def test_real_references_are_matched_to_the_output_brightness_and_synthetic_ones_are_not():
+    """Items whose reference exposure was a choice (exposure_fixed False) get a target scaled to the output's mean,
+    with no gradient through the scale; the others keep the clean image; without the key nothing changes."""
+    torch.manual_seed(3)
+    clean = torch.rand(3, 3, 8, 8) * 0.5 + 0.25
+    enhanced = (clean * torch.tensor([0.5, 1.0, 2.0]).view(-1, 1, 1, 1)).requires_grad_(True)
+    target = exposure_matched_target(enhanced, clean, torch.tensor([False, True, False]))
+    assert_close(target[0], enhanced[0].detach(), atol=1e-6, rtol=0)  # same structure, the output's brightness
+    assert torch.equal(target[1], clean[1])
+    assert_close(target[2], enhanced[2].detach(), atol=1e-6, rtol=0)
+    assert not target.requires_grad
+    assert exposure_matched_target(enhanced, clean, None) is clean
+    assert exposure_matched_target(enhanced, clean, torch.tensor([True, True, True])) is clean

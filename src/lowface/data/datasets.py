@@ -117,6 +117,7 @@ class UnpairedLowLightDataset(Dataset):
             else:
                 item[key] = self._low(other, o_top, o_left, o_flip, rng)
         item["clean"] = self._crop(self.clean[index], top, left, flip).permute(2, 0, 1)
+        item["exposure_fixed"] = torch.tensor(True)  # the clean image's own exposure is the target
         if self.labels is not None:
             labels = self.labels[index]
             if labels is None:
@@ -154,7 +155,9 @@ class RealPairsDataset(Dataset):
     "clean" the same crop of the reference, "positive" a crop of another pair's reference and "negative" a crop
     of another pair's dark frame. Items carry no parsing labels (all -1) and no face (``face_valid`` False), so
     the semantic and face terms skip them; ``labels`` / ``faces`` say whether to include those keys, to match
-    the dataset they are mixed with. Crops are drawn per (epoch, index), seeded.
+    the dataset they are mixed with. Crops are drawn per (epoch, index), seeded. "exposure_fixed" () bool is
+    False with ``exposure_free``: the reference's exposure was the photographer's choice, so the paired terms
+    compare the structure after matching its brightness to the output's (losses/objective.py).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class RealPairsDataset(Dataset):
         seed: int = 0,
         labels: bool = False,
         faces: bool = False,
+        exposure_free: bool = False,
     ):
         if not pairs:
             raise ValueError("no real pairs given")
@@ -176,7 +180,7 @@ class RealPairsDataset(Dataset):
             if dark.shape != reference.shape or min(dark.shape[:2]) < crop:
                 raise ValueError(f"{dark_path}: {dark.shape[:2]} does not match its reference or is below {crop}")
         self.crop, self.seed, self.epoch = crop, seed, 0
-        self.with_labels, self.with_faces = labels, faces
+        self.with_labels, self.with_faces, self.exposure_free = labels, faces, exposure_free
 
     def __len__(self) -> int:
         return len(self.dark)
@@ -200,6 +204,7 @@ class RealPairsDataset(Dataset):
         item = {"low": low, "clean": self._crop(self.reference[index], rng, window)[0]}
         item["positive"] = self._crop(self.reference[positive], rng)[0]
         item["negative"] = self._crop(self.dark[negative], rng)[0]
+        item["exposure_fixed"] = torch.tensor(not self.exposure_free)
         if self.with_labels:
             item["labels"] = torch.full((self.crop, self.crop), -1, dtype=torch.int64)
         if self.with_faces:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from lowface.backbones.base import FeatureExtractor
@@ -49,6 +50,16 @@ ABLATIONS: dict[str, dict] = {
 }
 
 
+def exposure_matched_target(enhanced: Tensor, clean: Tensor, exposure_fixed: Tensor | None) -> Tensor:
+    """The paired terms' target: ``clean`` (B, 3, H, W), except where ``exposure_fixed`` (B,) is False (a real
+    reference whose exposure was the photographer's choice), where it is scaled to the enhanced image's mean
+    brightness (a constant, no gradient): those pairs then teach structure, noise and colour, not exposure."""
+    if exposure_fixed is None or bool(exposure_fixed.all()):
+        return clean
+    gain = (enhanced.mean((1, 2, 3), keepdim=True) / clean.mean((1, 2, 3), keepdim=True).clamp_min(1e-3)).detach()
+    return torch.where(exposure_fixed.view(-1, 1, 1, 1), clean, clean * gain)
+
+
 class LowFaceNetObjective(WeightedObjective):
     """Weighted sum of the four modules' losses; a term with weight 0 is not computed.
 
@@ -87,6 +98,13 @@ class LowFaceNetObjective(WeightedObjective):
 
     def terms(self, output: Retinex, batch: Mapping[str, Tensor]) -> dict:
         enhanced, low = output.reflectance, batch["low"]
+        target = {}
+
+        def clean() -> Tensor:
+            if "clean" not in target:
+                target["clean"] = exposure_matched_target(enhanced, batch["clean"], batch.get("exposure_fixed"))
+            return target["clean"]
+
         return {
             "feature_cr": lambda: self.feature_cr(enhanced, batch["positive"], batch["negative"]),
             "brightness_cr": lambda: self.brightness_cr(enhanced, batch["positive"], batch["negative"]),
@@ -95,9 +113,9 @@ class LowFaceNetObjective(WeightedObjective):
             "smooth": lambda: self.smooth(output.illumination, low),
             "semantic": lambda: self.semantic(enhanced, batch["labels"]),
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
-            "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
-            "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
-            "clean_detail": lambda: self.clean_detail(enhanced, batch["clean"]),
+            "reconstruction": lambda: (enhanced - clean()).abs().mean(),
+            "clean_perceptual": lambda: self.clean_perceptual(enhanced, clean()),
+            "clean_detail": lambda: self.clean_detail(enhanced, clean()),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
 

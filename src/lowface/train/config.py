@@ -29,6 +29,7 @@ class TrainConfig:
     face_sets: list[str] = field(default_factory=lambda: ["lfw"])  # "lfw" and/or "celeba" (its train people)
     sice_share: float = 0.0  # share of training items from SICE's train scenes (real pairs); 1: SICE alone, no LFW
     sice_frames: str = "under"  # "under": under-exposed frames (-> reference); "all": every frame (zero-reference)
+    sice_exposure: str = "reference"  # "matched": SICE outputs compared to the reference at their own brightness
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 1e-4
@@ -82,6 +83,8 @@ class TrainConfig:
         self.loss_weights = {name: float(w) for name, w in {**defaults, **(self.loss_weights or {})}.items()}
         if not 0 <= self.sice_share <= 1:
             raise ValueError(f"sice_share must be in [0, 1], got {self.sice_share}")
+        if self.sice_exposure not in ("reference", "matched"):
+            raise ValueError(f"sice_exposure must be 'reference' or 'matched', got {self.sice_exposure!r}")
         if self.sice_frames not in ("under", "all"):
             raise ValueError(f"sice_frames must be 'under' or 'all', got {self.sice_frames!r}")
         if self.workers < 0:
