@@ -93,7 +93,7 @@ def list_models(pattern: str = "*") -> list[str]:
     Example:
         >>> list_models("lowface*")
         ['lowface', 'lowface-auto', 'lowface-auto-fast', 'lowface-fast', 'lowface-fast-v2', 'lowface-restore', \
-'lowface-restore-fast']
+'lowface-restore-fast', 'lowface-restore-real']
     """
     return sorted(name for name in _cards() if fnmatch(name, pattern))
 
