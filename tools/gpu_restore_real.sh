@@ -1,8 +1,9 @@
 #!/bin/bash
 # The restore-real GPU run (2026-12-01): the four configs of configs/restore-real/ side by side on one GPU, data
 # packed by `python tools/pack_training_data.py --out .gpu/data --sice-split train --features
-# .gpu/lite0-features.safetensors` and v4's CPU weights copied to .gpu/init/ (CelebA stays behind: with it the tree passes the tool's 64 MiB); each run's folder (weights, snapshots,
-# log, config; no optimizer checkpoint) comes back as one archive in $OUT.
+# .gpu/lite0-features.safetensors` and v4's CPU weights copied to .gpu/init/ (CelebA stays behind: with it the tree
+# passes the tool's 64 MiB); each run's folder (weights, snapshots, log, config; no optimizer checkpoint) comes back
+# as one archive in $OUT.
 #   run (device tool): bash tools/gpu_restore_real.sh    with carry [".gpu"]
 set -u
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1 TQDM_MININTERVAL=60

@@ -287,3 +287,19 @@ def test_real_references_are_matched_to_the_output_brightness_and_synthetic_ones
     assert not target.requires_grad
     assert exposure_matched_target(enhanced, clean, None) is clean
     assert exposure_matched_target(enhanced, clean, torch.tensor([True, True, True])) is clean
+
+
+def test_distillation_compares_real_pairs_at_the_output_brightness_too():
+    """The paired terms of the distillation objective use the same target as Low-FaceNet's: a real reference
+    (exposure_fixed False) twice as bright as a student output of the same structure costs nothing."""
+    from lowface.losses.distill import DistillationObjective
+    from lowface.models import FastEnhanceNet
+
+    torch.manual_seed(4)
+    objective = DistillationObjective({"teacher": 0.0, "reconstruction": 1.0}, FastEnhanceNet(scale=4, width=8))
+    output = Retinex(torch.rand(2, 3, 16, 16) * 0.4, torch.ones(2, 3, 16, 16))
+    batch = {"low": torch.rand(2, 3, 16, 16), "clean": output.reflectance * 2}
+    free = objective(output, dict(batch, exposure_fixed=torch.tensor([False, False])))[1]["reconstruction"]
+    fixed = objective(output, dict(batch, exposure_fixed=torch.tensor([True, True])))[1]["reconstruction"]
+    assert free.item() == pytest.approx(0.0, abs=1e-6)
+    assert fixed.item() == pytest.approx(output.reflectance.mean().item(), rel=1e-5)

@@ -11,11 +11,13 @@ cross-entropy through the frozen recognizer, paper Eq. 10), so that what a stude
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import torch
 from torch import Tensor, nn
 
 from lowface.losses.feature import PerceptualLoss, SmoothLoss
+from lowface.losses.objective import exposure_matched_target
 from lowface.losses.weighted import ObjectiveParts, WeightedObjective, register_objective
 from lowface.models.base import output_image
 from lowface.models.enhance_net import ILLUMINATION_FLOOR
@@ -61,6 +63,7 @@ class DistillationObjective(WeightedObjective):
 
     def terms(self, output, batch: Mapping[str, Tensor]) -> dict:
         low, enhanced = batch["low"], output_image(output)
+        clean = cache(lambda: exposure_matched_target(enhanced, batch["clean"], batch.get("exposure_fixed")))
         taught: dict[str, object] = {}
 
         def teacher_output():
@@ -77,8 +80,8 @@ class DistillationObjective(WeightedObjective):
         return {
             "teacher": lambda: (enhanced - output_image(teacher_output())).abs().mean(),
             "teacher_illumination": illumination_gap,
-            "reconstruction": lambda: (enhanced - batch["clean"]).abs().mean(),
-            "clean_perceptual": lambda: self.clean_perceptual(enhanced, batch["clean"]),
+            "reconstruction": lambda: (enhanced - clean()).abs().mean(),
+            "clean_perceptual": lambda: self.clean_perceptual(enhanced, clean()),
             "smooth": lambda: self.smooth(output.illumination, low),
             "face": lambda: self.face(enhanced, batch["chip_transform"], batch["identity"], batch["face_valid"]),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import torch
 from torch import Tensor
@@ -98,13 +99,7 @@ class LowFaceNetObjective(WeightedObjective):
 
     def terms(self, output: Retinex, batch: Mapping[str, Tensor]) -> dict:
         enhanced, low = output.reflectance, batch["low"]
-        target = {}
-
-        def clean() -> Tensor:
-            if "clean" not in target:
-                target["clean"] = exposure_matched_target(enhanced, batch["clean"], batch.get("exposure_fixed"))
-            return target["clean"]
-
+        clean = cache(lambda: exposure_matched_target(enhanced, batch["clean"], batch.get("exposure_fixed")))
         return {
             "feature_cr": lambda: self.feature_cr(enhanced, batch["positive"], batch["negative"]),
             "brightness_cr": lambda: self.brightness_cr(enhanced, batch["positive"], batch["negative"]),

@@ -35,7 +35,7 @@ def load_initial_weights(model: nn.Module, path: str) -> None:
         return all(key in own and own[key].shape == value.shape for key, value in candidate.items())
 
     if fits(state):  # the whole model, or a model that has grown a new part (which keeps its initialisation)
-        model.load_state_dict(state, strict=set(state) == set(own))
+        model.load_state_dict(state, strict=False)  # fits: no unexpected key; a missing one keeps its init
         return
     for prefix in sorted({key.split(".")[0] + "." for key in own}):
         renamed = {prefix + key: value for key, value in state.items()}
