@@ -1,22 +1,22 @@
 """Fit the noise router of ``lowface-auto`` (lowface.inference.routing) and write it into the package.
 
-Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600]
-       [--out src/lowface/weights/noise_router.json]
+Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600] [--fast lowface-fast]
+       [--restore lowface-restore-real] [--out src/lowface/weights/noise_router.json]
 
-Data, training material only: LFW's training list (identities disjoint from pairs.txt), ``--images`` of them
-evenly spread over the list, even positions fit the router, odd positions are held out for the report; each image
-is darkened by every training preset (seed 1). And real pairs: the under-exposed frames of SICE's train scenes
-against their reference (lowface.data.sice). Both networks enhance every image (raw, no exposure gate). Label: 1
-when lowface-restore's output has the higher fidelity against the clean image or reference (the mean of the raw
-PSNR and the PSNR after matching the output's mean luma to the reference's); sample weight: the difference capped
-at 3 dB, so that the images where the choice matters decide the fit; the real pairs weigh as
-much as all synthetic images together. Logistic regression on (log noise, log mean luma, log 95th percentile of
-luma), lowface.inference.logistic.
+Data, training material only: LFW's training list (identities disjoint from pairs.txt), ``--images`` of them evenly
+spread over the list, even positions fit the router, odd positions are held out for the report; each image is darkened
+by every training preset (seed 1). And real pairs: the under-exposed frames of SICE's train scenes against their
+reference (lowface.data.sice). Both networks (``--fast``, ``--restore``) enhance every image (raw, no exposure gate).
+Label: 1 when the restoring network's output has the higher fidelity against the clean image or reference (the mean of
+the raw PSNR and the PSNR after matching the output's mean luma to the reference's); sample weight: the difference
+capped at 3 dB, so that the images where the choice matters decide the fit; the real pairs weigh as much as all
+synthetic images together. Logistic regression on (log noise, log mean luma, log 95th percentile of luma),
+lowface.inference.logistic.
 
 Report: per held-out set - LFW's held-out images through the training presets (FIT_PRESETS) and through the
-benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - the share routed to
-lowface-restore and the mean PSNR of fast / restore / auto / the per-image better of the two; and the share of the
-real low-light photos (no reference) routed to lowface-restore.
+benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - the share routed
+to the restoring network and the mean PSNR of fast / restore / auto / the per-image better of the two; and the share
+of the real low-light photos (no reference) routed to it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from lowface.metrics.fidelity import psnr
 
 FIT_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
 TEST_PRESETS = ("linear", "linear-dark", "gamma-noise", "x0.15-noise0.02", "physical-1", "physical-3", "physical-10")
-NETWORKS = ("lowface-fast", "lowface-restore")
 WEIGHT_CAP_DB = 3.0
 
 
@@ -67,15 +66,19 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--images", type=int, default=600, help="training-list images used (half fit, half report)")
     parser.add_argument("--out", type=Path, default=Path("src/lowface/weights/noise_router.json"))
+    parser.add_argument("--fast", default="lowface-fast", help="the network for clean dark images (choice 0)")
+    parser.add_argument("--restore", default="lowface-restore-real", help="the restoring network (choice 1)")
+    parser.add_argument("--restore-weights", type=Path, help="candidate weights for --restore (default: shipped)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    names = (args.fast, args.restore)
     torch.set_num_threads(args.threads)
 
     paths = lfw_train_images(args.data_root)
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.images, len(paths))).round().astype(int)]
     clean = [read_image(p).rgb for p in tqdm(paths, desc="reading", unit="img")]
     fit_rows, report_rows = slice(0, None, 2), slice(1, None, 2)
-    networks = [create_model(name) for name in NETWORKS]
+    networks = [create_model(args.fast), create_model(args.restore, args.restore_weights)]
     results = {}
     for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
         dark = synthesize(clean, preset, seed=1)[0]
@@ -124,16 +127,15 @@ def main() -> None:
         probability = router.probability(image_to_tensor(read_image(path).rgb))
         real_choice[str(path.relative_to(args.data_root / LOWLIGHT_DIR))] = round(float(probability), 4)
     real_share = float(np.mean([p > 0.5 for p in real_choice.values()])) if real_choice else None
-    print(f"real low-light photos: {len(real_choice)}, routed to lowface-restore: {real_share}")
+    print(f"real low-light photos: {len(real_choice)}, routed to {args.restore}: {real_share}")
 
     router.save(
         args.out,
-        networks=list(NETWORKS),
+        networks=list(names),
         training_data=f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
         f"(seed 1), and the {len(real_gain)} under-exposed frames of SICE's train scenes against their reference "
         f"(weighing as much as the synthetic images together); label: higher mean of raw and brightness-matched "
-        f"PSNR of {NETWORKS[1]} vs "
-        f"{NETWORKS[0]}, weight |difference| capped at {WEIGHT_CAP_DB} dB",
+        f"PSNR of {args.restore} vs {args.fast}, weight |difference| capped at {WEIGHT_CAP_DB} dB",
         held_out_report=summary,
         real_photos_share_restore=real_share,
         real_photos_probability=real_choice,

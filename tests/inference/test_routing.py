@@ -15,11 +15,14 @@ from lowface.cli import main
 from lowface.data.public import public_face
 from lowface.data.synth import synthesize
 from lowface.inference import enhancer as api
-from lowface.inference.catalogue import create_model, model_fingerprint
+from lowface.inference.catalogue import create_model, model_card, model_fingerprint
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
 from lowface.inference.statistics import noise_features, noise_sigma
+
+
+AUTO_RESTORE = model_card("lowface-auto").kwargs["restore"]  # the restoring network the default routes noise to
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -66,7 +69,9 @@ def test_shipped_router_on_lfw_faces_by_preset(lfw_faces):
         return float((router.probability(dark) > 0.5).float().mean())
 
     assert share_restore("x0.15-noise0.02") == 1.0 and share_restore("physical-1") == 1.0
-    assert share_restore("gamma-noise") == 0.0 and share_restore("linear") < 0.2  # at most one of six
+    # noise below one grey level: mostly the fast network (the held-out report in noise_router.json: 21 % of
+    # gamma-noise faces go to the restoring one, at 0.14 dB on average)
+    assert share_restore("gamma-noise") < 0.2 and share_restore("linear") < 0.2  # at most one of six
 
 
 def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
@@ -74,13 +79,13 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
     clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
-    restore = Enhancer.from_pretrained("lowface-restore", device="cpu", gate=False)
+    restore = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=False)
     fast = Enhancer.from_pretrained("lowface-fast", device="cpu", gate=False)
     both = torch.cat([noisy, clean_dark])
     out = auto.enhance_tensor(both)
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
     assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
-    assert auto.route_counts == {"lowface-restore": 1, "lowface-fast": 1}
+    assert auto.route_counts == {AUTO_RESTORE: 1, "lowface-fast": 1}
     assert_close(auto.model(both), out, rtol=0, atol=1e-6)  # a direct call routes the same way
 
 
@@ -96,9 +101,9 @@ def test_auto_enhancer_routes_the_whole_image_before_tiling():
     face = public_face()
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
     tiled = Enhancer.from_pretrained("lowface-auto", device="cpu", tile=128, gate=False)
-    whole = Enhancer.from_pretrained("lowface-restore", device="cpu", tile=0, gate=False)
+    whole = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", tile=0, gate=False)
     assert_close(tiled.enhance_tensor(noisy), whole.enhance_tensor(noisy), rtol=0, atol=1e-5)
-    assert tiled.route_counts == {"lowface-restore": 1}
+    assert tiled.route_counts == {AUTO_RESTORE: 1}
 
 
 def test_route_smoother_does_not_flip_on_a_noisy_estimate_but_follows_a_lasting_change():
@@ -117,14 +122,15 @@ def test_auto_takes_no_weights_file_and_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="takes no weights file"):
         create_model("lowface-auto", tmp_path / "x.safetensors")
     result = CliRunner().invoke(main, ["export", "lowface-auto", "-o", str(tmp_path / "auto.onnx")])
-    assert result.exit_code != 0 and "export lowface-fast and lowface-restore" in result.output
+    assert result.exit_code != 0 and f"export lowface-fast and {AUTO_RESTORE}" in result.output
     assert isinstance(create_model("lowface-auto"), RoutedModel)
 
 
 def test_auto_fingerprint_covers_both_networks_and_the_router():
     fingerprint = model_fingerprint("lowface-auto")
     assert len(fingerprint) == 64
-    assert fingerprint not in (model_fingerprint("lowface-fast"), model_fingerprint("lowface-restore"))
+    assert fingerprint not in (model_fingerprint("lowface-fast"), model_fingerprint(AUTO_RESTORE))
+    assert fingerprint != model_fingerprint("lowface-auto-fast")
     assert model_fingerprint("gamma") == ""
 
 
@@ -149,11 +155,11 @@ def test_a_noisy_video_stream_runs_one_network_throughout():
     still = public_face()[64:192, 96:224]
     frames = [_tensor(synthesize([still], "x0.15-noise0.02", seed=s)[0][0]) for s in range(4)]
     auto = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True))
-    restore = FrameEnhancer(Enhancer.from_pretrained("lowface-restore", device="cpu", gate=True))
+    restore = FrameEnhancer(Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=True))
     for frame in frames:  # float32 rounding only: the routed path indexes the batch (another memory layout), and
         # the log-domain upsampler's exp carries the last-bit differences up to a few 1e-6
         assert_close(auto(frame), restore(frame), rtol=0, atol=1e-5)
-    assert auto.enhancer.route_counts == {"lowface-restore": 4}
+    assert auto.enhancer.route_counts == {AUTO_RESTORE: 4}
 
 
 @pytest.mark.slow
@@ -167,5 +173,5 @@ def test_cli_enhance_with_the_default_model_reports_which_network_ran(tmp_path):
     result = CliRunner().invoke(main, ["enhance", str(tmp_path / "noisy.png"), str(tmp_path / "clean.png"),
                                        "-o", str(tmp_path / "out"), "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "lowface-auto: 1 with lowface-restore (images or video frames the exposure gate" in result.output
+    assert f"lowface-auto: 1 with {AUTO_RESTORE} (images or video frames the exposure gate" in result.output
     assert (tmp_path / "out" / "noisy.png").is_file() and (tmp_path / "out" / "clean.png").is_file()

@@ -51,26 +51,31 @@ CLASSICAL_CARDS = [
 ]
 
 
-# Noise-aware pairs (lowface/inference/routing.py): kwargs name the two shipped networks the router chooses between.
+# Noise-aware pairs (lowface/inference/routing.py): kwargs name the two shipped networks the router chooses between
+# and the router's file in lowface/weights/.
 ROUTED_CARDS = [
     ModelCard(
         "lowface-auto",
         "routed",
-        {"fast": "lowface-fast", "restore": "lowface-restore"},
-        "noise-aware: lowface-restore for images whose estimated noise would show once brightened, "
-        "lowface-fast for the rest (the router in lowface/weights/noise_router.json)",
-        licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW and SICE: research use)",
-        command="python tools/fit_noise_router.py --data-root ../shared/data",
+        {"fast": "lowface-fast", "restore": "lowface-restore-real", "router": ROUTER_FILE},
+        "noise-aware: lowface-restore-real (halo-free, trained on real captures) for images whose estimated noise "
+        "would show once brightened, lowface-fast for the rest (the router in lowface/weights/noise_router.json)",
+        licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
+        "research use)",
+        command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real",
     ),
     ModelCard(
         "lowface-auto-fast",
         "routed",
-        {"fast": "lowface-fast", "restore": "lowface-restore-fast"},
-        "lowface-auto at video rate: the same router, lowface-restore-fast (about 4x cheaper than lowface-restore "
-        "at 1080p) for the noisy images",
+        {"fast": "lowface-fast", "restore": "lowface-restore-fast", "router": "noise_router_fast.json"},
+        "lowface-auto at video rate: lowface-restore-fast (about 4x cheaper than lowface-restore at 1080p) for the "
+        "noisy images, chosen by the router fitted for lowface-fast against lowface-restore "
+        "(lowface/weights/noise_router_fast.json)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
-        command="python tools/fit_noise_router.py --data-root ../shared/data",
+        command="python tools/fit_noise_router.py --data-root ../shared/data (2026-11-29: the tool's LFW-only "
+        "version, fitted for lowface-fast against lowface-restore v3; kept when lowface-auto moved to "
+        "lowface-restore-real)",
     ),
 ]
 
@@ -130,7 +135,7 @@ def model_fingerprint(name: str) -> str:
     card = model_card(name)
     if card.architecture != "routed":
         return card.sha256 or ""
-    router = package_file(WEIGHTS, ROUTER_FILE).read_bytes()
+    router = package_file(WEIGHTS, card.kwargs["router"]).read_bytes()
     parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]), router.hex()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -166,7 +171,8 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
                 "file (give --weights with one of those two instead)"
             )
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
-        return RoutedModel(*networks, shipped_router(), (card.kwargs["fast"], card.kwargs["restore"])).eval()
+        router = shipped_router(card.kwargs["router"])
+        return RoutedModel(*networks, router, (card.kwargs["fast"], card.kwargs["restore"])).eval()
     kwargs = card.kwargs
     if weights is not None and Path(weights).suffix == ".safetensors" and Path(weights).is_file():
         trained = weights_architecture(weights)

@@ -1,13 +1,14 @@
-"""Noise-aware model choice (``lowface-auto``): the fast network for clean dark images, the restoring one for noisy.
+"""Noise-aware model choice (``lowface-auto``): the fast network for clean dark images, a restoring one for noisy.
 
-Brightening multiplies sensor noise. ``lowface-fast`` keeps it (its output is S / I), ``lowface-restore`` removes
-it, at 2.7x the cost and a little fidelity on noise-free inputs. The router estimates each image's noise level
-(Immerkær's operator, in :mod:`lowface.inference.statistics`) and its brightness, and a logistic model on (log
+Brightening multiplies sensor noise. ``lowface-fast`` keeps it (its output is S / I), the restoring network removes
+it, at several times the cost and a little fidelity on noise-free inputs. The router estimates each image's noise
+level (Immerkær's operator, in :mod:`lowface.inference.statistics`) and its brightness, and a logistic model on (log
 noise, log mean luma, log 95th percentile of luma) picks the network. It is fitted by ``tools/fit_noise_router.py``
-on LFW's training list (label: the network whose output is closer to the clean image, weighted by how much closer)
-and shipped as ``lowface/weights/noise_router.json`` with the command that made it. The choice is made once per
-whole image, before tiling; for video it is smoothed over frames with hysteresis (:class:`RouteSmoother`) so that a
-clip does not switch networks back and forth.
+on LFW's training list under the training presets and on SICE's real training pairs (label: the network whose
+output is closer to the clean image or reference, weighted by how much closer) and shipped in
+``lowface/weights/``, one file per routed pair (its card's ``router``), with the command that made it. The choice
+is made once per whole image, before tiling; for video it is smoothed over frames with hysteresis
+(:class:`RouteSmoother`) so that a clip does not switch networks back and forth.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ class NoiseRouter(LogisticModel):
         return self.probability_from_features(noise_features(x))
 
 
-@lru_cache(maxsize=1)
-def shipped_router() -> NoiseRouter:
-    """The router fitted by tools/fit_noise_router.py and shipped in lowface/weights/."""
-    return NoiseRouter.load_shipped(ROUTER_FILE)
+@lru_cache(maxsize=4)
+def shipped_router(file: str = ROUTER_FILE) -> NoiseRouter:
+    """A router fitted by tools/fit_noise_router.py and shipped as lowface/weights/<file> (default: lowface-auto's)."""
+    return NoiseRouter.load_shipped(file)
 
 
 class RoutedModel(EnhancementModel):
