@@ -21,7 +21,6 @@ from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
 from lowface.inference.statistics import noise_features, noise_sigma
 
-
 AUTO_RESTORE = model_card("lowface-auto").kwargs["restore"]  # the restoring network the default routes noise to
 
 

@@ -25,7 +25,8 @@ from lowface.cli.common import user_errors
     "--model",
     default="lowface-auto",  # = inference.enhancer.DEFAULT_MODEL (not imported: torch would load for --help)
     show_default=True,
-    help="Enhancer name (see `lowface models`); lowface-auto: lowface-restore-real for noisy images, else lowface-fast.",
+    help="Enhancer name (see `lowface models`); lowface-auto: lowface-restore-real for noisy images, else "
+    "lowface-fast.",
 )
 @click.option(
     "--weights",

@@ -16,7 +16,8 @@ def _check_exportable(model: nn.Module) -> None:
     if isinstance(model, RoutedModel):
         raise ValueError(
             f"a routed model chooses its network per image, which a traced graph cannot; export "
-            f"{model.names[0]} and {model.names[1]} and route with lowface.inference.routing.shipped_router() (its card's router file)"
+            f"{model.names[0]} and {model.names[1]} and route with lowface.inference.routing.shipped_router() "
+            "(its card's router file)"
         )
 
 

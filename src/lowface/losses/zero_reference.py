@@ -47,10 +47,14 @@ def exposure_loss(enhanced: Tensor, level: float = 0.6, patch: int = 16) -> Tens
 
 
 def color_constancy_loss(enhanced: Tensor) -> Tensor:
-    """Gray-world: sqrt of the sum over channel pairs of ((mean_p - mean_q)^2)^2, averaged over images."""
+    """Gray-world: sqrt of the sum over channel pairs of ((mean_p - mean_q)^2)^2, averaged over images.
+
+    The square root's argument gets 1e-12 (a loss bias of 1e-6): at exactly zero - a colourless crop, such as the
+    saturated sky of an over-exposed SICE frame - its gradient is 0 * inf = NaN, which stopped the first Zero-DCE
+    runs on SICE."""
     r, g, b = enhanced.mean((2, 3)).unbind(1)
     pairs = torch.stack([(r - g).pow(2), (r - b).pow(2), (g - b).pow(2)], 1)
-    return pairs.pow(2).sum(1).sqrt().mean()
+    return (pairs.pow(2).sum(1) + 1e-12).sqrt().mean()
 
 
 def curve_smoothness_loss(curves: Tensor) -> Tensor:
