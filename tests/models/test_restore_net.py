@@ -166,3 +166,39 @@ def test_the_tone_head_starts_as_identity_corrects_pixel_by_pixel_and_tiles_exac
         tiled = tiled_apply(lambda t: toned(t).reflectance, x, 64, toned.receptive_radius, toned.size_multiple)
     assert_close(tiled, full, atol=1e-10, rtol=0)
     assert (full - plain(x).reflectance).abs().max() > 1e-3
+
+
+def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch):
+    """Under inference_mode the tone head runs band by band and the denoiser channels-last (speed, issue 22); the
+    values are those of the graph that training differentiates, to float32 rounding, bands and borders included."""
+    from lowface.models.restore_net import PointwiseTone
+
+    torch.manual_seed(8)
+    net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16).eval()
+    for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
+        torch.nn.init.normal_(p, 0.0, 0.1)
+    monkeypatch.setattr(PointwiseTone, "BAND_PIXELS", 1000)  # 7 rows a band: 10 bands and a short last one
+    x = torch.rand(1, 3, 67, 150) * 0.3
+    training_graph = net(x.clone().requires_grad_(True)).reflectance.detach()  # grad mode: the reference ops
+    with torch.inference_mode():
+        fast = net(x).reflectance
+    assert_close(fast, training_graph, atol=1e-5, rtol=0)
+    assert (training_graph - net.enhancer(x).reflectance.detach()).abs().max() > 1e-2  # both heads act
+
+
+def test_the_pooled_high_pass_keeps_brightness_and_tiles_exactly():
+    """``detail_pooled`` takes the local mean on 4x4 block means: a constant offset from the denoiser is still
+    removed entirely, and tiling with the model's halo is still exact."""
+    torch.manual_seed(9)
+    net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, detail_pooled=True)
+    net = net.double().eval()
+    torch.nn.init.zeros_(net.denoiser.out.weight)
+    torch.nn.init.constant_(net.denoiser.out.bias, -0.3)
+    x = torch.rand(1, 3, 150, 170, dtype=torch.float64) * 0.2
+    with torch.no_grad():
+        assert_close(net(x).reflectance, net.enhancer(x).reflectance, atol=1e-6, rtol=0)
+        torch.nn.init.normal_(net.denoiser.out.weight, 0.0, 0.05)
+        full = net(x).reflectance
+        tiled = tiled_apply(lambda t: net(t).reflectance, x, 64, net.receptive_radius, net.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - net.enhancer(x).reflectance).abs().max() > 1e-3

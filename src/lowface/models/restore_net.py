@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import gaussian_blur
+from lowface.filters import gaussian_blur, plain_inference, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
 from lowface.registry import MODELS
@@ -100,7 +100,10 @@ class ReflectanceDenoiser(nn.Module):
 
     def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
         height, width = reflectance.shape[-2:]
-        e1 = self.encode1(space_to_depth([reflectance, log_gain], self.unshuffle, self.multiple))
+        folded = space_to_depth([reflectance, log_gain], self.unshuffle, self.multiple)
+        if plain_inference() and folded.device.type == "cpu":  # oneDNN's native layout: a fifth faster, same values
+            folded = folded.contiguous(memory_format=torch.channels_last)
+        e1 = self.encode1(folded)
         e2 = self.encode2(e1)
         b = self.bottom(e2)
         d2 = self.decode2(
@@ -109,7 +112,7 @@ class ReflectanceDenoiser(nn.Module):
         d1 = self.decode1(
             torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear", align_corners=False), e1], 1)
         )
-        return depth_to_space(self.out(d1), self.unshuffle, height, width)
+        return depth_to_space(self.out(d1).contiguous(), self.unshuffle, height, width)
 
 
 class PointwiseTone(nn.Module):
@@ -130,14 +133,28 @@ class PointwiseTone(nn.Module):
         nn.init.zeros_(self.layers[-1].weight)
         nn.init.zeros_(self.layers[-1].bias)
 
+    BAND_PIXELS = 65536  # pixels per band in plain inference (about 32 rows of 1080p)
+
     def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
-        return self.layers(torch.cat([reflectance, log_gain], 1))
+        if not plain_inference():
+            return self.layers(torch.cat([reflectance, log_gain], 1))
+        # The same values, a band of rows at a time: the 16-channel hidden maps of a whole 1080p frame are 130 MB
+        # each and stream through memory five times; a band's stay in cache (4.6x faster at 1080p on one thread).
+        out = torch.empty_like(reflectance)
+        rows = max(1, self.BAND_PIXELS // reflectance.shape[-1])
+        first, middle, last = self.layers[0], self.layers[2], self.layers[4]
+        for top in range(0, reflectance.shape[-2], rows):
+            band = torch.cat([reflectance[..., top : top + rows, :], log_gain[..., top : top + rows, :]], 1)
+            hidden = F.leaky_relu_(middle(F.leaky_relu_(first(band), 0.1)), 0.1)
+            out[..., top : top + rows, :] = last(hidden)
+        return out
 
 
 @MODELS.register("restore_net")
 class RestoreNet(EnhancementModel):
     """:class:`FastEnhanceNet` followed by :class:`ReflectanceDenoiser`: R = clamp(S / I - noise(S / I, gain)),
-    the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design), then (``tone_width``
+    the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design; ``detail_pooled``: the
+    local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
@@ -152,16 +169,29 @@ class RestoreNet(EnhancementModel):
         guide: str = "log",
         unshuffle: int = 2,
         tone_width: int | None = None,
+        detail_pooled: bool = False,
     ):
         super().__init__()
         self.enhancer = FastEnhanceNet(scale, width, guide=guide)
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
         self.tone = PointwiseTone(tone_width) if tone_width else None
         self.detail_sigma = detail_sigma
-        blur_radius = math.ceil(3 * detail_sigma) if detail_sigma else 0
+        self.detail_pool = unshuffle if detail_pooled else 1
+        blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
         self.receptive_radius = self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
         self.size_multiple = math.lcm(scale, self.denoiser.multiple)
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
+
+    def _local_mean(self, noise: Tensor) -> Tensor:
+        """The low-pass that the high-pass removes: a Gaussian blur of ``detail_sigma`` pixels, or (``detail_pooled``)
+        the same blur on ``unshuffle`` x ``unshuffle`` block means, bilinearly upsampled - a sixth of the cost at
+        1080p, and a local mean all the same. (B, 3, H, W) -> (B, 3, H, W)."""
+        if self.detail_pool == 1:
+            return gaussian_blur(noise, self.detail_sigma)
+        height, width = noise.shape[-2:]
+        means = F.avg_pool2d(noise, self.detail_pool, ceil_mode=True)
+        means = gaussian_blur(means, self.detail_sigma / self.detail_pool)
+        return upsample_bilinear(means, self.detail_pool)[..., :height, :width]
 
     def forward(self, x: Tensor) -> Retinex:
         """x: (B, 3, H, W) in [0, 1] -> Retinex(denoised reflectance, illumination), both (B, 3, H, W)."""
@@ -169,7 +199,7 @@ class RestoreNet(EnhancementModel):
         log_gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
         noise = self.denoiser(base.reflectance, log_gain)
         if self.detail_sigma:
-            noise = noise - gaussian_blur(noise, self.detail_sigma)
+            noise = noise - self._local_mean(noise)
         reflectance = base.reflectance - noise
         if self.tone is not None:
             reflectance = reflectance + self.tone(reflectance, log_gain)
