@@ -66,7 +66,7 @@ def upsample_bilinear(x: Tensor, scale: int) -> Tensor:
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
     kernel = gaussian_kernel1d(sigma).to(x)
-    channels, radius = x.shape[1], kernel.numel() // 2
+    channels, radius = int(x.shape[1]), kernel.numel() // 2  # a constant in traced graphs (ONNX needs it)
     if _opencv_can_run(x) and min(x.shape[-2:]) > radius:  # reflect padding = OpenCV's BORDER_REFLECT_101
         taps = kernel.numpy().astype(np.float32)
         return _per_image(x, lambda image: cv2.sepFilter2D(image, -1, taps, taps, borderType=cv2.BORDER_REFLECT_101))

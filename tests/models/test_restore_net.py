@@ -169,20 +169,20 @@ def test_the_tone_head_starts_as_identity_corrects_pixel_by_pixel_and_tiles_exac
 
 
 def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch):
-    """Under inference_mode the tone head runs band by band and the denoiser channels-last (speed, issue 22); the
-    values are those of the graph that training differentiates, to float32 rounding, bands and borders included."""
-    from lowface.models.restore_net import PointwiseTone
-
+    """Under inference_mode the tail (high-pass, tone head, clamp) runs band by band and the denoiser
+    channels-last (speed, issue 22); the values are those of the graph that training differentiates, to float32
+    rounding, bands and borders included."""
     torch.manual_seed(8)
     net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16).eval()
     for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
         torch.nn.init.normal_(p, 0.0, 0.1)
-    monkeypatch.setattr(PointwiseTone, "BAND_PIXELS", 1000)  # 7 rows a band: 10 bands and a short last one
-    x = torch.rand(1, 3, 67, 150) * 0.3
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)  # 6 rows a band: 11 bands and a short last one
+    x = torch.rand(1, 3, 67, 150)  # dark and bright pixels: the clamp acts at both ends
     training_graph = net(x.clone().requires_grad_(True)).reflectance.detach()  # grad mode: the reference ops
     with torch.inference_mode():
         fast = net(x).reflectance
     assert_close(fast, training_graph, atol=1e-5, rtol=0)
+    assert (fast == 0).any() and (fast == 1).any()
     assert (training_graph - net.enhancer(x).reflectance.detach()).abs().max() > 1e-2  # both heads act
 
 
