@@ -111,3 +111,22 @@ def test_log_domain_guided_upsampling_keeps_a_tone_curve_exact_next_to_a_lamp():
     assert abs(ratios["log"] - 1) < 0.01 and ratios["linear"] < 0.93
     with pytest.raises(ValueError, match="'linear' or 'log'"):
         FastGuidedUpsampler(domain="sqrt")
+
+
+@pytest.mark.parametrize("guide", ["log", "linear"])
+@pytest.mark.parametrize("scale", [4, 8])
+def test_banded_inference_computes_the_training_graph_values(monkeypatch, guide, scale):
+    """Under inference_mode the full-resolution half (upsampled guided-filter models, the division, the clamps) runs
+    a band of rows at a time (speed, issue 22): the values of the graph training differentiates, at band edges
+    and at sizes that are no multiple of the scale or the band."""
+    torch.manual_seed(3)
+    net = FastEnhanceNet(scale, 16, guide=guide).eval()
+    monkeypatch.setattr(FastEnhanceNet, "BAND_PIXELS", 1500)  # 8 or 16 rows a band at this width
+    x = torch.rand(1, 3, 77, 101)
+    x[..., 30:40, 20:50] = 0.0  # black pixels: the reflectance clamp acts
+    reference = net(x.clone().requires_grad_(True))
+    with torch.inference_mode():
+        banded = net(x)
+    assert_close(banded.illumination, reference.illumination.detach(), atol=2e-6, rtol=1e-5)
+    assert_close(banded.reflectance, reference.reflectance.detach(), atol=2e-6, rtol=1e-5)
+    assert (banded.reflectance == 0).any()

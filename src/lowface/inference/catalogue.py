@@ -67,15 +67,14 @@ ROUTED_CARDS = [
     ModelCard(
         "lowface-auto-fast",
         "routed",
-        {"fast": "lowface-fast", "restore": "lowface-restore-fast", "router": "noise_router_fast.json"},
-        "lowface-auto at video rate: lowface-restore-fast (about 4x cheaper than lowface-restore at 1080p) for the "
-        "noisy images, chosen by the router fitted for lowface-fast against lowface-restore "
+        {"fast": "lowface-fast", "restore": "lowface-restore-real-fast", "router": "noise_router_fast.json"},
+        "lowface-auto at video rate: lowface-restore-real-fast (lowface-restore-real distilled, about 4x cheaper at "
+        "1080p, halo-free) for the noisy images, chosen by the router fitted for lowface-fast against it "
         "(lowface/weights/noise_router_fast.json)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
-        command="python tools/fit_noise_router.py --data-root ../shared/data (2026-11-29: the tool's LFW-only "
-        "version, fitted for lowface-fast against lowface-restore v3; kept when lowface-auto moved to "
-        "lowface-restore-real)",
+        command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real-fast "
+        "--out src/lowface/weights/noise_router_fast.json",
     ),
 ]
 
@@ -98,7 +97,7 @@ def list_models(pattern: str = "*") -> list[str]:
     Example:
         >>> list_models("lowface*")
         ['lowface', 'lowface-auto', 'lowface-auto-fast', 'lowface-fast', 'lowface-fast-v2', 'lowface-restore', \
-'lowface-restore-fast', 'lowface-restore-real']
+'lowface-restore-fast', 'lowface-restore-real', 'lowface-restore-real-fast']
     """
     return sorted(name for name in _cards() if fnmatch(name, pattern))
 

@@ -43,9 +43,15 @@ class FastGuidedUpsampler(nn.Module):
     def forward(self, guide_low: Tensor, target_low: Tensor, guide_high: Tensor, scale: int) -> Tensor:
         """guide_low, target_low: (B, C, h, w), target > 0 in the log domain; guide_high: (B, C, H, W) with
         h = ceil(H / scale), w likewise -> (B, C, H, W)."""
+        height, width = guide_high.shape[-2:]
+        coefficients = upsample_bilinear(self.coefficients(guide_low, target_low), scale)
+        a_high, b_high = coefficients[..., :height, :width].chunk(2, dim=1)
+        return self.apply(a_high, b_high, guide_high)
+
+    def coefficients(self, guide_low: Tensor, target_low: Tensor) -> Tensor:
+        """The smoothed low-resolution linear models: (B, C, h, w) twice -> (B, 2C, h, w), a then b."""
         if self.domain == "log":
-            guide_low, guide_high = torch.log(guide_low + LOG_OFFSET), torch.log(guide_high + LOG_OFFSET)
-            target_low = torch.log(target_low)
+            guide_low, target_low = torch.log(guide_low + LOG_OFFSET), torch.log(target_low)
         r = self.radius
         mean_g = box_mean(guide_low, r)
         mean_t = box_mean(target_low, r)
@@ -53,10 +59,24 @@ class FastGuidedUpsampler(nn.Module):
         var_g = box_mean(guide_low * guide_low, r) - mean_g * mean_g
         a = cov_gt / (var_g + self.eps)
         b = mean_t - a * mean_g
-        height, width = guide_high.shape[-2:]
-        coefficients = upsample_bilinear(torch.cat([box_mean(a, r), box_mean(b, r)], 1), scale)
-        a_high, b_high = coefficients[..., :height, :width].chunk(2, dim=1)
+        return torch.cat([box_mean(a, r), box_mean(b, r)], 1)
+
+    def apply(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor) -> Tensor:
+        """The upsampled models on the full-resolution guide, all (B, C, H, W) -> target (B, C, H, W)."""
+        if self.domain == "log":
+            guide_high = torch.log(guide_high + LOG_OFFSET)
         out = torch.addcmul(b_high, a_high, guide_high)
         if self.domain != "log":
             return out
         return out.exp_() if plain_inference() else torch.exp(out)  # in place when nothing needs the input kept
+
+
+def upsample_bilinear_rows(x: Tensor, scale: int, top: int, rows: int) -> Tensor:
+    """Rows ``top`` to ``top + rows`` of ``upsample_bilinear(x, scale)`` ((B, C, h, w) -> (B, C, rows, w * scale)),
+    from the few low-resolution rows they need (``top`` a multiple of ``scale``): the same values, since every kept
+    row interpolates between rows inside the slice, as it does inside the whole map, or clamps at the map's own
+    border."""
+    first = max(top // scale - 1, 0)
+    last = min(-(-(top + rows) // scale) + 1, x.shape[-2])
+    band = upsample_bilinear(x[..., first:last, :].contiguous(), scale)
+    return band[..., top - first * scale : top - first * scale + rows, :]
