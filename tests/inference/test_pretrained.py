@@ -27,6 +27,7 @@ SHIPPED = {
     "lowface": (1.8, 3.0),
     "lowface-fast": (1.8, 3.0),
     "lowface-restore": (1.8, 3.0),
+    "lowface-restore-real-fast": (1.8, 3.0),
     "zero-dce": (1.8, 1.0),
     "zero-dce++": (1.8, 1.0),
     "zero-dce++-sice": (1.4, 1.0),

@@ -89,11 +89,14 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
 
 
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
+    restore = model_card("lowface-auto-fast").kwargs["restore"]
     noisy = _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])
     auto_fast = Enhancer.from_pretrained("lowface-auto-fast", device="cpu", gate=False)
-    restore_fast = Enhancer.from_pretrained("lowface-restore-fast", device="cpu", gate=False)
-    assert_close(auto_fast.enhance_tensor(noisy), restore_fast.enhance_tensor(noisy), rtol=0, atol=1e-6)
-    assert auto_fast.route_counts == {"lowface-restore-fast": 1}
+    restore_fast = Enhancer.from_pretrained(restore, device="cpu", gate=False)
+    # the routed copy of the batch is contiguous, `noisy` a channels-last view: oneDNN sums in another order there,
+    # which the student's gain (1 / illumination) and tone head lift to about 1e-5
+    assert_close(auto_fast.enhance_tensor(noisy), restore_fast.enhance_tensor(noisy), rtol=0, atol=1e-4)
+    assert auto_fast.route_counts == {restore: 1}
 
 
 def test_auto_enhancer_routes_the_whole_image_before_tiling():
