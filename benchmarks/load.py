@@ -63,14 +63,15 @@ def run_child(command: list[str]) -> tuple[float, float, int]:
     return time.perf_counter() - start, int(done.stdout.split()[-1]) / 1024, done.returncode
 
 
-def write_video(path: Path, seconds: float, fps: float, base: np.ndarray, seed: int = 0) -> int:
-    """A 1920x1080 MJPG clip panning slowly over ``base`` (dark), Gaussian sensor noise per frame (drawn from a
-    bank of NOISE_BANK frames, cycled: writing 9,000 fresh 1080p noise frames would take longer than the test)."""
+def write_video(path: Path, seconds: float, fps: float, base: np.ndarray, seed: int = 0, sigma: float = 0.01) -> int:
+    """A 1920x1080 MJPG clip panning slowly over ``base`` (dark), Gaussian sensor noise of ``sigma`` per frame (drawn
+    from a bank of NOISE_BANK frames, cycled: writing 9,000 fresh 1080p noise frames would take longer than the
+    test)."""
     rng = np.random.default_rng(seed)
     big = cv2.resize(base, (2400, 1350), interpolation=cv2.INTER_LINEAR)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (1920, 1080))
     frames = int(seconds * fps)
-    noise = [0.01 * rng.standard_normal((1080, 1920, 3), dtype=np.float32) for _ in range(NOISE_BANK)]
+    noise = [sigma * rng.standard_normal((1080, 1920, 3), dtype=np.float32) for _ in range(NOISE_BANK)]
     for i in tqdm(range(frames), desc="writing clip", unit="frame", mininterval=5):
         x = int((i / max(frames - 1, 1)) * (2400 - 1920))
         frame = big[135 : 135 + 1080, x : x + 1920] + noise[i % NOISE_BANK]
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--video-seconds", type=float, default=300.0)
     parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--noise", type=float, default=0.01, help="sensor noise sigma of the clip (0-1 scale)")
     parser.add_argument("--model", default="lowface-fast")
     parser.add_argument("--scratch", type=Path, default=None, help="where inputs and outputs go (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
@@ -108,7 +110,7 @@ def main() -> None:
         print(results["folder"], flush=True)
         if args.video_seconds > 0:
             clip = scratch / "clip.avi"
-            frames = write_video(clip, args.video_seconds, args.fps, first / 0.2 * 0.15)
+            frames = write_video(clip, args.video_seconds, args.fps, first / 0.2 * 0.15, sigma=args.noise)
             seconds, peak, code = run_child([*cli, str(clip), "-o", str(scratch / "video-out")])
             results["video"] = {
                 "frames": frames, "size": "1920x1080", "seconds_of_video": args.video_seconds, "exit_code": code,
@@ -133,7 +135,8 @@ def main() -> None:
     if "video" in results:
         r = results["video"]
         lines.append(
-            f"| 1080p MJPG video, {r['seconds_of_video']:.0f} s | {r['frames']} frames | {r['exit_code']} | "
+            f"| 1080p MJPG video, {r['seconds_of_video']:.0f} s, noise {args.noise:g} | {r['frames']} frames "
+            f"| {r['exit_code']} | "
             f"{r['seconds']:.0f} | {r['frames_per_second']:.2f} frames/s | {r['peak_rss_mb']:.0f} |"
         )
     write_results(args.out, record, lines)
