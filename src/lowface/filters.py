@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -34,6 +35,14 @@ def plain_inference() -> bool:
         or torch.onnx.is_in_onnx_export()
         or torch.compiler.is_compiling()
     )
+
+
+def row_bands(height: int, width: int, pixels: int, multiple: int = 1) -> Iterator[slice]:
+    """Slices of consecutive rows covering ``height``, each about ``pixels`` / ``width`` rows (a multiple of
+    ``multiple``, at least one): the bands in which plain inference runs a network's full-resolution steps so that
+    their intermediates stay in cache."""
+    rows = max(1, pixels // width // multiple) * multiple
+    return (slice(top, top + rows) for top in range(0, height, rows))
 
 
 def _opencv_can_run(x: Tensor) -> bool:

@@ -130,3 +130,11 @@ def test_banded_inference_computes_the_training_graph_values(monkeypatch, guide,
     assert_close(banded.illumination, reference.illumination.detach(), atol=2e-6, rtol=1e-5)
     assert_close(banded.reflectance, reference.reflectance.detach(), atol=2e-6, rtol=1e-5)
     assert (banded.reflectance == 0).any()
+
+
+def test_torch_module_apply_reaches_every_submodule():
+    """nn.Module.apply (weight initialisation, dtype or hook helpers) must not be shadowed by a part's own method:
+    the guided upsampler once named its full-resolution step ``apply`` and broke it for every fast network."""
+    seen = []
+    FastEnhanceNet().apply(lambda module: seen.append(type(module).__name__))
+    assert {"FastGuidedUpsampler", "IlluminationEstimator", "FastEnhanceNet"} <= set(seen)

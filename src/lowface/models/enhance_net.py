@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import plain_inference
+from lowface.filters import plain_inference, row_bands
 from lowface.models.base import EnhancementModel
 from lowface.models.guided_filter import FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
 from lowface.registry import MODELS
@@ -176,13 +176,11 @@ class FastEnhanceNet(EnhancementModel):
         coefficients = self.upsampler.coefficients(low, illumination_low)
         illumination, reflectance = torch.empty_like(x), torch.empty_like(x)
         height, width = x.shape[-2:]
-        rows = max(1, self.BAND_PIXELS // width // self.scale) * self.scale
-        for top in range(0, height, rows):
-            band = slice(top, top + rows)
+        for band in row_bands(height, width, self.BAND_PIXELS, self.scale):
             guide = x[..., band, :]
-            models = upsample_bilinear_rows(coefficients, self.scale, top, guide.shape[-2])
+            models = upsample_bilinear_rows(coefficients, self.scale, band.start, guide.shape[-2])
             a_high, b_high = models[..., :width].chunk(2, 1)
             light = illumination[..., band, :]
-            light.copy_(self.upsampler.apply(a_high, b_high, guide)).clamp_(ILLUMINATION_FLOOR, 1.0)
+            light.copy_(self.upsampler.apply_models(a_high, b_high, guide)).clamp_(ILLUMINATION_FLOOR, 1.0)
             torch.div(guide, light, out=reflectance[..., band, :]).clamp_(0.0, 1.0)
         return Retinex(reflectance, illumination)

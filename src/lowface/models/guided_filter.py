@@ -46,7 +46,7 @@ class FastGuidedUpsampler(nn.Module):
         height, width = guide_high.shape[-2:]
         coefficients = upsample_bilinear(self.coefficients(guide_low, target_low), scale)
         a_high, b_high = coefficients[..., :height, :width].chunk(2, dim=1)
-        return self.apply(a_high, b_high, guide_high)
+        return self.apply_models(a_high, b_high, guide_high)
 
     def coefficients(self, guide_low: Tensor, target_low: Tensor) -> Tensor:
         """The smoothed low-resolution linear models: (B, C, h, w) twice -> (B, 2C, h, w), a then b."""
@@ -61,7 +61,7 @@ class FastGuidedUpsampler(nn.Module):
         b = mean_t - a * mean_g
         return torch.cat([box_mean(a, r), box_mean(b, r)], 1)
 
-    def apply(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor) -> Tensor:
+    def apply_models(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor) -> Tensor:
         """The upsampled models on the full-resolution guide, all (B, C, H, W) -> target (B, C, H, W)."""
         if self.domain == "log":
             guide_high = torch.log(guide_high + LOG_OFFSET)
