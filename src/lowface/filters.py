@@ -45,7 +45,7 @@ def row_bands(height: int, width: int, pixels: int, multiple: int = 1) -> Iterat
     return (slice(top, top + rows) for top in range(0, height, rows))
 
 
-def _opencv_can_run(x: Tensor) -> bool:
+def opencv_can_run(x: Tensor) -> bool:
     """Whether an OpenCV kernel may stand in for a torch op on ``x``: a float32 CPU tensor in plain inference.
     OpenCV's separable filters and resizing are several times faster than PyTorch's CPU kernels for these
     shapes; the values agree to float32 rounding."""
@@ -66,7 +66,7 @@ def _per_image(x: Tensor, function) -> Tensor:
 def upsample_bilinear(x: Tensor, scale: int) -> Tensor:
     """``F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)``: (B, C, h, w) ->
     (B, C, h * scale, w * scale), through OpenCV where it can run (same values to float rounding)."""
-    if _opencv_can_run(x):
+    if opencv_can_run(x):
         height, width = x.shape[-2] * scale, x.shape[-1] * scale
         return _per_image(x, lambda image: cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
     return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
@@ -76,7 +76,7 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
     kernel = gaussian_kernel1d(sigma).to(x)
     channels, radius = int(x.shape[1]), kernel.numel() // 2  # a constant in traced graphs (ONNX needs it)
-    if _opencv_can_run(x) and min(x.shape[-2:]) > radius:  # reflect padding = OpenCV's BORDER_REFLECT_101
+    if opencv_can_run(x) and min(x.shape[-2:]) > radius:  # reflect padding = OpenCV's BORDER_REFLECT_101
         taps = kernel.numpy().astype(np.float32)
         return _per_image(x, lambda image: cv2.sepFilter2D(image, -1, taps, taps, borderType=cv2.BORDER_REFLECT_101))
     pad_mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"

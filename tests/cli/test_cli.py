@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -117,6 +118,19 @@ def test_video_is_enhanced_frame_by_frame(tmp_path: Path):
     capture.release()
     assert len(frames) == 6 and frames[0].shape == (48, 64, 3)
     assert np.mean(frames[0]) > 1.5 * np.mean(smooth_test_image(seed=0) * 60)  # brighter than the input
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_enhance_lets_openmp_threads_sleep_unless_the_user_chose(tmp_path: Path, chosen, expected):
+    """Set before torch loads (the command line loads it only inside a command, tested in test_architecture)."""
+    write_image(tmp_path / "dark.png", ImageData(smooth_test_image() * 0.2))
+    command = ["enhance", str(tmp_path / "dark.png"), "-o", str(tmp_path / "out.png"), "-m", "gamma", "-q"]
+    code = (f"import os, sys\nfrom lowface.cli import main\ntry:\n    main({command!r})\nfinally:\n"
+            "    print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env |= {"OMP_WAIT_POLICY": chosen} if chosen else {}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split("\n")[-2] == f"{expected} True"
 
 
 def test_models_lists_baselines_with_licences():

@@ -48,6 +48,16 @@ def test_noise_sigma_strip_by_strip_equals_the_whole_image():
         noise_sigma(torch.zeros(1, 3, 2, 10))
 
 
+def test_noise_sigma_through_opencv_in_inference_equals_the_torch_reference():
+    generator = torch.Generator().manual_seed(2)
+    images = torch.rand(2, 3, 601, 97, generator=generator) * torch.tensor([0.1, 1.0]).view(2, 1, 1, 1)
+    reference = noise_sigma(images)  # gradients enabled: the torch ops
+    with torch.no_grad():
+        fast = noise_sigma(images[:, :, :, 1:])  # a strided view, as a crop of a frame is
+        assert_close(noise_sigma(images), reference, rtol=1e-5, atol=0)
+    assert_close(fast, noise_sigma(images[:, :, :, 1:].contiguous()), rtol=1e-5, atol=0)
+
+
 def test_shipped_router_sends_noisy_dark_faces_to_restore_and_clean_dark_ones_to_fast():
     face = public_face()
     router = shipped_router()

@@ -7,6 +7,7 @@ Command modules import only click at their top: heavy imports (torch, the models
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,14 @@ import click
 # What a user can cause or fix: a bad value or name, a missing file, package or dataset (FileNotFoundError covers
 # lowface.assets.AssetMissing and lowface.data.lfw.DatasetMissing), a device or cluster that is not there.
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, ImportError, RuntimeError, ConnectionError)
+
+
+def passive_openmp() -> None:
+    """Let PyTorch's OpenMP threads sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``) unless
+    the user chose otherwise. Must run before torch is imported. Video enhancement runs the network beside the
+    decoder's and encoder's threads; spinning OpenMP threads take their cores: a 1080p clip through
+    ``lowface-auto-fast`` on 2 cores ran at 5.7 frames/s instead of 4.3 (the network alone: no change)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lowface.cli.common import user_errors
+from lowface.cli.common import passive_openmp, user_errors
 
 
 @click.command()
@@ -121,6 +121,7 @@ def enhance(
     Videos keep their audio and subtitles, timestamps and rotation. `-` reads one image from stdin; `-o -` writes
     one to stdout. Exit code 1 when anything failed or an existing file was not replaced.
     """
+    passive_openmp()  # before torch loads
     from lowface.inference.batch import run_batch
     from lowface.inference.devices import keep_freed_memory
     from lowface.inference.enhancer import Enhancer

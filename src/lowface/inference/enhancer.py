@@ -154,7 +154,9 @@ class Enhancer:
             out = self.model.apply_choice(x, choice, self._apply)
         else:
             out = self._apply(self.model, x)
-        return ExposureGate.blend(x, out, weight) if blend else out
+        if not blend or bool((weight == 1).all()):  # fully enhanced: out itself (the blend would only round it)
+            return out
+        return ExposureGate.blend(x, out, weight)
 
     def enhance(self, image: Any, bgr: bool = False) -> Any:
         """Enhance a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor or ImageData; same kind back.

@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lowface.filters import LUMA
+from lowface.filters import LUMA, opencv_can_run
 
 STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downsampled to at most this side
 
@@ -34,6 +36,7 @@ def exposure_features(x: Tensor) -> Tensor:
 # [1, -2, 1], applied here as such (9x faster than a 3x3 convolution). It cancels constant, linear and quadratic
 # image content; on white noise of std s its response has std 6 s, and E|response| = 6 s sqrt(2 / pi).
 _ROWS_PER_CHUNK = 512  # bounds the estimator's memory on large images (the response is summed strip by strip)
+_SECOND_DIFFERENCE = np.array([1.0, -2.0, 1.0], np.float32)
 
 
 def _second_differences(x: Tensor) -> Tensor:
@@ -57,13 +60,32 @@ def noise_sigma(x: Tensor) -> Tensor:
     """
     if x.shape[-2] < 3 or x.shape[-1] < 3:
         raise ValueError(f"noise estimate needs an image of at least 3 x 3 pixels, got {tuple(x.shape[-2:])}")
+    if opencv_can_run(x):  # OpenCV's separable filter and L1 norm: 4x faster at 1080p, same value to rounding
+        total = torch.tensor([_opencv_response_l1(image.detach().numpy()) for image in x], dtype=torch.float64)
+    else:
+        total = _response_l1(x)
+    count = 3 * (x.shape[-2] - 2) * (x.shape[-1] - 2)
+    return (total / count * math.sqrt(math.pi / 2) / 6).float()
+
+
+def _response_l1(x: Tensor) -> Tensor:
+    """(B, 3, H, W) -> (B,) float64 sum of |x * K| over the valid pixels, strip by strip."""
     total = x.new_zeros(x.shape[0], dtype=torch.float64)
     height = x.shape[-2]
     for top in range(0, height - 2, _ROWS_PER_CHUNK):
         strip = x[:, :, top : min(top + _ROWS_PER_CHUNK + 2, height)].float()
         total += _second_differences(strip).abs().sum((1, 2, 3)).double()
-    count = 3 * (x.shape[-2] - 2) * (x.shape[-1] - 2)
-    return (total / count * math.sqrt(math.pi / 2) / 6).float()
+    return total
+
+
+def _opencv_response_l1(image: np.ndarray) -> float:
+    """(3, H, W) float32 -> :func:`_response_l1` of one image, plane by plane through OpenCV."""
+    cv2.setNumThreads(torch.get_num_threads())
+    total = 0.0
+    for plane in image:
+        response = cv2.sepFilter2D(np.ascontiguousarray(plane), cv2.CV_32F, _SECOND_DIFFERENCE, _SECOND_DIFFERENCE)
+        total += cv2.norm(response[1:-1, 1:-1], cv2.NORM_L1)
+    return total
 
 
 def noise_features(x: Tensor) -> Tensor:

@@ -2,11 +2,11 @@
 (variable frame rates kept, frame-accurate), audio, subtitle and data streams copied packet for packet, the
 display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
 
-Decoding, the network and encoding overlap: a reader thread demuxes and decodes, a writer thread encodes and
-muxes, the caller's thread runs ``process`` on each frame; bounded queues between them keep memory to a few
-frames whatever the length of the video. FFmpeg's codecs release the GIL, so a long video takes about as long
-as its slowest stage. Writing the container (codecs, streams, atomic commit) is :mod:`.video_output`; a long
-video in parallel segments is :mod:`.video_segments`.
+Decoding, the network and encoding overlap: a reader thread demuxes, decodes and converts each frame to float RGB,
+a writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs only ``process``
+on each frame; bounded queues between them keep memory to a few frames whatever the length of the video. FFmpeg's
+codecs release the GIL, so a long video takes about as long as its slowest stage. Writing the container (codecs,
+streams, atomic commit) is :mod:`.video_output`; a long video in parallel segments is :mod:`.video_segments`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from lowface.io import MIN_SIDE, ImageReadError
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
-QUEUE_FRAMES = 4  # frames held between two stages (each queue); memory stays at a few frames
+QUEUE_FRAMES = 2  # float frames held between two stages, per queue (a 1080p float frame is 25 MB)
 _END = object()
 
 
@@ -96,13 +96,38 @@ def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, 
             yield "packet", packet
 
 
+def _with_pixels(items: Iterator, to_float: bool) -> Iterator[tuple[str, Any]]:
+    """Items with each decoded frame's RGB pixels beside it: (kind, (VideoFrame, (H, W, 3) array)), float32 in
+    [0, 1] when ``to_float``, else uint8. Runs in the reader thread (swscale and NumPy release the GIL)."""
+    for kind, value in items:
+        if kind in ("frame", "warmup"):
+            pixels = value.to_ndarray(format="rgb24")
+            if to_float:
+                pixels = pixels.astype(np.float32)
+                pixels /= 255.0
+            value = (value, pixels)
+        yield kind, value
+
+
+def to_rgb24(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in [0, 1] (clipped) or uint8 -> uint8, rounded to nearest."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    scaled = np.clip(rgb, 0.0, 1.0)
+    scaled *= 255.0
+    return np.rint(scaled, out=scaled).astype(np.uint8)
+
+
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
-            items: queue.Queue, failure: list) -> None:  # fmt: skip
+            time_base: Fraction, items: queue.Queue, failure: list) -> None:  # fmt: skip
     try:
         while (item := items.get()) is not _END:
             kind, value = item
             if kind == "frame":
-                for packet in stream.encode(value):
+                pts, pixels = value
+                frame = av.VideoFrame.from_ndarray(to_rgb24(pixels), format="rgb24")
+                frame.pts, frame.time_base = pts, time_base
+                for packet in stream.encode(frame):
                     output.mux(packet)
             elif isinstance(target := copies[value.stream.index], AudioRecode):
                 for packet in target.recode(value):
@@ -148,8 +173,9 @@ def pipeline(
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    reader = threading.Thread(target=_reader, args=(items, decoded, stop), daemon=True)
-    writer = threading.Thread(target=_writer, args=(output, stream, copies, encoded, failure), daemon=True)
+    pixels = _with_pixels(items, process is not None)
+    reader = threading.Thread(target=_reader, args=(pixels, decoded, stop), daemon=True)
+    writer = threading.Thread(target=_writer, args=(output, stream, copies, time_base, encoded, failure), daemon=True)
     reader.start()
     writer.start()
     written = 0
@@ -159,16 +185,12 @@ def pipeline(
             if kind == "error":
                 raise value
             if kind in ("frame", "warmup"):
-                pixels = value.to_ndarray(format="rgb24")
+                source, rgb = value
                 if process is not None:
-                    rgb = process(pixels.astype(np.float32) / 255.0)
-                    pixels = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+                    rgb = process(rgb)
                 if kind == "warmup":
                     continue
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                frame.pts = value.pts if value.pts is not None else written
-                frame.time_base = time_base
-                value = frame
+                value = (source.pts if source.pts is not None else written, rgb)
                 written += 1
             _put(encoded, (kind, value), failure)
     finally:
