@@ -2,9 +2,9 @@
 (variable frame rates kept, frame-accurate), audio, subtitle and data streams copied packet for packet, the
 display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
 
-Decoding, the network and encoding overlap: a reader thread demuxes, decodes and converts each frame to float RGB,
-a writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs only ``process``
-on each frame; bounded queues between them keep memory to a few frames whatever the length of the video. FFmpeg's
+Decoding, the network and encoding overlap: a reader thread demuxes, decodes and converts each frame to RGB, a
+writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs ``process`` on each
+frame; bounded queues between them keep memory to a few frames whatever the length of the video. FFmpeg's
 codecs release the GIL, so a long video takes about as long as its slowest stage. Writing the container (codecs,
 streams, atomic commit) is :mod:`.video_output`; a long video in parallel segments is :mod:`.video_segments`.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from lowface.io import MIN_SIDE, ImageReadError
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
-QUEUE_FRAMES = 2  # float frames held between two stages, per queue (a 1080p float frame is 25 MB)
+QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded 8-bit (6 MB at 1080p), processed float (25 MB)
 _END = object()
 
 
@@ -96,16 +96,12 @@ def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, 
             yield "packet", packet
 
 
-def _with_pixels(items: Iterator, to_float: bool) -> Iterator[tuple[str, Any]]:
-    """Items with each decoded frame's RGB pixels beside it: (kind, (VideoFrame, (H, W, 3) array)), float32 in
-    [0, 1] when ``to_float``, else uint8. Runs in the reader thread (swscale and NumPy release the GIL)."""
+def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
+    """Items with each decoded frame's (H, W, 3) uint8 RGB pixels beside it: (kind, (VideoFrame, pixels)). Runs in
+    the reader thread (swscale releases the GIL)."""
     for kind, value in items:
         if kind in ("frame", "warmup"):
-            pixels = value.to_ndarray(format="rgb24")
-            if to_float:
-                pixels = pixels.astype(np.float32)
-                pixels /= 255.0
-            value = (value, pixels)
+            value = (value, value.to_ndarray(format="rgb24"))
         yield kind, value
 
 
@@ -173,7 +169,7 @@ def pipeline(
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    pixels = _with_pixels(items, process is not None)
+    pixels = _with_pixels(items)
     reader = threading.Thread(target=_reader, args=(pixels, decoded, stop), daemon=True)
     writer = threading.Thread(target=_writer, args=(output, stream, copies, time_base, encoded, failure), daemon=True)
     reader.start()
@@ -187,7 +183,8 @@ def pipeline(
             if kind in ("frame", "warmup"):
                 source, rgb = value
                 if process is not None:
-                    rgb = process(rgb)
+                    rgb = rgb.astype(np.float32)
+                    rgb = process(np.divide(rgb, 255.0, out=rgb))
                 if kind == "warmup":
                     continue
                 value = (source.pts if source.pts is not None else written, rgb)
