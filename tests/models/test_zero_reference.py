@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from conftest import assert_close
 from lowface.inference.enhancer import Enhancer
 from lowface.losses.retinexnet import RetinexDecomObjective, structure_aware_smoothness
 from lowface.losses.zero_reference import (
+    SCIObjective,
     color_constancy_loss,
     curve_smoothness_loss,
     exposure_loss,
@@ -60,6 +63,19 @@ def test_sci_runs_all_stages_in_training_and_one_at_inference():
     assert len(out.stage_inputs) == len(out.stage_illuminations) == 3
     assert torch.all(out.illumination >= 1e-4) and torch.all(out.illumination <= 1)
     assert model.eval()(torch.rand(1, 3, 16, 16)).stage_inputs == []
+
+
+def test_sci_smoothness_is_its_released_form_a_plain_24_direction_total_variation():
+    """A horizontal ramp of slope s per pixel in one channel: SCI's code sums the 24 directions' mean |differences|
+    (offsets (dy, dx) with |dx| <= 2: 4 with |dx| = 0 ... each costing |dx| s), with colour weights of about 1."""
+    slope = 0.01
+    ramp = (torch.arange(32.0) * slope).expand(1, 1, 32, 32)
+    illumination = torch.cat([ramp, torch.zeros(1, 2, 32, 32)], 1)
+    stage_input = torch.rand(1, 3, 32, 32)  # its texture must not matter at sigma 10
+    output = SimpleNamespace(stage_inputs=[stage_input], stage_illuminations=[illumination])
+    smooth = SCIObjective().terms(output, None)["smooth"]()
+    # the 24 offsets: |dx| = 0 for 4 of them, 1 for 10, 2 for 10 -> sum |dx| = 30
+    assert smooth.item() == pytest.approx(30 * slope, rel=0.02)
 
 
 def test_zero_dce_losses_known_values():

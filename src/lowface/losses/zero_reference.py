@@ -6,8 +6,10 @@ spatial consistency without absolute values, TV weight 200 for Zero-DCE and 1600
 what their published models were trained with; the paper's text gives slightly different forms.
 
 SCI (Ma et al. 2022): at every stage, fidelity of the illumination to that stage's input (MSE, weight 1.5)
-and edge-aware smoothness of the illumination (weight 1; the 24-neighbour loss that Low-FaceNet's Eq. 7
-took from SCI).
+and smoothness of the illumination (weight 1): the 24-neighbour loss that Low-FaceNet's Eq. 7 took from SCI, in the
+form of SCI's released code - the 24 direction terms summed, colour weights of sigma 10 (on [0, 1] images: all
+about 1). Until 2026-12-01 this took Low-FaceNet's form (mean over directions, sigma 0.1): 24 times and more
+weaker, and the trained SCI barely brightened.
 
 Every loss is a mean over images of per-image means (crops of one size), so data-parallel training on N
 processes gives the one-process result.
@@ -85,7 +87,7 @@ class SCIObjective(WeightedObjective):
 
     def __init__(self, weights: Mapping[str, float] | None = None):
         super().__init__(weights or {}, SCI_WEIGHTS)
-        self.smooth = SmoothLoss()
+        self.smooth = SmoothLoss(sigma=10.0, over_directions="sum")
 
     def terms(self, output, batch):
         stages = list(zip(output.stage_inputs, output.stage_illuminations, strict=True))
