@@ -31,6 +31,7 @@ SHIPPED = {
     "zero-dce": (1.8, 1.0),
     "zero-dce++": (1.8, 1.0),
     "zero-dce++-sice": (1.4, 1.0),
+    "zero-dce-sice": (1.4, 1.0),
     "sci": (1.4, 1.0),
     "retinexnet": (1.8, 3.0),
     "lacr-vae": (1.8, 3.0),
