@@ -24,7 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
-from lowface.io import MIN_SIDE, ImageReadError
+from lowface.io import MIN_SIDE, ImageReadError, as_float, to_uint8
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded 8-bit (6 MB at 1080p), processed float (25 MB)
@@ -105,15 +105,6 @@ def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
         yield kind, value
 
 
-def to_rgb24(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float in [0, 1] (clipped) or uint8 -> uint8, rounded to nearest."""
-    if rgb.dtype == np.uint8:
-        return rgb
-    scaled = np.clip(rgb, 0.0, 1.0)
-    scaled *= 255.0
-    return np.rint(scaled, out=scaled).astype(np.uint8)
-
-
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
             time_base: Fraction, items: queue.Queue, failure: list) -> None:  # fmt: skip
     try:
@@ -121,7 +112,8 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
             kind, value = item
             if kind == "frame":
                 pts, pixels = value
-                frame = av.VideoFrame.from_ndarray(to_rgb24(pixels), format="rgb24")
+                pixels = pixels if pixels.dtype == np.uint8 else to_uint8(pixels)  # uint8: not processed
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts, frame.time_base = pts, time_base
                 for packet in stream.encode(frame):
                     output.mux(packet)
@@ -183,8 +175,7 @@ def pipeline(
             if kind in ("frame", "warmup"):
                 source, rgb = value
                 if process is not None:
-                    rgb = rgb.astype(np.float32)
-                    rgb = process(np.divide(rgb, 255.0, out=rgb))
+                    rgb = process(as_float(rgb))
                 if kind == "warmup":
                     continue
                 value = (source.pts if source.pts is not None else written, rgb)
