@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from lowface.data.lights import add_lights
 from lowface.data.synth import SYNTHESIS_PRESETS, darken_linear, degrade, plan_linear_darkening, synthesize
 from lowface.io import read_image
 
@@ -157,7 +158,9 @@ class RealPairsDataset(Dataset):
     the semantic and face terms skip them; ``labels`` / ``faces`` say whether to include those keys, to match
     the dataset they are mixed with. Crops are drawn per (epoch, index), seeded. "exposure_fixed" () bool is
     False with ``exposure_free``: the reference's exposure was the photographer's choice, so the paired terms
-    compare the structure after matching its brightness to the output's (losses/objective.py).
+    compare the structure after matching its brightness to the output's (losses/objective.py). With probability
+    ``lights`` an item's pair gets light sources painted in (``lowface.data.lights.add_lights``), the signal
+    against dark rings round lamps.
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class RealPairsDataset(Dataset):
         labels: bool = False,
         faces: bool = False,
         exposure_free: bool = False,
+        lights: float = 0.0,
     ):
         if not pairs:
             raise ValueError("no real pairs given")
@@ -181,6 +185,7 @@ class RealPairsDataset(Dataset):
                 raise ValueError(f"{dark_path}: {dark.shape[:2]} does not match its reference or is below {crop}")
         self.crop, self.seed, self.epoch = crop, seed, 0
         self.with_labels, self.with_faces, self.exposure_free = labels, faces, exposure_free
+        self.lights = lights
 
     def __len__(self) -> int:
         return len(self.dark)
@@ -201,7 +206,11 @@ class RealPairsDataset(Dataset):
         n = len(self)
         positive, negative = (int(index + rng.integers(1, n)) % n if n > 1 else index for _ in range(2))
         low, window = self._crop(self.dark[index], rng)
-        item = {"low": low, "clean": self._crop(self.reference[index], rng, window)[0]}
+        clean = self._crop(self.reference[index], rng, window)[0]
+        if self.lights > 0 and rng.random() < self.lights:
+            lit = add_lights(low.permute(1, 2, 0).numpy(), clean.permute(1, 2, 0).numpy(), rng)
+            low, clean = (torch.from_numpy(image).permute(2, 0, 1) for image in lit)
+        item = {"low": low, "clean": clean}
         item["positive"] = self._crop(self.reference[positive], rng)[0]
         item["negative"] = self._crop(self.dark[negative], rng)[0]
         item["exposure_fixed"] = torch.tensor(not self.exposure_free)

@@ -30,6 +30,7 @@ class TrainConfig:
     sice_share: float = 0.0  # share of training items from SICE's train scenes (real pairs); 1: SICE alone, no LFW
     sice_frames: str = "under"  # "under": under-exposed frames (-> reference); "all": every frame (zero-reference)
     sice_exposure: str = "reference"  # "matched": SICE outputs compared to the reference at their own brightness
+    sice_lights: float = 0.0  # share of SICE pairs with light sources painted in (lowface.data.lights)
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 1e-4
@@ -83,6 +84,8 @@ class TrainConfig:
         self.loss_weights = {name: float(w) for name, w in {**defaults, **(self.loss_weights or {})}.items()}
         if not 0 <= self.sice_share <= 1:
             raise ValueError(f"sice_share must be in [0, 1], got {self.sice_share}")
+        if not 0 <= self.sice_lights <= 1:
+            raise ValueError(f"sice_lights must be in [0, 1], got {self.sice_lights}")
         if self.sice_exposure not in ("reference", "matched"):
             raise ValueError(f"sice_exposure must be 'reference' or 'matched', got {self.sice_exposure!r}")
         if self.sice_frames not in ("under", "all"):

@@ -144,7 +144,7 @@ class Trainer:
         if config.sice_share > 0:
             pairs = sice_pairs(config.data_root, "train", config.sice_frames)
             real = RealPairsDataset(pairs, config.crop, config.seed, labels is not None, faces is not None,
-                                    config.sice_exposure == "matched")  # fmt: skip
+                                    config.sice_exposure == "matched", config.sice_lights)  # fmt: skip
             if paths is None:
                 return real
         faces_dataset = UnpairedLowLightDataset(
