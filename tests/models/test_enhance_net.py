@@ -138,3 +138,29 @@ def test_torch_module_apply_reaches_every_submodule():
     seen = []
     FastEnhanceNet().apply(lambda module: seen.append(type(module).__name__))
     assert {"FastGuidedUpsampler", "IlluminationEstimator", "FastEnhanceNet"} <= set(seen)
+
+
+def test_the_clipped_context_hides_a_lamp_from_the_estimator_and_tiles_exactly():
+    """``context_clip``: the estimator sees a lamp no brighter than k times its surroundings' geometric mean, a scene
+    without such spots as it is, and the illumination still tiles exactly with the wider receptive radius."""
+    torch.manual_seed(3)
+    net = FastEnhanceNet(width=8, context_clip=2.0).double().eval()
+    for parameter in net.estimator.parameters():
+        nn.init.normal_(parameter, 0.0, 0.2)  # an estimator whose output depends on what it sees
+    plain_net = FastEnhanceNet(width=8).double().eval()
+    plain_net.load_state_dict(net.state_dict())
+    sky = torch.full((1, 3, 96, 128), 0.03, dtype=torch.float64)
+    lamp = sky.clone()
+    lamp[..., 8:16, 15:17] = 1.0  # a thin pole in low-resolution pixels
+    seen = net.context(lamp)
+    assert seen.max() < 2.0 * 0.06 and torch.equal(net.context(sky), sky)
+    assert torch.equal(plain_net.context(lamp), lamp)
+    x = torch.rand(1, 3, 320, 352, dtype=torch.float64) * 0.2
+    x[..., 100:140, 150:160] = 0.95
+    with torch.no_grad():
+        full = net(x).illumination
+        tiled = tiled_apply(lambda t: net(t).illumination, x, 96, net.receptive_radius, net.size_multiple)
+        clipped_away = (full - plain_net(x).illumination).abs().max()
+    assert net.receptive_radius == (11 + 36 + 2 * 2 + 1) * 4
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert clipped_away > 1e-4  # the clip changed what the estimator saw

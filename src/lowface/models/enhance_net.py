@@ -7,15 +7,16 @@ take ``.reflectance``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import plain_inference, row_bands
+from lowface.filters import LUMA, gaussian_blur, plain_inference, row_bands
 from lowface.models.base import EnhancementModel
-from lowface.models.guided_filter import FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
+from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
 from lowface.registry import MODELS
 
 ILLUMINATION_FLOOR = 1e-4
@@ -137,6 +138,13 @@ class FastEnhanceNet(EnhancementModel):
     ``guide="log"`` (default) fits the upsampler in the log domain (a local power law, no halo around light
     sources; see :class:`FastGuidedUpsampler`), with ``guide_eps`` 0.01 unless given; ``guide="linear"`` is
     the earlier affine fit (``guide_eps`` 1e-3), which draws dark rings around lamps in night scenes.
+
+    ``context_clip`` k (None: off, the design until 2026-12-01): the estimator sees the low-resolution input clipped at
+    k times its local geometric mean (a Gaussian of ``context_sigma`` low-resolution pixels over log luma), while the
+    illumination is still added to, and the division done on, the true input. A CNN spreads what it sees over its
+    receptive field: without the clip a lamp in a dark sky raises the illumination estimated for the sky round it
+    and the division darkens a ring there (issue 20); with it, a lamp is no brighter to the estimator than k times
+    its surroundings, and a lit region larger than the Gaussian raises its own local mean and stays as it is.
     """
 
     def __init__(
@@ -146,14 +154,18 @@ class FastEnhanceNet(EnhancementModel):
         guide_radius: int = 2,
         guide_eps: float | None = None,
         guide: GuideDomain = "log",
+        context_clip: float | None = None,
+        context_sigma: float = 12.0,
     ):
         super().__init__()
         self.scale = scale
         self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
         eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
-        # Estimator radius + two box filters + one bilinear tap, in low-resolution pixels, times the scale.
-        self.receptive_radius = (IlluminationEstimator.receptive_radius + 2 * guide_radius + 1) * scale
+        self.context_clip, self.context_sigma = context_clip, context_sigma
+        clip_radius = math.ceil(3 * context_sigma) if context_clip else 0
+        # Estimator radius + the clip's blur + two box filters + one bilinear tap, in low-resolution pixels, x scale.
+        self.receptive_radius = (IlluminationEstimator.receptive_radius + clip_radius + 2 * guide_radius + 1) * scale
         self.size_multiple = scale
         self.default_tile = 2048
 
@@ -162,10 +174,19 @@ class FastEnhanceNet(EnhancementModel):
         # ceil_mode pools the partial border cells over their in-image pixels only; no shape arithmetic, so
         # traced/exported graphs stay valid for every input size.
         low = F.avg_pool2d(x, self.scale, ceil_mode=True)
-        illumination_low = clamp_passing_gradient(low + self.estimator(low), ILLUMINATION_FLOOR, 1.0)
+        illumination_low = clamp_passing_gradient(low + self.estimator(self.context(low)), ILLUMINATION_FLOOR, 1.0)
         if plain_inference():
             return self._retinex_in_bands(x, low, illumination_low)
         return retinex_divide(x, self.upsampler(low, illumination_low, x, self.scale))
+
+    def context(self, low: Tensor) -> Tensor:
+        """What the estimator sees: ``low`` (B, 3, h, w) in [0, 1], clipped at ``context_clip`` times its local
+        geometric mean luma when that is set (see the class docstring)."""
+        if not self.context_clip:
+            return low
+        luma = torch.einsum("bchw,c->bhw", low, low.new_tensor(LUMA)).unsqueeze(1)
+        level = torch.exp(gaussian_blur(torch.log(luma + LOG_OFFSET), self.context_sigma))
+        return torch.minimum(low, self.context_clip * level)
 
     BAND_PIXELS = 262144  # full-resolution pixels per band in plain inference (136 rows of 1080p: 22 % faster there)
 

@@ -158,7 +158,8 @@ class RestoreNet(EnhancementModel):
     """:class:`FastEnhanceNet` followed by :class:`ReflectanceDenoiser`: R = clamp(S / I - noise(S / I, gain)),
     the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design; ``detail_pooled``: the
     local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
-    set) a :class:`PointwiseTone` correction of each pixel from its value and gain.
+    set) a :class:`PointwiseTone` correction of each pixel from its value and gain. ``context_clip``: see
+    :class:`FastEnhanceNet` (what keeps a lamp from darkening its surroundings).
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -173,9 +174,10 @@ class RestoreNet(EnhancementModel):
         unshuffle: int = 2,
         tone_width: int | None = None,
         detail_pooled: bool = False,
+        context_clip: float | None = None,
     ):
         super().__init__()
-        self.enhancer = FastEnhanceNet(scale, width, guide=guide)
+        self.enhancer = FastEnhanceNet(scale, width, guide=guide, context_clip=context_clip)
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
         self.tone = PointwiseTone(tone_width) if tone_width else None
         self.detail_sigma = detail_sigma
