@@ -48,8 +48,12 @@ def lit_frames(dark: list[np.ndarray], lights: int, seed: int) -> list[tuple[int
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True)
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
 @click.option("--lights", default=3, show_default=True, help="Lights per frame, painted one at a time.")
-@click.option("--exposure", default=1.0, show_default=True,
-              help="Scale the frames' linear light by this first (0.1: a night scene's dark sky round the light).")
+@click.option(
+    "--exposure",
+    default=1.0,
+    show_default=True,
+    help="Scale the frames' linear light by this first (0.1: a night scene's dark sky round the light).",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
