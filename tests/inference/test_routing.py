@@ -95,7 +95,8 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
     assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
     assert auto.route_counts == {AUTO_RESTORE: 1, "lowface-fast": 1}
-    assert_close(auto.model(both), out, rtol=0, atol=1e-6)  # a direct call routes the same way
+    # a direct call routes the same way (to float rounding: the context clip's blur runs on OpenCV under inference)
+    assert_close(auto.model(both), out, rtol=0, atol=1e-5)
 
 
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowface.data.synth import LUMA
+from lowface.filters import LUMA as BT601_LUMA
+
+LUMA = np.asarray(BT601_LUMA)
 
 RING_BAND = (2.0, 32.0)  # pixels from the light's core: past its edge, where the shipped network's rings are deepest
 
