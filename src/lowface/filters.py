@@ -15,6 +15,17 @@ from torch import Tensor
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights of R, G, B
 
 
+def luma(x: Tensor) -> Tensor:
+    """(B, 3, H, W) RGB -> (B, 1, H, W) BT.601 luma, in x's dtype and device."""
+    return (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
+def mean_luma(image: np.ndarray) -> float:
+    """Eq. 12: mean of 0.299 r + 0.587 g + 0.114 b over an (..., 3) image or array of pixels in [0, 1] (channels
+    past the third ignored), in float64."""
+    return float((image[..., :3] @ np.asarray(LUMA)).mean())
+
+
 def gaussian_kernel1d(sigma: float, radius: int | None = None) -> Tensor:
     """Normalised 1-D Gaussian, radius 3*sigma by default."""
     radius = radius if radius is not None else math.ceil(3 * sigma)

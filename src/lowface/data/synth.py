@@ -12,13 +12,9 @@ import numpy as np
 
 from lowface.data.packing import packed
 from lowface.filters import LUMA as BT601_LUMA
+from lowface.filters import mean_luma
 
 LUMA = np.asarray(BT601_LUMA)
-
-
-def mean_luma(image: np.ndarray) -> float:
-    """Eq. 12: mean of 0.299 r + 0.587 g + 0.114 b over the image."""
-    return float((image[..., :3] @ LUMA).mean())
 
 
 def darken_linear(image: np.ndarray, ratio: float, quantize: bool = True) -> np.ndarray:

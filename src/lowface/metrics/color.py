@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from lowface.filters import LUMA
+from lowface.filters import luma
 from lowface.metrics.catalogue import register_metric
 
 # sRGB primaries with the D65 white, rows X, Y, Z
@@ -96,8 +96,7 @@ def match_brightness(x: Tensor, reference: Tensor) -> Tensor:
     The "GT-mean" comparison of low-light benchmarks: the reference's exposure is a photographer's choice, so
     fidelity after this matching measures structure and colour rather than the chosen brightness.
     """
-    weights = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    mean_x = (x * weights).sum(1).flatten(1).mean(1)
-    mean_ref = (reference * weights).sum(1).flatten(1).mean(1)
+    mean_x = luma(x).flatten(1).mean(1)
+    mean_ref = luma(reference).flatten(1).mean(1)
     scale = mean_ref / mean_x.clamp(min=1e-6)
     return (x * scale.view(-1, 1, 1, 1)).clamp(0, 1)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowface.filters import LUMA as BT601_LUMA
-
-LUMA = np.asarray(BT601_LUMA)
+from lowface.filters import mean_luma
 
 RING_BAND = (2.0, 32.0)  # pixels from the light's core: past its edge, where the shipped network's rings are deepest
 
@@ -29,7 +27,7 @@ def ring_ratio(
     band_mask = (distance > band[0]) & (distance <= band[1])
     if not band_mask.any():
         return float("nan")
-    unlit_mean = float((np.asarray(unlit, np.float64)[band_mask] @ LUMA).mean())
+    unlit_mean = mean_luma(unlit[band_mask])
     if unlit_mean <= 0:
         return float("nan")
-    return float((np.asarray(lit, np.float64)[band_mask] @ LUMA).mean()) / unlit_mean
+    return mean_luma(lit[band_mask]) / unlit_mean

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import LUMA, gaussian_blur, plain_inference, row_bands
+from lowface.filters import gaussian_blur, luma, plain_inference, row_bands
 from lowface.models.base import EnhancementModel
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
 from lowface.registry import MODELS
@@ -184,8 +184,7 @@ class FastEnhanceNet(EnhancementModel):
         geometric mean luma when that is set (see the class docstring)."""
         if not self.context_clip:
             return low
-        luma = torch.einsum("bchw,c->bhw", low, low.new_tensor(LUMA)).unsqueeze(1)
-        level = torch.exp(gaussian_blur(torch.log(luma + LOG_OFFSET), self.context_sigma))
+        level = torch.exp(gaussian_blur(torch.log(luma(low) + LOG_OFFSET), self.context_sigma))
         return torch.minimum(low, self.context_clip * level)
 
     BAND_PIXELS = 262144  # full-resolution pixels per band in plain inference (136 rows of 1080p: 22 % faster there)
