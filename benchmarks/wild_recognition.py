@@ -12,7 +12,8 @@ other photos darkened by a synthesis preset (seed 0), then processed by each met
 gate). Per judge (FaceNet with MTCNN, dlib with HOG and an MTCNN backup):
 - end to end: the face is found on the processed probe by the judge's own detector (the most central one); a probe
   where none is found counts as a miss; oracle: aligned as on its clean photo, so only recognition is measured;
-- rank-1 against the clean gallery, and recovery = (method - none) / (clean - none);
+- rank-1 against the clean gallery, and recovery = (method - none) / (clean - none); rank-1 also by face size
+  (the width of MTCNN's box on the clean photo: small < 64 px <= medium < 96 px <= large; LFW's faces are ~93);
 - false matches: the thresholds that give FAR 1e-3 and 1e-2 on CLEAN impostor pairs (every two clean photos of
   different people), then for processed probes against the gallery: the false-accept rate at those thresholds, the
   true-accept rate of their own gallery photo, and the shift of the impostor similarities' mean from the clean
@@ -31,7 +32,16 @@ import torch
 from common import provenance, write_results
 
 from lowface.bench.methods import MethodSpec, cached_enhance, weights_id
-from lowface.bench.wild import embed_all, gallery_and_probes, score_probes, threshold_at
+from lowface.bench.wild import (
+    SIZE_EDGES,
+    SIZE_NAMES,
+    embed_all,
+    face_widths,
+    gallery_and_probes,
+    score_probes,
+    size_bins,
+    threshold_at,
+)
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
@@ -45,6 +55,12 @@ def enhanced(spec: MethodSpec, dark: list[np.ndarray], cache: Path) -> list[np.n
         return dark
     images, _ = cached_enhance(spec.name, spec.weights, dark, cache)
     return [im.astype(np.float32) / 255 for im in images]
+
+
+def by_size(row: dict) -> str:
+    """"small / medium / large" rank-1 in percent ("-" for an empty bin)."""
+    values = (row.get(f"rank1_{name}", float("nan")) for name in SIZE_NAMES)
+    return " / ".join("-" if np.isnan(v) else f"{100 * v:.0f}" for v in values)
 
 
 def main() -> None:
@@ -66,7 +82,10 @@ def main() -> None:
     clean = [read_image(p).rgb for p in paths]
     labels = np.array([people[p] for p in paths])
     gallery, probes = gallery_and_probes(paths, people)
-    results: dict = {"people": len(set(labels)), "gallery": len(gallery), "probes": len(probes), "judges": {}}
+    bins = size_bins(face_widths([clean[i] for i in probes]))
+    sizes = {name: int((bins == i).sum()) for i, name in enumerate(SIZE_NAMES)}
+    results: dict = {"people": len(set(labels)), "gallery": len(gallery), "probes": len(probes),
+                     "probes_by_size": sizes, "size_edges_px": list(SIZE_EDGES), "judges": {}}  # fmt: skip
     for judge in args.judges.split(","):
         pipeline = RecognitionPipeline(judge).eval()
         clean_vectors, clean_found = embed_all(pipeline, clean)
@@ -77,7 +96,7 @@ def main() -> None:
         thresholds = {far: threshold_at(impostors, far) for far in (1e-3, 1e-2)}
 
         judge_row = partial(score_probes, gallery_vectors=clean_vectors[gallery], gallery_labels=labels[gallery],
-                            probe_labels=labels[probes], thresholds=thresholds)  # fmt: skip
+                            probe_labels=labels[probes], thresholds=thresholds, bins=bins)  # fmt: skip
         rows = {"clean": judge_row(clean_vectors[probes], clean_found[probes])}
         clean_impostor_mean = rows["clean"]["impostor_mean"]
         per_preset = {}
@@ -109,24 +128,28 @@ def main() -> None:
         f"({results['gallery']} clean gallery photos, {results['probes']} probes darkened by each preset, then "
         f"each method; end to end: the judge's "
         f"detector runs on the processed probe, a missed face is a miss). FAR / TAR at the thresholds giving FAR "
-        f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. "
+        f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. Rank-1 by face "
+        f"size: the width of MTCNN's box on the clean photo, small < {SIZE_EDGES[0]:g} px <= medium < "
+        f"{SIZE_EDGES[1]:g} px <= large ({sizes['small']} / {sizes['medium']} / {sizes['large']} probes; "
+        f"LFW's faces ~93 px). "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
         "",
         "| judge | preset | method | rank-1 % | recovery | oracle rank-1 % | face found % | FAR@1e-3 | TAR@1e-3 | "
-        "FAR@1e-2 | impostor shift |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "FAR@1e-2 | impostor shift | rank-1 small / medium / large % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for judge, block in results["judges"].items():
         c = block["clean"]
         lines.append(f"| {judge} | - | clean | {100 * c['rank1']:.1f} | 100 % | - | {100 * c['found']:.1f} | "
-                     f"{c['far_at_0.001']:.4f} | {c['tar_at_0.001']:.3f} | {c['far_at_0.01']:.4f} | 0 |")  # fmt: skip
+                     f"{c['far_at_0.001']:.4f} | {c['tar_at_0.001']:.3f} | {c['far_at_0.01']:.4f} | 0 | "
+                     f"{by_size(c)} |")  # fmt: skip
         for preset, rows in block["presets"].items():
             for label, r in rows.items():
                 recovery = f"{100 * r['recovery']:.0f} %" if r.get("recovery") is not None else "-"
                 lines.append(
                     f"| {judge} | {preset} | {label} | {100 * r['rank1']:.1f} | {recovery} | "
                     f"{100 * r['rank1_oracle']:.1f} | {100 * r['found']:.1f} | {r['far_at_0.001']:.4f} | "
-                    f"{r['tar_at_0.001']:.3f} | {r['far_at_0.01']:.4f} | {r['impostor_shift']:+.4f} |"
+                    f"{r['tar_at_0.001']:.3f} | {r['far_at_0.01']:.4f} | {r['impostor_shift']:+.4f} | {by_size(r)} |"
                 )
     write_results(args.out, record, lines)
 

@@ -31,6 +31,19 @@ def test_rank1_counts_a_missed_face_as_a_miss_and_far_uses_the_clean_threshold()
     assert wild.threshold_at(impostors, 1e-2) == pytest.approx(0.98, abs=1e-3)
 
 
+def test_rank1_by_face_size_counts_each_bin_apart():
+    widths = np.array([30.0, 70.0, 120.0, np.nan, 64.0])  # small, medium, large, no face on the clean photo, medium
+    bins = wild.size_bins(widths)
+    assert bins.tolist() == [0, 1, 2, -1, 1]
+    gallery, labels = np.eye(2), np.array([1, 2])
+    probes = np.array([[1.0, 0], [0, 1.0], [0, 1.0], [1.0, 0], [1.0, 0]])  # the last probe is person 2: wrong
+    row = wild.score_probes(probes, np.ones(5, bool), gallery, labels, np.array([1, 2, 1, 1, 2]), {}, bins)
+    assert (row["rank1_small"], row["rank1_medium"], row["rank1_large"]) == (1.0, 0.5, 0.0)
+    assert row["rank1"] == pytest.approx(3 / 5)  # the unknown-size probe counts overall
+    row = wild.score_probes(probes[:2], np.ones(2, bool), gallery, labels, np.array([1, 2]), {}, bins[:2])
+    assert np.isnan(row["rank1_large"])  # an empty bin has no rank-1
+
+
 def test_clean_thresholds_come_from_pairs_of_different_people_only():
     vectors = np.array([[1.0, 0], [1.0, 0], [0, 1.0], [0.6, 0.8]])  # photos 0 and 1 are one person
     labels = np.array([1, 1, 2, 3])

@@ -30,6 +30,10 @@ from lowface.face.pipeline import RecognitionPipeline
 from lowface.io import as_float, image_to_tensor, read_image
 
 FARS = (1e-3, 1e-2)
+# Face widths (MTCNN box on the clean photo, pixels) that split the probes into small / medium / large faces. LFW's
+# 250x250 crops, where all face training began, hold faces about 93 px wide by this measure.
+SIZE_EDGES = (64.0, 96.0)
+SIZE_NAMES = ("small", "medium", "large")
 
 
 @dataclass
@@ -80,6 +84,25 @@ def embed_all(pipeline: RecognitionPipeline, images: list[np.ndarray],
     return np.stack(vectors), np.array(found)
 
 
+def face_widths(images: list[np.ndarray]) -> np.ndarray:
+    """(N,) width in pixels of the most central face MTCNN finds on each (H, W, 3) image (NaN where none)."""
+    from lowface.face.detect import create_detector
+
+    detector, widths = create_detector("mtcnn"), []
+    for image in images:
+        height, width = image.shape[:2]
+        found = detector.detect(image_to_tensor(as_float(image))[0])
+        centre = np.array([width / 2, height / 2])
+        best = min(found, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre), default=None)
+        widths.append(float(best.box[2] - best.box[0]) if best is not None else np.nan)
+    return np.array(widths)
+
+
+def size_bins(widths: np.ndarray, edges: tuple[float, ...] = SIZE_EDGES) -> np.ndarray:
+    """(N,) bin of each face width: 0 below ``edges[0]``, ..., len(edges) above the last; -1 where unknown (NaN)."""
+    return np.where(np.isnan(widths), -1, np.digitize(np.nan_to_num(widths), edges))
+
+
 def threshold_at(impostor_scores: np.ndarray, far: float) -> float:
     """The similarity above which a fraction ``far`` of the impostor pairs lies."""
     return float(np.quantile(impostor_scores, 1 - far))
@@ -93,17 +116,23 @@ def clean_thresholds(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float
 
 
 def score_probes(vectors: np.ndarray, found: np.ndarray, gallery_vectors: np.ndarray, gallery_labels: np.ndarray,
-                 probe_labels: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:  # fmt: skip
+                 probe_labels: np.ndarray, thresholds: dict[str, float],
+                 bins: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
     """Rank-1 (a probe whose face was not found is a miss), share of faces found, mean impostor similarity, and
-    FAR / TAR at each threshold."""
+    FAR / TAR at each threshold; with ``bins`` (N,) (:func:`size_bins`), also rank-1 of each face size
+    ("rank1_small", ...; NaN for an empty bin)."""
     similarity = vectors @ gallery_vectors.T
-    rank1 = float(np.mean((gallery_labels[similarity.argmax(1)] == probe_labels) & found))
+    identified = (gallery_labels[similarity.argmax(1)] == probe_labels) & found
+    rank1 = float(np.mean(identified))
     own = similarity[np.arange(len(vectors)), [list(gallery_labels).index(x) for x in probe_labels]]
     other = similarity[probe_labels[:, None] != gallery_labels[None, :]]
     row = {"rank1": rank1, "found": float(found.mean()), "impostor_mean": float(other.mean())}
     for far, threshold in thresholds.items():
         row[f"far_at_{far}"] = float((other > threshold).mean())
         row[f"tar_at_{far}"] = float(((own > threshold) & found).mean())
+    if bins is not None:
+        for index, name in enumerate(SIZE_NAMES):
+            row[f"rank1_{name}"] = float(identified[bins == index].mean()) if (bins == index).any() else float("nan")
     return row
 
 
