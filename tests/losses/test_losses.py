@@ -274,6 +274,25 @@ def test_detail_loss_ignores_brightness_and_sees_noise():
     assert noisy.grad.abs().sum() > 0
 
 
+def test_contrast_loss_sees_a_flat_output_not_its_exposure_and_pulls_it_back():
+    from lowface.losses.feature import ContrastLoss
+
+    clean = torch.from_numpy(smooth_test_image(64, 64, seed=4)).permute(2, 0, 1)[None].float() * 0.6 + 0.2
+    loss = ContrastLoss(sigma=2.0)
+    assert loss(clean, clean).item() == 0.0
+    assert loss(clean * 1.5, clean).item() < 1e-5  # a brighter copy has the same contrast and colourfulness
+    mean = clean.mean((2, 3), keepdim=True)
+    flat = (mean + 0.7 * (clean - mean)).requires_grad_(True)  # the flat, pale output of a per-pixel loss
+    assert loss(flat, clean).item() > 0.05
+    loss(flat, clean).backward()
+    with torch.no_grad():
+        stepped = flat - 0.05 * flat.grad / flat.grad.abs().max()
+    assert loss(stepped, clean).item() < loss(flat, clean).item()  # descent restores contrast
+    assert (stepped - mean).abs().mean() > (flat - mean).abs().mean()
+    grain = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    assert loss(grain, clean).item() < 0.5 * loss(flat, clean).item()  # pixel noise is mostly blurred away
+
+
 def test_real_references_are_matched_to_the_output_brightness_and_synthetic_ones_are_not():
     """Items whose reference exposure was a choice (exposure_fixed False) get a target scaled to the output's mean,
     with no gradient through the scale; the others keep the clean image; without the key nothing changes."""

@@ -11,7 +11,7 @@ from torch import Tensor
 from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
 from lowface.losses.face_identity import FaceIdentityLoss
-from lowface.losses.feature import ColorLoss, DetailLoss, PerceptualLoss, SmoothLoss
+from lowface.losses.feature import ColorLoss, ContrastLoss, DetailLoss, PerceptualLoss, SmoothLoss
 from lowface.losses.lacr import LACRTerm
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.losses.weighted import ObjectiveParts, WeightedObjective, register_objective
@@ -36,7 +36,10 @@ PAPER_WEIGHTS = {
 # texture, against the blur an L1 reconstruction alone settles for on noisy inputs.
 # "clean_detail": the L1 distance of the fine detail (image minus its blur) to the clean crop's, which reaches a
 # high-passed denoiser where a plain L1 to a reference of another brightness does not (losses/feature.py).
-EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0, "clean_detail": 0.0}
+# "clean_contrast": the clean crop's contrast and colourfulness (two numbers per image), against the flat, pale
+# output per-pixel losses settle for under noise (losses/feature.py ContrastLoss).
+EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0, "clean_detail": 0.0,
+                 "clean_contrast": 0.0}  # fmt: skip
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
 FEATURE_TERMS = ("feature_cr", "perceptual", "clean_perceptual")  # terms that need the feature extractor
 
@@ -66,7 +69,8 @@ class LowFaceNetObjective(WeightedObjective):
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
     term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,),
-    for the reconstruction, clean_perceptual and clean_detail terms (paired data only) "clean" (B, 3, H, W).
+    for the reconstruction, clean_perceptual, clean_detail and clean_contrast terms (paired data only) "clean"
+    (B, 3, H, W).
     Returns (total loss, {term: unweighted value}).
     """
 
@@ -92,6 +96,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.clean_perceptual = PerceptualLoss(features, tap="s8", exposure_matched=False)
         self.color = ColorLoss()
         self.clean_detail = DetailLoss()
+        self.clean_contrast = ContrastLoss()
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
@@ -111,6 +116,7 @@ class LowFaceNetObjective(WeightedObjective):
             "reconstruction": lambda: (enhanced - clean()).abs().mean(),
             "clean_perceptual": lambda: self.clean_perceptual(enhanced, clean()),
             "clean_detail": lambda: self.clean_detail(enhanced, clean()),
+            "clean_contrast": lambda: self.clean_contrast(enhanced, clean()),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
 
