@@ -37,17 +37,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--model", default="lowface-restore-real")
+    parser.add_argument("--weights", default=None, help="weights for --model's architecture (default: shipped)")
     parser.add_argument("--factors", nargs="+", default=["1,1", "1.1,1.1", "1.2,1.2", "1,1.25", "1.2,1"])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    enhancer = Enhancer.from_pretrained(args.model, device="cpu", gate=False)
+    enhancer = Enhancer.from_pretrained(args.model, device="cpu", gate=False, weights=args.weights)
     sice = RealPairsSet.load(args.data_root, "val")
     sice_out = [np.clip(enhancer.enhance(d), 0, 1) for d in sice.dark]
     faces = [read_image(p).rgb for p in celeba_split(args.data_root, "val")]
     faces_out = [np.clip(enhancer.enhance(d), 0, 1) for d in synthesize_float32(faces, "real-mix", seed=0)]
     faces_uint8 = [(f * 255).round().astype(np.uint8) for f in faces]
-    print(f"{args.model}: PSNR / matched PSNR / SSIM / matched CIEDE2000, SICE val frames and CelebA val faces")
+    print(f"{args.model} {args.weights or '(shipped)'}: PSNR / matched PSNR / SSIM / matched CIEDE2000, SICE val frames and CelebA val faces")
     for factor in args.factors:
         contrast, saturation = map(float, factor.split(","))
         scores = [
