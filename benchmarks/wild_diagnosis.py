@@ -81,9 +81,10 @@ def main() -> None:
     labels = np.array([people[p] for p in paths])
     gallery, probes = gallery_and_probes(paths, people)
     probe_clean = [clean[i] for i in probes]
-    factors = np.nan_to_num(np.minimum(3.0, args.face_width / face_widths(probe_clean)), nan=1.0)
     enhancer = Enhancer.from_pretrained(args.model, device="cpu", gate=False)
     variants = args.variants.split(",")
+    if "face-scale" in variants:  # MTCNN on every clean probe: only when asked for
+        factors = np.nan_to_num(np.minimum(3.0, args.face_width / face_widths(probe_clean)), nan=1.0)
     images: dict[tuple[str, str], list[np.ndarray]] = {}
     for preset in args.presets.split(","):
         dark = synthesize_float32(probe_clean, preset, seed=0)

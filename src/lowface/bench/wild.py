@@ -86,14 +86,11 @@ def embed_all(pipeline: RecognitionPipeline, images: list[np.ndarray],
 
 def face_widths(images: list[np.ndarray]) -> np.ndarray:
     """(N,) width in pixels of the most central face MTCNN finds on each (H, W, 3) image (NaN where none)."""
-    from lowface.face.detect import create_detector
+    from lowface.face.detect import create_detector, most_central
 
     detector, widths = create_detector("mtcnn"), []
     for image in images:
-        height, width = image.shape[:2]
-        found = detector.detect(image_to_tensor(as_float(image))[0])
-        centre = np.array([width / 2, height / 2])
-        best = min(found, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre), default=None)
+        best = most_central(detector.detect(image_to_tensor(as_float(image))[0]), *image.shape[:2])
         widths.append(float(best.box[2] - best.box[0]) if best is not None else np.nan)
     return np.array(widths)
 

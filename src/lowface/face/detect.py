@@ -90,10 +90,16 @@ class BlazeFaceDetector:
         return sorted(found, key=lambda d: -d.score)
 
 
+def most_central(detections: list[Detection], height: int, width: int) -> Detection | None:
+    """The detection whose box centre is nearest the centre of an ``height`` x ``width`` image (None if none)."""
+    centre = np.array([width / 2, height / 2])
+    return min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre), default=None)
+
+
 def create_detector(name: str = "mtcnn"):
     """A detector by name (``lowface.registry.DETECTORS``); each has
     ``detect((3, H, W) RGB in [0, 1]) -> [Detection]``."""
     return DETECTORS.create(name)
 
 
-__all__ = ["BlazeFaceDetector", "Detection", "HOGDetector", "create_detector"]
+__all__ = ["BlazeFaceDetector", "Detection", "HOGDetector", "create_detector", "most_central"]

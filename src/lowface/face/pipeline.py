@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lowface.face.align import box_crop_transform, dlib_chip_transform, warp
-from lowface.face.detect import create_detector
+from lowface.face.detect import create_detector, most_central
 from lowface.registry import RECOGNIZERS
 
 
@@ -59,14 +59,12 @@ class RecognitionPipeline(nn.Module):
         height, width = image.shape[-2:]
         detections = self.detector.detect(image.detach().cpu())
         if detections:
-            centre = np.array([width / 2, height / 2])
-            best = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+            best = most_central(detections, height, width)
             if self.alignment == "dlib5":
                 return Alignment(dlib_chip_transform(best.dlib_points, self.chip_size), True, self.detector_name)
             return Alignment(box_crop_transform(best.box, self.chip_size, self.margin), True, self.detector_name)
         if self.backup is not None and (found := self.backup.detect(image.detach().cpu())):
-            centre = np.array([width / 2, height / 2])
-            best = min(found, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+            best = most_central(found, height, width)
             points = self.detector.points_in_box(image.detach().cpu(), best.box)
             return Alignment(dlib_chip_transform(points, self.chip_size), True, "mtcnn")
         side = self.fallback_fraction * min(height, width)
