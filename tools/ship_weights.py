@@ -45,6 +45,7 @@ def main() -> None:
     config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
     log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     target = WEIGHTS_DIR / f"{args.name}.safetensors"
+    init_sha = sha256_file(config["init_from"]) if config.get("init_from") else None  # before the copy may replace it
     shutil.copyfile(args.run_dir / "model.safetensors", target)
     manifest_path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
@@ -67,8 +68,8 @@ def main() -> None:
             "config": config,
         },
     }
-    if config.get("init_from"):
-        manifest[args.name]["extra"]["init_from_sha256"] = sha256_file(config["init_from"])
+    if init_sha:
+        manifest[args.name]["extra"]["init_from_sha256"] = init_sha
     if args.note:
         manifest[args.name]["extra"]["note"] = args.note
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
