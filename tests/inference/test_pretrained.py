@@ -129,9 +129,9 @@ def test_cli_enhances_a_real_dark_face_with_the_default_model(lfw_faces, tmp_pat
 
 def test_the_default_restoring_network_leaves_the_night_sky_round_a_lamp_alone(data_root: Path):
     """Issue 20, on a real night photo (a floodlit monument in a near-black sky): with its estimator's context clipped
-    (v2) the shipped lowface-restore-real keeps the sky above the monument within 7 % of the sky beside it, and the sky
-    round bars of light painted into it within 5 % of the sky without them; the same weights without the clip (v1)
-    darken the first by over 15 % and the second by about 10-20 % (visible rings)."""
+    (v2, v3) the shipped lowface-restore-real keeps the sky above the monument within 7 % of the sky beside it, and
+    the sky round bars of light painted into it within 5 % of the sky without them; the same weights without the clip
+    (v1) darken the first by over 15 % and the second by about 10-20 % (visible rings)."""
     from lowface.data.synth import linear_to_srgb, srgb_to_linear
     from lowface.inference.catalogue import create_model
     from lowface.io import read_image
