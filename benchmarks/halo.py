@@ -22,12 +22,11 @@ import click
 import numpy as np
 import torch
 
-from lowface.bench.methods import MethodSpec
+from lowface.bench.methods import MethodSpec, pretrained
 from lowface.bench.real_pairs import RealPairsSet
 from lowface.bench.report import provenance
 from lowface.data.lights import draw_light
 from lowface.data.synth import linear_to_srgb, srgb_to_linear
-from lowface.inference.enhancer import Enhancer
 from lowface.metrics.halo import ring_ratio
 
 
@@ -65,7 +64,7 @@ def main(methods, split, data_root, lights, exposure, seed, threads, out) -> Non
     samples = lit_frames(dark, lights, seed)
     rows: dict[str, dict] = {}
     for spec in map(MethodSpec.parse, methods):
-        enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights, gate=False)
+        enhancer = pretrained(spec.name, spec.weights)
         unlit = [enhancer.enhance(frame) for frame in dark]
         ratios = np.asarray([ring_ratio(enhancer.enhance(lit), unlit[i], distance) for i, lit, distance in samples])
         ratios = ratios[np.isfinite(ratios)]

@@ -23,14 +23,13 @@ import click
 import numpy as np
 import torch
 
-from lowface.bench.methods import MethodSpec
+from lowface.bench.methods import MethodSpec, pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.inference.enhancer import Enhancer
 from lowface.io import read_image
 
 
@@ -58,7 +57,7 @@ def main(methods, split, data_root, threads, face_preset, sice, judges, out) -> 
         raise click.UsageError("--identity needs --faces PRESET")
     clean_vectors = {judge: embed_all(p, sets["faces"][1])[0] for judge, p in pipelines.items()}
     for spec in map(MethodSpec.parse, methods):
-        enhancer = Enhancer.from_pretrained(spec.name, device="cpu", weights=spec.weights, gate=False)
+        enhancer = pretrained(spec.name, spec.weights)
         for name, (dark, references) in sets.items():
             images = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in dark]
             batch = 1 if name == "faces" else 16  # the faces differ in size

@@ -16,7 +16,9 @@ lowface.inference.logistic.
 Report: per held-out set - LFW's held-out images through the training presets (FIT_PRESETS) and through the
 benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - the share routed
 to the restoring network and the mean PSNR of fast / restore / auto / the per-image better of the two; and the share
-of the real low-light photos (no reference) routed to it.
+of the real low-light photos (no reference) routed to it; the same for the router the package ships now
+(``psnr_auto_shipped``), so that a refit is kept only where it routes better. ``--cache`` keeps the networks' scores
+(a file of tensors) for a rerun with other fitting choices.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize
 from lowface.inference.catalogue import create_model
 from lowface.inference.logistic import fit_logistic
-from lowface.inference.routing import NoiseRouter
+from lowface.inference.routing import NoiseRouter, shipped_router
 from lowface.inference.statistics import noise_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--restore", default="lowface-restore-real", help="the restoring network (choice 1)")
     parser.add_argument("--restore-weights", type=Path, help="candidate weights for --restore (default: shipped)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", type=Path, help="scores of both networks: read if present, else written")
     args = parser.parse_args()
     names = (args.fast, args.restore)
     torch.set_num_threads(args.threads)
@@ -78,17 +81,21 @@ def main() -> None:
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.images, len(paths))).round().astype(int)]
     clean = [read_image(p).rgb for p in tqdm(paths, desc="reading", unit="img")]
     fit_rows, report_rows = slice(0, None, 2), slice(1, None, 2)
-    networks = [create_model(args.fast), create_model(args.restore, args.restore_weights)]
-    results = {}
-    for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
-        dark = synthesize(clean, preset, seed=1)[0]
-        results[preset] = evaluate(dark, clean, networks)
-
-    real = {}
-    for split in ("train", "val"):
-        pairs = sice_pairs(args.data_root, split)
-        dark = [read_image(d).rgb for d, _ in tqdm(pairs, desc=f"SICE {split}", unit="img")]
-        real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks)
+    if args.cache is not None and args.cache.is_file():
+        results, real = torch.load(args.cache, weights_only=True)
+    else:
+        networks = [create_model(args.fast), create_model(args.restore, args.restore_weights)]
+        results = {}
+        for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
+            dark = synthesize(clean, preset, seed=1)[0]
+            results[preset] = evaluate(dark, clean, networks)
+        real = {}
+        for split in ("train", "val"):
+            pairs = sice_pairs(args.data_root, split)
+            dark = [read_image(d).rgb for d, _ in tqdm(pairs, desc=f"SICE {split}", unit="img")]
+            real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks)
+        if args.cache is not None:
+            torch.save((results, real), args.cache)
 
     synthetic = {
         "features": torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS]),
@@ -101,6 +108,7 @@ def main() -> None:
     balance = torch.cat([torch.ones_like(synthetic["gain"]), torch.full_like(real_gain, real_weight)])
     fit = fit_logistic(x, (gain > 0).float(), gain.abs().clamp(max=WEIGHT_CAP_DB) * balance)
     router = NoiseRouter.from_fit(fit)
+    shipped = shipped_router()
 
     held_out = {preset: (r["features"][report_rows], r["psnr"][report_rows]) for preset, r in results.items()}
     held_out["sice-train"] = (real["train"]["features"], real["train"]["psnr"])
@@ -109,12 +117,14 @@ def main() -> None:
     for preset, (features, scores) in held_out.items():
         restore = router.probability_from_features(features) > 0.5
         auto = torch.where(restore, scores[:, 1], scores[:, 0])
+        shipped_auto = torch.where(shipped.probability_from_features(features) > 0.5, scores[:, 1], scores[:, 0])
         summary[preset] = {
             "fitted_on": preset in FIT_PRESETS or preset == "sice-train",
             "share_restore": round(float(restore.float().mean()), 4),
             "psnr_fast": round(float(scores[:, 0].mean()), 3),  # "psnr": the mean of raw and matched PSNR
             "psnr_restore": round(float(scores[:, 1].mean()), 3),
             "psnr_auto": round(float(auto.mean()), 3),
+            "psnr_auto_shipped": round(float(shipped_auto.mean()), 3),
             "psnr_best_of_two": round(float(scores.max(1).values.mean()), 3),
         }
         row = summary[preset]

@@ -1,6 +1,7 @@
 """Methods of the benchmark: "clean" and "none" bounds, any enhancer by name, or trained weights under a label.
 
-A method spec is ``name`` or ``label=name:weights.safetensors``. Enhanced images are cached per (method,
+A method spec is ``name`` or ``label=name:weights.safetensors``; ``name+int8`` runs the named model with its int8
+denoiser (``lowface.Enhancer.from_pretrained(name, int8=True)``). Enhanced images are cached per (method,
 dataset) as .npz under a cache folder, keyed by the spec, the image count and the weights' sha256, so an
 interrupted run resumes and every benchmark shares one cache.
 """
@@ -21,6 +22,15 @@ from lowface.inference.catalogue import model_fingerprint, sha256_file
 from lowface.io import atomic_write_bytes, to_uint8
 
 BOUNDS = ("clean", "none")
+INT8 = "+int8"
+
+
+def pretrained(name: str, weights: str | None = None, **options):
+    """``Enhancer.from_pretrained`` for a method name (``name+int8``: with its int8 denoiser), CPU, no gate."""
+    from lowface.inference.enhancer import Enhancer
+
+    base, int8 = name.removesuffix(INT8), name.endswith(INT8)
+    return Enhancer.from_pretrained(base, weights=weights, device="cpu", gate=False, int8=int8, **options)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
     if weights is not None:
         return sha256_file(weights)
+    if name.endswith(INT8):
+        return hashlib.sha256(f"{model_fingerprint(name.removesuffix(INT8))}{INT8}".encode()).hexdigest()
     return model_fingerprint(name)
 
 
@@ -53,12 +65,10 @@ def cached_enhance(
     name: str, weights: str | None, dark: list[np.ndarray], cache: Path, progress: bool = True
 ) -> tuple[list[np.ndarray], float]:
     """Enhanced images (uint8 (H, W, 3)) and seconds per image; read from / written to ``cache`` (.npz)."""
-    from lowface.inference.enhancer import Enhancer
-
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
             return packed((stored[str(i)] for i in range(len(dark))), len(dark)), float(stored["seconds"])
-    enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
+    enhancer = pretrained(name, weights)
     start = time.perf_counter()
     out = packed(
         (

@@ -52,12 +52,12 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
     through ``lowface.Enhancer`` exactly as the CLI runs it (tiling included), in this process."""
     import torch
 
+    from lowface.bench.methods import pretrained
     from lowface.inference.devices import keep_freed_memory
-    from lowface.inference.enhancer import Enhancer
 
     torch.set_num_threads(threads)
     keep_freed_memory()  # as the CLI runs
-    enhancer = Enhancer.from_pretrained(method, device="cpu", gate=False)
+    enhancer = pretrained(method)
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
     enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
     base_rss = peak_rss_mb()

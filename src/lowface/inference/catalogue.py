@@ -130,10 +130,14 @@ def shipped_weights_path(card: ModelCard) -> Path:
 
 def model_fingerprint(name: str) -> str:
     """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
-    its weights' checksum, or for a routed pair the checksums of both networks and of the router file."""
+    its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
+    tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
+    and of the router file."""
     card = model_card(name)
     if card.architecture != "routed":
-        return card.sha256 or ""
+        if not card.sha256 or not card.kwargs:
+            return card.sha256 or ""
+        return hashlib.sha256(f"{card.sha256}\n{json.dumps(card.kwargs, sort_keys=True)}".encode()).hexdigest()
     router = package_file(WEIGHTS, card.kwargs["router"]).read_bytes()
     parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]), router.hex()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -1,8 +1,9 @@
 """Where the time of an enhancer goes at one image size: torch.profiler's per-operator table and the wall time of
-each top-level part of the network (estimator, upsampler, denoiser, ...), one thread by default.
+each top-level part of the network (estimator, upsampler, denoiser, ...), one thread by default. (Not named
+``profile.py``: a script here by that name shadows the standard library's module, which torch's compiler imports.)
 
 Usage:
-    python benchmarks/profile.py --methods lowface-fast,lowface-restore,zero-dce++-x12 --size 1080x1920 \
+    python benchmarks/layer_profile.py --methods lowface-fast,lowface-restore,zero-dce++-x12 --size 1080x1920 \
         --out benchmarks/results/profile_1080p.json
 
 The network runs as the CLI runs it (freed memory kept for reuse) for an image of that size that fits one tile
