@@ -34,10 +34,9 @@ SLOW = {"lowface", "retinexnet", "lime"}  # seconds to minutes per large image: 
 
 def cost_of(method: str) -> dict:
     """Parameters and conv GMACs per size (None for methods without convolutions)."""
-    from lowface.bench.methods import INT8
     from lowface.inference.catalogue import create_model
 
-    model = create_model(method.removesuffix(INT8))  # an int8 network counts as its float one
+    model = create_model(method)
     macs = count_macs(model, 400, 600)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -165,20 +165,3 @@ def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
     assert [n for n in names if not n.startswith(".")] == [f"{i:02d}.png" for i in range(40)]
     assert [n for n in names if n.startswith(".")] == [f".{i:02d}.png.lowface.json" for i in range(40)]  # no .part
 
-
-def test_enhance_int8_records_it_and_a_float_rerun_redoes_the_output(tree: Path, tmp_path: Path):
-    import json
-
-    out = tmp_path / "out"
-    source = tree / "a.png"
-    result = run_cli("enhance", str(source), "-o", str(out), "-m", "lowface-restore-real", "--int8", "--no-gate", "-q")
-    assert result.exit_code == 0, result.output
-    record = json.loads((out / ".a.png.lowface.json").read_text())
-    assert record["recipe"]["int8"] is True
-    int8_output = read_image(out / "a.png").rgb
-    result = run_cli("enhance", str(source), "-o", str(out), "-m", "lowface-restore-real", "--no-gate", "-q")
-    assert result.exit_code == 0 and "1 enhanced" in result.output  # another recipe: made again, not skipped
-    assert "int8" not in json.loads((out / ".a.png.lowface.json").read_text())["recipe"]
-    assert 0 < np.abs(read_image(out / "a.png").rgb - int8_output).mean() < 2 / 255
-    refused = CliRunner().invoke(main, ["enhance", str(source), "-o", str(out), "-m", "gamma", "--int8", "-q"])
-    assert refused.exit_code != 0 and "int8" in refused.output

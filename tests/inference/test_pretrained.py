@@ -15,7 +15,15 @@ from click.testing import CliRunner
 from conftest import assert_close
 from lowface.cli import main
 from lowface.data.synth import darken_linear
-from lowface.inference.catalogue import list_models, load_state_dict, model_card, sha256_file, shipped_weights_path
+from lowface.inference.catalogue import (
+    create_model,
+    list_models,
+    load_state_dict,
+    model_card,
+    model_fingerprint,
+    sha256_file,
+    shipped_weights_path,
+)
 from lowface.inference.enhancer import Enhancer
 from lowface.io import image_to_tensor
 from lowface.metrics.fidelity import psnr
@@ -164,3 +172,11 @@ def test_the_default_restoring_network_leaves_the_night_sky_round_a_lamp_alone(d
     model.enhancer.context_clip = None
     monument, painted = rings()
     assert monument < 0.85 and min(painted) < 0.9, (monument, painted)
+
+
+def test_fingerprint_covers_constructor_arguments():
+    """The same tensors with another ``context_clip`` compute something else: caches and output records must tell."""
+    card = model_card("lowface-restore-real")
+    assert card.kwargs and model_fingerprint("lowface-restore-real") not in ("", card.sha256)
+    assert model_fingerprint("lowface-restore-real") == model_fingerprint("lowface-restore-real")
+    assert create_model("lowface-restore-real").enhancer.context_clip == card.kwargs["context_clip"]

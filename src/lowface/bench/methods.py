@@ -1,7 +1,6 @@
 """Methods of the benchmark: "clean" and "none" bounds, any enhancer by name, or trained weights under a label.
 
-A method spec is ``name`` or ``label=name:weights.safetensors``; ``name+int8`` runs the named model with its int8
-denoiser (``lowface.Enhancer.from_pretrained(name, int8=True)``). Enhanced images are cached per (method,
+A method spec is ``name`` or ``label=name:weights.safetensors``. Enhanced images are cached per (method,
 dataset) as .npz under a cache folder, keyed by the spec, the image count and the weights' sha256, so an
 interrupted run resumes and every benchmark shares one cache.
 """
@@ -22,15 +21,13 @@ from lowface.inference.catalogue import model_fingerprint, sha256_file
 from lowface.io import atomic_write_bytes, to_uint8
 
 BOUNDS = ("clean", "none")
-INT8 = "+int8"
 
 
-def pretrained(name: str, weights: str | None = None, **options):
-    """``Enhancer.from_pretrained`` for a method name (``name+int8``: with its int8 denoiser), CPU, no gate."""
+def pretrained(name: str, weights: str | None = None):
+    """The named enhancer (with ``weights`` if given) as the benchmarks run it: CPU, no exposure gate."""
     from lowface.inference.enhancer import Enhancer
 
-    base, int8 = name.removesuffix(INT8), name.endswith(INT8)
-    return Enhancer.from_pretrained(base, weights=weights, device="cpu", gate=False, int8=int8, **options)
+    return Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
 
 
 @dataclass(frozen=True)
@@ -56,8 +53,6 @@ def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
     if weights is not None:
         return sha256_file(weights)
-    if name.endswith(INT8):
-        return hashlib.sha256(f"{model_fingerprint(name.removesuffix(INT8))}{INT8}".encode()).hexdigest()
     return model_fingerprint(name)
 
 

@@ -63,12 +63,6 @@ from lowface.cli.common import passive_openmp, user_errors
 )
 @click.option("--half", is_flag=True, help="Half precision (CUDA only).")
 @click.option(
-    "--int8",
-    is_flag=True,
-    help="The restoring network's denoiser in int8 (CPU; lowface-restore-real and the default): faster on noisy "
-    "images, outputs about 44 dB from the float ones (benchmarks/results/int8).",
-)
-@click.option(
     "--gate/--no-gate",
     default=True,
     show_default=True,
@@ -117,7 +111,7 @@ from lowface.cli.common import passive_openmp, user_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every file as JSON on stdout.")
 def enhance(
     inputs, output, model, weights, device, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half,
-    int8, gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, quiet, as_json,
+    gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, quiet, as_json,
 ) -> None:  # fmt: skip
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
@@ -139,17 +133,17 @@ def enhance(
         torch.set_num_threads(threads)
     if ray_address is not None:
         _enhance_on_ray(
-            inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, int8,
-            gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, as_json,
+            inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
+            strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, as_json,
         )  # fmt: skip
         return
     if "-" in map(str, inputs) or str(output) == "-":
-        _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength, int8)
+        _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength)
         return
     with user_errors():
         jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
         enhancer = Enhancer.from_pretrained(
-            model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength, int8=int8
+            model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength
         )
     report = run_batch(
         enhancer, jobs, overwrite, options, progress="none" if quiet else "auto", compare=compare, output=output
@@ -196,7 +190,7 @@ def _summary(report, output) -> str:
 
 
 def _enhance_on_ray(
-    inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, int8, gate,
+    inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
     strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
 ) -> None:  # fmt: skip
     """``enhance --ray``: the same plan and checks, executed by lowface.inference.ray_batch."""
@@ -208,14 +202,14 @@ def _enhance_on_ray(
     with user_errors():
         require_ray()
         jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
-        Enhancer.recipe_for(model, weights, gate, strength, int8)  # an unknown model is refused here, not remotely
-        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half, int8)
+        Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
+        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half)
         report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
                             log=lambda message: click.echo(message, err=True))  # fmt: skip
     _finish(report, output, model, as_json)
 
 
-def _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength, int8) -> None:
+def _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength) -> None:
     """One image between files and the standard streams (`-`)."""
     from lowface.inference.enhancer import Enhancer
     from lowface.io import IMAGE_SUFFIXES, atomic_write_bytes, decode_image, encode_image, read_image
@@ -231,7 +225,7 @@ def _enhance_stream(inputs, output, model, weights, device, tile, out_format, qu
     with user_errors():
         data = decode_image(sys.stdin.buffer.read(), "<stdin>") if source == "-" else read_image(source)
         enhancer = Enhancer.from_pretrained(
-            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength, int8=int8
+            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength
         )
         payload = encode_image(data.with_rgb(enhancer.enhance(data).rgb), suffix, quality)
     if target == "-":

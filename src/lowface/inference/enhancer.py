@@ -62,7 +62,6 @@ class Enhancer:
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
         self.half = half
-        self.int8 = False  # set by from_pretrained(int8=True)
         if self.half:
             self.model.half()
 
@@ -76,52 +75,33 @@ class Enhancer:
         half: bool = False,
         gate: bool = True,
         strength: float = 1.0,
-        int8: bool = False,
     ) -> Enhancer:
-        """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights. ``int8``: the
-        restoring network's denoiser in int8 on CPU (``lowface-restore-real`` and the default that runs it; its
-        shipped calibration, :mod:`lowface.inference.int8`): faster, not the float outputs to the last level."""
-        if int8 and weights is not None:
-            raise ValueError("int8 uses the calibration shipped with a model's own weights; not with --weights")
+        """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
         fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
-        model = create_model(name, weights)
-        if int8:
-            from lowface.inference.int8 import enable_int8
-
-            enable_int8(model, name)
-        enhancer = cls(model, name, device, tile, half, gate, strength, fingerprint)
-        if int8 and enhancer.device.type != "cpu":
-            raise ValueError(f"int8 runs on the CPU; this enhancer runs on {enhancer.device}")
-        enhancer.int8 = int8
-        return enhancer
+        return cls(create_model(name, weights), name, device, tile, half, gate, strength, fingerprint)
 
     @property
     def recipe(self) -> dict[str, Any]:
         """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.inference.batch`):
-        model name, weights checksum, gate (with its file's checksum) and strength, and ``int8`` when it is on (it
-        changes outputs by more than rounding). Device, tiling (exact) and float precision are left out: they do not
-        change what is computed beyond rounding."""
-        recipe = {
+        model name, weights checksum, gate (with its file's checksum) and strength. Device, tiling (exact) and
+        precision are left out: they do not change what is computed beyond rounding."""
+        return {
             "model": self.name,
             "weights_sha256": self.fingerprint,
             "gate": gate_fingerprint() if self.gate is not None else None,
             "strength": self.strength,
         }
-        return {**recipe, "int8": True} if self.int8 else recipe
 
     @staticmethod
-    def recipe_for(
-        name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0, int8: bool = False
-    ) -> dict:
-        """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength,
-        int8=int8)``, without loading the model (a job planner needs only this)."""
-        recipe = {
+    def recipe_for(name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0) -> dict:
+        """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength)``, without
+        loading the model (a job planner needs only this)."""
+        return {
             "model": name,
             "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name),
             "gate": gate_fingerprint() if gate else None,
             "strength": float(strength),
         }
-        return {**recipe, "int8": True} if int8 else recipe
 
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)

@@ -68,7 +68,6 @@ class EnhancerSpec:
     gate: bool = True
     strength: float = 1.0
     half: bool = False
-    int8: bool = False
 
 
 class EnhanceActor:
@@ -84,7 +83,7 @@ class EnhanceActor:
         spec = EnhancerSpec(**spec)
         self.enhancer = Enhancer.from_pretrained(
             spec.model, device=device, tile=spec.tile, weights=spec.weights, half=spec.half, gate=spec.gate,
-            strength=spec.strength, int8=spec.int8,
+            strength=spec.strength,
         )  # fmt: skip
         self.options = OutputOptions(**options)
         self.pid = os.getpid()
@@ -201,7 +200,7 @@ def run_on_ray(
     from lowface.io.video_segments import join_segments
 
     options = options or OutputOptions()
-    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.int8)
+    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength)
     report = BatchReport()
     items, videos = plan_work(recipe, jobs, options, overwrite, segment_frames, warmup_frames, report)
     for target in report.kept:

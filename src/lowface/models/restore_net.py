@@ -97,7 +97,6 @@ class ReflectanceDenoiser(nn.Module):
         self.out = nn.Conv2d(w1, 3 * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        self.int8_unet: tuple[nn.Module] | None = None
 
     def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
         height, width = reflectance.shape[-2:]
@@ -112,8 +111,7 @@ class ReflectanceDenoiser(nn.Module):
             padded = F.pad(torch.cat([reflectance, log_gain], 1), (0, pad_w, 0, pad_h), mode="replicate")
             folded = F.pixel_unshuffle(padded, self.unshuffle)
         if fast:
-            unet = self.int8_unet[0] if self.int8_unet is not None and folded.device.type == "cpu" else self.unet
-            return depth_to_space(unet(folded).contiguous(), self.unshuffle, height, width)
+            return depth_to_space(self.unet(folded).contiguous(), self.unshuffle, height, width)
         return F.pixel_shuffle(self.unet(folded), self.unshuffle)[..., :height, :width]
 
     def unet(self, folded: Tensor) -> Tensor:
@@ -128,11 +126,6 @@ class ReflectanceDenoiser(nn.Module):
             torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear", align_corners=False), e1], 1)
         )
         return self.out(d1)
-
-    def use_int8(self, unet: nn.Module | None) -> None:
-        """Run :meth:`unet` as ``unet`` (an int8 copy from :mod:`lowface.inference.int8`, CPU only) in plain
-        inference; None: back to float. Kept out of the state dict (the float weights stay what is saved)."""
-        self.int8_unet = (unet,) if unet is not None else None
 
 
 class PointwiseTone(nn.Module):
