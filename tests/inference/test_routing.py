@@ -78,9 +78,9 @@ def test_shipped_router_on_lfw_faces_by_preset(lfw_faces):
         return float((router.probability(dark) > 0.5).float().mean())
 
     assert share_restore("x0.15-noise0.02") == 1.0 and share_restore("physical-1") == 1.0
-    # noise below one grey level: mostly the fast network (the held-out report in noise_router.json: 21 % of
-    # gamma-noise faces go to the restoring one, at 0.14 dB on average)
-    assert share_restore("gamma-noise") < 0.2 and share_restore("linear") < 0.2  # at most one of six
+    # noise below one grey level: mostly the fast network (the held-out report in noise_router.json: 14 % of 300
+    # gamma-noise faces and 1 % of linear ones go to the restoring one; six faces here, so at most two)
+    assert share_restore("gamma-noise") < 0.4 and share_restore("linear") < 0.2
 
 
 def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
