@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lowface.bench.methods import pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.filters import LUMA
-from lowface.inference.enhancer import Enhancer
 from lowface.io import read_image
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    enhancer = Enhancer.from_pretrained(args.model, device="cpu", gate=False, weights=args.weights)
+    enhancer = pretrained(args.model, args.weights)
     sice = RealPairsSet.load(args.data_root, "val")
     sice_out = [np.clip(enhancer.enhance(d), 0, 1) for d in sice.dark]
     faces = [read_image(p).rgb for p in celeba_split(args.data_root, "val")]

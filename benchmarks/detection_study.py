@@ -28,12 +28,11 @@ from recognition import parse_method
 from tqdm import tqdm
 
 from lowface.bench.faces import detect_central, detection_scores
-from lowface.bench.methods import method_images
+from lowface.bench.methods import method_images, pretrained
 from lowface.data.lfw import lfw_image_path, lfw_pairs
 from lowface.data.lowlight import real_lowlight_photos
 from lowface.data.synth import synthesize_float32
 from lowface.face.detect import create_detector
-from lowface.inference.enhancer import Enhancer
 from lowface.io import image_to_tensor, read_image
 
 DEFAULT_METHODS = "clean,none,gamma,retinexnet,zero-dce,sci,lowface,lowface-fast,lowface-restore"
@@ -89,7 +88,7 @@ def main() -> None:
         if label == "none":
             images = originals
         else:
-            enhancer = Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
+            enhancer = pretrained(name, weights)
             images = [enhancer.enhance(im) for im in tqdm(originals, desc=f"real {label}", unit="img", leave=False)]
         real[label] = {}
         for detector_name, detector in detectors.items():

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from common import provenance, write_results
 
+from lowface.bench.methods import pretrained
 from lowface.data.synth import darken_linear, plan_linear_darkening
-from lowface.inference.enhancer import Enhancer
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.fidelity import psnr, ssim
 
@@ -52,7 +52,7 @@ def main() -> None:
         clean = [faces[i] for i in plan.kept]
         results[preset] = {}
         for method in args.methods.split(","):
-            enhancer = Enhancer.from_pretrained(method, device="cpu", gate=False)
+            enhancer = pretrained(method)
             scores_psnr, scores_ssim, start = [], [], time.perf_counter()
             for low, ref in zip(dark, clean, strict=True):
                 out = enhancer.enhance_tensor(image_to_tensor(low))

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from lowface.bench.methods import pretrained
 from lowface.bench.wild import embed_all, face_widths, gallery_and_probes
 from lowface.data.celeba import celeba_identities, celeba_split
 from lowface.data.synth import synthesize_float32
@@ -81,7 +82,7 @@ def main() -> None:
     labels = np.array([people[p] for p in paths])
     gallery, probes = gallery_and_probes(paths, people)
     probe_clean = [clean[i] for i in probes]
-    enhancer = Enhancer.from_pretrained(args.model, device="cpu", gate=False)
+    enhancer = pretrained(args.model)
     variants = args.variants.split(",")
     if "face-scale" in variants:  # MTCNN on every clean probe: only when asked for
         factors = np.nan_to_num(np.minimum(3.0, args.face_width / face_widths(probe_clean)), nan=1.0)

@@ -164,4 +164,3 @@ def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
     names = sorted(p.name for p in out.iterdir())
     assert [n for n in names if not n.startswith(".")] == [f"{i:02d}.png" for i in range(40)]
     assert [n for n in names if n.startswith(".")] == [f".{i:02d}.png.lowface.json" for i in range(40)]  # no .part
-

@@ -12,6 +12,7 @@ import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -20,10 +21,13 @@ from lowface.data.packing import packed
 from lowface.inference.catalogue import model_fingerprint, sha256_file
 from lowface.io import atomic_write_bytes, to_uint8
 
+if TYPE_CHECKING:
+    from lowface.inference.enhancer import Enhancer
+
 BOUNDS = ("clean", "none")
 
 
-def pretrained(name: str, weights: str | None = None):
+def pretrained(name: str, weights: str | Path | None = None) -> Enhancer:
     """The named enhancer (with ``weights`` if given) as the benchmarks run it: CPU, no exposure gate."""
     from lowface.inference.enhancer import Enhancer
 
