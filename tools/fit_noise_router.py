@@ -18,7 +18,7 @@ benchmark's presets (TEST_PRESETS, never fitted on), SICE's validation scenes - 
 to the restoring network and the mean PSNR of fast / restore / auto / the per-image better of the two; and the share
 of the real low-light photos (no reference) routed to it; the same for the router the package ships now
 (``psnr_auto_shipped``), so that a refit is kept only where it routes better. ``--cache`` keeps the networks' scores
-(a file of tensors) for a rerun with other fitting choices.
+(a file of tensors, keyed by both networks' fingerprints and the image count) for a rerun with other fitting choices.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from lowface.data.lfw import lfw_train_images
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize
-from lowface.inference.catalogue import create_model
+from lowface.inference.catalogue import create_model, model_fingerprint, sha256_file
 from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import NoiseRouter, shipped_router
 from lowface.inference.statistics import noise_features
@@ -79,11 +79,16 @@ def main() -> None:
 
     paths = lfw_train_images(args.data_root)
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.images, len(paths))).round().astype(int)]
-    clean = [read_image(p).rgb for p in tqdm(paths, desc="reading", unit="img")]
     fit_rows, report_rows = slice(0, None, 2), slice(1, None, 2)
+    restore_id = sha256_file(args.restore_weights) if args.restore_weights else model_fingerprint(args.restore)
+    key = {"fast": model_fingerprint(args.fast), "restore": restore_id, "images": len(paths)}
     if args.cache is not None and args.cache.is_file():
-        results, real = torch.load(args.cache, weights_only=True)
+        cached = torch.load(args.cache, weights_only=True)
+        if cached["key"] != key:
+            raise SystemExit(f"{args.cache}: scores of other networks or images ({cached['key']}, not {key})")
+        results, real = cached["results"], cached["real"]
     else:
+        clean = [read_image(p).rgb for p in tqdm(paths, desc="reading", unit="img")]
         networks = [create_model(args.fast), create_model(args.restore, args.restore_weights)]
         results = {}
         for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
@@ -95,7 +100,7 @@ def main() -> None:
             dark = [read_image(d).rgb for d, _ in tqdm(pairs, desc=f"SICE {split}", unit="img")]
             real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks)
         if args.cache is not None:
-            torch.save((results, real), args.cache)
+            torch.save({"key": key, "results": results, "real": real}, args.cache)
 
     synthetic = {
         "features": torch.cat([results[p]["features"][fit_rows] for p in FIT_PRESETS]),

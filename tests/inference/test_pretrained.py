@@ -174,9 +174,18 @@ def test_the_default_restoring_network_leaves_the_night_sky_round_a_lamp_alone(d
     assert monument < 0.85 and min(painted) < 0.9, (monument, painted)
 
 
-def test_fingerprint_covers_constructor_arguments():
+def test_fingerprint_covers_constructor_arguments(monkeypatch):
     """The same tensors with another ``context_clip`` compute something else: caches and output records must tell."""
+    import dataclasses
+
+    from lowface.inference import catalogue
+
     card = model_card("lowface-restore-real")
-    assert card.kwargs and model_fingerprint("lowface-restore-real") not in ("", card.sha256)
-    assert model_fingerprint("lowface-restore-real") == model_fingerprint("lowface-restore-real")
+    shipped = model_fingerprint("lowface-restore-real")
+    assert card.kwargs and shipped not in ("", card.sha256)
     assert create_model("lowface-restore-real").enhancer.context_clip == card.kwargs["context_clip"]
+    auto = model_fingerprint("lowface-auto")
+    other = dataclasses.replace(card, kwargs={**card.kwargs, "context_clip": 2.0})
+    monkeypatch.setattr(catalogue, "model_card", lambda name: other if name == card.name else model_card(name))
+    assert model_fingerprint("lowface-restore-real") != shipped  # same weights file, other arguments
+    assert model_fingerprint("lowface-auto") != auto  # and the routed default that runs it
