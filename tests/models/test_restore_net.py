@@ -38,6 +38,8 @@ def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, w
                          torch.autograd.grad((expected * weights).sum(), parts), strict=True):  # fmt: skip
         assert_close(got, want, atol=1e-5, rtol=0)  # the padded rows' gradients summed in another order
     assert torch.equal(depth_to_space(expected, factor, height, width), torch.cat(parts, 1))
+    channels_last = expected.contiguous(memory_format=torch.channels_last)  # a convolution's output on CPU
+    assert torch.equal(depth_to_space(channels_last, factor, height, width), torch.cat(parts, 1))
 
 
 def test_tiled_output_equals_untiled_and_a_short_halo_does_not():
@@ -177,7 +179,7 @@ def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch
     for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
         torch.nn.init.normal_(p, 0.0, 0.1)
     monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)  # 6 rows a band: 11 bands and a short last one
-    x = torch.rand(1, 3, 67, 150)  # dark and bright pixels: the clamp acts at both ends
+    x = torch.rand(2, 3, 67, 150)  # dark and bright pixels: the clamp acts at both ends; two images, two tone passes
     training_graph = net(x.clone().requires_grad_(True)).reflectance.detach()  # grad mode: the reference ops
     with torch.inference_mode():
         fast = net(x).reflectance
