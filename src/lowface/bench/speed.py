@@ -26,7 +26,9 @@ def peak_rss_mb() -> float:
 
 
 def count_macs(model, height: int, width: int) -> int | None:
-    """Convolution multiply-accumulates for one forward pass (None for non-network methods)."""
+    """Convolution multiply-accumulates for one forward pass (None for non-network methods), on the input the timing
+    uses (uniform noise x 0.3: a routed model makes the same choice) and through the reference graph (gradient mode,
+    so that no plain-inference stand-in, e.g. a 1x1 convolution run as a matrix product, escapes the count)."""
     import torch
     from torch import nn
 
@@ -40,8 +42,8 @@ def count_macs(model, height: int, width: int) -> int | None:
         total += output.numel() * module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
 
     handles = [m.register_forward_hook(hook) for m in convs]
-    with torch.no_grad():
-        model(torch.rand(1, 3, height, width))
+    with torch.enable_grad():
+        model(torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3)
     for h in handles:
         h.remove()
     return total
