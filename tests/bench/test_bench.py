@@ -215,3 +215,15 @@ def test_bench_without_lfw_records_the_empty_presets_value_in_its_command(tmp_pa
     record = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert record["lfw"] == {} and record["real_pairs"] == {} and record["pairs"] == 0
     assert "--presets '' --methods none" in record["command"]  # the empty value is kept, quoted: the command reruns
+
+
+def test_count_macs_counts_the_tone_head_that_plain_inference_runs_as_matrix_products():
+    """The speed table's GMACs come from the graph training differentiates: the tone head's three 1x1 convolutions
+    (4 -> 16 -> 16 -> 3 channels, every pixel) are counted although plain inference runs them as ``addmm``."""
+    from lowface.bench.speed import count_macs
+    from lowface.models.restore_net import RestoreNet
+
+    height, width = 64, 96
+    toned = count_macs(RestoreNet(tone_width=16).eval(), height, width)
+    plain = count_macs(RestoreNet().eval(), height, width)
+    assert toned - plain == height * width * (4 * 16 + 16 * 16 + 16 * 3)
