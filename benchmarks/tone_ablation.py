@@ -25,9 +25,10 @@ from lowface.bench.wild import embed_all
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.io import read_image
+from lowface.filters import LUMA, mean_luma
+from lowface.io import as_float, read_image
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+LUMA_WEIGHTS = np.asarray(LUMA, np.float32)
 
 
 def variants(name: str, images: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
@@ -36,7 +37,7 @@ def variants(name: str, images: list[np.ndarray]) -> dict[str, list[np.ndarray]]
     toned = [enhancer.enhance(image) for image in images]
     enhancer.model.tone = None
     plain = [enhancer.enhance(image) for image in images]
-    gains = [np.mean(t @ LUMA) / max(np.mean(p @ LUMA), 1e-4) for t, p in zip(toned, plain, strict=True)]
+    gains = [mean_luma(t) / max(mean_luma(p), 1e-4) for t, p in zip(toned, plain, strict=True)]
     scaled = [np.clip(p * gain, 0, 1) for p, gain in zip(plain, gains, strict=True)]
     return {"shipped": toned, "no tone head": plain, "no tone head, global gain": scaled}
 
@@ -45,9 +46,9 @@ def tone_statistics(images: list[np.ndarray]) -> dict[str, float]:
     """Medians over images of the mean luma, its 2nd and 98th percentiles, contrast (std / mean) and colourfulness
     (mean |channel - luma| / mean luma)."""
     rows = []
-    for image in images:
-        luma = image.astype(np.float32) @ LUMA / (255 if image.dtype == np.uint8 else 1)
-        chroma = np.abs(image.astype(np.float32) / (255 if image.dtype == np.uint8 else 1) - luma[..., None]).mean()
+    for image in map(as_float, images):
+        luma = image @ LUMA_WEIGHTS
+        chroma = np.abs(image - luma[..., None]).mean()
         rows.append((luma.mean(), *np.percentile(luma, [2, 98]), luma.std() / luma.mean(), chroma / luma.mean()))
     keys = ("mean", "p2", "p98", "contrast", "colourfulness")
     return dict(zip(keys, map(float, np.median(np.array(rows), 0)), strict=True))
