@@ -5,6 +5,10 @@ validation people darkened by a synthesis preset, with each judge's identity sim
 ``benchmarks/real_pairs_select.py`` scores them. Validation data only: a diagnosis, not a report.
 
     python benchmarks/tone_ablation.py --split val --faces real-mix --out runs/tone_ablation.json
+    python benchmarks/tone_ablation.py --split train --every 6 --faces none --out runs/tone_ablation_train.json
+
+``--split train`` (every ``--every``-th frame, ``--faces none``: SICE only) asks whether what validation shows holds
+on the frames the network trained on - a check of the validation set, not a choice.
 
 Each image is enhanced once with and once without the head (the same network otherwise); outputs rounded to 8 bits.
 """
@@ -57,20 +61,23 @@ def tone_statistics(images: list[np.ndarray]) -> dict[str, float]:
 @click.command()
 @click.option("--method", default="lowface-restore-real", show_default=True)
 @click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
+@click.option("--every", default=1, show_default=True, help="Take every n-th SICE frame of the split.")
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
-@click.option("--faces", "face_preset", default="real-mix", show_default=True)
+@click.option("--faces", "face_preset", default="real-mix", show_default=True, help="Synthesis preset, or none.")
 @click.option("--identity", "judges", default="facenet,dlib", show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
-def main(method, split, data_root, face_preset, judges, threads, out) -> None:
+def main(method, split, every, data_root, face_preset, judges, threads, out) -> None:
     torch.set_num_threads(threads)
     pairs = RealPairsSet.load(data_root, split)
-    clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
-    faces = synthesize_float32(clean, face_preset, seed=0)
-    pipelines = {judge: RecognitionPipeline(judge).eval() for judge in judges.split(",") if judge}
+    pairs.dark, pairs.references = pairs.dark[::every], pairs.references[::every]
+    with_faces = face_preset != "none"
+    clean = [read_image(p).rgb for p in celeba_split(data_root, "val")] if with_faces else []
+    faces = synthesize_float32(clean, face_preset, seed=0) if with_faces else []
+    pipelines = {judge: RecognitionPipeline(judge).eval() for judge in judges.split(",") if judge and with_faces}
     clean_vectors = {judge: embed_all(p, clean)[0] for judge, p in pipelines.items()}
     rows: dict[str, dict] = {"reference": {"sice_tone": tone_statistics(pairs.references)}}
-    for label, images in (("sice", pairs.dark), ("faces", faces)):
+    for label, images in (("sice", pairs.dark), ("faces", faces)) if with_faces else (("sice", pairs.dark),):
         references = pairs.references if label == "sice" else clean
         for variant, outputs in variants(method, images).items():
             saved = [np.round(o * 255).astype(np.uint8) for o in outputs]
@@ -86,7 +93,7 @@ def main(method, split, data_root, face_preset, judges, threads, out) -> None:
     for variant, row in rows.items():
         click.echo(f"{variant:28s} SICE tone " + "  ".join(f"{k} {v:.3f}" for k, v in row["sice_tone"].items()))
     if out:
-        record = {**provenance(threads), "method": method, "split": split, "face_preset": face_preset,
+        record = {**provenance(threads), "method": method, "split": split, "every": every, "face_preset": face_preset,
                   "frames": len(pairs.dark), "faces": len(faces), "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 

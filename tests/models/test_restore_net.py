@@ -204,3 +204,43 @@ def test_the_pooled_high_pass_keeps_brightness_and_tiles_exactly():
         tiled = tiled_apply(lambda t: net(t).reflectance, x, 64, net.receptive_radius, net.size_multiple)
     assert_close(tiled, full, atol=1e-10, rtol=0)
     assert (full - net.enhancer(x).reflectance).abs().max() > 1e-3
+
+
+def test_the_noise_aware_tone_head_loads_old_heads_unchanged_and_lifts_noisy_regions_only(tmp_path, monkeypatch):
+    """``tone_noise`` grows the head a third input (the local level of the removed noise): weights of a head without
+    it load and compute what they computed; the level is higher where the input is noisy, and reaches only
+    ``NOISE_LEVEL_RADIUS`` pixels (a noisy patch does not change the level far away); tiling and the banded plain
+    inference give the graph's values."""
+    import safetensors.torch
+
+    from lowface.train.trainer import load_initial_weights
+
+    torch.manual_seed(10)
+    old = RestoreNet(detail_sigma=8.0, tone_width=8).double().eval()
+    for p in [*old.denoiser.out.parameters(), *old.tone.layers[-1].parameters()]:
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    safetensors.torch.save_file({k: v.float() for k, v in old.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    new = RestoreNet(detail_sigma=8.0, tone_width=8, tone_noise=True).eval()
+    load_initial_weights(new, str(tmp_path / "w.safetensors"))
+    new.double()
+    x = torch.full((1, 3, 160, 240), 0.1, dtype=torch.float64)
+    x[..., :, :80] += 0.05 * torch.randn_like(x[..., :, :80])  # the left third noisy, the rest flat
+    x.clamp_(0.0, 1.0)
+    with torch.no_grad():
+        assert_close(new(x).reflectance, old.float().double()(x).reflectance, atol=1e-6, rtol=0)
+        removed = 0.05 * torch.randn(1, 3, 160, 240, dtype=torch.float64)
+        removed[..., :, 120:] = 0.0
+        level = new.noise_level(removed)[0, 0]
+        assert level[:, :60].min() > 0.8 and level[:, 120 + new.NOISE_LEVEL_RADIUS :].max() < -1.0
+        torch.nn.init.normal_(new.tone.noise_in.weight, 0.0, 0.5)
+        full = new(x).reflectance
+        tiled = tiled_apply(lambda t: new(t).reflectance, x, 64, new.receptive_radius, new.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - old(x).reflectance)[..., :, :40].abs().mean() > 1e-3  # the new input acts
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)
+    net = new.float()
+    graph = net(x.float().requires_grad_(True)).reflectance.detach()
+    with torch.inference_mode():
+        assert_close(net(x.float()).reflectance, graph, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="tone_noise needs a tone head"):
+        RestoreNet(tone_noise=True)

@@ -133,15 +133,18 @@ class ReflectanceDenoiser(nn.Module):
 
 
 class PointwiseTone(nn.Module):
-    """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain -> (B, 3, H, W) additive correction, pixel by pixel.
+    """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain [+ (B, 1, H, W) noise level] -> (B, 3, H, W)
+    additive correction, pixel by pixel.
 
     1x1 convolutions only (no spatial support: it cannot draw a halo, and tiling needs no margin for it), last layer
     zero-initialised. What a gain (the illumination) and a high-passed denoiser cannot do: take back the black level
     that clipped sensor noise leaves after brightening (more where the gain is higher), and the colour and contrast
-    of the tone curve.
+    of the tone curve. ``noise_input``: a third input, the local level of the noise the denoiser removed
+    (:meth:`RestoreNet.noise_level`), through its own zero-initialised weights - so that the head can lift the black
+    level where noise clipped it and leave a clean scene's blacks alone; a head trained without it loads unchanged.
     """
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, noise_input: bool = False):
         super().__init__()
         self.layers = nn.Sequential(
             nn.Conv2d(4, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1),
@@ -149,19 +152,28 @@ class PointwiseTone(nn.Module):
         )  # fmt: skip
         nn.init.zeros_(self.layers[-1].weight)
         nn.init.zeros_(self.layers[-1].bias)
+        self.noise_in = nn.Conv2d(1, width, 1, bias=False) if noise_input else None
+        if self.noise_in is not None:
+            nn.init.zeros_(self.noise_in.weight)
 
-    def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
-        return self.layers(torch.cat([reflectance, log_gain], 1))
+    def forward(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
+        hidden = self.layers[0](torch.cat([reflectance, log_gain], 1))
+        if self.noise_in is not None:
+            hidden = hidden + self.noise_in(noise_level)
+        return self.layers[1:](hidden)
 
-    def correct_(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
-        """``reflectance += forward(reflectance, log_gain)`` in place, for a band of rows in plain inference: the
-        same values without the full-frame hidden maps, each 1x1 convolution as one matrix product over the band's
-        pixels (oneDNN's small-convolution path took twice as long) and the leaky ReLUs in place."""
+    def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
+        """``reflectance += forward(reflectance, log_gain, noise_level)`` in place, for a band of rows in plain
+        inference: the same values without the full-frame hidden maps, each 1x1 convolution as one matrix product
+        over the band's pixels (oneDNN's small-convolution path took twice as long) and the leaky ReLUs in place."""
         first, middle, last = self.layers[0], self.layers[2], self.layers[4]
-        for image, gain in zip(reflectance, log_gain, strict=True):  # (3, h, w), (1, h, w)
-            hidden = torch.cat([image, gain]).flatten(1)  # (4, h * w)
-            for layer in (first, middle):
-                hidden = F.leaky_relu_(torch.addmm(layer.bias[:, None], layer.weight.flatten(1), hidden), 0.1)
+        levels = noise_level if self.noise_in is not None else [None] * len(reflectance)
+        for image, gain, level in zip(reflectance, log_gain, levels, strict=True):  # (3, h, w), (1, h, w), (1, h, w)
+            hidden = torch.addmm(first.bias[:, None], first.weight.flatten(1), torch.cat([image, gain]).flatten(1))
+            if level is not None:
+                hidden.addmm_(self.noise_in.weight.flatten(1), level.flatten(1))
+            hidden = F.leaky_relu_(hidden, 0.1)  # (width, h * w)
+            hidden = F.leaky_relu_(torch.addmm(middle.bias[:, None], middle.weight.flatten(1), hidden), 0.1)
             image.add_(torch.addmm(last.bias[:, None], last.weight.flatten(1), hidden).view_as(image))
         return reflectance
 
@@ -171,8 +183,9 @@ class RestoreNet(EnhancementModel):
     """:class:`FastEnhanceNet` followed by :class:`ReflectanceDenoiser`: R = clamp(S / I - noise(S / I, gain)),
     the noise high-passed at ``detail_sigma`` pixels (None: as predicted, the v1-v3 design; ``detail_pooled``: the
     local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
-    set) a :class:`PointwiseTone` correction of each pixel from its value and gain. ``context_clip``: see
-    :class:`FastEnhanceNet` (what keeps a lamp from darkening its surroundings).
+    set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
+    level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
+    lamp from darkening its surroundings).
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -188,16 +201,22 @@ class RestoreNet(EnhancementModel):
         tone_width: int | None = None,
         detail_pooled: bool = False,
         context_clip: float | None = None,
+        tone_noise: bool = False,
     ):
         super().__init__()
+        if tone_noise and not (tone_width and detail_sigma):
+            raise ValueError("tone_noise needs a tone head (tone_width) and a high-passed residual (detail_sigma)")
         self.enhancer = FastEnhanceNet(scale, width, guide=guide, context_clip=context_clip)
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
-        self.tone = PointwiseTone(tone_width) if tone_width else None
+        self.tone = PointwiseTone(tone_width, tone_noise) if tone_width else None
+        self.tone_noise = tone_noise
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
         blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
-        self.receptive_radius = self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
-        self.size_multiple = math.lcm(scale, self.denoiser.multiple)
+        level_radius = self.NOISE_LEVEL_RADIUS if tone_noise else 0
+        self.receptive_radius = (self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
+                                 + level_radius)  # fmt: skip
+        self.size_multiple = math.lcm(scale, self.denoiser.multiple, self.NOISE_POOL if tone_noise else 1)
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
 
     def _local_mean(self, noise: Tensor) -> Tensor:
@@ -211,24 +230,43 @@ class RestoreNet(EnhancementModel):
         means = gaussian_blur(means, self.detail_sigma / self.detail_pool)
         return upsample_bilinear(means, self.detail_pool)[..., :height, :width]
 
+    NOISE_POOL = 8  # the noise level is averaged on blocks of this many pixels a side
+    NOISE_LEVEL_RADIUS = 5 * NOISE_POOL  # its reach: a 3-block blur, the block itself and the bilinear upsampling
+
+    def noise_level(self, removed: Tensor) -> Tensor:
+        """(B, 3, H, W) high-passed noise the denoiser removes -> (B, 1, H, W) its local level, from -1.07 (nothing
+        removed) through 0.95 (white noise of std 0.05) to 1.55 (mean |removed| 0.1): the log of its mean absolute
+        value over the channels, averaged on ``NOISE_POOL``-pixel blocks, blurred by one block and bilinearly
+        upsampled - a level that changes over tens of pixels, not at an edge."""
+        height, width = removed.shape[-2:]
+        level = F.avg_pool2d(removed.abs().mean(1, keepdim=True), self.NOISE_POOL, ceil_mode=True)
+        level = upsample_bilinear(gaussian_blur(level, 1.0), self.NOISE_POOL)[..., :height, :width]
+        return (torch.log(level + 2e-3) + 4.6) / 1.5
+
     def forward(self, x: Tensor) -> Retinex:
         """x: (B, 3, H, W) in [0, 1] -> Retinex(denoised reflectance, illumination), both (B, 3, H, W)."""
         base = self.enhancer(x)
         log_gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
         noise = self.denoiser(base.reflectance, log_gain)
         local_mean = self._local_mean(noise) if self.detail_sigma else None
+        level = None
+        if self.tone_noise:
+            noise, local_mean = noise - local_mean, None
+            level = self.noise_level(noise)
         if plain_inference():
-            return Retinex(self._finish_in_bands(base.reflectance, noise, local_mean, log_gain), base.illumination)
+            reflectance = self._finish_in_bands(base.reflectance, noise, local_mean, log_gain, level)
+            return Retinex(reflectance, base.illumination)
         if local_mean is not None:
             noise = noise - local_mean
         reflectance = base.reflectance - noise
         if self.tone is not None:
-            reflectance = reflectance + self.tone(reflectance, log_gain)
+            reflectance = reflectance + self.tone(reflectance, log_gain, level)
         return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
 
     BAND_PIXELS = 32768  # pixels per band in plain inference (about 16 rows of 1080p)
 
-    def _finish_in_bands(self, base: Tensor, noise: Tensor, local_mean: Tensor | None, log_gain: Tensor) -> Tensor:
+    def _finish_in_bands(self, base: Tensor, noise: Tensor, local_mean: Tensor | None, log_gain: Tensor,
+                         level: Tensor | None = None) -> Tensor:  # fmt: skip
         """clamp(base - (noise - local_mean) + tone(...), 0, 1), a band of rows at a time: the values of
         :meth:`forward`'s graph, with every full-resolution intermediate (the tone head's 16-channel maps are 130 MB
         each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on one thread. All (B, C, H, W)."""
@@ -239,6 +277,6 @@ class RestoreNet(EnhancementModel):
             if local_mean is not None:
                 reflectance.add_(local_mean[..., band, :])
             if self.tone is not None:
-                self.tone.correct_(reflectance, log_gain[..., band, :])
+                self.tone.correct_(reflectance, log_gain[..., band, :], None if level is None else level[..., band, :])
             reflectance.clamp_(0.0, 1.0)
         return out
