@@ -1,4 +1,5 @@
-"""tools/contact_sheet.py: folders expand to their images, --per-sheet splits the rows, an unknown method is one line."""
+"""tools/contact_sheet.py: folders expand to their images, --per-sheet splits the rows, an unknown method is one
+line."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def test_a_folder_of_three_photos_on_sheets_of_two_rows(tmp_path):
         Image.fromarray(np.full((height, 80, 3), 20 * index + 10, np.uint8)).save(photos / f"{index}.png")
     (photos / "notes.txt").write_text("not an image")
     out = tmp_path / "sheets" / "real.png"
-    result = CliRunner().invoke(load_tool().main, ["-o", str(out), "--methods", "gamma", "--width", "40",
-                                                   "--per-sheet", "2", "--threads", "1", str(tmp_path / "photos")])  # fmt: skip
+    arguments = ["-o", str(out), "--methods", "gamma", "--width", "40", "--per-sheet", "2", "--threads", "1"]
+    result = CliRunner().invoke(load_tool().main, [*arguments, str(tmp_path / "photos")])
     assert result.exit_code == 0, result.output
     first, second = (np.asarray(Image.open(out.with_name(f"real-0{i}.png"))) for i in (1, 2))
     assert first.shape == (20 + 30, 80, 3) and second.shape == (40, 80, 3)  # rows 40 px wide: input, gamma
