@@ -12,7 +12,7 @@ from conftest import assert_close
 from lowface.data.synth import synthesize
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.gate import ExposureGate, GateSmoother, shipped_gate
-from lowface.inference.statistics import exposure_features
+from lowface.inference.statistics import FrameSmoother, exposure_features
 from lowface.models.classical import GammaCorrection
 
 
@@ -61,3 +61,23 @@ def test_video_gate_weight_is_smoothed_over_frames(rng):
         raw.append(float(gate.weight(frame)))
         smooth.append(float(smoother(frame)))
     assert np.std(np.diff(smooth[10:])) < 0.25 * np.std(np.diff(raw[10:]))
+
+
+def test_measuring_every_fourth_frame_keeps_the_time_constant_at_a_quarter_of_the_cost():
+    """FrameSmoother(every=4) measures frames 0, 4, 8, ... only, and after a step in the measurement it has moved as
+    far by frame 8 as measuring every frame does (momentum 0.9^4 per measurement); every < 1 is refused."""
+    measured: list[int] = []
+
+    def step(frame: torch.Tensor) -> torch.Tensor:  # 0 on the first frame, 1 after it
+        measured.append(int(frame))
+        return torch.tensor([float(int(frame) > 0)])
+
+    every_fourth = FrameSmoother(step, momentum=0.9, every=4)
+    values = [float(every_fourth(torch.tensor(index))) for index in range(9)]
+    assert measured == [0, 4, 8]
+    assert values[:4] == [0.0] * 4 and values[4:8] == [pytest.approx(1 - 0.9**4)] * 4
+    every_frame = FrameSmoother(step, momentum=0.9)
+    assert [float(every_frame(torch.tensor(index))) for index in range(9)][8] == pytest.approx(1 - 0.9**8)
+    assert values[8] == pytest.approx(1 - 0.9**8)
+    with pytest.raises(ValueError, match="every must be a positive"):
+        FrameSmoother(step, every=0)

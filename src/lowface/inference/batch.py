@@ -114,13 +114,18 @@ def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData
 class FrameEnhancer:
     """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
     input (:mod:`lowface.inference.temporal`), the gate weight smoothed over frames (no flicker) and, for a
-    routed model, the network choice smoothed with hysteresis (no switching back and forth)."""
+    routed model, the network choice smoothed with hysteresis (no switching back and forth). Both measure every
+    ``MEASURE_EVERY``-th frame with the same time constant (about ten frames): at 1080p on two threads the gate's
+    statistics and the router's noise estimate took 0.05 s a frame beside lowface-fast's 0.13 s."""
+
+    MEASURE_EVERY = 4
 
     def __init__(self, enhancer: Enhancer, temporal_frames: float | None = None):
         self.enhancer = enhancer
         self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
-        self.gate = GateSmoother(enhancer.gate) if enhancer.gate is not None else None
-        self.router = RouteSmoother(enhancer.model) if enhancer.routed else None
+        every = self.MEASURE_EVERY
+        self.gate = GateSmoother(enhancer.gate, every=every) if enhancer.gate is not None else None
+        self.router = RouteSmoother(enhancer.model, every=every) if enhancer.routed else None
 
     def __call__(self, frame: Tensor) -> Tensor:
         """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""

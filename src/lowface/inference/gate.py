@@ -61,6 +61,6 @@ def gate_fingerprint() -> str:
 class GateSmoother(FrameSmoother):
     """The gate weight smoothed over video frames: w_t = a w_(t-1) + (1 - a) gate(frame_t)."""
 
-    def __init__(self, gate: ExposureGate, momentum: float = 0.9):
-        super().__init__(gate.weight, momentum)
+    def __init__(self, gate: ExposureGate, momentum: float = 0.9, every: int = 1):
+        super().__init__(gate.weight, momentum, every)
         self.gate = gate

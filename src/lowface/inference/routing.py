@@ -76,10 +76,11 @@ class RoutedModel(EnhancementModel):
 
 class RouteSmoother:
     """Video: the router's probability smoothed over frames, p_t = a p_(t-1) + (1 - a) p(frame_t), and a choice that
-    changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks."""
+    changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks;
+    ``every``: see :class:`FrameSmoother`."""
 
-    def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15):
-        self.probability = FrameSmoother(model.router.probability, momentum)
+    def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15, every: int = 1):
+        self.probability = FrameSmoother(model.router.probability, momentum, every)
         self.margin = margin
         self.choice: Tensor | None = None
 
