@@ -5,11 +5,11 @@
     python tools/contact_sheet.py -o runs/real.png --gate --per-sheet 6 ../shared/data/lowlight_real  # every photo
 
 Methods as in ``lowface bench`` (a name, or label=name:weights); ``--gate`` runs them as ``lowface enhance`` does
-(with the exposure gate). A folder stands for the images in it (recursively, sorted); ``--per-sheet N`` writes ``N``
-rows a sheet (``real-01.png``, ``real-02.png``, ...), small enough to look at. With ``--sice SPLIT`` the rows are
-SICE frames of that split (every ``--every``-th under-exposed frame) and the scene's reference closes each row. The
-sheet is for looking, not for publishing: the datasets under ../shared/data are for research use only, so write it
-under runs/ (ignored by git).
+(with the exposure gate). A folder stands for the images in it (recursively, sorted, hidden ones left out);
+``--per-sheet N`` writes ``N`` rows a sheet (``real-01.png``, ``real-02.png``, ...), small enough to look at. With
+``--sice SPLIT`` the rows are SICE frames of that split (every ``--every``-th under-exposed frame) and the scene's
+reference closes each row. The sheet is for looking, not for publishing: the datasets under ../shared/data are for
+research use only, so write it under runs/ (ignored by git).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from lowface.bench.methods import MethodSpec
+from lowface.bench.score import image_files
 from lowface.data.sice import sice_pairs
 from lowface.inference.enhancer import Enhancer
-from lowface.io import IMAGE_SUFFIXES, read_image
+from lowface.io import read_image
 
 
 def cell(image: np.ndarray, width: int) -> np.ndarray:
@@ -34,14 +35,8 @@ def cell(image: np.ndarray, width: int) -> np.ndarray:
 
 
 def expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given, folders as the image files under them (sorted)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            found.append(path)
-    return found
+    """Files as given, folders as the image files under them (:func:`lowface.bench.score.image_files`)."""
+    return [found for path in paths for found in (image_files(path) if path.is_dir() else [path])]
 
 
 def sheet_paths(output: Path, count: int) -> list[Path]:

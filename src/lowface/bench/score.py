@@ -41,11 +41,14 @@ def direction_hint(key: str) -> str:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Images under ``folder`` (recursively, not hidden), sorted."""
+    """Images under ``folder`` (recursively, not hidden below it), sorted; ``folder`` itself may be anywhere, e.g.
+    ``../data``."""
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.parts)
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
