@@ -164,3 +164,24 @@ def test_the_clipped_context_hides_a_lamp_from_the_estimator_and_tiles_exactly()
     assert net.receptive_radius == (11 + 36 + 2 * 2 + 1) * 4
     assert_close(tiled, full, atol=1e-10, rtol=0)
     assert clipped_away > 1e-4  # the clip changed what the estimator saw
+
+
+def test_the_illumination_power_takes_back_gain_only_below_the_pivot():
+    """``illumination_power`` p, ``illumination_pivot`` c: I -> max(I, c^(1-p) I^p) on the estimated illumination.
+    The log-domain upsampler is linear in log I, so at full resolution that is I^p exactly (c = 1), and with c < 1 a
+    scene lit above c keeps its illumination while a dark one gets less gain; the output is never brighter."""
+    torch.manual_seed(4)
+    net = FastEnhanceNet(width=8).double().eval()
+    dark = torch.rand(1, 3, 64, 96, dtype=torch.float64) * 0.1
+    lit = dark * 3 + 0.6
+    with torch.no_grad():
+        plain = [net(x) for x in (dark, lit)]
+        net.illumination_power = 0.5
+        halved = net(dark)
+        net.illumination_pivot = 0.8
+        pivoted = [net(x) for x in (dark, lit)]
+    assert plain[0].illumination.max() < 0.8 < plain[1].illumination.min()
+    assert_close(halved.illumination, plain[0].illumination.sqrt(), atol=1e-9, rtol=0)
+    assert_close(pivoted[0].illumination, (0.8 * plain[0].illumination).sqrt(), atol=1e-9, rtol=0)
+    assert torch.equal(pivoted[1].illumination, plain[1].illumination)
+    assert (pivoted[0].reflectance <= plain[0].reflectance).all() and (halved.reflectance < plain[0].reflectance).any()

@@ -145,6 +145,14 @@ class FastEnhanceNet(EnhancementModel):
     receptive field: without the clip a lamp in a dark sky raises the illumination estimated for the sky round it
     and the division darkens a ring there (issue 20); with it, a lamp is no brighter to the estimator than k times
     its surroundings, and a lit region larger than the Gaussian raises its own local mean and stays as it is.
+
+    ``illumination_power`` p (None: off, the design until 2026-12-02) and ``illumination_pivot`` c: the estimated
+    illumination I becomes max(I, c^(1-p) I^p), so a region lit below c is divided by c (I / c)^p instead of I - its
+    gain taken back as a power of its darkness (LIME's I^gamma, with a pivot) - and one lit above c is left as it is.
+    Full compensation flattens a scene: a dark night sky comes out as bright as the street under the lamps (a grey
+    veil), and what the real references keep of the light's layout is gone (issue 20). Pointwise on the
+    low-resolution map, so no halo; at full resolution it is still I^p where no pivot bends it (the log-domain
+    upsampler is linear in log I).
     """
 
     def __init__(
@@ -156,9 +164,12 @@ class FastEnhanceNet(EnhancementModel):
         guide: GuideDomain = "log",
         context_clip: float | None = None,
         context_sigma: float = 12.0,
+        illumination_power: float | None = None,
+        illumination_pivot: float = 1.0,
     ):
         super().__init__()
         self.scale = scale
+        self.illumination_power, self.illumination_pivot = illumination_power, illumination_pivot
         self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
         eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
@@ -175,6 +186,9 @@ class FastEnhanceNet(EnhancementModel):
         # traced/exported graphs stay valid for every input size.
         low = F.avg_pool2d(x, self.scale, ceil_mode=True)
         illumination_low = clamp_passing_gradient(low + self.estimator(self.context(low)), ILLUMINATION_FLOOR, 1.0)
+        if self.illumination_power:
+            power, pivot = self.illumination_power, self.illumination_pivot
+            illumination_low = torch.maximum(illumination_low, pivot ** (1 - power) * illumination_low**power)
         if plain_inference():
             return self._retinex_in_bands(x, low, illumination_low)
         return retinex_divide(x, self.upsampler(low, illumination_low, x, self.scale))

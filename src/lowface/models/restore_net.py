@@ -185,7 +185,8 @@ class RestoreNet(EnhancementModel):
     local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
-    lamp from darkening its surroundings).
+    lamp from darkening its surroundings); ``illumination_power``, ``illumination_pivot``: see there too (how much of
+    the darkness below the pivot is divided out).
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -202,11 +203,20 @@ class RestoreNet(EnhancementModel):
         detail_pooled: bool = False,
         context_clip: float | None = None,
         tone_noise: bool = False,
+        illumination_power: float | None = None,
+        illumination_pivot: float = 1.0,
     ):
         super().__init__()
         if tone_noise and not (tone_width and detail_sigma):
             raise ValueError("tone_noise needs a tone head (tone_width) and a high-passed residual (detail_sigma)")
-        self.enhancer = FastEnhanceNet(scale, width, guide=guide, context_clip=context_clip)
+        self.enhancer = FastEnhanceNet(
+            scale,
+            width,
+            guide=guide,
+            context_clip=context_clip,
+            illumination_power=illumination_power,
+            illumination_pivot=illumination_pivot,
+        )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
         self.tone = PointwiseTone(tone_width, tone_noise) if tone_width else None
         self.tone_noise = tone_noise
