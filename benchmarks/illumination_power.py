@@ -23,12 +23,12 @@ import torch
 from lowface.bench.methods import pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
-from lowface.bench.wild import embed_all
+from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.filters import mean_luma
-from lowface.io import read_image
+from lowface.io import read_image, to_uint8
 
 
 def parse_variant(text: str) -> tuple[float, float]:
@@ -37,9 +37,8 @@ def parse_variant(text: str) -> tuple[float, float]:
     return float(power), float(pivot or 1.0)
 
 
-def score(outputs: list[np.ndarray], references: list[np.ndarray], batch: int) -> dict[str, float]:
-    """Fidelity of 8-bit-rounded ``outputs`` against ``references`` and their mean luma."""
-    saved = [np.round(o * 255).astype(np.uint8) for o in outputs]
+def score(saved: list[np.ndarray], references: list[np.ndarray], batch: int) -> dict[str, float]:
+    """Fidelity of uint8 outputs ``saved`` against ``references`` and their mean luma."""
     return {**pair_fidelity(saved, references, batch), "mean": float(np.mean([mean_luma(s / 255.0) for s in saved]))}
 
 
@@ -74,12 +73,10 @@ def main(method, variants, split, every, data_root, face_preset, judges, threads
             net.illumination_power, net.illumination_pivot = (None if power == 1 else power), pivot
         runner = gamma if label == "gamma" else enhancer
         for name, (dark, references) in sets.items():
-            outputs = [runner.enhance(image) for image in dark]
-            row = rows.setdefault(label, {})[name] = score(outputs, references, 16 if name == "sice" else 1)
+            saved = [to_uint8(runner.enhance(image)) for image in dark]  # as written to disk
+            row = rows.setdefault(label, {})[name] = score(saved, references, 16 if name == "sice" else 1)
             for judge, pipeline in pipelines.items() if name == "faces" else ():
-                saved = [np.round(o * 255).astype(np.uint8) for o in outputs]
-                vectors = embed_all(pipeline, saved, aligned_on=references)[0]
-                row[f"identity_{judge}"] = float(np.mean(np.sum(vectors * clean_vectors[judge], axis=1)))
+                row[f"identity_{judge}"] = identity_similarity(pipeline, saved, references, clean_vectors[judge])
             click.echo(f"{label:8s} {name:5s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
     if out:
         record = {**provenance(threads), "method": method, "split": split, "every": every, "face_preset": face_preset,

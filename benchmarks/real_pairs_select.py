@@ -26,7 +26,7 @@ import torch
 from lowface.bench.methods import MethodSpec, pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
-from lowface.bench.wild import embed_all
+from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
@@ -64,8 +64,7 @@ def main(methods, split, data_root, threads, face_preset, sice, judges, out) -> 
             r = rows.setdefault(spec.label, {})[name] = pair_fidelity(images, references, batch)
             if name == "faces" and pipelines:
                 for judge, pipeline in pipelines.items():
-                    vectors = embed_all(pipeline, images, aligned_on=references)[0]
-                    r[f"identity_{judge}"] = float(np.mean(np.sum(vectors * clean_vectors[judge], axis=1)))
+                    r[f"identity_{judge}"] = identity_similarity(pipeline, images, references, clean_vectors[judge])
                 click.echo(f"{spec.label:24s} identity " + "  ".join(
                     f"{judge} {r[f'identity_{judge}']:.4f}" for judge in pipelines))  # fmt: skip
             click.echo(

@@ -25,7 +25,7 @@ import torch
 from lowface.bench.methods import pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
-from lowface.bench.wild import embed_all
+from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
@@ -87,8 +87,7 @@ def main(method, split, every, data_root, face_preset, judges, threads, out) -> 
                 row["sice_tone"] = tone_statistics(saved)
             else:
                 for judge, pipeline in pipelines.items():
-                    vectors = embed_all(pipeline, saved, aligned_on=clean)[0]
-                    row[label][f"identity_{judge}"] = float(np.mean(np.sum(vectors * clean_vectors[judge], 1)))
+                    row[label][f"identity_{judge}"] = identity_similarity(pipeline, saved, clean, clean_vectors[judge])
             click.echo(f"{variant:28s} {label:5s} " + "  ".join(f"{k} {v:.3f}" for k, v in row[label].items()))
     for variant, row in rows.items():
         click.echo(f"{variant:28s} SICE tone " + "  ".join(f"{k} {v:.3f}" for k, v in row["sice_tone"].items()))

@@ -84,6 +84,14 @@ def embed_all(pipeline: RecognitionPipeline, images: list[np.ndarray],
     return np.stack(vectors), np.array(found)
 
 
+def identity_similarity(pipeline: RecognitionPipeline, images: list[np.ndarray], clean: list[np.ndarray],
+                        clean_vectors: np.ndarray) -> float:  # fmt: skip
+    """Mean cosine similarity between each of ``images`` (aligned as on its ``clean`` photo) and that photo's unit
+    embedding (``clean_vectors``, (N, D) from :func:`embed_all`): how much identity an enhancer kept."""
+    vectors = embed_all(pipeline, images, aligned_on=clean)[0]
+    return float(np.mean(np.sum(vectors * clean_vectors, axis=1)))
+
+
 def face_widths(images: list[np.ndarray]) -> np.ndarray:
     """(N,) width in pixels of the most central face MTCNN finds on each (H, W, 3) image (NaN where none)."""
     from lowface.face.detect import create_detector, most_central
