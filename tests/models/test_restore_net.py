@@ -244,3 +244,29 @@ def test_the_noise_aware_tone_head_loads_old_heads_unchanged_and_lifts_noisy_reg
         assert_close(net(x.float()).reflectance, graph, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="tone_noise needs a tone head"):
         RestoreNet(tone_noise=True)
+
+
+def test_the_tone_lift_cap_keeps_black_black_and_bands_compute_the_graph(monkeypatch):
+    """``tone_lift_cap`` k: the tone head may raise a pixel by at most k times its value and lower it freely; a head
+    whose bias lifts every pixel (as SICE's crushed shadows taught the shipped one) then leaves black regions black,
+    and the band-by-band inference path computes the training graph's values."""
+    torch.manual_seed(9)
+    kwargs = dict(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16)
+    free, capped = RestoreNet(**kwargs).eval(), RestoreNet(**kwargs, tone_lift_cap=1.0).eval()
+    torch.nn.init.normal_(free.tone.layers[-1].weight, 0.0, 0.05)
+    torch.nn.init.constant_(free.tone.layers[-1].bias, 0.1)  # a lift of about 0.1 everywhere
+    capped.load_state_dict(free.state_dict())
+    x = torch.rand(1, 3, 64, 96) * 0.2
+    x[..., :16, :] = 0.0  # a black band (a night sky)
+    with torch.inference_mode():
+        assert free(x).reflectance[..., :16, :].mean() > 0.05  # the unbounded head paints it
+        out = capped(x).reflectance
+        assert out[..., :8, :].max() < 1e-3  # capped: black stays black (away from the band's edge)
+        correction = capped.tone(x, torch.zeros(1, 1, 64, 96))
+        assert (correction <= x + 1e-7).all()
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)
+    training_graph = capped(x.clone().requires_grad_(True)).reflectance.detach()
+    with torch.inference_mode():
+        assert_close(capped(x).reflectance, training_graph, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="lift_cap must be >= 0"):
+        RestoreNet(**kwargs, tone_lift_cap=-1.0)

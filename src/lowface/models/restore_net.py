@@ -142,10 +142,19 @@ class PointwiseTone(nn.Module):
     of the tone curve. ``noise_input``: a third input, the local level of the noise the denoiser removed
     (:meth:`RestoreNet.noise_level`), through its own zero-initialised weights - so that the head can lift the black
     level where noise clipped it and leave a clean scene's blacks alone; a head trained without it loads unchanged.
+    ``lift_cap`` k, ``lift_margin`` m: the correction may raise a pixel by at most k times its value plus m (it may
+    always lower it), so that black stays (nearly) black - trained on SICE's under-exposed frames, where crushed
+    shadows hide real content, an unbounded head paints their average colour (olive grey) into every black region of
+    a night scene; None: unbounded.
     """
 
-    def __init__(self, width: int = 16, noise_input: bool = False):
+    def __init__(
+        self, width: int = 16, noise_input: bool = False, lift_cap: float | None = None, lift_margin: float = 0.0
+    ):
         super().__init__()
+        if lift_cap is not None and lift_cap < 0:
+            raise ValueError(f"lift_cap must be >= 0 (how many times its value a pixel may be raised), got {lift_cap}")
+        self.lift_cap, self.lift_margin = lift_cap, lift_margin
         self.layers = nn.Sequential(
             nn.Conv2d(4, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1),
             nn.Conv2d(width, 3, 1),
@@ -160,7 +169,14 @@ class PointwiseTone(nn.Module):
         hidden = self.layers[0](torch.cat([reflectance, log_gain], 1))
         if self.noise_in is not None:
             hidden = hidden + self.noise_in(noise_level)
-        return self.layers[1:](hidden)
+        return self.bounded(self.layers[1:](hidden), reflectance)
+
+    def bounded(self, correction: Tensor, reflectance: Tensor) -> Tensor:
+        """The correction with its rise capped at ``lift_cap`` times the (non-negative) reflectance it is added to, plus
+        ``lift_margin``."""
+        if self.lift_cap is None:
+            return correction
+        return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + self.lift_margin)
 
     def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
         """``reflectance += forward(reflectance, log_gain, noise_level)`` in place, for a band of rows in plain
@@ -174,7 +190,9 @@ class PointwiseTone(nn.Module):
                 hidden.addmm_(self.noise_in.weight.flatten(1), level.flatten(1))
             hidden = F.leaky_relu_(hidden, 0.1)  # (width, h * w)
             hidden = F.leaky_relu_(torch.addmm(middle.bias[:, None], middle.weight.flatten(1), hidden), 0.1)
-            image.add_(torch.addmm(last.bias[:, None], last.weight.flatten(1), hidden).view_as(image))
+            image.add_(
+                self.bounded(torch.addmm(last.bias[:, None], last.weight.flatten(1), hidden).view_as(image), image)
+            )
         return reflectance
 
 
@@ -186,7 +204,8 @@ class RestoreNet(EnhancementModel):
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
     lamp from darkening its surroundings); ``illumination_power``, ``illumination_pivot``: see there too (how much of
-    the darkness below the pivot is divided out).
+    the darkness below the pivot is divided out). ``tone_lift_cap``, ``tone_lift_margin``: see
+    :class:`PointwiseTone` (black stays black).
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -205,6 +224,8 @@ class RestoreNet(EnhancementModel):
         tone_noise: bool = False,
         illumination_power: float | None = None,
         illumination_pivot: float = 1.0,
+        tone_lift_cap: float | None = None,
+        tone_lift_margin: float = 0.0,
     ):
         super().__init__()
         if tone_noise and not (tone_width and detail_sigma):
@@ -218,7 +239,7 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
         )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
-        self.tone = PointwiseTone(tone_width, tone_noise) if tone_width else None
+        self.tone = PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin) if tone_width else None
         self.tone_noise = tone_noise
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
