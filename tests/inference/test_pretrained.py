@@ -171,6 +171,7 @@ def test_the_default_restoring_network_leaves_the_night_sky_round_a_lamp_alone(d
     monument, painted = rings()
     assert monument > 0.93 and min(painted) > 0.95, (monument, painted)
     model.enhancer.context_clip, model.enhancer.illumination_power = None, None  # v1: no clip, the whole gain
+    model.tone.lift_cap = None  # and (v3.3) an unbounded tone head
     monument, painted = rings()
     assert monument < 0.85 and min(painted) < 0.9, (monument, painted)
 
@@ -190,3 +191,19 @@ def test_fingerprint_covers_constructor_arguments(monkeypatch):
     monkeypatch.setattr(catalogue, "model_card", lambda name: other if name == card.name else model_card(name))
     assert model_fingerprint("lowface-restore-real") != shipped  # same weights file, other arguments
     assert model_fingerprint("lowface-auto") != auto  # and the routed default that runs it
+
+
+def test_the_default_restoring_network_keeps_a_black_sky_black_and_grey():
+    """Issue 20: lowface-restore-real's tone head learned on SICE, where crushed shadows hide content, to lift pure
+    black to an olive (0.09, 0.09, 0.06) that it painted into every black night sky; v3.3 caps its lift at the
+    pixel's value plus 0.04, so black comes out a neutral near-black."""
+    from lowface.inference.catalogue import create_model
+
+    model = create_model("lowface-restore-real")
+    black = torch.zeros(1, 3, 64, 64)
+    with torch.inference_mode():
+        out = model.enhance(black).mean((0, 2, 3))
+        assert out.max() < 0.05 and out.max() - out.min() < 0.005, out
+        model.tone.lift_cap = None  # v3.2: the unbounded head
+        out = model.enhance(black).mean((0, 2, 3))
+    assert out.max() > 0.08 and out[0] - out[2] > 0.02, out  # olive
