@@ -59,3 +59,13 @@ def assert_close(actual: Any, expected: Any, *, atol: float = 1e-8, rtol: float 
         worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(excess), np.inf, excess))), excess.shape)
         raise AssertionError(f"{msg}not within atol={atol}, rtol={rtol}: at {tuple(int(i) for i in worst)} "
                              f"{a[worst] if a.ndim else a} vs {np.broadcast_to(b, a.shape)[worst]}")  # fmt: skip
+
+
+def load_tool(name: str) -> Any:
+    """The script ``tools/<name>.py`` imported as a module (the tools are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,21 +3,11 @@ line."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "contact_sheet.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("contact_sheet", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_tool
 
 
 def test_a_folder_of_three_photos_on_sheets_of_two_rows(tmp_path, monkeypatch):
@@ -32,7 +22,7 @@ def test_a_folder_of_three_photos_on_sheets_of_two_rows(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "work")  # the folder given as ../photos, as ../shared/data is
     out = tmp_path / "sheets" / "real.png"
     arguments = ["-o", str(out), "--methods", "gamma", "--width", "40", "--per-sheet", "2", "--threads", "1"]
-    result = CliRunner().invoke(load_tool().main, [*arguments, "../photos"])
+    result = CliRunner().invoke(load_tool("contact_sheet").main, [*arguments, "../photos"])
     assert result.exit_code == 0, result.output
     first, second = (np.asarray(Image.open(out.with_name(f"real-0{i}.png"))) for i in (1, 2))
     assert first.shape == (20 + 30, 80, 3) and second.shape == (40, 80, 3)  # rows 40 px wide: input, gamma
@@ -42,7 +32,7 @@ def test_a_folder_of_three_photos_on_sheets_of_two_rows(tmp_path, monkeypatch):
 
 def test_an_unknown_method_is_a_usage_error_naming_it(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
-    result = CliRunner().invoke(load_tool().main, ["-o", str(tmp_path / "s.png"), "--methods", "none",
+    result = CliRunner().invoke(load_tool("contact_sheet").main, ["-o", str(tmp_path / "s.png"), "--methods", "none",
                                                    str(tmp_path / "a.png")])  # fmt: skip
     assert result.exit_code == 2
     assert "unknown model 'none'" in result.output and "Traceback" not in result.output
