@@ -11,6 +11,9 @@ local mean, and a denoiser allowed one had learned to do the brightening itself 
 1 everywhere - the smoothness term's optimum - and a U-Net output that, with a receptive field of 60 pixels,
 painted dark blocks around every light source of a night scene). With the high-pass, brightness at scales
 above a few pixels can only come from the illumination path.
+
+The module runs past 300 lines because the pointwise tone head and the band-by-band inference path (the training
+graph's values at a fraction of its memory) live beside the network they serve.
 """
 
 from __future__ import annotations
