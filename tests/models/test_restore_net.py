@@ -270,3 +270,5 @@ def test_the_tone_lift_cap_keeps_black_black_and_bands_compute_the_graph(monkeyp
         assert_close(capped(x).reflectance, training_graph, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="lift_cap must be >= 0"):
         RestoreNet(**kwargs, tone_lift_cap=-1.0)
+    with pytest.raises(ValueError, match="bounds nothing without a lift_cap"):
+        RestoreNet(**kwargs, tone_lift_margin=0.04)

@@ -157,6 +157,8 @@ class PointwiseTone(nn.Module):
         super().__init__()
         if lift_cap is not None and lift_cap < 0:
             raise ValueError(f"lift_cap must be >= 0 (how many times its value a pixel may be raised), got {lift_cap}")
+        if lift_margin and lift_cap is None:
+            raise ValueError(f"lift_margin {lift_margin} bounds nothing without a lift_cap")
         self.lift_cap, self.lift_margin = lift_cap, lift_margin
         self.layers = nn.Sequential(
             nn.Conv2d(4, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1),
