@@ -128,8 +128,17 @@ def test_two_process_ddp_equals_one_process_on_the_same_global_batch(tiny_data: 
     assert process.returncode == 0, output[-3000:]
     a = safetensors.torch.load_file(str(single))
     b = safetensors.torch.load_file(str(tmp_path / "ddp" / "model.safetensors"))
-    for key in a:
-        assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=f"{key}: ")
+    # Adam divides each gradient by its running magnitude, so a parameter whose gradient is near Adam's eps (a bias
+    # deep in the net) moves by a share of lr that the all-reduce's float rounding can change: bound every
+    # difference by a quarter of one step (lr = 1e-4), the mean by a thousandth and let at most 1 % of the values
+    # (here 0.1 %, all biases) differ beyond 1e-6. Training on the wrong
+    # half of the batch, or without the all-reduce, moves parameters apart by up to a whole step each.
+    lr = 1e-4
+    gaps = torch.cat([(a[key] - b[key]).abs().flatten() for key in a])
+    share_beyond = (gaps > 1e-6).double().mean()
+    assert gaps.max() <= 0.25 * lr and gaps.mean() <= 1e-3 * lr and share_beyond <= 0.01, (
+        f"DDP and one process differ: max {gaps.max():.2e}, mean {gaps.mean():.2e}, {share_beyond:.2%} beyond 1e-6"
+    )
     log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2, 3]  # one log, written by rank 0
 
