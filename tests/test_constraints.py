@@ -30,15 +30,19 @@ def constraints() -> dict[str, Version]:
     return pinned
 
 
+def makefile_install_lines() -> list[str]:
+    """The Makefile's ``pip install`` command lines."""
+    return [line for line in (ROOT / "Makefile").read_text().splitlines() if "pip install" in line]
+
+
 def declared_requirements() -> list[tuple[str, Requirement]]:
     """(where, requirement) for pyproject.toml's dependencies and extras and the Makefile's ``pip install`` pins."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     found = [("pyproject dependencies", Requirement(r)) for r in project["dependencies"]]
     for extra, requirements in project["optional-dependencies"].items():
         found += [(f"pyproject extra {extra}", Requirement(r)) for r in requirements]
-    for line in (ROOT / "Makefile").read_text().splitlines():
-        if "pip install" in line:
-            found += [("Makefile", Requirement(pin)) for pin in re.findall(r"[A-Za-z0-9_.\-]+==[\w.+\-]+", line)]
+    for line in makefile_install_lines():
+        found += [("Makefile", Requirement(pin)) for pin in re.findall(r"[A-Za-z0-9_.\-]+==[\w.+\-]+", line)]
     return found
 
 
@@ -55,8 +59,7 @@ def test_every_declared_version_range_admits_the_constrained_version():
 
 
 def test_the_makefile_installs_every_package_under_the_constraints():
-    lines = [line for line in (ROOT / "Makefile").read_text().splitlines() if "pip install" in line]
-    installs = [line for line in lines if "--upgrade pip" not in line]
+    installs = [line for line in makefile_install_lines() if "--upgrade pip" not in line]
     assert installs, "the Makefile installs nothing?"
     for line in installs:
         assert "-c constraints.txt" in line, f"Makefile: {line.strip()!r} installs without -c constraints.txt"

@@ -120,7 +120,8 @@ def _run_cli(args: list[str], **kwargs) -> subprocess.Popen:
 @pytest.mark.slow
 def test_two_process_ddp_equals_one_process_on_the_same_global_batch(tiny_data: Path, tmp_path: Path):
     extra = ("batch_size=2", "threads=1", "checkpoint_every=100")
-    single = Trainer(config_for(tiny_data, tmp_path / "single", 3, "fast_enhance_net", *extra)).fit()
+    config = config_for(tiny_data, tmp_path / "single", 3, "fast_enhance_net", *extra)
+    single = Trainer(config).fit()
     sets = [f"--set={o}" for o in overrides(tiny_data, tmp_path / "ddp", 3, "fast_enhance_net", *extra)]
     launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "lowface.cli", "train"]
     process = _run_cli([*launch, *sets])
@@ -130,10 +131,10 @@ def test_two_process_ddp_equals_one_process_on_the_same_global_batch(tiny_data: 
     b = safetensors.torch.load_file(str(tmp_path / "ddp" / "model.safetensors"))
     # Adam divides each gradient by its running magnitude, so a parameter whose gradient is near Adam's eps (a bias
     # deep in the net) moves by a share of lr that the all-reduce's float rounding can change: bound every
-    # difference by a quarter of one step (lr = 1e-4), the mean by a thousandth and let at most 1 % of the values
-    # (here 0.1 %, all biases) differ beyond 1e-6. Training on the wrong
-    # half of the batch, or without the all-reduce, moves parameters apart by up to a whole step each.
-    lr = 1e-4
+    # difference by a quarter of one step, the mean by a thousandth of one, and let at most 1 % of the values (here
+    # 0.1 %, all biases) differ beyond 1e-6. Training on the wrong half of the batch, or without the all-reduce,
+    # moves parameters apart by up to a whole step each.
+    lr = config.lr
     gaps = torch.cat([(a[key] - b[key]).abs().flatten() for key in a])
     share_beyond = (gaps > 1e-6).double().mean()
     assert gaps.max() <= 0.25 * lr and gaps.mean() <= 1e-3 * lr and share_beyond <= 0.01, (
