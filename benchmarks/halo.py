@@ -7,7 +7,8 @@ reporting.
     python benchmarks/halo.py --split val gamma lowface-restore-real mine=lowface-restore-real:runs/x/model.safetensors
 
 Per method: the mean ring ratio over frames and lights (1: the light leaves its surroundings alone; 0.8: a ring 20 %
-darker), the 10th percentile (the darker rings) and the share of lights with a ring over 10 % darker. The lights are
+darker), the 10th and 90th percentiles (the darker rings, the brighter glows) and the shares of lights with a ring over
+10 % darker and over 10 % brighter (a glow: the denoiser's residual spread round a bright object). The lights are
 drawn with a fixed seed, ``--lights`` per frame, one at a time. SICE's under-exposed frames are mostly daylight
 scenes shot short; ``--exposure 0.1`` scales their linear light first, so that the light sits in the near-black
 surroundings of a night scene, where the rings are deepest.
@@ -71,11 +72,14 @@ def main(methods, split, data_root, lights, exposure, seed, threads, out) -> Non
         rows[spec.label] = row = {
             "ring_ratio": float(ratios.mean()),
             "ring_ratio_p10": float(np.percentile(ratios, 10)),
+            "ring_ratio_p90": float(np.percentile(ratios, 90)),
             "dark_rings": float((ratios < 0.9).mean()),
+            "bright_rings": float((ratios > 1.1).mean()),
             "lights": int(ratios.size),
         }
         click.echo(f"{spec.label:28s} ring ratio {row['ring_ratio']:.3f}  p10 {row['ring_ratio_p10']:.3f}  "
-                   f"rings > 10 % darker {100 * row['dark_rings']:.1f} % of {row['lights']} lights")  # fmt: skip
+                   f"p90 {row['ring_ratio_p90']:.3f}  rings > 10 % darker {100 * row['dark_rings']:.1f} %, "
+                   f"brighter {100 * row['bright_rings']:.1f} % of {row['lights']} lights")  # fmt: skip
     if out:
         record = {**provenance(threads), "split": split, "frames": len(dark), "lights_per_frame": lights,
                   "exposure": exposure, "seed": seed, "rows": rows}  # fmt: skip

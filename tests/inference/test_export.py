@@ -16,9 +16,9 @@ from lowface.models import EnhanceNet, FastEnhanceNet, RestoreNet
 
 
 def _restore_student() -> RestoreNet:
-    """The video-rate restoration layout (4x4 space-to-depth, pooled high-pass, tone head), every part active."""
+    """The video-rate restoration layout (4x4 space-to-depth, pooled guided high-pass, tone head), every part active."""
     net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16,
-                     detail_pooled=True)  # fmt: skip
+                     detail_pooled=True, detail_guide_eps=0.03)  # fmt: skip
     for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
         torch.nn.init.normal_(p, 0.0, 0.05)
     return net

@@ -272,3 +272,42 @@ def test_the_tone_lift_cap_keeps_black_black_and_bands_compute_the_graph(monkeyp
         RestoreNet(**kwargs, tone_lift_cap=-1.0)
     with pytest.raises(ValueError, match="bounds nothing without a lift_cap"):
         RestoreNet(**kwargs, tone_lift_margin=0.04)
+
+
+def test_the_guided_high_pass_keeps_a_bright_objects_residual_off_its_dark_surroundings():
+    """``detail_guide_eps``: a denoiser that darkens a bright square by 0.5 (as it darkens a floodlit monument's
+    clipped highlight) no longer brightens the dark ground round it - the plain Gaussian local mean spread the
+    square's residual 10-30 px out and its subtraction drew a glow there. A constant offset is still removed
+    entirely, and tiling with the model's halo is still exact."""
+    base = torch.full((1, 3, 128, 128), 0.1, dtype=torch.float64)
+    base[..., 48:80, 56:72] = 1.0
+    residual = torch.where(base > 0.5, 0.5, 0.0)
+    ring = torch.zeros(128, 128, dtype=torch.bool)
+    ring[40:88, 48:80] = True
+    ring[46:82, 54:74] = False  # 2-8 px outside the square
+    plain = RestoreNet(detail_sigma=8.0).double()
+    guided = RestoreNet(detail_sigma=8.0, detail_guide_eps=0.003).double()
+    with torch.no_grad():
+        plain_glow = (plain._local_mean(residual, base) - residual)[..., ring].mean()
+        guided_glow = (guided._local_mean(residual, base) - residual)[..., ring].mean()
+        inside = (guided._local_mean(residual, base) - residual)[..., 52:76, 60:68].abs().max()
+    assert plain_glow > 0.05  # what the output gains round the square (0.08)
+    assert guided_glow.abs() < 0.02
+    assert inside < 0.02  # the square keeps its own mean: nothing leaks out or in
+
+    torch.manual_seed(9)
+    net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, detail_pooled=True,
+                     detail_guide_eps=0.003).double().eval()  # fmt: skip
+    torch.nn.init.zeros_(net.denoiser.out.weight)
+    torch.nn.init.constant_(net.denoiser.out.bias, -0.3)
+    x = torch.rand(1, 3, 150, 170, dtype=torch.float64) * 0.2
+    with torch.no_grad():
+        assert_close(net(x).reflectance, net.enhancer(x).reflectance, atol=1e-6, rtol=0)
+        torch.nn.init.normal_(net.denoiser.out.weight, 0.0, 0.05)
+        full = net(x).reflectance
+        tiled = tiled_apply(lambda t: net(t).reflectance, x, 64, net.receptive_radius, net.size_multiple)
+        short = tiled_apply(lambda t: net(t).reflectance, x, 64, 8, net.size_multiple)
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    assert (full - short).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="needs detail_sigma"):
+        RestoreNet(detail_sigma=None, detail_guide_eps=0.01)
