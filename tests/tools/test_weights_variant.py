@@ -1,0 +1,39 @@
+"""tools/weights_variant.py: a shipped network's tensors with other arguments, run as ``name:path``; a bad setting
+is one line and leaves no file."""
+
+from __future__ import annotations
+
+import json
+
+import safetensors
+import torch
+from click.testing import CliRunner
+
+from conftest import load_tool
+from lowface.inference.catalogue import create_model, model_card
+
+
+def test_a_variant_runs_the_shipped_tensors_with_the_new_setting(tmp_path):
+    out = tmp_path / "variant.safetensors"
+    tool = load_tool("weights_variant").main
+    result = CliRunner().invoke(tool, ["lowface-fast", str(out), "context_clip=1.5"])
+    assert result.exit_code == 0, result.output
+    with safetensors.safe_open(str(out), "pt") as handle:
+        recorded = json.loads(handle.metadata()["model"])
+    assert recorded["context_clip"] == 1.5 and recorded["type"] == model_card("lowface-fast").architecture
+    variant, shipped = create_model("lowface-fast", out), create_model("lowface-fast")
+    assert variant.context_clip == 1.5 and shipped.context_clip != 1.5
+    for (key, value), (_, reference) in zip(variant.state_dict().items(), shipped.state_dict().items(), strict=True):
+        assert torch.equal(value, reference), key
+
+
+def test_a_bad_setting_is_one_line_and_leaves_no_file(tmp_path):
+    tool = load_tool("weights_variant").main
+    out = tmp_path / "variant.safetensors"
+    for settings, message in ((["context_clip"], "expected key=value"), (["context_clip=x"], "must be JSON"),
+                              (["no_such_argument=1"], "no_such_argument")):  # fmt: skip
+        result = CliRunner().invoke(tool, ["lowface-fast", str(out), *settings])
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert not out.exists()
+    result = CliRunner().invoke(tool, ["gamma", str(out)])
+    assert result.exit_code != 0 and "no weights file" in result.output
