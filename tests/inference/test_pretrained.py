@@ -73,6 +73,22 @@ def test_corrupt_weights_are_refused(tmp_path: Path):
         load_state_dict(pickle_file)
 
 
+def test_negligible_weights_load_as_zero_and_the_rest_exactly(tmp_path: Path):
+    """Weights below 1e-30 in magnitude (weight decay's residue: 29,898 of them in lowface-restore-real) load as 0 -
+    their products with small activations are subnormal floats, 13-25x slower on this CPU - and everything else
+    bit for bit, integer tensors included."""
+    import safetensors.torch
+
+    path = tmp_path / "w.safetensors"
+    weights = torch.tensor([1e-35, -1e-31, 2e-30, -0.5, 0.0, 3e-38])
+    safetensors.torch.save_file({"w": weights, "steps": torch.tensor([1, 0, 7])}, str(path))
+    loaded = load_state_dict(path)
+    assert torch.equal(loaded["w"], torch.tensor([0.0, 0.0, 2e-30, -0.5, 0.0, 0.0]))
+    assert torch.equal(loaded["steps"], torch.tensor([1, 0, 7]))
+    shipped = load_state_dict(shipped_weights_path(model_card("lowface-restore-real")))
+    assert all(not ((t != 0) & (t.abs() < 1e-30)).any() for t in shipped.values() if t.is_floating_point())
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_trained_models_enhance_dark_lfw_faces(lfw_faces, name):
     brightening, least_gain = SHIPPED[name]
