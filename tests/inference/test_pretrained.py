@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from click.testing import CliRunner
 
@@ -77,8 +78,6 @@ def test_negligible_weights_load_as_zero_and_the_rest_exactly(tmp_path: Path):
     """Weights below 1e-30 in magnitude (weight decay's residue: 29,898 of them in lowface-restore-real) load as 0 -
     their products with small activations are subnormal floats, 13-25x slower on this CPU - and everything else
     bit for bit, integer tensors included."""
-    import safetensors.torch
-
     path = tmp_path / "w.safetensors"
     weights = torch.tensor([1e-35, -1e-31, 2e-30, -0.5, 0.0, 3e-38])
     safetensors.torch.save_file({"w": weights, "steps": torch.tensor([1, 0, 7])}, str(path))

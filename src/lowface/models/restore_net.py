@@ -254,9 +254,10 @@ class RestoreNet(EnhancementModel):
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
         self.detail_guide_eps = detail_guide_eps
-        blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
         if detail_guide_eps is not None:  # the moments' blur on GUIDE_POOL blocks, the pooling and the upsampling
             blur_radius = math.ceil(3 * detail_sigma) + 3 * max(self.detail_pool, self.GUIDE_POOL)
+        else:
+            blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
         level_radius = self.NOISE_LEVEL_RADIUS if tone_noise else 0
         self.receptive_radius = (self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
                                  + level_radius)  # fmt: skip
@@ -269,7 +270,8 @@ class RestoreNet(EnhancementModel):
     def _local_mean(self, noise: Tensor, base: Tensor) -> Tensor:
         """The low-pass that the high-pass removes: a Gaussian blur of ``detail_sigma`` pixels, or (``detail_pooled``)
         the same blur on ``unshuffle`` x ``unshuffle`` block means, bilinearly upsampled - a sixth of the cost at
-        1080p, and a local mean all the same. (B, 3, H, W) -> (B, 3, H, W)."""
+        1080p, and a local mean all the same; with ``detail_guide_eps``, :meth:`_guided_local_mean`, which follows
+        the edges of the base reflectance ``base``. (B, 3, H, W) residual and base -> (B, 3, H, W)."""
         if self.detail_guide_eps is not None:
             return self._guided_local_mean(noise, base)
         if self.detail_pool == 1:
