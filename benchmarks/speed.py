@@ -23,6 +23,7 @@ from pathlib import Path
 
 from common import provenance, write_results
 
+from lowface.bench.methods import split_precision
 from lowface.bench.speed import count_macs, measure
 
 SIZES = {"600x400": (400, 600), "1080p": (1080, 1920), "4K": (2160, 3840), "8K": (4320, 7680)}
@@ -36,7 +37,7 @@ def cost_of(method: str) -> dict:
     """Parameters and conv GMACs per size (None for methods without convolutions)."""
     from lowface.inference.catalogue import create_model
 
-    model = create_model(method)
+    model = create_model(split_precision(method)[0])
     macs = count_macs(model, 400, 600)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),

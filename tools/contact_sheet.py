@@ -4,12 +4,12 @@
     python tools/contact_sheet.py -o runs/sice.png --sice val --methods lowface-auto,x=lowface-fast:runs/x/m.safetensors
     python tools/contact_sheet.py -o runs/real.png --gate --per-sheet 6 ../shared/data/lowlight_real  # every photo
 
-Methods as in ``lowface bench`` (a name, or label=name:weights); ``--gate`` runs them as ``lowface enhance`` does
-(with the exposure gate). A folder stands for the images in it (recursively, sorted, hidden ones left out);
-``--per-sheet N`` writes ``N`` rows a sheet (``real-01.png``, ``real-02.png``, ...), small enough to look at. With
-``--sice SPLIT`` the rows are SICE frames of that split (every ``--every``-th under-exposed frame) and the scene's
-reference closes each row. The sheet is for looking, not for publishing: the datasets under ../shared/data are for
-research use only, so write it under runs/ (ignored by git).
+Methods as in ``lowface bench`` (a name, or label=name:weights; name@float32 fixes the precision); ``--gate`` runs
+them as ``lowface enhance`` does (with the exposure gate). A folder stands for the images in it (recursively,
+sorted, hidden ones left out); ``--per-sheet N`` writes ``N`` rows a sheet (``real-01.png``, ``real-02.png``, ...),
+small enough to look at. With ``--sice SPLIT`` the rows are SICE frames of that split (every ``--every``-th
+under-exposed frame) and the scene's reference closes each row. The sheet is for looking, not for publishing: the
+datasets under ../shared/data are for research use only, so write it under runs/ (ignored by git).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from lowface.bench.methods import MethodSpec
+from lowface.bench.methods import MethodSpec, split_precision
 from lowface.bench.score import image_files
 from lowface.data.sice import sice_pairs
 from lowface.inference.enhancer import Enhancer
@@ -61,7 +61,11 @@ def main(photos, output, methods, sice_split, every, data_root, width, gate, per
     torch.set_num_threads(threads)
     specs = [MethodSpec.parse(m.strip()) for m in methods.split(",") if m.strip()]
     try:
-        enhancers = [Enhancer.from_pretrained(s.name, device="cpu", weights=s.weights, gate=gate) for s in specs]
+        enhancers = [
+            Enhancer.from_pretrained(name, device="cpu", weights=s.weights, gate=gate, precision=precision)
+            for s in specs
+            for name, precision in [split_precision(s.name)]
+        ]
     except KeyError as error:  # an unknown model name: one line, with the names there are
         raise click.BadParameter(str(error.args[0]), param_hint="--methods") from None
     rows_in: list[tuple[Path, Path | None]] = [(p, None) for p in expand(photos)]

@@ -92,6 +92,23 @@ def test_single_file_to_explicit_path_and_format(tree: Path, tmp_path: Path):
     assert (tmp_path / "y" / "deeper" / "b.png").is_file()
 
 
+def test_precision_float32_is_the_float32_enhancers_output_bfloat16_differs_bogus_refused(tree: Path, tmp_path: Path):
+    from lowface.inference.enhancer import Enhancer
+
+    out = tmp_path / "a.png"
+    result = run_cli("enhance", str(tree / "a.png"), "-o", str(out), "-m", "lowface-restore-real", "--no-gate",
+                     "--precision", "float32")  # fmt: skip
+    assert result.exit_code == 0
+    expected = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="float32")
+    want = np.round(expected.enhance(read_image(tree / "a.png")).rgb * 255)
+    assert np.array_equal(np.round(read_image(out).rgb * 255), want)
+    result = run_cli("enhance", str(tree / "a.png"), "-o", str(tmp_path / "b.png"), "-m", "lowface-restore-real",
+                     "--no-gate", "--precision", "bfloat16")  # fmt: skip
+    assert result.exit_code == 0 and not np.array_equal(np.round(read_image(tmp_path / "b.png").rgb * 255), want)
+    result = run_cli("enhance", str(tree / "a.png"), "-o", str(tmp_path / "c.png"), "--precision", "fp8")
+    assert result.exit_code != 0 and "'fp8' is not one of 'auto', 'float32', 'bfloat16'" in result.output
+
+
 def test_unknown_model_and_missing_input_give_clear_errors(tree: Path, tmp_path: Path):
     result = run_cli("enhance", str(tree), "-o", str(tmp_path / "o"), "--model", "nope")
     assert result.exit_code != 0 and "unknown model 'nope'" in result.output

@@ -114,8 +114,8 @@ def test_user_weights_override_the_shipped_ones(tmp_path: Path):
         model = json.dumps({"type": "fast_enhance_net", "guide": guide})
         safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "mine.safetensors"), {"model": model})
         mine = tmp_path / "mine.safetensors"
-        enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=mine, gate=False)
-        assert_close(enhancer.enhance_tensor(x), custom.eval()(x).reflectance, rtol=1e-5, atol=1e-8)
+        enhancer = Enhancer.from_pretrained("lowface-fast", device="cpu", weights=mine, gate=False, precision="float32")
+        assert_close(enhancer.enhance_tensor(x), custom.eval()(x).reflectance, rtol=1e-4, atol=1e-7)
     other = json.dumps({"type": "restore_net"})
     safetensors.torch.save_file(custom.state_dict(), str(tmp_path / "other.safetensors"), {"model": other})
     with pytest.raises(ValueError, match="trained as a 'restore_net', not as lowface-fast's architecture"):

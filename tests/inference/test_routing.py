@@ -20,6 +20,7 @@ from lowface.inference.enhancer import Enhancer
 from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
 from lowface.inference.statistics import noise_features, noise_sigma
+from lowface.models.precision import conv_precision
 
 AUTO_RESTORE = model_card("lowface-auto").kwargs["restore"]  # the restoring network the default routes noise to
 
@@ -95,8 +96,10 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
     assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
     assert auto.route_counts == {AUTO_RESTORE: 1, "lowface-fast": 1}
-    # a direct call routes the same way (to float rounding: the context clip's blur runs on OpenCV under inference)
-    assert_close(auto.model(both), out, rtol=0, atol=1e-5)
+    # a direct call routes the same way, in plain inference at the precision the enhancer ran its convolutions at
+    with torch.inference_mode(), conv_precision(auto.conv_dtype):
+        direct = auto.model(both)
+    assert_close(direct, out, rtol=0, atol=1e-5)
 
 
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():

@@ -1,7 +1,9 @@
 """Methods of the benchmark: "clean" and "none" bounds, any enhancer by name, or trained weights under a label.
 
-A method spec is ``name`` or ``label=name:weights.safetensors``. Enhanced images are cached per (method,
-dataset) as .npz under a cache folder, keyed by the spec, the image count and the weights' sha256, so an
+A method spec is ``name`` or ``label=name:weights.safetensors``; a name may end in ``@float32`` or ``@bfloat16`` to
+fix the precision of the restoring networks' convolutions (default: ``auto``, bfloat16 on CPUs that multiply it
+natively; :mod:`lowface.models.precision`). Enhanced images are cached per (method, dataset) as .npz under a cache
+folder, keyed by the spec, the precision it resolves to here, the image count and the weights' sha256, so an
 interrupted run resumes and every benchmark shares one cache.
 """
 
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from lowface.data.packing import packed
 from lowface.inference.catalogue import model_fingerprint, sha256_file
 from lowface.io import atomic_write_bytes, to_uint8
+from lowface.models.precision import PRECISIONS, resolve_precision
 
 if TYPE_CHECKING:
     from lowface.inference.enhancer import Enhancer
@@ -27,11 +31,26 @@ if TYPE_CHECKING:
 BOUNDS = ("clean", "none")
 
 
+def split_precision(name: str) -> tuple[str, str]:
+    """``"lowface-restore-real@float32"`` -> ``("lowface-restore-real", "float32")``; no suffix: ``"auto"``."""
+    model, _, precision = name.partition("@")
+    if precision and precision not in PRECISIONS:
+        raise ValueError(f"method {name!r}: unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    return model, precision or "auto"
+
+
+def cpu_precision(name: str) -> str:
+    """The precision a method name runs at on this CPU: ``float32`` or ``bfloat16``."""
+    return str(resolve_precision(split_precision(name)[1], torch.device("cpu"))).removeprefix("torch.")
+
+
 def pretrained(name: str, weights: str | Path | None = None) -> Enhancer:
-    """The named enhancer (with ``weights`` if given) as the benchmarks run it: CPU, no exposure gate."""
+    """The named enhancer (with ``weights`` if given; ``name@precision`` as :func:`split_precision` reads it) as the
+    benchmarks run it: CPU, no exposure gate."""
     from lowface.inference.enhancer import Enhancer
 
-    return Enhancer.from_pretrained(name, weights=weights, device="cpu", gate=False)
+    model, precision = split_precision(name)
+    return Enhancer.from_pretrained(model, weights=weights, device="cpu", gate=False, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -57,7 +76,7 @@ def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
     if weights is not None:
         return sha256_file(weights)
-    return model_fingerprint(name)
+    return model_fingerprint(split_precision(name)[0])
 
 
 def cached_enhance(
@@ -104,6 +123,8 @@ def method_images(
     if method.name == "none":
         return dark, 0.0, f"none-{dataset}"
     key = f"{method}{count}{weights_id(method.name, method.weights)}"
+    if cpu_precision(method.name) != "float32":  # float32 keys as before 2026-12-02: their caches stay valid
+        key += cpu_precision(method.name)
     tag = hashlib.sha256(key.encode()).hexdigest()[:8]
     path = cache_dir / f"{method.label}-{dataset}-{tag}.npz"
     images, seconds = cached_enhance(method.name, method.weights, dark, path, progress)

@@ -63,6 +63,14 @@ from lowface.cli.common import passive_openmp, user_errors
 )
 @click.option("--half", is_flag=True, help="Half precision (CUDA only).")
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),  # = lowface.models.precision.PRECISIONS (no torch for --help)
+    default="auto",
+    show_default=True,
+    help="The restoring networks' convolutions: auto = bfloat16 where the device multiplies it natively "
+    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.004), else float32.",
+)
+@click.option(
     "--gate/--no-gate",
     default=True,
     show_default=True,
@@ -111,7 +119,8 @@ from lowface.cli.common import passive_openmp, user_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every file as JSON on stdout.")
 def enhance(
     inputs, output, model, weights, device, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half,
-    gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, quiet, as_json,
+    precision, gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, quiet,
+    as_json,
 ) -> None:  # fmt: skip
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
@@ -133,18 +142,20 @@ def enhance(
         torch.set_num_threads(threads)
     if ray_address is not None:
         _enhance_on_ray(
-            inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
-            strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames, as_json,
+            inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half,
+            precision, gate, strength, temporal_denoise, compare, threads, ray_address, workers, segment_frames,
+            as_json,
         )  # fmt: skip
         return
     if "-" in map(str, inputs) or str(output) == "-":
-        _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength)
+        _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision)
         return
     with user_errors():
         jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
         enhancer = Enhancer.from_pretrained(
-            model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength
-        )
+            model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength,
+            precision=precision,
+        )  # fmt: skip
     report = run_batch(
         enhancer, jobs, overwrite, options, progress="none" if quiet else "auto", compare=compare, output=output
     )
@@ -190,8 +201,8 @@ def _summary(report, output) -> str:
 
 
 def _enhance_on_ray(
-    inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, gate,
-    strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
+    inputs, output, model, weights, tile, out_format, quality, codec, crf, suffix, tree, overwrite, half, precision,
+    gate, strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
 ) -> None:  # fmt: skip
     """``enhance --ray``: the same plan and checks, executed by lowface.inference.ray_batch."""
     from lowface.inference.enhancer import Enhancer
@@ -203,13 +214,15 @@ def _enhance_on_ray(
         require_ray()
         jobs, options = _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, temporal_denoise)
         Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
-        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half)
+        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half, precision)
         report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
                             log=lambda message: click.echo(message, err=True))  # fmt: skip
     _finish(report, output, model, as_json)
 
 
-def _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength) -> None:
+def _enhance_stream(
+    inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision
+) -> None:  # fmt: skip
     """One image between files and the standard streams (`-`)."""
     from lowface.inference.enhancer import Enhancer
     from lowface.io import IMAGE_SUFFIXES, atomic_write_bytes, decode_image, encode_image, read_image
@@ -225,7 +238,7 @@ def _enhance_stream(inputs, output, model, weights, device, tile, out_format, qu
     with user_errors():
         data = decode_image(sys.stdin.buffer.read(), "<stdin>") if source == "-" else read_image(source)
         enhancer = Enhancer.from_pretrained(
-            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength
+            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength, precision=precision
         )
         payload = encode_image(data.with_rgb(enhancer.enhance(data).rgb), suffix, quality)
     if target == "-":

@@ -16,6 +16,7 @@ from lowface.inference.routing import RoutedModel
 from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model
+from lowface.models.precision import conv_precision, resolve_precision
 
 # Noise-aware: lowface-restore where the estimated noise would show once brightened, else lowface-fast (which is
 # better than the paper network here and 55x faster); see lowface.inference.routing and
@@ -43,6 +44,7 @@ class Enhancer:
         gate: bool = True,
         strength: float = 1.0,
         fingerprint: str = "",
+        precision: str = "auto",
     ):
         """``gate`` (on by default, as in the CLI and ``enhance()``): blend with the input by the do-no-harm
         exposure gate (:mod:`lowface.inference.gate`), so that well-exposed images come back unchanged;
@@ -64,6 +66,8 @@ class Enhancer:
         self.half = half
         if self.half:
             self.model.half()
+        self.precision = precision
+        self.conv_dtype = torch.float32 if half else resolve_precision(precision, self.device)
 
     @classmethod
     def from_pretrained(
@@ -75,10 +79,11 @@ class Enhancer:
         half: bool = False,
         gate: bool = True,
         strength: float = 1.0,
+        precision: str = "auto",
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
         fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
-        return cls(create_model(name, weights), name, device, tile, half, gate, strength, fingerprint)
+        return cls(create_model(name, weights), name, device, tile, half, gate, strength, fingerprint, precision)
 
     @property
     def recipe(self) -> dict[str, Any]:
@@ -106,6 +111,7 @@ class Enhancer:
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)
         self.model.to(self.device)
+        self.conv_dtype = torch.float32 if self.half else resolve_precision(self.precision, self.device)
         return self
 
     @property
@@ -116,7 +122,8 @@ class Enhancer:
     def _run(self, network: EnhancementModel, x: Tensor) -> Tensor:
         dtype = x.dtype
         x = x.to(self.device, torch.float16 if self.half else torch.float32)
-        return network.enhance(x).to(dtype)
+        with conv_precision(self.conv_dtype):
+            return network.enhance(x).to(dtype)
 
     def _apply(self, network: EnhancementModel, x: Tensor) -> Tensor:
         """One network over x, tile by tile when x is larger than the tile size and the network allows it."""
@@ -168,4 +175,5 @@ class Enhancer:
         return restore(self.enhance_tensor(batch))
 
     def __repr__(self) -> str:
-        return f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None})"
+        return (f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None}, "
+                f"precision={str(self.conv_dtype).removeprefix('torch.')})")

@@ -68,6 +68,7 @@ class EnhancerSpec:
     gate: bool = True
     strength: float = 1.0
     half: bool = False
+    precision: str = "auto"
 
 
 class EnhanceActor:
@@ -83,7 +84,7 @@ class EnhanceActor:
         spec = EnhancerSpec(**spec)
         self.enhancer = Enhancer.from_pretrained(
             spec.model, device=device, tile=spec.tile, weights=spec.weights, half=spec.half, gate=spec.gate,
-            strength=spec.strength,
+            strength=spec.strength, precision=spec.precision,
         )  # fmt: skip
         self.options = OutputOptions(**options)
         self.pid = os.getpid()

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from lowface.filters import gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
+from lowface.models.precision import reduced_precision
 from lowface.registry import MODELS
 
 GAIN_NORMALISER = 4.0 * 2.302585  # log(1e4): the largest gain 1 / I can reach
@@ -86,7 +87,8 @@ class ReflectanceDenoiser(nn.Module):
 
     The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels
     at 1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels); H and W are padded to multiples of 4u
-    (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width.
+    (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain inference the
+    U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where native).
     """
 
     def __init__(self, width: int = 32, unshuffle: int = 2):
@@ -118,7 +120,9 @@ class ReflectanceDenoiser(nn.Module):
             padded = F.pad(torch.cat([reflectance, log_gain], 1), (0, pad_w, 0, pad_h), mode="replicate")
             folded = F.pixel_unshuffle(padded, self.unshuffle)
         if fast:
-            return depth_to_space(self.unet(folded), self.unshuffle, height, width)
+            with reduced_precision(folded.device):
+                noise = self.unet(folded)
+            return depth_to_space(noise.to(reflectance.dtype), self.unshuffle, height, width)
         return F.pixel_shuffle(self.unet(folded), self.unshuffle)[..., :height, :width]
 
     def unet(self, folded: Tensor) -> Tensor:

@@ -1,0 +1,66 @@
+"""The number format of the restoring networks' convolutions in plain inference: float32, or bfloat16 where the
+hardware multiplies bfloat16 natively.
+
+Most of ``lowface-restore-real``'s time goes to the 3x3 convolutions of its denoiser's U-Net (45 of its 51 GMACs at
+1080p). CPUs with AMX or AVX512-BF16 (Intel Xeon from Sapphire Rapids on, AMD from Zen 4 on) run them in bfloat16
+through oneDNN several times faster than in float32 (the U-Net at 1080p on one thread: 0.70 -> 0.20 s); elsewhere
+bfloat16 is emulated and slower, so ``auto`` keeps float32 there. Only the U-Net's convolutions, activations and
+resampling run in bfloat16 (8 bits of mantissa); its output, the illumination, the high-pass and the tone head stay
+float32, and the output moves by about 1e-3 (``benchmarks/results/bfloat16/``). Training and export always run
+float32: :func:`reduced_precision` is a no-op outside plain inference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+import torch
+
+from lowface.filters import plain_inference
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+_CONV_DTYPE: ContextVar[torch.dtype] = ContextVar("lowface_conv_dtype", default=torch.float32)
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 in hardware: a CPU with AMX tiles or AVX512-BF16, a CUDA GPU that
+    supports it (compute capability 8 and up)."""
+    if device.type == "cpu":
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """``auto`` (bfloat16 where :func:`native_bfloat16`, else float32), ``float32`` or ``bfloat16`` -> the dtype."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return torch.bfloat16 if native_bfloat16(device) else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32
+
+
+@contextlib.contextmanager
+def conv_precision(dtype: torch.dtype) -> Iterator[None]:
+    """Within the block, networks that support it (:func:`reduced_precision`) run their convolutions in ``dtype``
+    (float32 or bfloat16) in plain inference. Per thread and task (a context variable)."""
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"convolutions run in float32 or bfloat16, not {dtype}")
+    token = _CONV_DTYPE.set(dtype)
+    try:
+        yield
+    finally:
+        _CONV_DTYPE.reset(token)
+
+
+def reduced_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """The context a network's convolution-heavy part runs in: autocast to the dtype that :func:`conv_precision`
+    set, in plain inference on a CPU or CUDA device; a no-op for float32, training, tracing and export."""
+    dtype = _CONV_DTYPE.get()
+    if dtype == torch.float32 or device.type not in ("cpu", "cuda") or not plain_inference():
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)

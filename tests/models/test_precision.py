@@ -1,0 +1,75 @@
+"""bfloat16 convolutions in plain inference: close to float32, never in training, chosen by the Enhancer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowface.bench.methods import cpu_precision, split_precision
+from lowface.inference.enhancer import Enhancer
+from lowface.models import RestoreNet
+from lowface.models.precision import conv_precision, native_bfloat16, resolve_precision
+
+
+def trained_looking_restore_net() -> RestoreNet:
+    """A RestoreNet whose zero-initialised last layers have weights, so the denoiser and tone head act."""
+    torch.manual_seed(0)
+    net = RestoreNet(tone_width=16, detail_guide_eps=0.01).eval()
+    for layer in (net.denoiser.out, net.tone.layers[-1]):
+        torch.nn.init.normal_(layer.weight, 0.0, 0.05)
+    return net
+
+
+def test_bfloat16_convolutions_stay_within_a_hundredth_of_float32_and_differ():
+    net = trained_looking_restore_net()
+    x = torch.rand(1, 3, 64, 96) * 0.3
+    with torch.inference_mode():
+        reference = net(x).reflectance
+        with conv_precision(torch.bfloat16):
+            reduced = net(x).reflectance
+        after = net(x).reflectance  # the context is left: float32 again
+    assert reduced.dtype == torch.float32 and reduced.shape == x.shape
+    difference = (reduced - reference).abs()
+    assert 0 < difference.max() < 0.02 and difference.mean() < 2e-3
+    assert torch.equal(after, reference)
+
+
+def test_training_and_gradients_ignore_the_reduced_precision():
+    net = trained_looking_restore_net()
+    x = torch.rand(1, 3, 32, 32) * 0.3
+    reference = net(x).reflectance
+    with conv_precision(torch.bfloat16):
+        graph = net(x).reflectance  # grad enabled: the training graph, float32 throughout
+    assert torch.equal(graph, reference)
+
+
+def test_resolve_precision_and_its_errors():
+    cpu = torch.device("cpu")
+    assert resolve_precision("float32", cpu) == torch.float32
+    assert resolve_precision("bfloat16", cpu) == torch.bfloat16
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if native_bfloat16(cpu) else torch.float32)
+    assert resolve_precision("auto", torch.device("mps")) == torch.float32
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        resolve_precision("fp8", cpu)
+    with pytest.raises(ValueError, match="float32 or bfloat16"), conv_precision(torch.float16):
+        pass
+
+
+def test_the_enhancer_runs_the_precision_it_was_given():
+    x = torch.rand(1, 3, 48, 64) * 0.3
+    single = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="float32")
+    reduced = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="bfloat16")
+    assert single.conv_dtype == torch.float32 and reduced.conv_dtype == torch.bfloat16
+    assert "precision=bfloat16" in repr(reduced)
+    a, b = single.enhance_tensor(x), reduced.enhance_tensor(x)
+    assert 0 < (a - b).abs().max() < 0.02
+    with pytest.raises(ValueError, match="unknown precision"):
+        Enhancer.from_pretrained("gamma", device="cpu", precision="double")
+
+
+def test_benchmark_method_names_carry_a_precision():
+    assert split_precision("lowface-restore-real@float32") == ("lowface-restore-real", "float32")
+    assert split_precision("lowface-auto") == ("lowface-auto", "auto")
+    assert cpu_precision("gamma@bfloat16") == "bfloat16" and cpu_precision("gamma@float32") == "float32"
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        split_precision("lowface-auto@half")
