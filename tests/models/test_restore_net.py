@@ -128,7 +128,7 @@ def test_the_fast_student_layout_tiles_exactly_and_costs_a_third_of_the_denoiser
             total += output.numel() * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] // conv.groups
 
         handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
-        with torch.no_grad():
+        with torch.enable_grad():  # the reference graph: plain inference fuses convolutions past the modules' hooks
             module(torch.rand(1, 3, size, size), torch.rand(1, 1, size, size))
         for handle in handles:
             handle.remove()
@@ -300,3 +300,22 @@ def test_the_guided_high_pass_keeps_a_bright_objects_residual_off_its_dark_surro
     assert inside < 0.02  # the square keeps its own mean: nothing leaks out or in
     with pytest.raises(ValueError, match="needs detail_sigma"):
         RestoreNet(detail_sigma=None, detail_guide_eps=0.01)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_convolution_blocks_compute_the_modules_values(dtype):
+    from lowface.models.restore_net import FUSED_CONVOLUTION, _fused_blocks, _plain_blocks
+
+    if FUSED_CONVOLUTION is None:
+        pytest.skip("this PyTorch has no oneDNN fused convolution; the plain blocks run instead")
+    torch.manual_seed(4)
+    denoiser = RestoreNet().denoiser.eval()
+    x = torch.randn(1, 16, 24, 40, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        for blocks in (denoiser.encode1, denoiser.encode2):  # stride 1, then stride 2
+            fused = _fused_blocks(blocks, x)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+                plain = _plain_blocks(blocks, x)
+            assert fused.dtype == dtype and fused.shape == plain.shape
+            assert_close(fused.float(), plain.float(), atol=1e-5 if dtype == torch.float32 else 0.03, rtol=0)
+            x = plain

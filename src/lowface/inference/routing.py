@@ -66,6 +66,8 @@ class RoutedModel(EnhancementModel):
 
     def apply_choice(self, x: Tensor, choice: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
         """``run(network, images)`` on each group of images that share a choice; the results in input order."""
+        if len(choice) and bool((choice == choice[0]).all()):  # one network for all (one image, a frame): no copies
+            return run(self.networks[int(choice[0])], x).to(x)
         out = torch.empty_like(x)
         for index, network in enumerate(self.networks):
             picked = (choice.to(x.device) == index).nonzero().flatten()

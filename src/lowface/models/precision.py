@@ -57,10 +57,17 @@ def conv_precision(dtype: torch.dtype) -> Iterator[None]:
         _CONV_DTYPE.reset(token)
 
 
+def reduced_dtype() -> torch.dtype | None:
+    """The reduced dtype that :func:`conv_precision` set, in plain inference; None where convolutions run in the
+    model's own dtype (float32 set, training, tracing, export)."""
+    dtype = _CONV_DTYPE.get()
+    return dtype if dtype != torch.float32 and plain_inference() else None
+
+
 def reduced_precision(device: torch.device) -> contextlib.AbstractContextManager:
     """The context a network's convolution-heavy part runs in: autocast to the dtype that :func:`conv_precision`
     set, in plain inference on a CPU or CUDA device; a no-op for float32, training, tracing and export."""
-    dtype = _CONV_DTYPE.get()
-    if dtype == torch.float32 or device.type not in ("cpu", "cuda") or not plain_inference():
+    dtype = reduced_dtype()
+    if dtype is None or device.type not in ("cpu", "cuda"):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
