@@ -92,11 +92,12 @@ def main() -> None:
         f"{', '.join(sorted(SLOW))} at 4K and up); time = best, median beside it; ratio = time / "
         f"{args.reference}'s at the same size and threads; peak RSS of the whole process. Input: uniform noise "
         "x 0.3; gate off (a routed model's choice in brackets; its params count both networks). GMACs: "
-        "convolution multiply-accumulates of one forward pass (2 FLOPs each).",
+        "convolution multiply-accumulates of one forward pass (2 FLOPs each). Precision: of the restoring networks' "
+        "convolutions (`auto`: bfloat16 where the CPU multiplies it natively; only lowface's networks use it).",
         "",
-        f"| method | params | size | GMACs | threads | s / image | median s | x {args.reference} | images/s "
-        "| peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| method | params | size | GMACs | precision | threads | s / image | median s | x {args.reference} "
+        "| images/s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(rows, key=lambda r: (list(SIZES).index(r["size"]), r["threads"], r["seconds"])):
         c = cost[row["method"]]
@@ -105,7 +106,8 @@ def main() -> None:
         ratio = "-" if row["ratio_to_reference"] is None else f"{row['ratio_to_reference']:.2f}"
         lines.append(
             f"| {method} | {c['parameters']:,} | {row['size']} | {'-' if gmacs is None else f'{gmacs:.2f}'} "
-            f"| {row['threads']} | {row['seconds']:.3f} | {row['median_seconds']:.3f} | {ratio} "
+            f"| {row.get('precision', '-')} | {row['threads']} | {row['seconds']:.3f} | {row['median_seconds']:.3f} "
+            f"| {ratio} "
             f"| {row['images_per_second']:.2f} | {row['peak_rss_mb']:.0f} |"
         )
     lines += ["", "Conv GMACs at 1200 x 900 (the size the Zero-DCE++ paper quotes its speed at):", ""]

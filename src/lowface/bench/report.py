@@ -29,8 +29,14 @@ from lowface.io import atomic_write_bytes
 
 
 def provenance(threads: int | None = None) -> dict[str, str]:
-    """The exact command line, today's date and a description of this machine."""
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """The exact command line, today's date and a description of this machine (with whether its CPU multiplies
+    bfloat16 natively: the precision ``auto`` picks for the restoring networks, :mod:`lowface.models.precision`)."""
+    import torch
+
+    from lowface.models.precision import native_bfloat16
+
+    bfloat16 = "native bfloat16" if native_bfloat16(torch.device("cpu")) else "no native bfloat16"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores ({bfloat16}), Python {platform.python_version()}"
     script = sys.argv[0]
     program = ["python", script] if script.endswith(".py") else [Path(script).name]  # a script or `lowface`
     return {

@@ -56,10 +56,13 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
 
     from lowface.bench.methods import pretrained
     from lowface.inference.devices import keep_freed_memory
+    from lowface.models import FastEnhanceNet
+    from lowface.models.restore_net import ReflectanceDenoiser
 
     torch.set_num_threads(threads)
     keep_freed_memory()  # as the CLI runs
     enhancer = pretrained(method)
+    reduces = any(isinstance(m, FastEnhanceNet | ReflectanceDenoiser) for m in enhancer.model.modules())
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
     enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
     base_rss = peak_rss_mb()
@@ -82,6 +85,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
         "peak_rss_increase_mb": max(peak_rss - base_rss, 0),
         "repeats": repeats,
         "routed_to": sorted(enhancer.route_counts) if enhancer.routed else None,  # lowface-auto: what it ran
+        "precision": str(enhancer.conv_dtype if reduces else torch.float32).removeprefix("torch."),
     }
 
 
