@@ -89,7 +89,8 @@ class Enhancer:
     def recipe(self) -> dict[str, Any]:
         """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.inference.batch`):
         model name, weights checksum, gate (with its file's checksum) and strength. Device, tiling (exact) and
-        precision are left out: they do not change what is computed beyond rounding."""
+        precision are left out: they move values by rounding only (bfloat16 convolutions, where ``precision``
+        picks them, by up to about 0.01: :mod:`lowface.models.precision`)."""
         return {
             "model": self.name,
             "weights_sha256": self.fingerprint,
