@@ -123,8 +123,9 @@ def method_images(
     if method.name == "none":
         return dark, 0.0, f"none-{dataset}"
     key = f"{method}{count}{weights_id(method.name, method.weights)}"
-    if cpu_precision(method.name) != "float32":  # float32 keys as before 2026-12-02: their caches stay valid
-        key += cpu_precision(method.name)
+    precision = cpu_precision(method.name)
+    if precision != "float32":  # float32 keys as before 2026-12-02: their caches stay valid
+        key += precision
     tag = hashlib.sha256(key.encode()).hexdigest()[:8]
     path = cache_dir / f"{method.label}-{dataset}-{tag}.npz"
     images, seconds = cached_enhance(method.name, method.weights, dark, path, progress)

@@ -68,7 +68,7 @@ from lowface.cli.common import passive_openmp, user_errors
     default="auto",
     show_default=True,
     help="The restoring networks' convolutions: auto = bfloat16 where the device multiplies it natively "
-    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.004), else float32.",
+    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.01), else float32.",
 )
 @click.option(
     "--gate/--no-gate",
