@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_close
-from lowface.filters import gaussian_blur, upsample_bilinear
+from lowface.filters import box_mean, gaussian_blur, upsample_bilinear
 from lowface.models.enhance_net import clamp_passing_gradient
 
 
@@ -33,6 +33,29 @@ def test_blurring_through_opencv_equals_pytorch(sigma: float):
     assert_close(fast, reference, atol=1e-6, rtol=0)
     tiny = torch.rand(1, 3, 10, 10)  # smaller than the kernel: replicate padding, PyTorch's path
     assert gaussian_blur(tiny, 8.0).shape == tiny.shape
+
+
+@pytest.mark.parametrize("radius", [1, 2, 5])
+def test_box_means_through_opencv_equal_pytorch_and_count_only_in_image_pixels(radius: int):
+    x = torch.rand(2, 4, 23, 31, generator=torch.Generator().manual_seed(radius))
+    reference = F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    with torch.no_grad():
+        fast = box_mean(x, radius)
+        ones = box_mean(torch.ones(1, 1, 7, 9), radius)
+    assert_close(fast, reference, atol=1e-6, rtol=0)
+    assert torch.equal(ones, torch.ones_like(ones))  # borders: a mean over the pixels inside the image
+
+
+def test_opencv_filters_take_any_memory_layout():
+    """Bands and channels-last maps (views with strides) give the values of their contiguous copies."""
+    x = torch.rand(1, 3, 40, 50, generator=torch.Generator().manual_seed(0))
+    views = [x[..., 8:24, :], x.contiguous(memory_format=torch.channels_last), x[:, 1:]]
+    with torch.no_grad():
+        for view in views:
+            copy = view.contiguous()
+            assert torch.equal(upsample_bilinear(view, 4), upsample_bilinear(copy, 4))
+            assert torch.equal(gaussian_blur(view, 2.0), gaussian_blur(copy, 2.0))
+            assert torch.equal(box_mean(view, 2), box_mean(copy, 2))
 
 
 def test_the_straight_through_clamp_clamps_the_same_with_or_without_a_gradient():
