@@ -11,23 +11,6 @@ from lowface.inference.tiling import tiled_apply
 from lowface.models import EnhanceNet, FastEnhanceNet, Retinex
 
 
-def count_macs(model: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-accumulates of all convolutions for one forward pass."""
-    total = 0
-
-    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
-        nonlocal total
-        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-        total += output.numel() * k
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    with torch.no_grad():
-        model(x)
-    for h in handles:
-        h.remove()
-    return total
-
-
 def test_paper_network_parameter_count():
     params = sum(p.numel() for p in EnhanceNet().parameters())
     print(
@@ -86,9 +69,10 @@ def test_gradients_reach_every_parameter(model_cls):
 
 
 def test_fast_variant_is_over_30x_cheaper_at_1080p():
-    x = torch.rand(1, 3, 1080, 1920)
-    full = count_macs(EnhanceNet(), x[..., :270, :480]) * 16  # conv MACs scale exactly with pixels
-    fast = count_macs(FastEnhanceNet(), x)
+    from lowface.bench.speed import count_macs  # through the reference graph, every convolution counted
+
+    full = count_macs(EnhanceNet(), 270, 480) * 16  # conv MACs scale exactly with pixels
+    fast = count_macs(FastEnhanceNet(), 1080, 1920)
     print(f"1080p GMACs: full {full / 1e9:.1f}, fast {fast / 1e9:.2f}, ratio {full / fast:.1f}")
     assert full / fast > 30
 
@@ -185,3 +169,26 @@ def test_the_illumination_power_takes_back_gain_only_below_the_pivot():
     assert_close(pivoted[0].illumination, (0.8 * plain[0].illumination).sqrt(), atol=1e-9, rtol=0)
     assert torch.equal(pivoted[1].illumination, plain[1].illumination)
     assert (pivoted[0].reflectance <= plain[0].reflectance).all() and (halved.reflectance < plain[0].reflectance).any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_estimator_with_fused_kernels_computes_the_modules_values(dtype):
+    from lowface.models.enhance_net import IlluminationEstimator
+    from lowface.models.fused import FUSED_CONVOLUTION
+
+    if FUSED_CONVOLUTION is None:
+        pytest.skip("this PyTorch has no oneDNN fused convolution; the plain modules run instead")
+    torch.manual_seed(5)
+    estimator = IlluminationEstimator(8, (16, 16, 8, 4)).eval()
+    for module in estimator.modules():  # the init's N(0, 0.02) leaves every map near zero: nothing to compare
+        if isinstance(module, nn.Conv2d):
+            nn.init.normal_(module.weight, 0.0, 0.18)
+    x = torch.rand(1, 3, 30, 44).to(dtype, memory_format=torch.channels_last)
+    with torch.no_grad():
+        fused = estimator(x)
+    with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        plain = estimator(x).detach()  # the modules' graph: with a gradient, nothing is fused
+    assert fused.dtype == dtype and fused.shape == plain.shape
+    assert plain.float().std() > 0.1 and plain.float().max() < 0.99  # the sigmoid head: not flat, not saturated
+    assert_close(fused.float(), plain.float(), atol=1e-5 if dtype == torch.float32 else 0.02, rtol=0)
+

@@ -304,7 +304,8 @@ def test_the_guided_high_pass_keeps_a_bright_objects_residual_off_its_dark_surro
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fused_convolution_blocks_compute_the_modules_values(dtype):
-    from lowface.models.restore_net import FUSED_CONVOLUTION, _fused_blocks, _plain_blocks
+    from lowface.models.fused import FUSED_CONVOLUTION
+    from lowface.models.restore_net import _fused_blocks, _plain_blocks
 
     if FUSED_CONVOLUTION is None:
         pytest.skip("this PyTorch has no oneDNN fused convolution; the plain blocks run instead")

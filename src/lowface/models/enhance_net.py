@@ -16,8 +16,9 @@ from torch import Tensor, nn
 
 from lowface.filters import gaussian_blur, luma, plain_inference, row_bands
 from lowface.models.base import EnhancementModel
+from lowface.models.fused import fused_convolution, fused_convolutions_can_run
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
-from lowface.models.precision import reduced_precision
+from lowface.models.precision import reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
 ILLUMINATION_FLOOR = 1e-4
@@ -88,6 +89,8 @@ class IlluminationEstimator(nn.Module):
     receptive_radius = 11
 
     def forward(self, x: Tensor) -> Tensor:
+        if fused_convolutions_can_run(x):
+            return self._fused_forward(x)
         x1 = F.relu(self.conv1(x))
         x2 = F.relu(self.conv2(x1))
         x3 = F.relu(self.conv3(x2))
@@ -95,6 +98,23 @@ class IlluminationEstimator(nn.Module):
         x5 = F.relu(self.conv5(torch.cat([x1, x4], 1)))
         x6 = F.relu(self.conv6(x5))
         return self.head(x6)
+
+    def _fused_forward(self, x: Tensor) -> Tensor:
+        """:meth:`forward` with every convolution and the activation after it as one oneDNN kernel (plain inference
+        on CPUs: the ReLU passes were a third of the estimator's time at 1/4 of 1080p)."""
+        relu = nn.ReLU()
+        x1 = fused_convolution(self.conv1, x, relu)
+        x2 = fused_convolution(self.conv2, x1, relu)
+        x3 = fused_convolution(self.conv3, x2, relu)
+        x4 = fused_convolution(self.conv4, torch.cat([x2, x3], 1), relu)
+        x5 = fused_convolution(self.conv5, torch.cat([x1, x4], 1), relu)
+        x = fused_convolution(self.conv6, x5, relu)
+        layers = list(self.head)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.Conv2d):
+                following = layers[i + 1] if i + 1 < len(layers) else None
+                x = fused_convolution(layer, x, following if isinstance(following, nn.ReLU | nn.Sigmoid) else None)
+        return x
 
 
 @MODELS.register("enhance_net")
@@ -187,8 +207,8 @@ class FastEnhanceNet(EnhancementModel):
         # traced/exported graphs stay valid for every input size.
         low = F.avg_pool2d(x, self.scale, ceil_mode=True)
         context = self.context(low)
-        if x.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16
-            context = context.contiguous(memory_format=torch.channels_last)
+        if x.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16; cast
+            context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # once, here
         with reduced_precision(x.device):
             residual = self.estimator(context).to(low.dtype)
         illumination_low = clamp_passing_gradient(low + residual, ILLUMINATION_FLOOR, 1.0)

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from lowface.filters import gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
+from lowface.models.fused import fused_convolution, fused_convolutions_can_run
 from lowface.models.precision import reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
@@ -79,12 +80,6 @@ def depth_to_space(x: Tensor, factor: int, height: int, width: int) -> Tensor:
     return blocks.reshape(batch, channels, rows * factor, cols * factor)[..., :height, :width]
 
 
-# oneDNN's convolution with a fused activation, as torch.compile emits it on CPUs (None where PyTorch lacks it)
-FUSED_CONVOLUTION = getattr(torch.ops.mkldnn, "_convolution_pointwise", None)
-if not torch.backends.mkldnn.is_available():
-    FUSED_CONVOLUTION = None
-
-
 def _joined(low: Tensor, skip: Tensor) -> Tensor:
     """A U-Net skip join: ``low`` bilinearly upsampled to ``skip``'s size, then ``skip``, along the channels."""
     return torch.cat([F.interpolate(low, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
@@ -97,21 +92,11 @@ def _plain_blocks(blocks: Iterable[nn.Sequential], x: Tensor) -> Tensor:
     return x
 
 
-def fused_convolutions_can_run(x: Tensor) -> bool:
-    """Whether oneDNN may run each convolution and its leaky ReLU as one kernel on ``x``: a float32 or bfloat16 CPU
-    tensor in plain inference on a PyTorch with oneDNN's fused-convolution op (the one torch.compile emits on CPUs)."""
-    fused_dtype = x.dtype in (torch.float32, torch.bfloat16)
-    return x.device.type == "cpu" and fused_dtype and FUSED_CONVOLUTION is not None and plain_inference()
-
-
 def _fused_blocks(blocks: Iterable[nn.Sequential], x: Tensor) -> Tensor:
-    """:func:`_plain_blocks` with each (Conv2d, LeakyReLU) block as one oneDNN kernel that applies the activation to
-    the convolution's output while it is in cache (the U-Net's leaky ReLUs were a fifth of its time at 1080p: full
-    passes over 32-channel maps); weights cast to ``x``'s dtype (float32, or bfloat16 under reduced precision)."""
+    """:func:`_plain_blocks` with each (Conv2d, LeakyReLU) block as one oneDNN kernel (:mod:`lowface.models.fused`),
+    in ``x``'s dtype (float32, or bfloat16 under reduced precision)."""
     for conv, activation in blocks:
-        weight, bias, slope = conv.weight.to(x.dtype), conv.bias.to(x.dtype), [activation.negative_slope]
-        padding, stride = list(conv.padding), list(conv.stride)
-        x = FUSED_CONVOLUTION(x, weight, bias, padding, stride, [1, 1], 1, "leaky_relu", slope, "")
+        x = fused_convolution(conv, x, activation)
     return x
 
 
