@@ -7,8 +7,9 @@ Usage:
         --out benchmarks/results/speed_1080p.json
 
 Fair order: every (method, size, threads) is measured in a fresh subprocess (its peak resident memory is its
-own; one warm-up on a 128 x 128 crop first), and the measurements are interleaved - round after round, every
-method once per round - so that a slow phase of the machine hits every method alike. A row's time is the best
+own; one warm-up run at the timed size first, on a 128 x 128 crop where only one run is timed), and the
+measurements are interleaved - round after round, every method once per round - so that a slow phase of the
+machine hits every method alike. A row's time is the best
 over all rounds and repeats, its spread the median. The reference (``--reference``, default ``zero-dce++-x12``:
 Zero-DCE++ as its authors run it, curves estimated at 1/12 resolution) gives the ratio column. Networks run
 through ``lowface.Enhancer`` exactly as the CLI does (exact tiling for large images included), gate off.
@@ -88,8 +89,9 @@ def main() -> None:
     record = {**provenance(), "reference": args.reference, "rounds": args.rounds, "cost": cost, "timings": rows}
     lines = [
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}. Each (method, size, threads) in its "
-        f"own process, {args.rounds} interleaved round(s) x {args.repeats} timed run(s) after a warm-up (1 run for "
-        f"{', '.join(sorted(SLOW))} at 4K and up); time = best, median beside it; ratio = time / "
+        f"own process, {args.rounds} interleaved round(s) x {args.repeats} timed run(s) after a warm-up run at "
+        f"the same size (1 timed run after a 128 x 128 warm-up for {', '.join(sorted(SLOW))} at 4K and up); "
+        f"time = best, median beside it; ratio = time / "
         f"{args.reference}'s at the same size and threads; peak RSS of the whole process. Input: uniform noise "
         "x 0.3; gate off (a routed model's choice in brackets; its params count both networks). GMACs: "
         "convolution multiply-accumulates of one forward pass (2 FLOPs each). Precision: of the restoring networks' "

@@ -50,7 +50,7 @@ def count_macs(model, height: int, width: int) -> int | None:
 
 
 def measure_here(method: str, height: int, width: int, threads: int, repeats: int) -> dict:
-    """Time (best of ``repeats`` after a warm-up) and peak memory of enhancing one (height, width) image,
+    """Time (best of ``repeats`` after a warm-up run) and peak memory of enhancing one (height, width) image,
     through ``lowface.Enhancer`` exactly as the CLI runs it (tiling included), in this process."""
     import torch
 
@@ -64,7 +64,9 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
     enhancer = pretrained(method)
     reduces = any(isinstance(m, FastEnhanceNet | ReflectanceDenoiser) for m in enhancer.model.modules())
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
-    enhancer.enhance_tensor(x[..., :128, :128])  # warm-up
+    # warm-up at the timed size (oneDNN builds its kernels for each new shape; a video or a folder of same-size
+    # photos runs in that steady state), on a crop where only one run is timed (slow methods at 4K and up)
+    enhancer.enhance_tensor(x if repeats > 1 else x[..., :128, :128])
     base_rss = peak_rss_mb()
     times = []
     for _ in range(repeats):
