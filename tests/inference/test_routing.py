@@ -102,6 +102,26 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     assert_close(direct, out, rtol=0, atol=1e-5)
 
 
+def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(monkeypatch):
+    """With the gate on, lowface-auto measures each image's brightness once for the gate and the router: the same
+    weights and choices as each measuring on its own, one measurement a call."""
+    from lowface.inference import gate, statistics
+
+    face = public_face()
+    images = torch.cat([_tensor(synthesize([face], preset, seed=3)[0][0]) for preset in ("x0.15-noise0.02", "linear")])
+    images = torch.cat([images, _tensor(face)])  # noisy dark, clean dark, well exposed
+    auto = Enhancer.from_pretrained("lowface-auto", device="cpu")
+    brightness = statistics.exposure_features(images)
+    assert torch.equal(auto.weight(images, brightness), auto.weight(images))
+    assert torch.equal(auto.model.choose(images, brightness), auto.model.choose(images))
+    calls = []
+    measure = statistics.exposure_features
+    for module in (api, gate, statistics):
+        monkeypatch.setattr(module, "exposure_features", lambda x: calls.append(x) or measure(x))
+    auto.enhance_tensor(images)
+    assert len(calls) == 1
+
+
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
     restore = model_card("lowface-auto-fast").kwargs["restore"]
     noisy = _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])

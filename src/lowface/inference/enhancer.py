@@ -13,6 +13,7 @@ from lowface.inference.catalogue import create_model, model_fingerprint, sha256_
 from lowface.inference.devices import pick_device
 from lowface.inference.gate import ExposureGate, gate_fingerprint, shipped_gate
 from lowface.inference.routing import RoutedModel
+from lowface.inference.statistics import exposure_features
 from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model
@@ -134,11 +135,14 @@ class Enhancer:
             return tiled_apply(lambda part: self._run(network, part), x, tile, radius, network.size_multiple)
         return self._run(network, x).to(x.device)
 
-    def weight(self, x: Tensor) -> Tensor:
+    def weight(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) -> (B,) how much of the enhancement each image gets: gate weight x strength; 0 means
-        the image comes back exactly as it came (and a file is copied byte for byte)."""
-        weight = self.gate.weight(x) if self.gate is not None else x.new_ones(x.shape[0])
-        return weight * self.strength
+        the image comes back exactly as it came (and a file is copied byte for byte). ``brightness``: x's
+        :func:`exposure_features`, where the caller has them."""
+        if self.gate is None:
+            return x.new_ones(x.shape[0]) * self.strength
+        brightness = exposure_features(x) if brightness is None else brightness
+        return self.gate.weight_from_features(brightness) * self.strength
 
     @torch.inference_mode()
     def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:
@@ -151,12 +155,14 @@ class Enhancer:
         the picks are counted in ``route_counts``. ``strength`` scales w (also a given ``gate_weight``).
         """
         blend = self.gate is not None or self.strength < 1.0
-        if blend:
-            weight = self.weight(x) if gate_weight is None else gate_weight * self.strength
+        gated = self.gate is not None and gate_weight is None
+        brightness = exposure_features(x) if gated and self.routed and route is None else None  # the gate's and
+        if blend:  # the router's
+            weight = self.weight(x, brightness) if gate_weight is None else gate_weight * self.strength
             if not bool(weight.any()):  # clearly well exposed (or strength 0): returned as it came, model not run
                 return x.clone()
         if self.routed:
-            choice = self.model.choose(x) if route is None else route
+            choice = self.model.choose(x, brightness) if route is None else route
             for index in choice.tolist():
                 self.route_counts[self.model.names[index]] += 1
             out = self.model.apply_choice(x, choice, self._apply)

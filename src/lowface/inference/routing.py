@@ -32,9 +32,10 @@ class NoiseRouter(LogisticModel):
 
     FEATURES = FEATURES
 
-    def probability(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) in [0, 1] -> (B,) probability that the restoring network is the better choice."""
-        return self.probability_from_features(noise_features(x))
+    def probability(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) probability that the restoring network is the better choice
+        (``brightness``: x's exposure features, where the caller has them)."""
+        return self.probability_from_features(noise_features(x, brightness))
 
 
 @lru_cache(maxsize=4)
@@ -56,9 +57,10 @@ class RoutedModel(EnhancementModel):
         self.router = router
         self.names = names
 
-    def choose(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) in [0, 1] -> (B,) long: 0 = the fast network, 1 = the restoring one."""
-        return (self.router.probability(x) > 0.5).long()
+    def choose(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) long: 0 = the fast network, 1 = the restoring one (``brightness``: x's
+        :func:`lowface.inference.statistics.exposure_features`, where the caller has them)."""
+        return (self.router.probability(x, brightness) > 0.5).long()
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""

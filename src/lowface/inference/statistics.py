@@ -89,10 +89,11 @@ def _opencv_response_l1(image: np.ndarray) -> float:
     return total
 
 
-def noise_features(x: Tensor) -> Tensor:
+def noise_features(x: Tensor, brightness: Tensor | None = None) -> Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 3): log estimated noise std, log mean and log 95th percentile of luma
-    (the brightness statistics on the image area-downsampled as for the exposure gate)."""
-    brightness = exposure_features(x)  # log mean, log median, log p95, dark share
+    (the brightness statistics on the image area-downsampled as for the exposure gate; ``brightness``: x's
+    :func:`exposure_features` where the caller has them already)."""
+    brightness = exposure_features(x) if brightness is None else brightness  # log mean, median, p95, dark share
     return torch.stack([(noise_sigma(x) + 1e-4).log(), brightness[:, 0], brightness[:, 2]], 1)
 
 
