@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_close
-from lowface.filters import box_mean, gaussian_blur, upsample_bilinear
+from lowface.filters import area_downsample, box_mean, gaussian_blur, upsample_bilinear
 from lowface.models.enhance_net import clamp_passing_gradient
 
 
@@ -46,9 +46,20 @@ def test_box_means_through_opencv_equal_pytorch_and_count_only_in_image_pixels(r
     assert torch.equal(ones, torch.ones_like(ones))  # borders: a mean over the pixels inside the image
 
 
+@pytest.mark.parametrize("size", [(24, 32), (27, 30)])  # blocks that tile the image (OpenCV), and partial ones
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_area_downsampling_equals_ceil_mode_average_pooling(size: tuple[int, int], factor: int):
+    x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(factor))
+    reference = F.avg_pool2d(x, factor, ceil_mode=True)
+    with torch.no_grad():
+        fast = area_downsample(x, factor)
+    assert fast.shape == reference.shape
+    assert_close(fast, reference, atol=1e-6, rtol=0)
+
+
 def test_opencv_filters_take_any_memory_layout():
     """Bands and channels-last maps (views with strides) give the values of their contiguous copies."""
-    x = torch.rand(1, 3, 40, 50, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0))
     views = [x[..., 8:24, :], x.contiguous(memory_format=torch.channels_last), x[:, 1:]]
     with torch.no_grad():
         for view in views:
@@ -56,6 +67,7 @@ def test_opencv_filters_take_any_memory_layout():
             assert torch.equal(upsample_bilinear(view, 4), upsample_bilinear(copy, 4))
             assert torch.equal(gaussian_blur(view, 2.0), gaussian_blur(copy, 2.0))
             assert torch.equal(box_mean(view, 2), box_mean(copy, 2))
+            assert torch.equal(area_downsample(view, 4), area_downsample(copy, 4))
 
 
 def test_the_straight_through_clamp_clamps_the_same_with_or_without_a_gradient():

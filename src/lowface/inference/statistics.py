@@ -11,11 +11,10 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from lowface.filters import area_downsample, opencv_can_run
 from lowface.filters import luma as luma_map
-from lowface.filters import opencv_can_run
 
 STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downsampled to at most this side
 
@@ -23,7 +22,7 @@ STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downs
 def exposure_features(x: Tensor) -> Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 4): log mean, log median, log 95th percentile of luma, share below 0.1."""
     scale = max(1, -(-max(x.shape[-2:]) // STATISTICS_SIDE))
-    small = F.avg_pool2d(x.float(), scale, ceil_mode=True) if scale > 1 else x.float()
+    small = area_downsample(x.float(), scale)
     luma = luma_map(small).flatten(1)
     quantiles = torch.quantile(luma, luma.new_tensor([0.5, 0.95]), dim=1).T
     eps = 1e-3

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import gaussian_blur, luma, plain_inference, row_bands
+from lowface.filters import area_downsample, gaussian_blur, luma, plain_inference, row_bands
 from lowface.models.base import EnhancementModel
 from lowface.models.fused import fused_convolution, fused_convolutions_can_run
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
@@ -205,7 +205,7 @@ class FastEnhanceNet(EnhancementModel):
         """x: (B, 3, H, W) in [0, 1], any H, W -> Retinex(reflectance, illumination), both (B, 3, H, W)."""
         # ceil_mode pools the partial border cells over their in-image pixels only; no shape arithmetic, so
         # traced/exported graphs stay valid for every input size.
-        low = F.avg_pool2d(x, self.scale, ceil_mode=True)
+        low = area_downsample(x, self.scale)
         context = self.context(low)
         if x.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16; cast
             context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # once, here

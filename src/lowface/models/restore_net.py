@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
+from lowface.filters import area_downsample, gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
 from lowface.models.fused import fused_convolution, fused_convolutions_can_run
@@ -308,7 +308,7 @@ class RestoreNet(EnhancementModel):
         if self.detail_pool == 1:
             return gaussian_blur(noise, self.detail_sigma)
         height, width = noise.shape[-2:]
-        means = F.avg_pool2d(noise, self.detail_pool, ceil_mode=True)
+        means = area_downsample(noise, self.detail_pool)
         means = gaussian_blur(means, self.detail_sigma / self.detail_pool)
         return upsample_bilinear(means, self.detail_pool)[..., :height, :width]
 
@@ -323,8 +323,8 @@ class RestoreNet(EnhancementModel):
         (issue 20). (B, 3, H, W) residual, (B, 3, H, W) base -> (B, 3, H, W)."""
         height, width = noise.shape[-2:]
         pool = max(self.detail_pool, self.GUIDE_POOL)
-        guide = F.avg_pool2d(luma(base), pool, ceil_mode=True)
-        values = F.avg_pool2d(noise, pool, ceil_mode=True)
+        guide = luma(area_downsample(base, pool))  # = the luma's block means (both linear), at 1/16 of the cost
+        values = area_downsample(noise, pool)
         sigma = self.detail_sigma / pool
         mean_guide, mean_values = gaussian_blur(guide, sigma), gaussian_blur(values, sigma)
         covariance = gaussian_blur(guide * values, sigma) - mean_guide * mean_values
@@ -344,7 +344,7 @@ class RestoreNet(EnhancementModel):
         value over the channels, averaged on ``NOISE_POOL``-pixel blocks, blurred by one block and bilinearly
         upsampled - a level that changes over tens of pixels, not at an edge."""
         height, width = removed.shape[-2:]
-        level = F.avg_pool2d(removed.abs().mean(1, keepdim=True), self.NOISE_POOL, ceil_mode=True)
+        level = area_downsample(removed.abs().mean(1, keepdim=True), self.NOISE_POOL)
         level = upsample_bilinear(gaussian_blur(level, 1.0), self.NOISE_POOL)[..., :height, :width]
         return (torch.log(level + 2e-3) + 4.6) / 1.5
 

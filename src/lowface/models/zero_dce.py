@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import upsample_bilinear
+from lowface.filters import area_downsample, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
 
@@ -118,7 +118,7 @@ class ZeroDCEPlusPlus(EnhancementModel):
         if self.scale_factor == 1:
             curves = self.estimator(x)
         else:
-            low = F.avg_pool2d(x, self.scale_factor, ceil_mode=True)
+            low = area_downsample(x, self.scale_factor)
             # a fixed factor (not a target size) keeps sample positions independent of the image size: exact tiles
             curves = upsample_bilinear(self.estimator(low), self.scale_factor)
             curves = curves[..., : x.shape[-2], : x.shape[-1]]
