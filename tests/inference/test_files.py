@@ -236,6 +236,43 @@ def test_video_keeps_audio_timestamps_and_rotation_and_is_h264(tmp_path: Path):
     assert streams(tmp_path / "v.webm")["codecs"] == ["vp9", "opus"]  # WebM cannot hold AAC: re-encoded
 
 
+def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leaves_no_output(tmp_path: Path):
+    """FrameStages: ``prepare`` sees the frames in order, ``finish`` runs on three worker threads and the even frames
+    take longer, so they finish out of order; the file has every frame once, in order, at its own time, with the
+    audio; a frame that fails stops the video and leaves no file behind."""
+    import time
+
+    from lowface.io.video import FrameStages, transcode
+
+    source = make_clip(tmp_path / "clip.mp4", frames=12)
+    seen = []
+
+    def prepare(rgb: np.ndarray) -> int:
+        seen.append(len(seen))
+        return seen[-1]
+
+    def finish(index: int) -> np.ndarray:
+        time.sleep(0.05 if index % 2 == 0 else 0.0)
+        return np.full((48, 64, 3), (index + 1) * 15 / 255, np.float32)
+
+    stages = FrameStages(prepare, finish, workers=3)
+    assert transcode(source, tmp_path / "out.mp4", stages) == 12
+    before, after = streams(source), streams(tmp_path / "out.mp4")
+    assert seen == list(range(12))
+    assert after["pts"] == before["pts"] and after["audio"] == before["audio"]
+    assert np.allclose(after["levels"], [(i + 1) * 15 for i in range(12)], atol=2)
+
+    def failing(index: int) -> np.ndarray:
+        if index == 5:
+            raise RuntimeError("frame 5 failed")
+        return finish(index)
+
+    seen.clear()
+    with pytest.raises(RuntimeError, match="frame 5 failed"):
+        transcode(source, tmp_path / "failed.mp4", FrameStages(prepare, failing, workers=3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]  # no partial file either
+
+
 @pytest.mark.slow
 def test_video_output_plays_in_a_browser(tmp_path: Path):
     """Chromium decodes the H.264 output and shows it turned by its rotation (a screenshot of the page)."""
