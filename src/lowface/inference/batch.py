@@ -133,6 +133,7 @@ class FrameEnhancer:
 
     def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, network choice)."""
+        frame = frame.contiguous()  # (from an (H, W, 3) array: every step below is faster on torch's own layout)
         x = self.denoiser(frame) if self.denoiser is not None else frame
         weight = self.gate(x) if self.gate is not None else None
         route = self.router(x) if self.router is not None else None

@@ -4,8 +4,9 @@ display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality set
 
 Decoding, the network and encoding overlap: a reader thread demuxes, decodes and converts each frame to RGB, a
 writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs ``process`` on each
-frame; bounded queues between them keep memory to a few frames whatever the length of the video. FFmpeg's
-codecs release the GIL, so a long video takes about as long as its slowest stage. Writing the container (codecs,
+frame (or prepares each frame in order and worker threads finish several at once, :class:`FrameStages`); bounded
+queues between them keep memory to a few frames whatever the length of the video. FFmpeg's codecs and PyTorch
+release the GIL, so a long video takes about as long as its slowest stage. Writing the container (codecs,
 streams, atomic commit) is :mod:`.video_output`; a long video in parallel segments is :mod:`.video_segments`.
 """
 
