@@ -96,7 +96,12 @@ from lowface.cli.common import passive_openmp, user_errors
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write side-by-side before / after JPEGs (images) into this folder.",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (per Ray worker with --ray).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads (per Ray worker with --ray). With two or more, video frames run two at a time on half each.",
+)
 @click.option(
     "--ray",
     "ray_address",
