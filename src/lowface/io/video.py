@@ -217,7 +217,7 @@ def pipeline(
                 in_flight += 1
             else:
                 pending.append((kind, value, None))
-            write_ready(stages.workers - 1)
+            write_ready(stages.workers if workers else 0)  # one frame more than the workers: none waits for work
         write_ready(0)
     finally:
         stop.set()
