@@ -73,3 +73,14 @@ def test_benchmark_method_names_carry_a_precision():
     assert cpu_precision("gamma@bfloat16") == "bfloat16" and cpu_precision("gamma@float32") == "float32"
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         split_precision("lowface-auto@half")
+
+
+def test_the_networks_that_run_reduced_precision_say_so():
+    from lowface.inference.catalogue import create_model
+    from lowface.models.precision import uses_reduced_precision
+
+    assert uses_reduced_precision(create_model("lowface-restore-real"))
+    assert uses_reduced_precision(create_model("lowface-fast"))
+    assert uses_reduced_precision(create_model("lowface-auto"))  # through either of its networks
+    assert not uses_reduced_precision(create_model("zero-dce++"))
+    assert not uses_reduced_precision(create_model("lowface"))  # the paper's full-resolution Enhance-Net

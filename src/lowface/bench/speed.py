@@ -56,13 +56,12 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
 
     from lowface.bench.methods import pretrained
     from lowface.inference.devices import keep_freed_memory
-    from lowface.models import FastEnhanceNet
-    from lowface.models.restore_net import ReflectanceDenoiser
+    from lowface.models.precision import uses_reduced_precision
 
     torch.set_num_threads(threads)
     keep_freed_memory()  # as the CLI runs
     enhancer = pretrained(method)
-    reduces = any(isinstance(m, FastEnhanceNet | ReflectanceDenoiser) for m in enhancer.model.modules())
+    reduces = uses_reduced_precision(enhancer.model)
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
     # warm-up at the timed size (oneDNN builds its kernels for each new shape; a video or a folder of same-size
     # photos runs in that steady state), on a crop where only one run is timed (slow methods at 4K and up)

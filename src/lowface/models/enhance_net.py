@@ -176,6 +176,8 @@ class FastEnhanceNet(EnhancementModel):
     upsampler is linear in log I).
     """
 
+    USES_REDUCED_PRECISION = True  # the estimator, under conv_precision (lowface.models.precision)
+
     def __init__(
         self,
         scale: int = 4,

@@ -64,6 +64,12 @@ def reduced_dtype() -> torch.dtype | None:
     return dtype if dtype != torch.float32 and plain_inference() else None
 
 
+def uses_reduced_precision(model: torch.nn.Module) -> bool:
+    """Whether any part of ``model`` runs its convolutions in the precision :func:`conv_precision` sets (a module
+    class that does says so with ``USES_REDUCED_PRECISION = True``)."""
+    return any(getattr(module, "USES_REDUCED_PRECISION", False) for module in model.modules())
+
+
 def reduced_precision(device: torch.device) -> contextlib.AbstractContextManager:
     """The context a network's convolution-heavy part runs in: autocast to the dtype that :func:`conv_precision`
     set, in plain inference on a CPU or CUDA device; a no-op for float32, training, tracing and export."""

@@ -113,6 +113,8 @@ class ReflectanceDenoiser(nn.Module):
     U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where native).
     """
 
+    USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
+
     def __init__(self, width: int = 32, unshuffle: int = 2):
         super().__init__()
         self.unshuffle = unshuffle
