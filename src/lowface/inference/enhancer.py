@@ -141,8 +141,8 @@ class Enhancer:
         :func:`exposure_features`, where the caller has them."""
         if self.gate is None:
             return x.new_ones(x.shape[0]) * self.strength
-        brightness = exposure_features(x) if brightness is None else brightness
-        return self.gate.weight_from_features(brightness) * self.strength
+        weight = self.gate.weight(x) if brightness is None else self.gate.weight_from_features(brightness)
+        return weight * self.strength
 
     @torch.inference_mode()
     def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:

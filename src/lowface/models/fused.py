@@ -26,6 +26,12 @@ def fused_convolutions_can_run(x: Tensor) -> bool:
     return x.device.type == "cpu" and fused_dtype and FUSED_CONVOLUTION is not None and plain_inference()
 
 
+def activated_convolution(conv: nn.Conv2d, x: Tensor, activation: nn.Module | None = None) -> Tensor:
+    """``activation(conv(x))`` through the modules themselves (the reference ops, hooks included): the twin of
+    :func:`fused_convolution` wherever that cannot run."""
+    return conv(x) if activation is None else activation(conv(x))
+
+
 def fused_convolution(conv: nn.Conv2d, x: Tensor, activation: nn.Module | None = None) -> Tensor:
     """``activation(conv(x))`` as one kernel (x: (B, C, H, W) float32 or bfloat16, see
     :func:`fused_convolutions_can_run`); ``activation``: None, ``nn.ReLU``, ``nn.LeakyReLU`` or ``nn.Sigmoid``.
