@@ -154,3 +154,16 @@ def test_written_files_get_the_permissions_of_a_plain_open(tmp_path: Path):
     assert (plain.stat().st_mode & 0o777) == expected  # what the user's umask gives
     assert ((tmp_path / "atomic.bin").stat().st_mode & 0o777) == expected
     assert ((tmp_path / "image.png").stat().st_mode & 0o777) == expected  # not mkstemp's 0600
+
+
+def test_uint8_frames_convert_to_the_same_tensor_as_the_float_path():
+    """A decoded video frame: one converting copy gives exactly image_to_tensor(as_float(...)), contiguous in
+    torch's layout; anything but an (H, W, 3) uint8 array is refused by name."""
+    from lowface.io import as_float, image_to_tensor, uint8_image_to_tensor
+
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    x = uint8_image_to_tensor(rgb)
+    assert x.shape == (1, 3, 37, 53) and x.is_contiguous()
+    assert x.equal(image_to_tensor(as_float(rgb))) and x[0, :, 5, 7].mul(255).round().tolist() == list(rgb[5, 7])
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 image, got float32"):
+        uint8_image_to_tensor(rgb.astype(np.float32))

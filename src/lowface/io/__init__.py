@@ -4,7 +4,16 @@
 Inside lowface an image is float RGB in [0, 1], shape (B, 3, H, W).
 """
 
-from lowface.io.arrays import Restore, as_float, image_to_tensor, tensor_to_image, tensor_to_uint8, to_batch, to_uint8
+from lowface.io.arrays import (
+    Restore,
+    as_float,
+    image_to_tensor,
+    tensor_to_image,
+    tensor_to_uint8,
+    to_batch,
+    to_uint8,
+    uint8_image_to_tensor,
+)
 from lowface.io.files import atomic_write_bytes
 from lowface.io.image import (
     IMAGE_SUFFIXES,
@@ -45,5 +54,6 @@ __all__ = [
     "tensor_to_uint8",
     "to_batch",
     "to_uint8",
+    "uint8_image_to_tensor",
     "write_image",
 ]  # fmt: skip

@@ -151,7 +151,7 @@ def _put(items: queue.Queue, item, failure: list) -> None:
 
 @dataclass(frozen=True)
 class FrameStages:
-    """A frame's processing in two steps: ``prepare`` ((H, W, 3) float32 RGB in [0, 1] -> anything) runs for every
+    """A frame's processing in two steps: ``prepare`` ((H, W, 3) uint8 RGB as decoded -> anything) runs for every
     frame in order, in the pipeline's thread (what carries state from frame to frame: smoothing, temporal
     filters); ``finish`` (that -> the (H, W, 3) result) may run for up to ``workers`` frames at once on worker
     threads (the network: on a CPU, two frames on one core each got through 1.5x as many frames a second as one
@@ -176,7 +176,10 @@ def pipeline(
     threads) -> writer thread. Items: ("frame", VideoFrame) is processed and written, ("warmup", VideoFrame) only
     processed (the stateful video filters settle; nothing is written), ("packet", Packet) copied to its stream in
     ``copies``, in its place among the frames. Returns the number of frames written."""
-    stages = process if isinstance(process, FrameStages) else FrameStages(process or _unchanged, _unchanged)
+    if isinstance(process, FrameStages):
+        stages = process
+    else:  # a plain ``process`` sees float32 RGB in [0, 1]
+        stages = FrameStages(_unchanged if process is None else lambda rgb: process(as_float(rgb)), _unchanged)
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -211,7 +214,7 @@ def pipeline(
                 raise value
             if kind in ("frame", "warmup"):
                 source, rgb = value
-                prepared = stages.prepare(as_float(rgb)) if process is not None else rgb
+                prepared = stages.prepare(rgb)
                 result = workers.submit(stages.finish, prepared) if workers else stages.finish(prepared)
                 pending.append((kind, source, result))
                 in_flight += 1
