@@ -88,11 +88,14 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--noise", type=float, default=0.01, help="sensor noise sigma of the clip (0-1 scale)")
     parser.add_argument("--model", default="lowface-fast")
+    parser.add_argument("--encode-speed", default="balanced", choices=["balanced", "fast"],
+                        help="the video encoder's effort (lowface enhance --encode-speed)")
     parser.add_argument("--scratch", type=Path, default=None, help="where inputs and outputs go (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="lowface-load-")) if args.scratch is None else args.scratch
-    cli = [sys.executable, "-m", "lowface.cli", "enhance", "-m", args.model, "-q", "--device", "cpu"]
+    cli = [sys.executable, "-m", "lowface.cli", "enhance", "-m", args.model, "-q", "--device", "cpu",
+           "--encode-speed", args.encode_speed]
     results = {}
     try:
         folder = scratch / "images"
@@ -120,9 +123,11 @@ def main() -> None:
     finally:
         if args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    record = {**provenance(), "model": args.model, "results": results, "rss_unit": "MB (ru_maxrss of the CLI process)"}
+    record = {**provenance(), "model": args.model, "encode_speed": args.encode_speed, "results": results,
+              "rss_unit": "MB (ru_maxrss of the CLI process)"}  # fmt: skip
     lines = [
-        f"Load through `lowface enhance -m {args.model} --device cpu` (a child process each; peak RSS of that child). "
+        f"Load through `lowface enhance -m {args.model} --device cpu --encode-speed {args.encode_speed}` "
+        "(a child process each; peak RSS of that child). "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
         "",
         "| input | count | exit | wall (s) | throughput | peak RSS (MB) |",

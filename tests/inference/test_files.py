@@ -236,6 +236,25 @@ def test_video_keeps_audio_timestamps_and_rotation_and_is_h264(tmp_path: Path):
     assert streams(tmp_path / "v.webm")["codecs"] == ["vp9", "opus"]  # WebM cannot hold AAC: re-encoded
 
 
+@pytest.mark.slow
+def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Path):
+    """--encode-speed fast: x264's superfast settings (its SEI names them: subme=1, me=dia; veryfast: subme=2,
+    me=hex), the same frames and timestamps; the speed is part of the record, so the default redoes the output."""
+    import json
+
+    source = make_clip(tmp_path / "clip.mp4")
+    out = tmp_path / "out" / "clip.mp4"
+    fast = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "--encode-speed", "fast", "-q")
+    assert fast.exit_code == 0, fast.output
+    settings = out.read_bytes()
+    assert b"subme=1 " in settings and b"me=dia" in settings
+    assert streams(out)["pts"] == streams(source)["pts"]
+    assert json.loads((out.parent / f".{out.name}.lowface.json").read_text())["recipe"]["encode_speed"] == "fast"
+    again = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert again.exit_code == 0 and "1 enhanced" in again.stderr  # redone, not skipped
+    assert b"subme=2 " in out.read_bytes() and b"me=hex" in out.read_bytes()
+
+
 def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leaves_no_output(tmp_path: Path):
     """FrameStages: ``prepare`` sees the frames in order, ``finish`` runs on three worker threads and the even frames
     take longer, so they finish out of order; the file has every frame once, in order, at its own time, with the

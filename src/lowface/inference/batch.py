@@ -186,7 +186,8 @@ def enhance_video_file(
 
     per_frame_threads()  # the frames' preparation here, beside the workers
     try:
-        return transcode(job.source, job.target, stages, options.codec, options.video_quality, frames, before_commit)
+        return transcode(job.source, job.target, stages, options.codec, options.video_quality, frames, before_commit,
+                         options.encode_speed)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 

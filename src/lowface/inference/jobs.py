@@ -21,7 +21,7 @@ from lowface.io import (
     WRITABLE_SUFFIXES,
     output_suffix,
 )
-from lowface.io.video_output import encoder_for
+from lowface.io.video_output import encoder_for, quality_options
 
 RECORD_SUFFIX = ".lowface.json"
 
@@ -44,11 +44,15 @@ class OutputOptions:
     codec: str | None = None  # video codec (None: the container's default, see lowface.io.video)
     video_quality: int | None = None  # video CRF (None: the codec's default)
     temporal_frames: float | None = None  # video temporal noise reduction
+    encode_speed: str = "balanced"  # the video encoder's speed, see lowface.io.video_output.ENCODE_SPEEDS
 
     def for_job(self, job: Job) -> dict[str, Any]:
         if job.is_video:
             encoder, quality = encoder_for(job.target.suffix, self.codec, self.video_quality)
-            return {"encoder": encoder, "video_quality": quality, "temporal_frames": self.temporal_frames}
+            quality_options(encoder, quality, self.encode_speed)  # an unknown speed is refused before any work
+            record = {"encoder": encoder, "video_quality": quality, "temporal_frames": self.temporal_frames}
+            # (the default speed unrecorded: outputs made before the option existed are still made the same way)
+            return record if self.encode_speed == "balanced" else {**record, "encode_speed": self.encode_speed}
         return {"quality": self.quality} if job.target.suffix.lower() in (".jpg", ".jpeg", ".webp", ".heic") else {}
 
 

@@ -244,7 +244,7 @@ def run_on_ray(
             continue
         try:
             join_segments(plan.job.source, plan.segments, plan.job.target, options.codec, options.video_quality,
-                          recording(plan.job, plan.record))  # fmt: skip
+                          recording(plan.job, plan.record), options.encode_speed)  # fmt: skip
         except (ValueError, OSError, RuntimeError) as exc:
             drop_orphan_record(plan.job)
             report.failed.append((plan.job.source, f"{plan.job.source}: {exc}"))

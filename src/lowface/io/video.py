@@ -249,13 +249,15 @@ def transcode(
     quality: int | None = None,
     frames: Callable[[Iterator], Iterator] | None = None,
     before_commit: Callable[[Path], None] | None = None,
+    speed: str = "balanced",
 ) -> int:
     """Write ``target`` (atomically: a temporary file renamed at the end) with every video frame of ``source``
     passed through ``process`` ((H, W, 3) float32 RGB in [0, 1] -> the same; or :class:`FrameStages`, several
     frames at once), other streams copied.
 
     ``frames`` may wrap the item iterator (a progress bar); ``before_commit(temporary file)`` runs when the file
-    is complete, just before it is renamed to ``target``. Returns the number of frames written."""
+    is complete, just before it is renamed to ``target``; ``speed``: the encoder's, one of
+    :data:`lowface.io.video_output.ENCODE_SPEEDS`. Returns the number of frames written."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -264,7 +266,7 @@ def transcode(
     with open_input(source) as container, create_output(partial, target) as output:
         video = container.streams.video[0]
         video.thread_type = "AUTO"
-        stream = video_stream(output, video, encoder, quality, rotation)
+        stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
                   if other is not video}  # fmt: skip
         written = pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)

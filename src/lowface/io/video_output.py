@@ -77,8 +77,9 @@ class create_output:
                 self.partial.unlink(missing_ok=True)
 
 
-def video_stream(output, video, encoder: str, quality: int, rotation: int):
-    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation."""
+def video_stream(output, video, encoder: str, quality: int, rotation: int, speed: str = "balanced"):
+    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation, encoded at
+    CRF ``quality`` and ``speed`` (:data:`ENCODE_SPEEDS`)."""
     context = video.codec_context
     stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
     stream.width, stream.height = context.width, context.height
@@ -86,7 +87,7 @@ def video_stream(output, video, encoder: str, quality: int, rotation: int):
     stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
     stream.time_base = video.time_base
     stream.codec_context.time_base = video.time_base
-    stream.options = quality_options(encoder, quality)
+    stream.options = quality_options(encoder, quality, speed)
     if encoder == "mpeg4":
         stream.codec_context.qscale = quality
     if rotation:
@@ -133,14 +134,26 @@ def muxer(suffix: str) -> str:
     return {".mkv": "matroska", ".m4v": "mp4", ".mov": "mov", ".webm": "webm", ".avi": "avi"}.get(suffix.lower(), "mp4")
 
 
-def quality_options(encoder: str, quality: int) -> dict[str, str]:
-    if encoder == "libx264":
-        return {"crf": str(quality), "preset": "veryfast"}
-    if encoder == "libvpx-vp9":
-        return {"crf": str(quality), "b": "0", "row-mt": "1"}
-    if encoder == "libsvtav1":
-        return {"crf": str(quality), "preset": "8"}
-    return {}
+# encoder -> its speed setting for each ENCODE_SPEEDS entry. "fast" spends less CPU for a larger or slightly worse
+# file at the same CRF (30 enhanced noisy 1080p frames at CRF 18, 2026-12-03: x264 superfast 48 instead of 76 ms a
+# frame, +15 % size, PSNR to the frames 43.2 instead of 44.9 dB; VP9 cpu-used 4 and SVT-AV1 preset 10 on 360p frames:
+# 2.6x and 2.2x faster, size within 3 %). MPEG-4 has one speed.
+ENCODE_SPEEDS = ("balanced", "fast")
+SPEED_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
+    "libx264": {"balanced": {"preset": "veryfast"}, "fast": {"preset": "superfast"}},
+    "libvpx-vp9": {"balanced": {}, "fast": {"cpu-used": "4"}},  # libvpx's default cpu-used is 1
+    "libsvtav1": {"balanced": {"preset": "8"}, "fast": {"preset": "10"}},
+}
+
+
+def quality_options(encoder: str, quality: int, speed: str = "balanced") -> dict[str, str]:
+    """The encoder's options for a CRF ``quality`` at an ``ENCODE_SPEEDS`` ``speed``."""
+    if speed not in ENCODE_SPEEDS:
+        raise ValueError(f"unknown encode speed {speed!r}; use one of {', '.join(ENCODE_SPEEDS)}")
+    extra = {"libvpx-vp9": {"b": "0", "row-mt": "1"}}.get(encoder, {})
+    if encoder not in SPEED_OPTIONS:
+        return {}
+    return {"crf": str(quality), **extra, **SPEED_OPTIONS[encoder][speed]}
 
 
 def commit(partial: Path, target: Path, before_commit: Callable[[Path], None] | None) -> None:

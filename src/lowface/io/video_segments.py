@@ -98,6 +98,7 @@ def join_segments(
     codec: str | None = None,
     quality: int | None = None,
     before_commit: Callable[[Path], None] | None = None,
+    speed: str = "balanced",
 ) -> int:
     """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
     with the other streams of ``source`` copied, interleaved by time. Atomic (``before_commit`` as in
@@ -108,7 +109,7 @@ def join_segments(
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
     with open_input(source) as container, create_output(partial, target) as output:
         video = container.streams.video[0]
-        stream = video_stream(output, video, encoder, quality, rotation)
+        stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
                   if other is not video}  # fmt: skip
         frames = _segment_frames(segments, frame_times(source), video.time_base)
