@@ -40,6 +40,12 @@ def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, w
     assert torch.equal(depth_to_space(expected, factor, height, width), torch.cat(parts, 1))
     channels_last = expected.contiguous(memory_format=torch.channels_last)  # a convolution's output on CPU
     assert torch.equal(depth_to_space(channels_last, factor, height, width), torch.cat(parts, 1))
+    # the denoiser's CPU path: folded straight into bfloat16 channels-last, unfolded from it back to float32
+    reduced = space_to_depth(parts, factor, multiple, torch.bfloat16, channels_last=True)
+    assert reduced.dtype == torch.bfloat16 and reduced.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(reduced, expected.to(torch.bfloat16))
+    back = depth_to_space(reduced, factor, height, width, torch.float32)
+    assert back.dtype == torch.float32 and torch.equal(back, torch.cat(parts, 1).to(torch.bfloat16).float())
 
 
 def test_tiled_output_equals_untiled_and_a_short_halo_does_not():
