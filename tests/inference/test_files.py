@@ -253,6 +253,10 @@ def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Pat
     again = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
     assert again.exit_code == 0 and "1 enhanced" in again.stderr  # redone, not skipped
     assert b"subme=2 " in out.read_bytes() and b"me=hex" in out.read_bytes()
+    from lowface.inference.jobs import OutputOptions
+
+    with pytest.raises(ValueError, match="unknown encode speed 'slow'; use one of balanced, fast"):
+        OutputOptions(encode_speed="slow")  # from the Python API: refused before any work
 
 
 def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leaves_no_output(tmp_path: Path):

@@ -21,7 +21,7 @@ from lowface.io import (
     WRITABLE_SUFFIXES,
     output_suffix,
 )
-from lowface.io.video_output import encoder_for, quality_options
+from lowface.io.video_output import check_encode_speed, encoder_for
 
 RECORD_SUFFIX = ".lowface.json"
 
@@ -46,10 +46,12 @@ class OutputOptions:
     temporal_frames: float | None = None  # video temporal noise reduction
     encode_speed: str = "balanced"  # the video encoder's speed, see lowface.io.video_output.ENCODE_SPEEDS
 
+    def __post_init__(self) -> None:
+        check_encode_speed(self.encode_speed)  # an unknown speed is refused before any work
+
     def for_job(self, job: Job) -> dict[str, Any]:
         if job.is_video:
             encoder, quality = encoder_for(job.target.suffix, self.codec, self.video_quality)
-            quality_options(encoder, quality, self.encode_speed)  # an unknown speed is refused before any work
             record = {"encoder": encoder, "video_quality": quality, "temporal_frames": self.temporal_frames}
             # (the default speed unrecorded: outputs made before the option existed are still made the same way)
             return record if self.encode_speed == "balanced" else {**record, "encode_speed": self.encode_speed}

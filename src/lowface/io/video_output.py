@@ -148,12 +148,17 @@ SPEED_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
 
 def quality_options(encoder: str, quality: int, speed: str = "balanced") -> dict[str, str]:
     """The encoder's options for a CRF ``quality`` at an ``ENCODE_SPEEDS`` ``speed``."""
+    check_encode_speed(speed)
+    if encoder not in SPEED_OPTIONS:  # MPEG-4: its qscale is set on the codec context
+        return {}
+    constant_quality = {"b": "0", "row-mt": "1"} if encoder == "libvpx-vp9" else {}  # (VP9: no bitrate cap)
+    return {"crf": str(quality), **constant_quality, **SPEED_OPTIONS[encoder][speed]}
+
+
+def check_encode_speed(speed: str) -> None:
+    """ValueError (one line) unless ``speed`` is one of :data:`ENCODE_SPEEDS`."""
     if speed not in ENCODE_SPEEDS:
         raise ValueError(f"unknown encode speed {speed!r}; use one of {', '.join(ENCODE_SPEEDS)}")
-    extra = {"libvpx-vp9": {"b": "0", "row-mt": "1"}}.get(encoder, {})
-    if encoder not in SPEED_OPTIONS:
-        return {}
-    return {"crf": str(quality), **extra, **SPEED_OPTIONS[encoder][speed]}
 
 
 def commit(partial: Path, target: Path, before_commit: Callable[[Path], None] | None) -> None:
