@@ -1,0 +1,71 @@
+"""lowface.train.narrowing and tools/narrow_student.py: a narrower denoiser from its teacher's strongest channels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import safetensors
+import safetensors.torch
+import torch
+from click.testing import CliRunner
+
+from conftest import load_tool
+from lowface.inference.catalogue import model_card, shipped_weights_path
+from lowface.models.restore_net import ReflectanceDenoiser
+from lowface.train.narrowing import DENOISER_WIRING, narrowed_denoiser
+
+
+def _teacher_with_dead_channels(width: int, live: int) -> ReflectanceDenoiser:
+    """A random width-``width`` denoiser whose every level has only ``live``-width's channels alive (the others'
+    filters and biases zero: they output 0, whatever reads them)."""
+    torch.manual_seed(0)
+    teacher = ReflectanceDenoiser(width)
+    live_widths = {1: live, 2: live * 3 // 2, 3: live * 2}
+    with torch.no_grad():
+        for name, (_, level) in DENOISER_WIRING.items():
+            conv = teacher.get_submodule(name)
+            conv.weight.normal_(0, 0.2)
+            conv.bias.normal_(0, 0.1)
+            if level:
+                dead = torch.randperm(conv.out_channels)[live_widths[level]:]
+                conv.weight[dead] = 0.0
+                conv.bias[dead] = 0.0
+    return teacher.eval()
+
+
+def test_a_teacher_with_dead_channels_narrows_to_exactly_itself():
+    teacher = _teacher_with_dead_channels(width=8, live=4)
+    student = narrowed_denoiser(teacher, 4)
+    assert student.encode1[0][0].out_channels == 4 and student.bottom[2][0].out_channels == 8
+    reflectance, gain = torch.rand(2, 3, 24, 40), torch.rand(2, 1, 24, 40)
+    with torch.no_grad():
+        expected = teacher(reflectance, gain)
+        assert expected.abs().mean() > 0.1  # (the live channels carry something)
+        torch.testing.assert_close(student(reflectance, gain), expected, rtol=1e-5, atol=1e-5)
+        # one live channel fewer at every level: no longer the teacher
+        assert (narrowed_denoiser(teacher, 2)(reflectance, gain) - expected).abs().mean() > 1e-3
+
+
+def test_the_teachers_own_width_is_the_teacher_and_a_wider_student_is_refused():
+    teacher = _teacher_with_dead_channels(width=8, live=8)
+    reflectance, gain = torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(narrowed_denoiser(teacher, 8)(reflectance, gain), teacher(reflectance, gain))
+    with pytest.raises(ValueError, match=r"width must be in 1\.\.8 \(the teacher's\), got 12"):
+        narrowed_denoiser(teacher, 12)
+
+
+def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_path):
+    out = tmp_path / "init.safetensors"
+    tool = load_tool("narrow_student").main
+    result = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", "16"])
+    assert result.exit_code == 0, result.output
+    with safetensors.safe_open(str(out), "pt") as handle:
+        model = json.loads(handle.metadata()["model"])
+        assert model["type"] == "restore_net" and model["denoiser_width"] == 16
+        assert handle.get_tensor("denoiser.encode1.0.0.weight").shape == (16, 16, 3, 3)
+        teacher = safetensors.torch.load_file(str(shipped_weights_path(model_card("lowface-restore-real"))))
+        assert torch.equal(handle.get_tensor("enhancer.estimator.conv1.weight"), teacher["enhancer.estimator.conv1.weight"])
+    refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
+    assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
