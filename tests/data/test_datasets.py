@@ -133,3 +133,31 @@ def test_mixed_dataset_holds_the_asked_share_of_the_second_set_and_cycles_it(tmp
     assert all(mixed[i]["exposure_fixed"] for i in range(12))  # both kinds carry the key: batches collate
     with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         MixedDataset(faces, real, share=1.0)
+
+
+def test_zoomed_faces_are_smaller_in_the_crop_and_their_chip_still_shows_the_face(tmp_path: Path):
+    paths = []
+    for i in range(4):  # linear ramps: area downscaling and bilinear sampling keep them exactly
+        y, x = np.mgrid[0:96, 0:96] / 96.0
+        path = tmp_path / f"P{i}" / f"P{i}_0001.png"
+        write_image(path, ImageData(np.stack([x, y, 0.2 + 0.1 * i + 0.2 * (x + y) / 2], -1).astype(np.float32)))
+        paths.append(path)
+    chip = 32
+    transforms = np.tile(np.array([[1.0, 0, 40], [0, 1.0, 30]]), (4, 1, 1))  # chip = image[30:62, 40:72]
+    faces = FaceTargets(transforms, np.ones(4, bool), np.arange(4), chip)
+    labels = [np.arange(96 * 96).reshape(96, 96) % 11 for _ in paths]
+    dataset = UnpairedLowLightDataset(paths, crop=40, seed=0, synthesis="x0.15-noise0.02", labels=labels, faces=faces,
+                                      zoom=(0.5, 0.5))  # fmt: skip
+    for index in range(len(dataset)):
+        item = dataset[index]
+        transform = item["chip_transform"]
+        assert abs(abs(transform[0, 0].item()) - 0.5) < 0.01 and abs(transform[1, 1].item() - 0.5) < 0.01
+        full = torch.from_numpy(dataset.clean[index]).permute(2, 0, 1)[None]
+        face = warp(full, torch.from_numpy(transforms[index]).float()[None], chip)
+        # the same face, now 16 px wide in the crop: sampled from the half-size image, it is the full-size chip
+        assert (warp(item["clean"][None], transform[None], chip) - face).abs().max() < 0.01
+        assert item["labels"].shape == (40, 40) and abs(item["low"].mean() - 0.15 * item["clean"].mean()) < 0.01
+    with pytest.raises(ValueError, match=r"zoom \(0.5, 1.0\) needs a per-image synthesis preset"):
+        UnpairedLowLightDataset(paths, crop=40, seed=0, synthesis="linear", zoom=(0.5, 1.0))
+    with pytest.raises(ValueError, match=r"0 < low <= high <= 1 \(faces made smaller\)"):
+        UnpairedLowLightDataset(paths, crop=40, seed=0, synthesis="x0.15-noise0.02", zoom=(0.5, 1.5))

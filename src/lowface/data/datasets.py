@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -41,6 +42,11 @@ class UnpairedLowLightDataset(Dataset):
     (epoch, index), so the network never sees the same noise twice. Seeded: the same seed gives the same
     data. With faces, crops are placed so the recognizer's chip lies inside
     when it fits. Crops and partners are drawn per (epoch, index), so a resumed run sees the same data.
+
+    ``zoom`` (low, high): each image is first scaled by a factor drawn uniformly from it (at least what keeps it as
+    large as the crop; area interpolation, the face alignment and parsing labels scaled with it), so that faces
+    come at several sizes, as in ordinary photos; a per-image preset then degrades the crop at that size (a small
+    face gets the full noise, as from a sensor). Needs a per-image preset: a darkened set is made once, full size.
     """
 
     def __init__(
@@ -53,7 +59,10 @@ class UnpairedLowLightDataset(Dataset):
         synthesis: str | None = None,
         labels: Sequence[np.ndarray | None] | None = None,
         faces: FaceTargets | None = None,
+        zoom: tuple[float, float] = (1.0, 1.0),
     ):
+        if not 0 < zoom[0] <= zoom[1] <= 1:
+            raise ValueError(f"zoom must be (low, high) with 0 < low <= high <= 1 (faces made smaller), got {zoom}")
         images = [read_image(p).rgb for p in paths]
         kept = [i for i, im in enumerate(images) if im.shape[0] >= crop and im.shape[1] >= crop]
         if not kept:
@@ -71,6 +80,10 @@ class UnpairedLowLightDataset(Dataset):
         self.labels = [labels[i] for i in kept] if labels is not None else None
         self.faces = faces
         self.kept, self.crop, self.seed, self.epoch = kept, crop, seed, 0
+        self.zoom = tuple(zoom)
+        if self.zoom != (1.0, 1.0) and self.synthesis is None:
+            raise ValueError(f"zoom {self.zoom} needs a per-image synthesis preset (noise added after the scaling), "
+                             f"not {synthesis!r}")  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.clean)
@@ -78,14 +91,16 @@ class UnpairedLowLightDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _window(self, index: int, shape: tuple[int, int], rng: np.random.Generator) -> tuple[int, int]:
-        """Top-left corner of the crop of image ``index``: uniform, or containing the face chip if possible."""
+    def _window(self, transform: np.ndarray | None, shape: tuple[int, int],
+                rng: np.random.Generator) -> tuple[int, int]:  # fmt: skip
+        """Top-left corner of the crop of an image of ``shape``: uniform, or containing the face chip (placed by
+        ``transform``) if possible."""
         h, w = shape
         top_range, left_range = (0, h - self.crop), (0, w - self.crop)
-        if self.faces is not None:
+        if transform is not None:
             size = self.faces.chip_size - 1
             corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], float)
-            points = corners @ self.faces.chip_transforms[self.kept[index]].T
+            points = corners @ transform.T
             (x1, y1), (x2, y2) = points.min(0), points.max(0)
             top_range = _range_containing(y1, y2, self.crop, h)
             left_range = _range_containing(x1, x2, self.crop, w)
@@ -96,20 +111,26 @@ class UnpairedLowLightDataset(Dataset):
         patch = patch[:, ::-1] if flip else patch
         return torch.from_numpy(np.ascontiguousarray(patch))
 
-    def _low(self, index: int, top: int, left: int, flip: bool, rng: np.random.Generator) -> Tensor:
-        """The darkened (3, crop, crop) crop of image ``index``: from the darkened set, or degraded now."""
+    def _low(self, index: int, top: int, left: int, flip: bool, rng: np.random.Generator,
+             clean_image: np.ndarray | None = None) -> Tensor:  # fmt: skip
+        """The darkened (3, crop, crop) crop of image ``index`` (or of its scaled ``clean_image``): from the darkened
+        set, or degraded now."""
         if self.dark is not None:
             return self._crop(self.dark[index], top, left, flip).permute(2, 0, 1)
-        clean = self._crop(self.clean[index], top, left, flip).numpy()
+        clean = self._crop(self.clean[index] if clean_image is None else clean_image, top, left, flip).numpy()
         return torch.from_numpy(degrade(clean, self.synthesis, rng)[0].astype(np.float32)).permute(2, 0, 1)
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         n = len(self)
         positive, negative = (int(index + rng.integers(1, n)) % n for _ in range(2))
-        top, left = self._window(index, self.clean[index].shape[:2], rng)
+        image, labels = self.clean[index], self.labels[index] if self.labels is not None else None
+        transform = self.faces.chip_transforms[self.kept[index]].copy() if self.faces is not None else None
+        if self.zoom != (1.0, 1.0):
+            image, labels, transform = self._zoomed(image, labels, transform, rng)
+        top, left = self._window(transform, image.shape[:2], rng)
         flip = bool(rng.random() < 0.5)
-        item = {"low": self._low(index, top, left, flip, rng)}
+        item = {"low": self._low(index, top, left, flip, rng, image)}
         for key, other in (("positive", positive), ("negative", negative)):
             o_top, o_left = (int(rng.integers(0, s - self.crop + 1)) for s in self.clean[other].shape[:2])
             o_flip = bool(rng.random() < 0.5)
@@ -117,17 +138,15 @@ class UnpairedLowLightDataset(Dataset):
                 item[key] = self._crop(self.clean[other], o_top, o_left, o_flip).permute(2, 0, 1)
             else:
                 item[key] = self._low(other, o_top, o_left, o_flip, rng)
-        item["clean"] = self._crop(self.clean[index], top, left, flip).permute(2, 0, 1)
+        item["clean"] = self._crop(image, top, left, flip).permute(2, 0, 1)
         item["exposure_fixed"] = torch.tensor(True)  # the clean image's own exposure is the target
         if self.labels is not None:
-            labels = self.labels[index]
             if labels is None:
                 item["labels"] = torch.full((self.crop, self.crop), -1, dtype=torch.int64)
             else:
                 item["labels"] = self._crop(labels, top, left, flip).long()
         if self.faces is not None:
             source = self.kept[index]
-            transform = self.faces.chip_transforms[source].copy()
             transform[:, 2] -= (left, top)
             if flip:  # x -> (crop - 1) - x: the chip sees the same (un-mirrored) face
                 transform[0] = -transform[0]
@@ -136,6 +155,25 @@ class UnpairedLowLightDataset(Dataset):
             item["identity"] = torch.tensor(int(self.faces.identities[source]))
             item["face_valid"] = torch.tensor(bool(self.faces.detected[source]))
         return item
+
+
+    def _zoomed(self, image: np.ndarray, labels: np.ndarray | None, transform: np.ndarray | None,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:  # fmt: skip
+        """``image`` (H, W, 3), its parsing ``labels`` (H, W) and its chip-to-image ``transform`` (2, 3) scaled by a
+        factor drawn from ``zoom`` (no smaller than the crop allows)."""
+        height, width = image.shape[:2]
+        factor = max(float(rng.uniform(*self.zoom)), self.crop / min(height, width))
+        size = (max(self.crop, round(width * factor)), max(self.crop, round(height * factor)))
+        if factor >= 1.0:
+            return image, labels, transform
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if labels is not None:
+            labels = cv2.resize(labels.astype(np.int16), size, interpolation=cv2.INTER_NEAREST).astype(labels.dtype)
+        if transform is not None:  # pixel centres: x -> (x + 0.5) s - 0.5
+            scale = np.array([[size[0] / width], [size[1] / height]])
+            transform = transform * scale
+            transform[:, 2:] += 0.5 * (scale - 1.0)
+        return image, labels, transform
 
 
 def _range_containing(low: float, high: float, crop: int, size: int) -> tuple[int, int]:

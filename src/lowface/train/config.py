@@ -27,6 +27,7 @@ class TrainConfig:
     target_brightness: float | None = None
     synthesis: str | None = None  # a preset of lowface.data.synth.SYNTHESIS_PRESETS; None: Algorithm 1 with ratio_range
     face_sets: list[str] = field(default_factory=lambda: ["lfw"])  # "lfw" and/or "celeba" (its train people)
+    face_zoom: tuple[float, float] = (1.0, 1.0)  # face images scaled by a factor in this range before cropping
     sice_share: float = 0.0  # share of training items from SICE's train scenes (real pairs); 1: SICE alone, no LFW
     sice_frames: str = "under"  # "under": under-exposed frames (-> reference); "all": every frame (zero-reference)
     sice_exposure: str = "reference"  # "matched": SICE outputs compared to the reference at their own brightness
@@ -70,6 +71,7 @@ class TrainConfig:
         if "type" not in self.model:
             raise ValueError("config 'model' needs a 'type' key naming an architecture")
         self.ratio_range = tuple(self.ratio_range)  # type: ignore[assignment]
+        self.face_zoom = tuple(float(v) for v in self.face_zoom)  # type: ignore[assignment]
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; available: {sorted(ABLATIONS)}")
         if self.objective not in OBJECTIVES:

@@ -156,6 +156,7 @@ class Trainer:
             synthesis=config.synthesis,
             labels=labels,
             faces=faces,
+            zoom=config.face_zoom,
         )
         return faces_dataset if real is None else MixedDataset(faces_dataset, real, config.sice_share)
 
