@@ -156,7 +156,6 @@ class UnpairedLowLightDataset(Dataset):
             item["face_valid"] = torch.tensor(bool(self.faces.detected[source]))
         return item
 
-
     def _zoomed(self, image: np.ndarray, labels: np.ndarray | None, transform: np.ndarray | None,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:  # fmt: skip
         """``image`` (H, W, 3), its parsing ``labels`` (H, W) and its chip-to-image ``transform`` (2, 3) scaled by a
