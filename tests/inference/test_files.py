@@ -296,6 +296,37 @@ def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leav
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]  # no partial file either
 
 
+def test_a_ten_bit_source_keeps_its_shadow_levels_through_the_brightening(tmp_path: Path):
+    """A 10-bit source is decoded at 16 bits, not 8: a dark ramp of 64 ten-bit levels brightened eightfold keeps its
+    levels apart (an 8-bit decode merges them four by four into 16: banding), and a frame left alone comes back as
+    the same 8-bit picture."""
+    import av
+
+    from lowface.io.video import read_video_frames, transcode
+
+    ramp = np.repeat(np.repeat(np.arange(64, dtype=np.uint16)[None, :, None], 16, 0), 3, 2) * 64  # 0..63 of 1023
+    source = tmp_path / "deep.mkv"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 16, "gbrp10le"
+        for _ in range(2):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(ramp, format="rgb48le")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    decoded = next(read_video_frames(source))
+    assert len(np.unique(decoded[8, :, 1])) == 64  # at its own precision
+    target = tmp_path / "bright.mkv"
+    assert transcode(source, target, lambda rgb: np.clip(rgb * 8, 0, 1), codec="h264", quality=0) == 2
+    with av.open(str(target)) as container:
+        luma = next(container.decode(video=0)).to_ndarray(format="gray")[8]
+    assert len(np.unique(luma)) >= 60  # 8-bit decoding leaves 16 levels
+    assert transcode(source, tmp_path / "same.mkv", None, codec="h264", quality=0) == 2
+    with av.open(str(tmp_path / "same.mkv")) as container:
+        same = next(container.decode(video=0)).to_ndarray(format="gray")[8].astype(int)
+    assert np.abs(same - np.arange(64) / 1023 * 255).max() < 2  # v / 1023 of full scale, + 8-bit YUV rounding
+
+
 @pytest.mark.slow
 def test_video_output_plays_in_a_browser(tmp_path: Path):
     """Chromium decodes the H.264 output and shows it turned by its rotation (a screenshot of the page)."""

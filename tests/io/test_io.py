@@ -156,14 +156,22 @@ def test_written_files_get_the_permissions_of_a_plain_open(tmp_path: Path):
     assert ((tmp_path / "image.png").stat().st_mode & 0o777) == expected  # not mkstemp's 0600
 
 
-def test_uint8_frames_convert_to_the_same_tensor_as_the_float_path():
-    """A decoded video frame: one converting copy gives exactly image_to_tensor(as_float(...)), contiguous in
-    torch's layout; anything but an (H, W, 3) uint8 array is refused by name."""
-    from lowface.io import as_float, image_to_tensor, uint8_image_to_tensor
+def test_decoded_frames_convert_to_the_same_tensor_as_the_float_path():
+    """A decoded video frame, 8- or 16-bit: one converting copy gives exactly image_to_tensor(as_float(...)),
+    contiguous in torch's layout; anything but an (H, W, 3) uint8 or uint16 array is refused by name; back to 8 bits,
+    16-bit pixels round to the nearest level."""
+    from lowface.io import as_float, image_to_tensor, pixels_to_tensor, pixels_to_uint8
 
     rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    x = uint8_image_to_tensor(rgb)
+    x = pixels_to_tensor(rgb)
     assert x.shape == (1, 3, 37, 53) and x.is_contiguous()
     assert x.equal(image_to_tensor(as_float(rgb))) and x[0, :, 5, 7].mul(255).round().tolist() == list(rgb[5, 7])
-    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 image, got float32"):
-        uint8_image_to_tensor(rgb.astype(np.float32))
+    deep = np.random.default_rng(1).integers(0, 65536, (37, 53, 3), dtype=np.uint16)
+    deep[0, 0] = (0, 32768, 65535)
+    y = pixels_to_tensor(deep)
+    assert y.equal(image_to_tensor(as_float(deep)))
+    assert y[0, :, 0, 0].tolist() == [0.0, float(np.float32(32768 / 65535)), 1.0]
+    assert pixels_to_uint8(deep)[0, 0].tolist() == [0, 128, 255] and pixels_to_uint8(rgb) is rgb
+    assert np.array_equal(pixels_to_uint8(deep), np.round(deep / 257.0).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 or uint16 image, got float32"):
+        pixels_to_tensor(rgb.astype(np.float32))

@@ -40,9 +40,9 @@ from lowface.io import (
     atomic_write_bytes,
     encode_image,
     image_to_tensor,
+    pixels_to_tensor,
     read_image,
     tensor_to_image,
-    uint8_image_to_tensor,
 )
 from lowface.io.video import FrameStages, transcode
 
@@ -175,7 +175,7 @@ def enhance_video_file(
         torch.set_num_threads(max(1, threads // workers))
 
     stages = FrameStages(
-        prepare=lambda rgb: stream.prepare(uint8_image_to_tensor(rgb)),
+        prepare=lambda rgb: stream.prepare(pixels_to_tensor(rgb)),
         finish=lambda prepared: tensor_to_image(stream.finish(prepared)),
         workers=workers,
         setup=per_frame_threads,

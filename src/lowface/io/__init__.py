@@ -8,11 +8,12 @@ from lowface.io.arrays import (
     Restore,
     as_float,
     image_to_tensor,
+    pixels_to_tensor,
+    pixels_to_uint8,
     tensor_to_image,
     tensor_to_uint8,
     to_batch,
     to_uint8,
-    uint8_image_to_tensor,
 )
 from lowface.io.files import atomic_write_bytes
 from lowface.io.image import (
@@ -49,11 +50,12 @@ __all__ = [
     "encode_image",
     "image_to_tensor",
     "output_suffix",
+    "pixels_to_tensor",
+    "pixels_to_uint8",
     "read_image",
     "tensor_to_image",
     "tensor_to_uint8",
     "to_batch",
     "to_uint8",
-    "uint8_image_to_tensor",
     "write_image",
 ]  # fmt: skip

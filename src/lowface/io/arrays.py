@@ -13,10 +13,22 @@ from torch import Tensor
 
 from lowface.io.image import ImageData, from_channels, quantize, split_channels
 
+INTEGER_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}  # decoded pixels' full scale
+
 
 def as_float(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 or float -> float32 in [0, 1]."""
-    return np.asarray(image, np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+    """(H, W, 3) uint8, uint16 (full 16-bit scale) or float -> float32 in [0, 1]."""
+    return np.asarray(image, np.float32) / INTEGER_RANGES.get(image.dtype, 1.0)
+
+
+def pixels_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, ...) uint8 (returned as is), uint16 at full 16-bit scale (rounded to 8 bits) or float in [0, 1]
+    (:func:`to_uint8`) -> uint8."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.uint16:
+        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    return to_uint8(pixels)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -36,15 +48,16 @@ def image_to_tensor(rgb: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
 
 
-def uint8_image_to_tensor(rgb: np.ndarray) -> Tensor:
-    """(H, W, 3) uint8 array -> (1, 3, H, W) float32 tensor in [0, 1], contiguous: the values of
-    ``image_to_tensor(as_float(rgb))`` in one converting copy and one in-place division (a 1080p video frame 30 ->
-    7 ms on one thread: no float (H, W, 3) array in between, no second pass to torch's layout)."""
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 image, got {rgb.dtype} {rgb.shape}")
+def pixels_to_tensor(rgb: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 or uint16 array (decoded pixels: 8-bit, or 16-bit for sources of more than 8 bits) ->
+    (1, 3, H, W) float32 tensor in [0, 1], contiguous: the values of ``image_to_tensor(as_float(rgb))`` in one
+    converting copy and one in-place division (a 1080p video frame 30 -> 7 ms on one thread: no float (H, W, 3)
+    array in between, no second pass to torch's layout)."""
+    if rgb.dtype not in INTEGER_RANGES or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 or uint16 image, got {rgb.dtype} {rgb.shape}")
     out = torch.empty(1, 3, *rgb.shape[:2])
     out[0].copy_(torch.from_numpy(rgb).permute(2, 0, 1))
-    return out.div_(255)
+    return out.div_(INTEGER_RANGES[rgb.dtype])
 
 
 def tensor_to_image(x: Tensor) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Any
 import av
 import numpy as np
 
-from lowface.io import MIN_SIDE, ImageReadError, as_float, to_uint8
+from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded 8-bit (6 MB at 1080p), processed float (25 MB)
@@ -99,12 +99,20 @@ def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, 
             yield "packet", packet
 
 
+def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame's (H, W, 3) RGB pixels: uint8 for 8-bit sources, uint16 (full 16-bit scale) for sources of
+    more bits (10-bit HEVC, ProRes, ...), whose shadow gradations an 8-bit conversion would merge before the
+    brightening spreads them apart (banding in dark gradients)."""
+    deep = max(component.bits for component in frame.format.components) > 8
+    return frame.to_ndarray(format="rgb48le" if deep else "rgb24")
+
+
 def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
-    """Items with each decoded frame's (H, W, 3) uint8 RGB pixels beside it: (kind, (VideoFrame, pixels)). Runs in
-    the reader thread (swscale releases the GIL)."""
+    """Items with each decoded frame's RGB pixels (:func:`decoded_pixels`) beside it: (kind, (VideoFrame, pixels)).
+    Runs in the reader thread (swscale releases the GIL)."""
     for kind, value in items:
         if kind in ("frame", "warmup"):
-            value = (value, value.to_ndarray(format="rgb24"))
+            value = (value, decoded_pixels(value))
         yield kind, value
 
 
@@ -115,7 +123,7 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
             kind, value = item
             if kind == "frame":
                 pts, pixels = value
-                pixels = pixels if pixels.dtype == np.uint8 else to_uint8(pixels)  # uint8: not processed
+                pixels = pixels_to_uint8(pixels)  # integer pixels: not processed
                 frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts, frame.time_base = pts, time_base
                 for packet in stream.encode(frame):
@@ -151,8 +159,8 @@ def _put(items: queue.Queue, item, failure: list) -> None:
 
 @dataclass(frozen=True)
 class FrameStages:
-    """A frame's processing in two steps: ``prepare`` ((H, W, 3) uint8 RGB as decoded -> anything) runs for every
-    frame in order, in the pipeline's thread (what carries state from frame to frame: smoothing, temporal
+    """A frame's processing in two steps: ``prepare`` ((H, W, 3) RGB as decoded, :func:`decoded_pixels` -> anything)
+    runs for every frame in order, in the pipeline's thread (what carries state from frame to frame: smoothing, temporal
     filters); ``finish`` (that -> the (H, W, 3) result) may run for up to ``workers`` frames at once on worker
     threads (the network: on a CPU, two frames on one core each got through 1.5x as many frames a second as one
     frame on two cores). The results are written in frame order."""
@@ -277,11 +285,12 @@ def transcode(
 
 
 def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation)."""
+    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation; sources
+    of more than 8 bits at their own precision)."""
     with open_input(path) as container:
         if not container.streams.video:
             raise ImageReadError(path, "no video stream in the file")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0
+            yield as_float(decoded_pixels(frame))
