@@ -162,9 +162,9 @@ class UnpairedLowLightDataset(Dataset):
         factor drawn from ``zoom`` (no smaller than the crop allows)."""
         height, width = image.shape[:2]
         factor = max(float(rng.uniform(*self.zoom)), self.crop / min(height, width))
-        size = (max(self.crop, round(width * factor)), max(self.crop, round(height * factor)))
         if factor >= 1.0:
             return image, labels, transform
+        size = (max(self.crop, round(width * factor)), max(self.crop, round(height * factor)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         if labels is not None:
             labels = cv2.resize(labels.astype(np.int16), size, interpolation=cv2.INTER_NEAREST).astype(labels.dtype)

@@ -26,9 +26,7 @@ def pixels_to_uint8(pixels: np.ndarray) -> np.ndarray:
     (:func:`to_uint8`) -> uint8."""
     if pixels.dtype == np.uint8:
         return pixels
-    if pixels.dtype == np.uint16:
-        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return to_uint8(pixels)
+    return to_uint8(as_float(pixels) if pixels.dtype == np.uint16 else pixels)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
