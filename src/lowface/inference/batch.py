@@ -44,7 +44,7 @@ from lowface.io import (
     read_image,
     tensor_to_image,
 )
-from lowface.io.video import FrameStages, transcode
+from lowface.io.video import FrameStages, probe_video, transcode
 
 
 @dataclass
@@ -261,6 +261,8 @@ def run_batch(
                 continue
             if job.is_video:
                 remove_partial_files(job)
+                if (hdr := probe_video(job.source).hdr) is not None:
+                    say(f"{job.source}: HDR video ({hdr}): enhanced and written as SDR (BT.709)")
                 frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
                 how, detail = "enhanced", f"{frames} frames"
             else:

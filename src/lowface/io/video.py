@@ -26,11 +26,14 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
+from lowface.io.video_colour import SWS_MATRIX, frame_colour, hdr_to_sdr
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
-QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (6 MB at 1080p, 12 at 16 bits), processed (25 MB)
+QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
+ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND  # swscale's rounded YUV -> RGB
 _END = object()
 
 
@@ -44,6 +47,7 @@ class VideoInfo:
     rotation: int  # degrees the player turns the frames (counter-clockwise), 0 for none
     codec: str
     other_streams: tuple[str, ...]  # "audio:aac", "subtitle:mov_text", ...
+    hdr: str | None = None  # "PQ" or "HLG" for an HDR source (enhanced and written as SDR BT.709), else None
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -63,7 +67,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         height, width = stream.codec_context.height, stream.codec_context.width
         if min(height, width) < MIN_SIDE:
             raise ImageReadError(path, f"video frames are {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} needed")
-        rotation = 0
         try:
             first = next(container.decode(stream))
             rotation = round(first.rotation or 0)
@@ -74,7 +77,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         others = tuple(f"{s.type}:{s.codec_context.name}" for s in container.streams if s is not stream)
         return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
-                         others)  # fmt: skip
+                         others, frame_colour(first).hdr)  # fmt: skip
 
 
 def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
@@ -100,11 +103,19 @@ def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, 
 
 
 def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame's (H, W, 3) RGB pixels: uint8 for 8-bit sources, uint16 (full 16-bit scale) for sources of
-    more bits (10-bit HEVC, ProRes, ...), whose shadow gradations an 8-bit conversion would merge before the
-    brightening spreads them apart (banding in dark gradients)."""
-    deep = max(component.bits for component in frame.format.components) > 8
-    return frame.to_ndarray(format="rgb48le" if deep else "rgb24")
+    """A decoded frame's (H, W, 3) RGB pixels. YUV frames come as uint16 (full 16-bit scale), converted with the
+    matrix their tags name (untagged: BT.709 for HD, BT.601 for SD, as players do) in FFmpeg's accurate rounding:
+    its 8-bit RGB output truncates (every pixel half a level dark, Y 17 -> 0 with accurate rounding), the 16-bit one
+    is within 0.05 of an 8-bit level in the shadows that the network brightens, and it keeps the gradations of
+    10-bit sources (banding in dark gradients otherwise). RGB frames come at their own depth: uint8 for 8 bits,
+    uint16 for more. HDR (PQ, HLG) becomes SDR BT.709 (:mod:`.video_colour`)."""
+    colour = frame_colour(frame)
+    if frame.format.is_rgb:
+        deep = max(component.bits for component in frame.format.components) > 8
+        pixels = frame.to_ndarray(format="rgb48le" if deep else "rgb24")
+    else:
+        pixels = frame.to_ndarray(format="rgb48le", src_colorspace=colour.matrix, interpolation=ACCURATE)
+    return pixels if colour.hdr is None else hdr_to_sdr(pixels, colour)
 
 
 def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
@@ -116,6 +127,17 @@ def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
         yield kind, value
 
 
+def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
+    """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`.tag_stream`),
+    limited range; RGB streams (lossless segments) take it as it is."""
+    context = stream.codec_context
+    if stream.pix_fmt in ("rgb24", "gbrp"):
+        return frame
+    matrix = SWS_MATRIX[int(context.colorspace)]
+    return frame.reformat(format=stream.pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG",
+                          dst_color_trc=int(context.color_trc), dst_color_primaries=int(context.color_primaries))
+
+
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
             time_base: Fraction, items: queue.Queue, failure: list) -> None:  # fmt: skip
     try:
@@ -124,7 +146,7 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
             if kind == "frame":
                 pts, pixels = value
                 pixels = pixels_to_uint8(pixels)  # integer pixels: not processed
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame = encodable(av.VideoFrame.from_ndarray(pixels, format="rgb24"), stream)
                 frame.pts, frame.time_base = pts, time_base
                 for packet in stream.encode(frame):
                     output.mux(packet)

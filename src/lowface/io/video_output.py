@@ -1,6 +1,6 @@
 """Writing a video container: codec and quality per container, the output file (created beside the target and
-renamed into place), the video stream with the input's size, time base and rotation, and the other streams copied
-packet for packet (audio the container cannot hold is re-encoded)."""
+renamed into place), the video stream with the input's size, time base, rotation and colour, and the other streams
+copied packet for packet (audio the container cannot hold is re-encoded)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+
+from lowface.io.video_colour import output_colour, tag_stream, video_colour
 
 # codec name -> (FFmpeg encoder, default quality as CRF; lower is better)
 VIDEO_CODECS: dict[str, tuple[str, int]] = {
@@ -78,8 +80,9 @@ class create_output:
 
 
 def video_stream(output, video, encoder: str, quality: int, rotation: int, speed: str = "balanced"):
-    """The output video stream: the input's size, time base (timestamps kept as they are) and rotation, encoded at
-    CRF ``quality`` and ``speed`` (:data:`ENCODE_SPEEDS`)."""
+    """The output video stream: the input's size, time base (timestamps kept as they are), rotation and colour
+    (:func:`lowface.io.video_colour.output_colour`: an HDR source's output is SDR BT.709), encoded at CRF ``quality``
+    and ``speed`` (:data:`ENCODE_SPEEDS`)."""
     context = video.codec_context
     stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
     stream.width, stream.height = context.width, context.height
@@ -88,6 +91,9 @@ def video_stream(output, video, encoder: str, quality: int, rotation: int, speed
     stream.time_base = video.time_base
     stream.codec_context.time_base = video.time_base
     stream.options = quality_options(encoder, quality, speed)
+    source = video_colour(context.colorspace, context.color_primaries, context.color_trc, context.width,
+                          context.height)  # fmt: skip
+    tag_stream(stream.codec_context, output_colour(source))
     if encoder == "mpeg4":
         stream.codec_context.qscale = quality
     if rotation:

@@ -1,0 +1,196 @@
+"""Colour in video: the YUV matrix a stream is decoded and encoded with and tagged as, rounding in the shadows, and
+HDR (HLG, PQ) sources brought to SDR BT.709 - known values and lossless files through the real decoder and encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from lowface.io.video import decoded_pixels, read_video_frames, transcode
+from lowface.io.video_colour import (
+    PRIMARIES_BT709,
+    SPACE_BT709,
+    SPACE_SMPTE170M,
+    TRANSFER_BT709,
+    TRANSFER_HLG,
+    TRANSFER_PQ,
+    VideoColour,
+    hdr_to_sdr,
+    video_colour,
+)
+
+BT2020 = 9  # AVColorSpace / AVColorPrimaries: BT.2020 (non-constant luminance)
+
+
+def yuv_clip(path: Path, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pix_fmt: str, tags: tuple | None,
+             frames: int = 2) -> Path:  # fmt: skip
+    """A lossless clip (FFV1 in Matroska) of ``frames`` copies of one YUV 4:2:0 frame, its colour tags (space,
+    primaries, transfer, range) written when given."""
+    height, width = planes[0].shape
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        context = stream.codec_context
+        if tags is not None:
+            context.colorspace, context.color_primaries, context.color_trc, context.color_range = tags
+        for index in range(frames):
+            frame = av.VideoFrame(width, height, pix_fmt)
+            for plane, values in zip(frame.planes, planes, strict=True):
+                plane.update(np.ascontiguousarray(values))
+            if tags is not None:
+                frame.colorspace, frame.color_range = tags[0], tags[3]
+            frame.pts = index
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def flat_planes(height: int, width: int, y: int, u: int, v: int, dtype=np.uint8):
+    return (np.full((height, width), y, dtype), np.full((height // 2, width // 2), u, dtype),
+            np.full((height // 2, width // 2), v, dtype))  # fmt: skip
+
+
+def bt709_rgb(y: float, u: float, v: float) -> np.ndarray:
+    """8-bit limited-range BT.709 Y'CbCr -> R'G'B' in [0, 1], by the standard's formulas."""
+    luma, blue, red = (y - 16) / 219, (u - 128) / 224, (v - 128) / 224
+    r, b = luma + 1.5748 * red, luma + 1.8556 * blue
+    return np.array([r, (luma - 0.2126 * r - 0.0722 * b) / 0.7152, b])
+
+
+def first_frame(path: Path) -> tuple[np.ndarray, av.video.stream.VideoStream]:
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    return next(container.decode(stream)), stream
+
+
+def test_untagged_matrices_are_resolved_as_players_resolve_them():
+    assert video_colour(2, 2, 2, 1920, 1080) == VideoColour(SPACE_BT709, PRIMARIES_BT709, TRANSFER_BT709)
+    assert video_colour(2, 2, 2, 640, 480).space == SPACE_SMPTE170M  # SD: BT.601
+    assert video_colour(2, 2, 2, 720, 576).space == SPACE_SMPTE170M and video_colour(2, 2, 2, 720, 578).space == 1
+    assert video_colour(BT2020, 2, TRANSFER_HLG, 3840, 2160) == VideoColour(BT2020, BT2020, TRANSFER_HLG)
+    assert video_colour(8, 2, 2, 1280, 720).space == SPACE_BT709  # YCgCo: no swscale matrix, the HD guess
+    assert video_colour(BT2020, 2, TRANSFER_PQ, 64, 64).hdr == "PQ" and video_colour(1, 1, 1, 64, 64).hdr is None
+
+
+@pytest.mark.parametrize("tags", [(1, 1, 1, 1), None], ids=["bt709-tagged", "untagged-hd"])
+def test_an_hd_clip_is_decoded_with_bt709_and_its_colours_survive_a_round_trip(tmp_path: Path, tags):
+    """A saturated red (YUV 100/90/200): decoded with BT.709 whether tagged or not (FFmpeg's own default, BT.601,
+    gives 211/52/20 instead of 226/66/16), and written back with BT.709 and tagged so: the output's YUV is the
+    source's within one level (before: 109/82/202, 14 levels more red shown by every player)."""
+    source = yuv_clip(tmp_path / "red.mkv", flat_planes(720, 1280, 100, 90, 200), "yuv420p", tags)
+    rgb = next(read_video_frames(source))[8, 8]
+    assert np.abs(rgb - bt709_rgb(100, 90, 200).clip(0, 1)).max() < 1.5 / 255
+    target = tmp_path / "out.mp4"
+    assert transcode(source, target, None, codec="h264", quality=0) == 2
+    frame, stream = first_frame(target)
+    context = stream.codec_context
+    assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+    yuv = frame.to_ndarray(format="yuv444p")[:, 8, 8].astype(int)
+    assert np.abs(yuv - [100, 90, 200]).max() <= 1, yuv
+
+
+def test_an_sd_clip_keeps_bt601_and_is_tagged_with_it(tmp_path: Path):
+    source = yuv_clip(tmp_path / "sd.mkv", flat_planes(480, 640, 100, 90, 200), "yuv420p", None)
+    target = tmp_path / "out.mp4"
+    transcode(source, target, None, codec="h264", quality=0)
+    frame, stream = first_frame(target)
+    assert (stream.codec_context.colorspace, stream.codec_context.color_primaries) == (SPACE_SMPTE170M, 6)
+    assert np.abs(frame.to_ndarray(format="yuv444p")[:, 8, 8].astype(int) - [100, 90, 200]).max() <= 1
+
+
+@pytest.mark.parametrize("pix_fmt, scale", [("yuv420p", 1), ("yuv420p10le", 4)])
+def test_shadow_levels_are_decoded_without_the_truncation_bias(tmp_path: Path, pix_fmt: str, scale: int):
+    """A luma ramp just above black (Y 16..40, chroma neutral) decodes to (Y - 16) / 219 within 0.5 % (FFmpeg's
+    16-bit white is 65,283, not 65,535) and 0.01 of an 8-bit level: its 8-bit RGB output truncates (half a level dark
+    on average, Y 17 -> 0 with its accurate rounding), which an eightfold brightening makes four levels."""
+    dtype = np.uint16 if scale > 1 else np.uint8
+    levels = np.minimum(np.arange(16, 80), 40)  # 64 columns (whole lines of the frame's planes), the last at 40
+    luma = np.repeat(levels[None, :].astype(dtype) * scale, 4, 0)
+    planes = (luma, np.full((2, 32), 128 * scale, dtype), np.full((2, 32), 128 * scale, dtype))
+    source = yuv_clip(tmp_path / "ramp.mkv", planes, pix_fmt, (1, 1, 1, 1))
+    decoded = next(read_video_frames(source))[1, :25]  # (25, 3)
+    expected = (np.arange(16, 41) - 16) / 219
+    assert np.all(np.abs(decoded - expected[:, None]) <= 0.005 * expected[:, None] + 0.01 / 255)
+
+
+def hlg_signal(scene: np.ndarray) -> np.ndarray:
+    """BT.2100 HLG OETF: scene light in [0, 1] -> signal in [0, 1]."""
+    a, b, c = 0.17883277, 0.28466892, 0.55991073
+    scene = np.asarray(scene, np.float64)
+    return np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
+
+
+def pq_signal(nits: np.ndarray) -> np.ndarray:
+    """SMPTE ST 2084 inverse EOTF: display cd/m2 -> signal in [0, 1]."""
+    m1, m2, c1, c2, c3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875
+    y = (np.asarray(nits, np.float64) / 10000) ** m1
+    return ((c1 + c2 * y) / (1 + c3 * y)) ** m2
+
+
+def sixteen_bits(signal: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(signal) * 65535).astype(np.uint16)
+
+
+def test_hdr_greys_map_to_their_sdr_levels():
+    """Greys at known display light: 1 cd/m2 is SDR 1/203 (2.4-power coded: 0.1093), the same through PQ and through
+    HLG's reference display (whose OOTF makes scene light E display light 1000 E^1.2); HDR reference white (203 cd/m2:
+    HLG 75 %) rolls off to 0.875 (0.946 coded), the 1,000 cd/m2 peak to 0.986 - near white, its detail not clipped."""
+    one_nit_scene = (1 / 1000) ** (1 / 1.2)
+    hlg = sixteen_bits(hlg_signal([one_nit_scene, 0.2650, 1.0]))[:, None].repeat(3, 1)[None]
+    pq = sixteen_bits(pq_signal([1.0, 203.0, 1000.0]))[:, None].repeat(3, 1)[None]
+    for pixels, transfer in ((hlg, TRANSFER_HLG), (pq, TRANSFER_PQ)):
+        sdr = hdr_to_sdr(pixels, VideoColour(BT2020, BT2020, transfer))[0, :, 0] / 65535
+        assert np.allclose(sdr, [(1 / 203) ** (1 / 2.4), 0.875 ** (1 / 2.4), 0.9859 ** (1 / 2.4)], atol=2e-3), sdr
+    with pytest.raises(ValueError, match="transfer 1 is not HDR"):
+        hdr_to_sdr(hlg, VideoColour(1, 1, TRANSFER_BT709))
+
+
+def test_hdr_colours_inside_bt709_keep_their_hue_and_those_outside_are_clipped():
+    """A BT.709 colour written into BT.2020 comes back as itself (below the roll-off); BT.2020's pure green has no
+    BT.709 equivalent and comes out as 709's most saturated green (red and blue clipped to 0)."""
+    to_bt2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+    colour = np.array([0.30, 0.12, 0.05])  # SDR linear, 709 primaries: an orange street light
+    pq = sixteen_bits(pq_signal(to_bt2020 @ colour * 203))
+    green = sixteen_bits(pq_signal(np.array([0.0, 0.5, 0.0]) * 203))
+    sdr = hdr_to_sdr(np.stack([pq, green])[None], VideoColour(BT2020, BT2020, TRANSFER_PQ))[0] / 65535
+    assert np.allclose(sdr[0], colour ** (1 / 2.4), atol=3e-3), sdr[0]
+    assert sdr[1, 0] == 0 and sdr[1, 2] == 0 and sdr[1, 1] > 0.7
+
+
+def test_an_hlg_clip_becomes_a_tagged_sdr_bt709_video(tmp_path: Path):
+    """A 10-bit HLG BT.2020 clip (a dim grey at 1 cd/m2 on the reference display, neutral chroma): decoded to SDR
+    BT.709 at its level, written 8-bit, tagged BT.709 - a player shows the same grey."""
+    signal = hlg_signal((1 / 1000) ** (1 / 1.2))  # 0.0553: 1 cd/m2
+    y10 = round(64 + 876 * float(signal))
+    planes = flat_planes(64, 64, y10, 512, 512, np.uint16)
+    source = yuv_clip(tmp_path / "hlg.mkv", planes, "yuv420p10le", (BT2020, BT2020, TRANSFER_HLG, 1))
+    frame, _ = first_frame(source)
+    assert frame.color_trc == TRANSFER_HLG
+    expected = (1 / 203) ** (1 / 2.4)  # 0.109: 27.9 of 255
+    assert np.abs(decoded_pixels(frame)[8, 8] / 65535 - expected).max() < 0.01
+    target = tmp_path / "sdr.mp4"
+    assert transcode(source, target, None, codec="h264", quality=0) == 2
+    out, stream = first_frame(target)
+    context = stream.codec_context
+    assert (context.colorspace, context.color_primaries, context.color_trc) == (1, 1, 1)
+    shown = out.to_ndarray(format="rgb24", src_colorspace="itu709")[8, 8]
+    assert np.abs(shown / 255 - expected).max() < 1.5 / 255
+
+
+def test_the_cli_says_when_an_hdr_video_is_written_as_sdr(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from lowface.cli import main
+
+    planes = flat_planes(64, 64, 120, 512, 512, np.uint16)
+    source = yuv_clip(tmp_path / "night.mkv", planes, "yuv420p10le", (BT2020, BT2020, TRANSFER_PQ, 1))
+    result = CliRunner().invoke(main, ["enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma"])
+    assert result.exit_code == 0, result.output
+    assert f"{source}: HDR video (PQ): enhanced and written as SDR (BT.709)" in result.stderr
+    _, stream = first_frame(tmp_path / "out" / "night.mkv")
+    assert stream.codec_context.color_trc == TRANSFER_BT709
