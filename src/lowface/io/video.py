@@ -26,14 +26,12 @@ from typing import Any
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
 
 from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
-from lowface.io.video_colour import SWS_MATRIX, frame_colour, hdr_to_sdr
+from lowface.io.video_colour import decoded_pixels, encodable, frame_colour
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
-ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND  # swscale's rounded YUV -> RGB
 _END = object()
 
 
@@ -102,22 +100,6 @@ def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, 
             yield "packet", packet
 
 
-def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame's (H, W, 3) RGB pixels. YUV frames come as uint16 (full 16-bit scale), converted with the
-    matrix their tags name (untagged: BT.709 for HD, BT.601 for SD, as players do) in FFmpeg's accurate rounding:
-    its 8-bit RGB output truncates (every pixel half a level dark, Y 17 -> 0 with accurate rounding), the 16-bit one
-    is within 0.05 of an 8-bit level in the shadows that the network brightens, and it keeps the gradations of
-    10-bit sources (banding in dark gradients otherwise). RGB frames come at their own depth: uint8 for 8 bits,
-    uint16 for more. HDR (PQ, HLG) becomes SDR BT.709 (:mod:`.video_colour`)."""
-    colour = frame_colour(frame)
-    if frame.format.is_rgb:
-        deep = max(component.bits for component in frame.format.components) > 8
-        pixels = frame.to_ndarray(format="rgb48le" if deep else "rgb24")
-    else:
-        pixels = frame.to_ndarray(format="rgb48le", src_colorspace=colour.matrix, interpolation=ACCURATE)
-    return pixels if colour.hdr is None else hdr_to_sdr(pixels, colour)
-
-
 def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
     """Items with each decoded frame's RGB pixels (:func:`decoded_pixels`) beside it: (kind, (VideoFrame, pixels)).
     Runs in the reader thread (swscale releases the GIL)."""
@@ -125,17 +107,6 @@ def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
         if kind in ("frame", "warmup"):
             value = (value, decoded_pixels(value))
         yield kind, value
-
-
-def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
-    """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`.tag_stream`),
-    limited range; RGB streams (lossless segments) take it as it is."""
-    context = stream.codec_context
-    if stream.pix_fmt in ("rgb24", "gbrp"):
-        return frame
-    matrix = SWS_MATRIX[int(context.colorspace)]
-    return frame.reformat(format=stream.pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG",
-                          dst_color_trc=int(context.color_trc), dst_color_primaries=int(context.color_primaries))
 
 
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
