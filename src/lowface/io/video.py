@@ -2,7 +2,8 @@
 (variable frame rates kept, frame-accurate), audio, subtitle and data streams copied packet for packet, the
 display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
 
-Decoding, the network and encoding overlap: a reader thread demuxes, decodes and converts each frame to RGB, a
+Decoding, the network and encoding overlap: a reader thread demuxes, decodes, deinterlaces (:mod:`.video_fields`)
+and converts each frame to RGB (:mod:`.video_colour`), a
 writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs ``process`` on each
 frame (or prepares each frame in order and worker threads finish several at once, :class:`FrameStages`); bounded
 queues between them keep memory to a few frames whatever the length of the video. FFmpeg's codecs and PyTorch
@@ -29,6 +30,7 @@ import numpy as np
 
 from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
 from lowface.io.video_colour import decoded_pixels, encodable, frame_colour
+from lowface.io.video_fields import deinterlaced
 from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
@@ -184,7 +186,7 @@ def pipeline(
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    pixels = _with_pixels(items)
+    pixels = _with_pixels(deinterlaced(items))
     reader = threading.Thread(target=_reader, args=(pixels, decoded, stop), daemon=True)
     writer = threading.Thread(target=_writer, args=(output, stream, copies, time_base, encoded, failure), daemon=True)
     workers = ThreadPoolExecutor(stages.workers, "lowface-frame", stages.setup) if stages.workers > 1 else None
@@ -278,12 +280,12 @@ def transcode(
 
 
 def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation; sources
-    of more than 8 bits at their own precision)."""
+    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation;
+    interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`)."""
     with open_input(path) as container:
         if not container.streams.video:
             raise ImageReadError(path, "no video stream in the file")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
+        for _, frame in deinterlaced(("frame", frame) for frame in container.decode(stream)):
             yield as_float(decoded_pixels(frame))

@@ -32,12 +32,16 @@ def frame_times(path: str | Path) -> list[int]:
 
 
 def _frames_between(container, video, first: int, start: int, stop: int | None) -> Iterator[tuple[str, Any]]:
-    """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"."""
+    """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"; and an interlaced
+    source's frame at ``stop`` as "warmup", the deinterlacer's look-ahead for the segment's last frame
+    (:mod:`.video_fields`), so that it is deinterlaced as in the whole file."""
     container.seek(first, stream=video, backward=True, any_frame=False)
     for frame in container.decode(video):
         if frame.pts is None or frame.pts < first:
             continue
         if stop is not None and frame.pts >= stop:
+            if frame.interlaced_frame:
+                yield "warmup", frame
             return
         yield ("warmup" if frame.pts < start else "frame"), frame
 
