@@ -53,7 +53,7 @@ def streams(path: Path) -> dict:
             if container.streams.audio
             else []
         )
-        codecs = [s.codec_context.name for s in container.streams]
+        codecs = [s.codec_context.name if s.codec_context is not None else s.type for s in container.streams]
     return {"codecs": codecs, "pts": [f[0] for f in frames], "levels": [f[1] for f in frames],
             "rotation": {f[2] for f in frames}, "audio": audio}  # fmt: skip
 

@@ -259,6 +259,73 @@ def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Pat
         OutputOptions(encode_speed="slow")  # from the Python API: refused before any work
 
 
+def camera_mov(path: Path) -> Path:
+    """A MOV as cameras write them: H.264, AAC and a timecode track (01:02:03:04)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.metadata["timecode"] = "01:02:03:04"  # the MOV muxer writes it as a tmcd track
+        sound = out.add_stream("aac", rate=16000, layout="mono")
+        for index in range(5):
+            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        tone = np.zeros((1, 4096), np.float32)
+        for start in range(0, 4096, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 16000, start
+            for packet in sound.encode(chunk):
+                out.mux(packet)
+        for packet in sound.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_a_camera_mov_with_a_timecode_track_is_enhanced_with_its_timecode_kept(tmp_path: Path):
+    """The timecode track is a data stream, which the MOV muxer refuses as packets (the whole file failed, and the
+    probe's AttributeError stopped the batch): data streams are left out, said per file, and the timecode goes on as
+    metadata - a tmcd track again in MOV, a tag in Matroska; the audio is copied."""
+    import av
+
+    source = camera_mov(tmp_path / "camera.mov")
+    assert [s.type for s in av.open(str(source)).streams] == ["video", "audio", "data"]
+    for suffix in (".mov", ".mkv"):
+        result = run_cli("enhance", str(source), "-o", str(tmp_path / f"out{suffix}"), "-m", "gamma")
+        assert result.exit_code == 0, result.output
+        assert f"{source}: 1 data stream(s) not copied" in result.stderr
+        with av.open(str(tmp_path / f"out{suffix}")) as container:
+            tags = {key.lower(): value for key, value in container.streams.video[0].metadata.items()}
+            assert tags["timecode"] == "01:02:03:04"
+            assert [s.type for s in container.streams][:2] == ["video", "audio"]
+        copied, original = streams(tmp_path / f"out{suffix}")["audio"], streams(source)["audio"]
+        assert [data for _, data in copied] == [data for _, data in original]  # (Matroska shifts every stream's
+        # timestamps by the AAC priming, 64 ms, to start at 0)
+
+
+def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
+    """A bug in one file's path (here a probe that raises AttributeError) is reported for that file, named, and the
+    batch goes on."""
+    from lowface.inference import batch
+
+    def broken(path):
+        raise AttributeError("'NoneType' object has no attribute 'name'")
+
+    monkeypatch.setattr(batch, "probe_video", broken)
+    (tmp_path / "in").mkdir()
+    make_clip(tmp_path / "in" / "clip.mp4")
+    dark_png(tmp_path / "in" / "photo.png")
+    result = run_cli("enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-m", "gamma")
+    assert result.exit_code == 1
+    assert "1 enhanced, 1 failed" in result.stderr
+    assert f"{tmp_path / 'in' / 'clip.mp4'}: internal error (AttributeError: " in result.stderr
+    assert (tmp_path / "out" / "photo.png").exists()
+
+
 def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leaves_no_output(tmp_path: Path):
     """FrameStages: ``prepare`` sees the frames in order, ``finish`` runs on three worker threads and the even frames
     take longer, so they finish out of order; the file has every frame once, in order, at its own time, with the

@@ -44,7 +44,7 @@ from lowface.io import (
     read_image,
     tensor_to_image,
 )
-from lowface.io.video import FrameStages, probe_video, transcode
+from lowface.io.video import FrameStages, VideoInfo, probe_video, transcode
 
 
 @dataclass
@@ -148,6 +148,15 @@ class FrameEnhancer:
     def __call__(self, frame: Tensor) -> Tensor:
         """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""
         return self.finish(self.prepare(frame))
+
+
+def video_notices(info: VideoInfo) -> list[str]:
+    """What a user should know before a video is enhanced: an HDR source's SDR output, data streams left out."""
+    notices = [f"HDR video ({info.hdr}): enhanced and written as SDR (BT.709)"] if info.hdr else []
+    data = [name.split(":", 1)[1] for name in info.other_streams if name.startswith("data:")]
+    if data:
+        notices.append(f"{len(data)} data stream(s) not copied ({', '.join(data)}; a timecode is kept as metadata)")
+    return notices
 
 
 def frames_at_once(enhancer: Enhancer) -> int:
@@ -261,8 +270,8 @@ def run_batch(
                 continue
             if job.is_video:
                 remove_partial_files(job)
-                if (hdr := probe_video(job.source).hdr) is not None:
-                    say(f"{job.source}: HDR video ({hdr}): enhanced and written as SDR (BT.709)")
+                for notice in video_notices(probe_video(job.source)):
+                    say(f"{job.source}: {notice}")
                 frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
                 how, detail = "enhanced", f"{frames} frames"
             else:
@@ -273,8 +282,10 @@ def run_batch(
                     side = compare / (job.target.stem + ".jpg")
                 how = make_image_output(enhancer, job, record, options.quality, side)
                 detail = "copied unchanged (well exposed)" if how == "copied" else "enhanced"
-        except (ImageReadError, OSError, ValueError, RuntimeError) as exc:
-            message = str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"
+        except Exception as exc:  # reported for this file; the batch goes on
+            expected = isinstance(exc, (ImageReadError, OSError, ValueError, RuntimeError))
+            message = str(exc) if expected else f"internal error ({type(exc).__name__}: {exc}), please report it"
+            message = message if str(job.source) in message else f"{job.source}: {message}"
             report.failed.append((job.source, message))
             say(f"error: {message}")
             with contextlib.suppress(OSError):

@@ -1,6 +1,7 @@
 """Video files through FFmpeg (PyAV): every frame decoded, processed and encoded in order with its own timestamp
-(variable frame rates kept, frame-accurate), audio, subtitle and data streams copied packet for packet, the
-display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
+(variable frame rates kept, frame-accurate), audio and subtitle streams copied packet for packet (data streams left
+out, the timecode kept as metadata), the display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a
+quality setting.
 
 Decoding, the network and encoding overlap: a reader thread demuxes, decodes, deinterlaces (:mod:`.video_fields`)
 and converts each frame to RGB (:mod:`.video_colour`), a
@@ -31,7 +32,7 @@ import numpy as np
 from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
 from lowface.io.video_colour import decoded_pixels, encodable, frame_colour
 from lowface.io.video_fields import deinterlaced
-from lowface.io.video_output import AudioRecode, commit, copied_stream, create_output, encoder_for, video_stream
+from lowface.io.video_output import AudioRecode, commit, copied_streams, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
 _END = object()
@@ -75,9 +76,14 @@ def probe_video(path: str | Path) -> VideoInfo:
         except av.error.FFmpegError as exc:
             raise ImageReadError(path, f"cannot decode video ({exc})") from None
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        others = tuple(f"{s.type}:{s.codec_context.name}" for s in container.streams if s is not stream)
+        others = tuple(f"{s.type}:{_codec_name(s)}" for s in container.streams if s is not stream)
         return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
                          others, frame_colour(first).hdr)  # fmt: skip
+
+
+def _codec_name(stream) -> str:
+    """A stream's codec name; data streams (a camera's timecode track) have no codec context."""
+    return stream.codec_context.name if stream.codec_context is not None else stream.name or "unknown"
 
 
 def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
@@ -92,13 +98,14 @@ def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
         out.put(("error", exc))
 
 
-def _demuxed(container, video, copy_others: bool = True) -> Iterator[tuple[str, Any]]:
-    """A file in order: decoded video frames as ("frame", frame), other packets as ("packet", packet)."""
-    for packet in container.demux():
+def _demuxed(container, video, others: list) -> Iterator[tuple[str, Any]]:
+    """A file in order: decoded video frames as ("frame", frame), the packets of the streams ``others`` as
+    ("packet", packet)."""
+    for packet in container.demux([video, *others]):
         if packet.stream is video:
             for frame in packet.decode():
                 yield "frame", frame
-        elif copy_others and packet.dts is not None:  # the demuxer's final empty packets carry nothing
+        elif packet.dts is not None:  # the demuxer's final empty packets carry nothing
             yield "packet", packet
 
 
@@ -270,9 +277,9 @@ def transcode(
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         stream = video_stream(output, video, encoder, quality, rotation, speed)
-        copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
-                  if other is not video}  # fmt: skip
-        written = pipeline(_demuxed(container, video), output, stream, copies, video.time_base, process, frames)
+        copies = copied_streams(output, container, video, source, target)
+        items = _demuxed(container, video, [container.streams[index] for index in copies])
+        written = pipeline(items, output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")
     commit(partial, target, before_commit)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -98,6 +99,8 @@ def video_stream(output, video, encoder: str, quality: int, rotation: int, speed
         stream.codec_context.qscale = quality
     if rotation:
         stream.set_display_rotation(float(rotation))
+    if (start := timecode(video)) is not None:
+        stream.metadata["timecode"] = start  # MOV / MP4: a timecode track; Matroska: a tag
     return stream
 
 
@@ -117,6 +120,24 @@ class AudioRecode:
             frame.pts = None  # the encoder counts samples; the audio starts where the source's did
             packets += self.output.encode(frame)
         return packets
+
+
+COPIED_TYPES = ("audio", "subtitle", "video")  # data streams are not: see copied_streams
+
+
+def copied_streams(output, container, video, source: str | Path, target: Path) -> dict[int, Any]:
+    """The output streams that the source's streams other than ``video`` are copied to, by source stream index: audio,
+    subtitles, other video streams (:func:`copied_stream`). Data streams - a camera's timecode track, a phone's
+    metadata tracks ('mebx'), telemetry - are not: MP4 and MOV refuse most of them as packets, which failed the whole
+    file; the timecode goes on as the video stream's metadata (:func:`video_stream`)."""
+    return {other.index: copied_stream(output, other, source, target) for other in container.streams
+            if other is not video and other.type in COPIED_TYPES}  # fmt: skip
+
+
+def timecode(video) -> str | None:
+    """The source's start timecode ("01:02:03:04"), from the video stream or a timecode track, or None."""
+    found = [video.metadata.get("timecode")] + [s.metadata.get("timecode") for s in video.container.streams.data]
+    return next((value for value in found if value), None)
 
 
 def copied_stream(output, other, source: str | Path, target: Path):

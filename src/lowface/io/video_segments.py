@@ -14,7 +14,7 @@ import numpy as np
 
 from lowface.io import ImageReadError
 from lowface.io.video import open_input, pipeline, probe_video
-from lowface.io.video_output import commit, copied_stream, create_output, encoder_for, video_stream
+from lowface.io.video_output import commit, copied_streams, create_output, encoder_for, video_stream
 
 SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
 
@@ -89,8 +89,10 @@ def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction)
         raise ValueError(f"the segments hold {index} frames, the source {len(times)}: a segment is incomplete")
 
 
-def _other_packets(container, video) -> Iterator[tuple[float, str, Any]]:
-    for packet in container.demux([s for s in container.streams if s is not video]):
+def _other_packets(container, others: list) -> Iterator[tuple[float, str, Any]]:
+    if not others:  # (demux() of no stream demuxes them all)
+        return
+    for packet in container.demux(others):
         if packet.dts is not None:
             yield float(packet.dts * packet.time_base), "packet", packet
 
@@ -114,10 +116,10 @@ def join_segments(
     with open_input(source) as container, create_output(partial, target) as output:
         video = container.streams.video[0]
         stream = video_stream(output, video, encoder, quality, rotation, speed)
-        copies = {other.index: copied_stream(output, other, source, target) for other in container.streams
-                  if other is not video}  # fmt: skip
+        copies = copied_streams(output, container, video, source, target)
         frames = _segment_frames(segments, frame_times(source), video.time_base)
-        merged = heapq.merge(frames, _other_packets(container, video), key=lambda item: item[0])
+        others = _other_packets(container, [container.streams[index] for index in copies])
+        merged = heapq.merge(frames, others, key=lambda item: item[0])
         items = ((kind, value) for _, kind, value in merged)
         written = pipeline(items, output, stream, copies, video.time_base, None, None)
     commit(partial, target, before_commit)
