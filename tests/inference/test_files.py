@@ -307,6 +307,52 @@ def test_a_camera_mov_with_a_timecode_track_is_enhanced_with_its_timecode_kept(t
         # timestamps by the AAC priming, 64 ms, to start at 0)
 
 
+def test_videos_in_containers_that_are_read_not_written_come_out_as_mp4(tmp_path: Path):
+    """A camcorder's MPEG-TS (.mts, H.264 + AC-3), an MPEG-2 program stream (.mpg) and a CCTV recorder's raw H.264
+    stream (no container, no timestamps): each enhanced into an .mp4 with its frames, its duration at the stream's
+    rate and its audio; writing such a container is refused by name."""
+    import av
+
+    def write(path: Path, container_format: str, codec: str, audio: str | None) -> Path:
+        with av.open(str(path), "w", format=container_format) as out:
+            video = out.add_stream(codec, rate=25)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            sound = out.add_stream(audio, rate=48000, layout="mono") if audio else None
+            for index in range(12):
+                frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), "rgb24")
+                frame.pts = index
+                for packet in video.encode(frame):
+                    out.mux(packet)
+            for packet in video.encode(None):
+                out.mux(packet)
+            if sound is not None:
+                size = sound.codec_context.frame_size
+                for start in range(0, 8 * size, size):
+                    chunk = av.AudioFrame.from_ndarray(np.zeros((1, size), np.float32), format="fltp", layout="mono")
+                    chunk.sample_rate, chunk.pts = 48000, start
+                    for packet in sound.encode(chunk):
+                        out.mux(packet)
+                for packet in sound.encode(None):
+                    out.mux(packet)
+        return path
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder / "camcorder.mts", "mpegts", "libx264", "ac3")
+    write(folder / "archive.mpg", "mpeg", "mpeg2video", None)
+    write(folder / "dvr.h264", "h264", "libx264", None)
+    result = run_cli("enhance", str(folder), "-o", str(tmp_path / "out"), "-m", "gamma")
+    assert result.exit_code == 0 and "3 enhanced, 0 failed" in result.stderr, result.output
+    for name, audio in (("camcorder", ["ac3"]), ("archive", []), ("dvr", [])):
+        with av.open(str(tmp_path / "out" / f"{name}.mp4")) as container:
+            video = container.streams.video[0]
+            times = [frame.pts for frame in container.decode(video)]
+            assert [s.codec_context.name for s in container.streams.audio] == audio
+        assert len(times) == 12 and float((times[-1] - times[0]) * video.time_base) == pytest.approx(11 / 25, abs=1e-3)
+    refused = run_cli("enhance", str(folder / "dvr.h264"), "-o", str(tmp_path / "dvr.ts"), "-m", "gamma")
+    assert refused.exit_code != 0 and "cannot write .ts videos; use one of" in refused.output
+
+
 def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
     """A bug in one file's path (here a probe that raises AttributeError) is reported for that file, named, and the
     batch goes on."""

@@ -19,6 +19,7 @@ from lowface.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     WRITABLE_SUFFIXES,
+    WRITABLE_VIDEO_SUFFIXES,
     output_suffix,
 )
 from lowface.io.video_output import check_encode_speed, encoder_for
@@ -132,7 +133,7 @@ def _known() -> str:
 def _output_name(relative: Path, out_format: str | None, suffix: str) -> Path:
     source_suffix = relative.suffix.lower()
     if source_suffix in VIDEO_SUFFIXES:
-        new_suffix = relative.suffix
+        new_suffix = output_suffix(relative)
     elif out_format:
         new_suffix = out_format
     else:
@@ -157,6 +158,9 @@ def _check_single(source: Path, output: Path, out_format: str | None) -> None:
         raise ValueError(f"--format {out_format.lstrip('.')} contradicts -o {output}; give one of them")
     if not target_video and output.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ValueError(f"-o {output}: cannot write {output.suffix} images; use one of {sorted(WRITABLE_SUFFIXES)}")
+    if target_video and output.suffix.lower() not in WRITABLE_VIDEO_SUFFIXES:
+        raise ValueError(f"-o {output}: cannot write {output.suffix} videos; use one of "
+                         f"{sorted(WRITABLE_VIDEO_SUFFIXES)}")  # fmt: skip
 
 
 def _check_targets(jobs: list[Job], output: Path, single_file: bool) -> None:

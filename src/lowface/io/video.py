@@ -190,6 +190,8 @@ def pipeline(
         stages = process
     else:  # a plain ``process`` sees float32 RGB in [0, 1]
         stages = FrameStages(_unchanged if process is None else lambda rgb: process(as_float(rgb)), _unchanged)
+    # frames without a timestamp (a raw H.264 / HEVC stream) are placed at the stream's frame rate
+    untimed_step = max(1, round(1 / ((stream.codec_context.framerate or Fraction(25)) * time_base)))
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -211,7 +213,7 @@ def pipeline(
                 rgb = result.result() if isinstance(result, Future) else result
                 if kind == "warmup":
                     continue
-                value = (value.pts if value.pts is not None else written, rgb)
+                value = (value.pts if value.pts is not None else written * untimed_step, rgb)
                 written += 1
             _put(encoded, (kind, value), failure)
 
