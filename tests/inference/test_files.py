@@ -353,6 +353,32 @@ def test_videos_in_containers_that_are_read_not_written_come_out_as_mp4(tmp_path
     assert refused.exit_code != 0 and "cannot write .ts videos; use one of" in refused.output
 
 
+def test_an_anamorphic_video_keeps_its_display_shape(tmp_path: Path):
+    """HDV / DV / DVD store wide pictures in narrower frames with non-square pixels: 144x108 at 4:3 pixels shows
+    16:9. The output keeps the pixel shape (it was written square: the picture squeezed to 4:3)."""
+    from fractions import Fraction
+
+    import av
+
+    source = tmp_path / "hdv.mp4"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 144, 108, "yuv420p"
+        video.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((108, 144, 3), np.uint8), format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    for suffix in (".mp4", ".mkv"):
+        assert run_cli("enhance", str(source), "-o", str(tmp_path / f"out{suffix}"), "-m", "gamma").exit_code == 0
+        with av.open(str(tmp_path / f"out{suffix}")) as container:
+            stream = container.streams.video[0]
+            assert (stream.sample_aspect_ratio, stream.display_aspect_ratio) == (Fraction(4, 3), Fraction(16, 9))
+
+
 def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
     """A bug in one file's path (here a probe that raises AttributeError) is reported for that file, named, and the
     batch goes on."""

@@ -81,12 +81,14 @@ class create_output:
 
 
 def video_stream(output, video, encoder: str, quality: int, rotation: int, speed: str = "balanced"):
-    """The output video stream: the input's size, time base (timestamps kept as they are), rotation and colour
-    (:func:`lowface.io.video_colour.output_colour`: an HDR source's output is SDR BT.709), encoded at CRF ``quality``
-    and ``speed`` (:data:`ENCODE_SPEEDS`)."""
+    """The output video stream: the input's size and pixel shape, time base (timestamps kept as they are), rotation
+    and colour (:func:`lowface.io.video_colour.output_colour`: an HDR source's output is SDR BT.709), encoded at CRF
+    ``quality`` and ``speed`` (:data:`ENCODE_SPEEDS`)."""
     context = video.codec_context
     stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
     stream.width, stream.height = context.width, context.height
+    if context.sample_aspect_ratio:  # anamorphic sources (HDV 1440x1080, DV, DVD) keep their display shape
+        stream.codec_context.sample_aspect_ratio = context.sample_aspect_ratio
     odd = context.width % 2 or context.height % 2  # 4:2:0 needs even sides; 4:4:4 keeps every pixel
     stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
     stream.time_base = video.time_base
