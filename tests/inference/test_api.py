@@ -114,6 +114,20 @@ def test_paths_are_accepted_and_output_is_written_like_the_cli(tmp_path):
         lowface.enhance(dark, model="gamma", output=tmp_path / "x.png")
 
 
+def test_a_video_path_is_enhanced_into_the_output_video(tmp_path):
+    from samples import make_clip, streams
+
+    source = make_clip(tmp_path / "clip.mp4", frames=6)
+    written = lowface.enhance(source, model="gamma", output=tmp_path / "out" / "clip.mkv")
+    before, after = streams(source), streams(written)
+    assert written == tmp_path / "out" / "clip.mkv" and len(after["pts"]) == 6 and after["audio"]
+    assert min(after["levels"]) > max(before["levels"])  # brightened
+    with pytest.raises(TypeError, match=r"clip\.mp4 is a video: give output="):
+        lowface.enhance(source, model="gamma")
+    with pytest.raises(ValueError, match=r"cannot write \.ts videos"):
+        lowface.enhance(source, model="gamma", output=tmp_path / "clip.ts")
+
+
 def test_the_gate_is_on_by_default_everywhere_and_strength_scales_the_change():
     bright = smooth_test_image() * 0.9 + 0.05  # well exposed: the gate leaves it alone
     x = torch.from_numpy(bright).permute(2, 0, 1)[None]

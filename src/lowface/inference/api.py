@@ -1,4 +1,5 @@
-"""The one-call front door: ``enhance(image)`` with a named model, cached between calls."""
+"""The one-call front door: ``enhance(image)`` with a named model, cached between calls; files and videos with
+``output=``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lowface.inference.batch import enhance_image_file
+from lowface.inference.batch import enhance_image_file, enhance_video_file
 from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
 from lowface.inference.jobs import Job
+from lowface.io import VIDEO_SUFFIXES, WRITABLE_VIDEO_SUFFIXES
 
 
 @lru_cache(maxsize=4)
@@ -28,12 +30,20 @@ def enhance(
 
     ``image``: a PIL image, NumPy array (``bgr=True`` for OpenCV), tensor, ImageData or a path (-> ImageData).
     With ``output`` the result is written there the way ``lowface enhance`` writes it (atomically, EXIF and ICC
-    kept, an image the gate leaves alone copied byte for byte) and the output path is returned; ``image`` must
-    then be a path. With ``gate`` (default, as everywhere) a well-exposed image comes back unchanged."""
+    kept, an image the gate leaves alone copied byte for byte; a video with its audio, timestamps and colour) and the
+    output path is returned; ``image`` must then be a path. With ``gate`` (default, as everywhere) a well-exposed
+    image comes back unchanged."""
+    video = isinstance(image, str | Path) and Path(image).suffix.lower() in VIDEO_SUFFIXES
+    if video and output is None:
+        raise TypeError(f"{image} is a video: give output= (a video file to write)")
+    if video and Path(output).suffix.lower() not in WRITABLE_VIDEO_SUFFIXES:
+        raise ValueError(f"output={output}: cannot write {Path(output).suffix} videos; use one of "
+                         f"{sorted(WRITABLE_VIDEO_SUFFIXES)}")  # fmt: skip
     enhancer = _cached_enhancer(model, device, gate)
     if output is None:
         return enhancer.enhance(image, bgr=bgr)
     if not isinstance(image, str | Path):
         raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
-    enhance_image_file(enhancer, Job(Path(image), Path(output)))
+    job = Job(Path(image), Path(output))
+    enhance_video_file(enhancer, job, show_progress=False) if video else enhance_image_file(enhancer, job)
     return Path(output)
