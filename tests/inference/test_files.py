@@ -435,6 +435,77 @@ def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leav
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]  # no partial file either
 
 
+def test_an_encoder_that_fails_when_flushed_fails_the_video_instead_of_hanging(tmp_path: Path):
+    """The writer thread failed after the end marker had arrived (the encoder's flush) and then waited for another
+    one: the CLI hung for ever (a stream whose frame size changed midway did that)."""
+    import threading
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    import av
+
+    from lowface.io.video import pipeline
+
+    class FlushFails:
+        pix_fmt, codec_context = "rgb24", SimpleNamespace(framerate=Fraction(25))
+
+        def encode(self, frame):
+            if frame is None:
+                raise RuntimeError("the encoder's flush failed")
+            return []
+
+    source = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    with av.open(str(source)) as container:
+        items = [("frame", frame) for frame in container.decode(video=0)]
+    outcome = []
+
+    def run() -> None:
+        try:
+            pipeline(iter(items), SimpleNamespace(mux=lambda packet: None), FlushFails(), {}, Fraction(1, 1000), None,
+                     None)  # fmt: skip
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the pipeline hung"
+    assert [str(e) for e in outcome] == ["the encoder's flush failed"]
+
+
+def test_a_stream_whose_frame_size_changes_is_written_at_its_first_size(tmp_path: Path):
+    """A broadcast capture or stream recording can change resolution midway (two MPEG-TS pieces here, 64x48 then
+    96x64): every frame is written, at its own time, scaled to the first size as FFmpeg's tool does."""
+    import av
+
+    def piece(width: int, height: int, start: int) -> bytes:
+        path = tmp_path / f"{width}.ts"
+        with av.open(str(path), "w", format="mpegts") as out:
+            video = out.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+            for index in range(6):
+                image = (smooth_test_image(height, width, seed=index) * 50).astype(np.uint8)
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = start + index
+                for packet in video.encode(frame):
+                    out.mux(packet)
+            for packet in video.encode(None):
+                out.mux(packet)
+        return path.read_bytes()
+
+    source = tmp_path / "capture.ts"
+    source.write_bytes(piece(64, 48, 0) + piece(96, 64, 8))
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "gamma")
+    assert result.exit_code == 0, result.output
+    with av.open(str(source)) as container:
+        before = [(frame.pts, frame.width) for frame in container.decode(video=0)]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        after = [(frame.pts, frame.width, frame.height) for frame in container.decode(video=0)]
+    assert {width for _, width in before} == {64, 96}
+    assert [pts for pts, _ in before] == [pts for pts, _, _ in after]
+    assert {(width, height) for _, width, height in after} == {(64, 48)}
+
+
 def test_a_ten_bit_source_keeps_its_shadow_levels_through_the_brightening(tmp_path: Path):
     """A 10-bit source is decoded at 16 bits, not 8: a dark ramp of 64 ten-bit levels brightened eightfold keeps its
     levels apart (an 8-bit decode merges them four by four into 16: banding), and a frame left alone comes back as

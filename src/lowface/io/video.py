@@ -120,6 +120,7 @@ def _with_pixels(items: Iterator) -> Iterator[tuple[str, Any]]:
 
 def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoStream, copies: dict,
             time_base: Fraction, items: queue.Queue, failure: list) -> None:  # fmt: skip
+    item = None
     try:
         while (item := items.get()) is not _END:
             kind, value = item
@@ -144,8 +145,8 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
                     output.mux(packet)
     except BaseException as exc:
         failure.append(exc)
-        while items.get() is not _END:  # drain so the producer never blocks
-            pass
+        while item is not _END:  # drain so the producer never blocks (unless the end came before the failure: the
+            item = items.get()  # encoder's flush)
 
 
 def _put(items: queue.Queue, item, failure: list) -> None:

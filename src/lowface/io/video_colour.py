@@ -156,13 +156,16 @@ def hdr_to_sdr(pixels: np.ndarray, colour: VideoColour) -> np.ndarray:
 
 def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
     """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`tag_stream`),
-    limited range; RGB streams (lossless segments) take it as it is."""
+    limited range, and at the stream's size: a source whose frame size changes midway (a broadcast capture, a
+    stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. RGB streams (lossless
+    segments) take it as it is."""
     context = stream.codec_context
     if stream.pix_fmt in ("rgb24", "gbrp"):
         return frame
     matrix = SWS_MATRIX[int(context.colorspace)]
-    return frame.reformat(format=stream.pix_fmt, dst_colorspace=matrix, dst_color_range="MPEG",
-                          dst_color_trc=int(context.color_trc), dst_color_primaries=int(context.color_primaries))
+    return frame.reformat(width=stream.width, height=stream.height, format=stream.pix_fmt, dst_colorspace=matrix,
+                          dst_color_range="MPEG", dst_color_trc=int(context.color_trc),
+                          dst_color_primaries=int(context.color_primaries), interpolation="BICUBIC")  # fmt: skip
 
 
 def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
