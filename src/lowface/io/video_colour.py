@@ -158,10 +158,11 @@ def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
     """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`tag_stream`),
     limited range, and at the stream's size: a source whose frame size changes midway (a broadcast capture, a
     stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. RGB streams (lossless
-    segments) take it as it is."""
+    segments) take its RGB as it is."""
     context = stream.codec_context
     if stream.pix_fmt in ("rgb24", "gbrp"):
-        return frame
+        same_size = (frame.width, frame.height) == (stream.width, stream.height)
+        return frame if same_size else frame.reformat(width=stream.width, height=stream.height, interpolation="BICUBIC")
     matrix = SWS_MATRIX[int(context.colorspace)]
     return frame.reformat(width=stream.width, height=stream.height, format=stream.pix_fmt, dst_colorspace=matrix,
                           dst_color_range="MPEG", dst_color_trc=int(context.color_trc),
