@@ -447,7 +447,7 @@ def test_an_encoder_that_fails_when_flushed_fails_the_video_instead_of_hanging(t
     from lowface.io.video import pipeline
 
     class FlushFails:
-        pix_fmt, codec_context = "rgb24", SimpleNamespace(framerate=Fraction(25))
+        pix_fmt, width, height, codec_context = "rgb24", 64, 48, SimpleNamespace(framerate=Fraction(25))
 
         def encode(self, frame):
             if frame is None:
