@@ -15,21 +15,23 @@ from lowface.io.arrays import (
     to_batch,
     to_uint8,
 )
-from lowface.io.files import atomic_write_bytes
-from lowface.io.image import (
+from lowface.io.files import (
     IMAGE_SUFFIXES,
-    MAX_PIXELS,
-    MIN_SIDE,
     RAW_SUFFIXES,
     SIXTEEN_BIT_SUFFIXES,
     VIDEO_SUFFIXES,
     WRITABLE_SUFFIXES,
     WRITABLE_VIDEO_SUFFIXES,
+    atomic_write_bytes,
+    output_suffix,
+)
+from lowface.io.image import (
+    MAX_PIXELS,
+    MIN_SIDE,
     ImageData,
     ImageReadError,
     decode_image,
     encode_image,
-    output_suffix,
     read_image,
     write_image,
 )

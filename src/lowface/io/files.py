@@ -1,10 +1,24 @@
-"""Atomic file writes: readers never see a partial file, and a failed write leaves nothing behind."""
+"""Which files are images and videos (read, and written, and as what), and atomic file writes: readers never see a
+partial file, and a failed write leaves nothing behind."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif"})
+RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
+IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
+SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+RAW_OUTPUT_SUFFIX = ".tif"  # a developed RAW is written as 16-bit TIFF (no RAW writer exists)
+WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+# read, written as VIDEO_OUTPUT_SUFFIX: camcorders' AVCHD (.mts, .m2ts), broadcast and CCTV exports (.ts, .mpg, .wmv,
+# .asf), old phones (.3gp), the web's (.flv, .ogv), raw H.264 / HEVC streams from CCTV recorders
+READ_ONLY_VIDEO_SUFFIXES = frozenset({".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".vob", ".wmv", ".asf", ".3gp", ".flv",
+                                      ".ogv", ".h264", ".264", ".h265", ".265", ".hevc"})  # fmt: skip
+VIDEO_SUFFIXES = WRITABLE_VIDEO_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES
+VIDEO_OUTPUT_SUFFIX = ".mp4"
 
 
 def _current_umask() -> int:
@@ -32,3 +46,11 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def output_suffix(source: str | Path) -> str:
+    """The suffix an enhanced copy of ``source`` gets by default: its own, .tif for camera RAW, .mp4 for a video
+    container that is read but not written (.mts, .ts, .wmv, a raw H.264 stream, ...)."""
+    suffix = Path(source).suffix
+    written_as = RAW_OUTPUT_SUFFIX if suffix.lower() in RAW_SUFFIXES else VIDEO_OUTPUT_SUFFIX
+    return written_as if suffix.lower() in RAW_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES else suffix

@@ -22,20 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lowface.io.files import atomic_write_bytes
+from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
 
-WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif"})
-RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
-IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
-WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
-# read, written as VIDEO_OUTPUT_SUFFIX: camcorders' AVCHD (.mts, .m2ts), broadcast and CCTV exports (.ts, .mpg, .wmv,
-# .asf), old phones (.3gp), the web's (.flv, .ogv), raw H.264 / HEVC streams from CCTV recorders
-READ_ONLY_VIDEO_SUFFIXES = frozenset({".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".vob", ".wmv", ".asf", ".3gp", ".flv",
-                                      ".ogv", ".h264", ".264", ".h265", ".265", ".hevc"})  # fmt: skip
-VIDEO_SUFFIXES = WRITABLE_VIDEO_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES
-VIDEO_OUTPUT_SUFFIX = ".mp4"
-SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
-RAW_OUTPUT_SUFFIX = ".tif"  # a developed RAW is written as 16-bit TIFF (no RAW writer exists)
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
                ".heic": "HEIF", ".heif": "HEIF"}  # fmt: skip
 MIN_SIDE = 8
@@ -293,15 +281,6 @@ def _with_png_metadata(png: bytes, data: ImageData) -> bytes:
         chunks += _png_chunk(b"eXIf", data.exif.removeprefix(b"Exif\0\0"))
     end_of_header = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, payload, CRC
     return png[:end_of_header] + chunks + png[end_of_header:]
-
-
-def output_suffix(source: str | Path) -> str:
-    """The suffix an enhanced copy of ``source`` is written with by default: its own, .tif for camera RAW, .mp4 for a
-    video container that is read but not written (.mts, .ts, .wmv, a raw H.264 stream, ...)."""
-    suffix = Path(source).suffix
-    if suffix.lower() in RAW_SUFFIXES:
-        return RAW_OUTPUT_SUFFIX
-    return VIDEO_OUTPUT_SUFFIX if suffix.lower() in READ_ONLY_VIDEO_SUFFIXES else suffix
 
 
 def write_image(path: str | Path, data: ImageData, quality: int = 95) -> None:

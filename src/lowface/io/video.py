@@ -1,15 +1,14 @@
 """Video files through FFmpeg (PyAV): every frame decoded, processed and encoded in order with its own timestamp
-(variable frame rates kept, frame-accurate), audio and subtitle streams copied packet for packet (data streams left
-out, the timecode kept as metadata), the display rotation kept as metadata, H.264 / VP9 / AV1 / MPEG-4 with a
-quality setting.
+(variable frame rates kept, frame-accurate), audio and subtitles copied packet for packet (data streams left out,
+the timecode and display rotation kept as metadata), H.264 / VP9 / AV1 / MPEG-4 with a quality setting.
 
 Decoding, the network and encoding overlap: a reader thread demuxes, decodes, deinterlaces (:mod:`.video_fields`)
-and converts each frame to RGB (:mod:`.video_colour`), a
-writer thread converts the results back to 8 bits, encodes and muxes, the caller's thread runs ``process`` on each
-frame (or prepares each frame in order and worker threads finish several at once, :class:`FrameStages`); bounded
-queues between them keep memory to a few frames whatever the length of the video. FFmpeg's codecs and PyTorch
-release the GIL, so a long video takes about as long as its slowest stage. Writing the container (codecs,
-streams, atomic commit) is :mod:`.video_output`; a long video in parallel segments is :mod:`.video_segments`.
+and converts each frame to RGB (:mod:`.video_colour`), a writer thread converts the results back to 8 bits, encodes
+and muxes, the caller's thread runs ``process`` on each frame (or prepares each frame in order and worker threads
+finish several at once, :class:`FrameStages`); bounded queues between them keep memory to a few frames whatever
+the length of the video. FFmpeg's codecs and PyTorch release the GIL, so a long video takes about as long as its
+slowest stage. Writing the container (codecs, streams, atomic commit) is :mod:`.video_output`; a long video in
+parallel segments is :mod:`.video_segments`.
 """
 
 from __future__ import annotations
@@ -145,8 +144,8 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
                     output.mux(packet)
     except BaseException as exc:
         failure.append(exc)
-        while item is not _END:  # drain so the producer never blocks (unless the end came before the failure: the
-            item = items.get()  # encoder's flush)
+        while item is not _END:  # drain so the producer never blocks (the end may be in already: a failed flush)
+            item = items.get()
 
 
 def _put(items: queue.Queue, item, failure: list) -> None:
@@ -186,13 +185,13 @@ def pipeline(
     """Items -> reader thread -> ``process`` here (or :class:`FrameStages`: prepared here, finished on worker
     threads) -> writer thread. Items: ("frame", VideoFrame) is processed and written, ("warmup", VideoFrame) only
     processed (the stateful video filters settle; nothing is written), ("packet", Packet) copied to its stream in
-    ``copies``, in its place among the frames. Returns the number of frames written."""
+    ``copies``, in its place among the frames; frames without a timestamp (a raw H.264 stream) are placed at the
+    stream's frame rate. Returns the number of frames written."""
     if isinstance(process, FrameStages):
         stages = process
     else:  # a plain ``process`` sees float32 RGB in [0, 1]
         stages = FrameStages(_unchanged if process is None else lambda rgb: process(as_float(rgb)), _unchanged)
-    # frames without a timestamp (a raw H.264 / HEVC stream) are placed at the stream's frame rate
-    untimed_step = max(1, round(1 / ((stream.codec_context.framerate or Fraction(25)) * time_base)))
+    untimed_step = max(1, round(1 / ((stream.codec_context.framerate or Fraction(25)) * time_base)))  # raw H.264
     stop, failure = threading.Event(), []
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     encoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
