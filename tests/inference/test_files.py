@@ -379,6 +379,34 @@ def test_an_anamorphic_video_keeps_its_display_shape(tmp_path: Path):
             assert (stream.sample_aspect_ratio, stream.display_aspect_ratio) == (Fraction(4, 3), Fraction(16, 9))
 
 
+def test_the_video_is_its_largest_stream_that_is_not_cover_art(tmp_path: Path):
+    """A one-frame picture stored before the video (cover art, a thumbnail) was taken for the video: its one frame
+    was enhanced and the real video copied untouched. The largest video stream is enhanced now, the picture copied."""
+    import av
+
+    source = tmp_path / "with-cover.mkv"
+    with av.open(str(source), "w") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode(None)]:
+            out.mux(packet)
+        for index in range(5):
+            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), "rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mkv"), "-m", "gamma")
+    assert result.exit_code == 0 and "5 frames" in result.stderr, result.output
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        sizes = {s.index: (s.codec_context.name, s.codec_context.width) for s in container.streams.video}
+    assert sorted(sizes.values()) == [("h264", 64), ("mjpeg", 32)]  # the picture copied as it was
+
+
 def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
     """A bug in one file's path (here a probe that raises AttributeError) is reported for that file, named, and the
     batch goes on."""
@@ -512,7 +540,8 @@ def test_a_ten_bit_source_keeps_its_shadow_levels_through_the_brightening(tmp_pa
     the same 8-bit picture."""
     import av
 
-    from lowface.io.video import read_video_frames, transcode
+    from lowface.io.video import transcode
+    from lowface.io.video_input import read_video_frames
 
     ramp = np.repeat(np.repeat(np.arange(64, dtype=np.uint16)[None, :, None], 16, 0), 3, 2) * 64  # 0..63 of 1023
     source = tmp_path / "deep.mkv"

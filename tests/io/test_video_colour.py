@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from lowface.io.video import decoded_pixels, read_video_frames, transcode
+from lowface.io.video import decoded_pixels, transcode
 from lowface.io.video_colour import (
     PRIMARIES_BT709,
     SPACE_BT709,
@@ -21,6 +21,7 @@ from lowface.io.video_colour import (
     hdr_to_sdr,
     video_colour,
 )
+from lowface.io.video_input import read_video_frames
 
 BT2020 = 9  # AVColorSpace / AVColorPrimaries: BT.2020 (non-constant luminance)
 

@@ -10,7 +10,8 @@ import av
 import numpy as np
 
 from conftest import smooth_test_image
-from lowface.io.video import decoded_pixels, read_video_frames, transcode
+from lowface.io.video import decoded_pixels, transcode
+from lowface.io.video_input import read_video_frames
 from samples import make_clip, streams
 
 HEIGHT, WIDTH = 96, 128

@@ -44,7 +44,8 @@ from lowface.io import (
     read_image,
     tensor_to_image,
 )
-from lowface.io.video import FrameStages, VideoInfo, probe_video, transcode
+from lowface.io.video import FrameStages, transcode
+from lowface.io.video_input import VideoInfo, probe_video
 
 
 @dataclass

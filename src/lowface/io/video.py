@@ -28,61 +28,14 @@ from typing import Any
 import av
 import numpy as np
 
-from lowface.io import MIN_SIDE, ImageReadError, as_float, pixels_to_uint8
-from lowface.io.video_colour import decoded_pixels, encodable, frame_colour
+from lowface.io import ImageReadError, as_float, pixels_to_uint8
+from lowface.io.video_colour import decoded_pixels, encodable
 from lowface.io.video_fields import deinterlaced
+from lowface.io.video_input import main_video_stream, open_input, probe_video
 from lowface.io.video_output import AudioRecode, commit, copied_streams, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
 _END = object()
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file holds. size: (height, width) of the stored frames (before display rotation)."""
-
-    frames: int | None  # None when the container does not say
-    fps: float
-    size: tuple[int, int]
-    rotation: int  # degrees the player turns the frames (counter-clockwise), 0 for none
-    codec: str
-    other_streams: tuple[str, ...]  # "audio:aac", "subtitle:mov_text", ...
-    hdr: str | None = None  # "PQ" or "HLG" for an HDR source (enhanced and written as SDR BT.709), else None
-
-
-def open_input(path: str | Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise ImageReadError(path, f"cannot open video ({type(exc).__name__}: {exc})") from None
-
-
-def probe_video(path: str | Path) -> VideoInfo:
-    """Read a video's header and first frame; raises ImageReadError (naming the file) when it is not a video
-    FFmpeg can decode or its frames are smaller than 8x8."""
-    with open_input(path) as container:
-        if not container.streams.video:
-            raise ImageReadError(path, "no video stream in the file")
-        stream = container.streams.video[0]
-        height, width = stream.codec_context.height, stream.codec_context.width
-        if min(height, width) < MIN_SIDE:
-            raise ImageReadError(path, f"video frames are {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} needed")
-        try:
-            first = next(container.decode(stream))
-            rotation = round(first.rotation or 0)
-        except StopIteration:
-            raise ImageReadError(path, "the video stream holds no frame") from None
-        except av.error.FFmpegError as exc:
-            raise ImageReadError(path, f"cannot decode video ({exc})") from None
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        others = tuple(f"{s.type}:{_codec_name(s)}" for s in container.streams if s is not stream)
-        return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
-                         others, frame_colour(first).hdr)  # fmt: skip
-
-
-def _codec_name(stream) -> str:
-    """A stream's codec name; data streams (a camera's timecode track) have no codec context."""
-    return stream.codec_context.name if stream.codec_context is not None else stream.name or "unknown"
 
 
 def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
@@ -276,7 +229,7 @@ def transcode(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
     with open_input(source) as container, create_output(partial, target) as output:
-        video = container.streams.video[0]
+        video = main_video_stream(container, source)
         video.thread_type = "AUTO"
         stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = copied_streams(output, container, video, source, target)
@@ -286,15 +239,3 @@ def transcode(
             raise ImageReadError(source, "the video stream holds no frame")
     commit(partial, target, before_commit)
     return written
-
-
-def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation;
-    interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`)."""
-    with open_input(path) as container:
-        if not container.streams.video:
-            raise ImageReadError(path, "no video stream in the file")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for _, frame in deinterlaced(("frame", frame) for frame in container.decode(stream)):
-            yield as_float(decoded_pixels(frame))

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from lowface.io import ImageReadError
-from lowface.io.video import open_input, pipeline, probe_video
+from lowface.io.video import pipeline
+from lowface.io.video_input import main_video_stream, open_input, probe_video
 from lowface.io.video_output import commit, copied_streams, create_output, encoder_for, video_stream
 
 SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
@@ -23,9 +24,7 @@ def frame_times(path: str | Path) -> list[int]:
     """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
     packets without decoding; ImageReadError when a packet has none (such a file is not split)."""
     with open_input(path) as container:
-        if not container.streams.video:
-            raise ImageReadError(path, "no video stream in the file")
-        times = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+        times = [p.pts for p in container.demux(main_video_stream(container, path)) if p.size]
     if any(t is None for t in times):
         raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
     return sorted(times)
@@ -60,7 +59,7 @@ def encode_segment(
     target = Path(target)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{SEGMENT_SUFFIX}")
     with open_input(source) as container, create_output(partial, target) as output:
-        video = container.streams.video[0]
+        video = main_video_stream(container, source)
         video.thread_type = "AUTO"
         stream = output.add_stream("libx264rgb", rate=video.average_rate or video.guessed_rate or Fraction(25))
         stream.width, stream.height = video.codec_context.width, video.codec_context.height
@@ -114,7 +113,7 @@ def join_segments(
     rotation = probe_video(source).rotation
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{target.suffix}")
     with open_input(source) as container, create_output(partial, target) as output:
-        video = container.streams.video[0]
+        video = main_video_stream(container, source)
         stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = copied_streams(output, container, video, source, target)
         frames = _segment_frames(segments, frame_times(source), video.time_base)

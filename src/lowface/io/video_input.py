@@ -1,0 +1,83 @@
+"""Reading video files: which stream is the video (:func:`main_video_stream`), what a file holds
+(:func:`probe_video`), and its frames as RGB (:func:`read_video_frames`), deinterlaced (:mod:`.video_fields`) and
+converted as :func:`lowface.io.video_colour.decoded_pixels` does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from lowface.io import MIN_SIDE, ImageReadError, as_float
+from lowface.io.video_colour import decoded_pixels, frame_colour
+from lowface.io.video_fields import deinterlaced
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds. size: (height, width) of the stored frames (before display rotation)."""
+
+    frames: int | None  # None when the container does not say
+    fps: float
+    size: tuple[int, int]
+    rotation: int  # degrees the player turns the frames (counter-clockwise), 0 for none
+    codec: str
+    other_streams: tuple[str, ...]  # "audio:aac", "subtitle:mov_text", ...
+    hdr: str | None = None  # "PQ" or "HLG" for an HDR source (enhanced and written as SDR BT.709), else None
+
+
+def open_input(path: str | Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ImageReadError(path, f"cannot open video ({type(exc).__name__}: {exc})") from None
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's header and first frame; raises ImageReadError (naming the file) when it is not a video
+    FFmpeg can decode or its frames are smaller than 8x8."""
+    with open_input(path) as container:
+        stream = main_video_stream(container, path)
+        height, width = stream.codec_context.height, stream.codec_context.width
+        if min(height, width) < MIN_SIDE:
+            raise ImageReadError(path, f"video frames are {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} needed")
+        try:
+            first = next(container.decode(stream))
+            rotation = round(first.rotation or 0)
+        except StopIteration:
+            raise ImageReadError(path, "the video stream holds no frame") from None
+        except av.error.FFmpegError as exc:
+            raise ImageReadError(path, f"cannot decode video ({exc})") from None
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        others = tuple(f"{s.type}:{_codec_name(s)}" for s in container.streams if s is not stream)
+        return VideoInfo(stream.frames or None, float(rate), (height, width), rotation, stream.codec_context.name,
+                         others, frame_colour(first).hdr)  # fmt: skip
+
+
+def _codec_name(stream) -> str:
+    """A stream's codec name; data streams (a camera's timecode track) have no codec context."""
+    return stream.codec_context.name if stream.codec_context is not None else stream.name or "unknown"
+
+
+def main_video_stream(container: av.container.InputContainer, path: str | Path):
+    """The stream a video file is about: its largest video stream that is not an attached picture (cover art or a
+    thumbnail stored as a one-frame stream, which may come first), as FFmpeg's own tool picks it; ImageReadError
+    (naming the file) when there is none."""
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        raise ImageReadError(path, "no video stream in the file")
+    return max(streams, key=lambda s: (s.codec_context.width * s.codec_context.height, -s.index))
+
+
+def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation;
+    interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`)."""
+    with open_input(path) as container:
+        stream = main_video_stream(container, path)
+        stream.thread_type = "AUTO"
+        for _, frame in deinterlaced(("frame", frame) for frame in container.decode(stream)):
+            yield as_float(decoded_pixels(frame))
