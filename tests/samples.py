@@ -13,6 +13,40 @@ import numpy as np
 from conftest import smooth_test_image
 
 
+def mux_frames(out, stream, frames) -> None:
+    """Encode ``frames`` (av.VideoFrame or AudioFrame, in order) into ``stream`` of the container ``out``, then flush
+    the encoder."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
+def dark_frames(count: int, height: int = 48, width: int = 64) -> list:
+    """``count`` dark smooth RGB frames (a different scene each), pts 0, 1, 2, ..."""
+    frames = []
+    for index in range(count):
+        pixels = (smooth_test_image(height, width, seed=index) * 50).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(pixels, "rgb24")
+        frame.pts = index
+        frames.append(frame)
+    return frames
+
+
+def audio_frames(stream, seconds: float, hertz: float = 440.0) -> list:
+    """A tone of ``seconds`` for the mono audio ``stream``, in chunks of its encoder's frame size (1024 if it has
+    none), pts in samples."""
+    rate, size = stream.codec_context.sample_rate, stream.codec_context.frame_size or 1024
+    tone = np.sin(np.arange(int(rate * seconds)) * 2 * np.pi * hertz / rate).astype(np.float32)[None]
+    chunks = []
+    for start in range(0, tone.shape[1] - size + 1, size):
+        chunk = av.AudioFrame.from_ndarray(tone[:, start : start + size], format="fltp", layout="mono")
+        chunk.sample_rate, chunk.pts, chunk.time_base = rate, start, Fraction(1, rate)
+        chunks.append(chunk)
+    return chunks
+
+
 def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90) -> Path:
     """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation."""
     with av.open(str(path), "w") as out:
@@ -22,23 +56,13 @@ def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 
         video.set_display_rotation(float(rotation))
         sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
         pts = 0
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=i) * 50).astype(np.uint8), format="rgb24")
+        timed = dark_frames(frames)
+        for i, frame in enumerate(timed):
             frame.pts, frame.time_base = pts, Fraction(1, 1000)
             pts += 33 if i % 3 else 90  # variable frame rate
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+        mux_frames(out, video, timed)
         if sound is not None:
-            tone = np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000).astype(np.float32)[None]
-            for start in range(0, 16000, 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = 16000, start, Fraction(1, 16000)
-                for packet in sound.encode(chunk):
-                    out.mux(packet)
-            for packet in sound.encode(None):
-                out.mux(packet)
+            mux_frames(out, sound, audio_frames(sound, 1.0))
     return path
 
 

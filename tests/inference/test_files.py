@@ -19,7 +19,7 @@ from PIL import Image
 from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.io import ImageData, read_image, write_image
-from samples import make_clip, streams, write_dng
+from samples import audio_frames, dark_frames, make_clip, mux_frames, streams, write_dng
 
 
 def run_cli(*args: str, input: bytes | None = None):
@@ -268,21 +268,8 @@ def camera_mov(path: Path) -> Path:
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.metadata["timecode"] = "01:02:03:04"  # the MOV muxer writes it as a tmcd track
         sound = out.add_stream("aac", rate=16000, layout="mono")
-        for index in range(5):
-            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        tone = np.zeros((1, 4096), np.float32)
-        for start in range(0, 4096, 1024):
-            chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 16000, start
-            for packet in sound.encode(chunk):
-                out.mux(packet)
-        for packet in sound.encode(None):
-            out.mux(packet)
+        mux_frames(out, video, dark_frames(5))
+        mux_frames(out, sound, audio_frames(sound, 0.25))
     return path
 
 
@@ -317,23 +304,10 @@ def test_videos_in_containers_that_are_read_not_written_come_out_as_mp4(tmp_path
         with av.open(str(path), "w", format=container_format) as out:
             video = out.add_stream(codec, rate=25)
             video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-            sound = out.add_stream(audio, rate=48000, layout="mono") if audio else None
-            for index in range(12):
-                frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), "rgb24")
-                frame.pts = index
-                for packet in video.encode(frame):
-                    out.mux(packet)
-            for packet in video.encode(None):
-                out.mux(packet)
+            sound = out.add_stream(audio, rate=48000, layout="mono") if audio else None  # (every stream first)
+            mux_frames(out, video, dark_frames(12))
             if sound is not None:
-                size = sound.codec_context.frame_size
-                for start in range(0, 8 * size, size):
-                    chunk = av.AudioFrame.from_ndarray(np.zeros((1, size), np.float32), format="fltp", layout="mono")
-                    chunk.sample_rate, chunk.pts = 48000, start
-                    for packet in sound.encode(chunk):
-                        out.mux(packet)
-                for packet in sound.encode(None):
-                    out.mux(packet)
+                mux_frames(out, sound, audio_frames(sound, 0.2))
         return path
 
     folder = tmp_path / "in"
@@ -365,13 +339,7 @@ def test_an_anamorphic_video_keeps_its_display_shape(tmp_path: Path):
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 144, 108, "yuv420p"
         video.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(np.zeros((108, 144, 3), np.uint8), format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+        mux_frames(out, video, dark_frames(3, 108, 144))
     for suffix in (".mp4", ".mkv"):
         assert run_cli("enhance", str(source), "-o", str(tmp_path / f"out{suffix}"), "-m", "gamma").exit_code == 0
         with av.open(str(tmp_path / f"out{suffix}")) as container:
@@ -391,15 +359,8 @@ def test_the_video_is_its_largest_stream_that_is_not_cover_art(tmp_path: Path):
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
-        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode(None)]:
-            out.mux(packet)
-        for index in range(5):
-            frame = av.VideoFrame.from_ndarray((smooth_test_image(seed=index) * 50).astype(np.uint8), "rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+        mux_frames(out, cover, [picture.reformat(format="yuvj420p")])
+        mux_frames(out, video, dark_frames(5))
     result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mkv"), "-m", "gamma")
     assert result.exit_code == 0 and "5 frames" in result.stderr, result.output
     with av.open(str(tmp_path / "out.mkv")) as container:
@@ -511,14 +472,10 @@ def test_a_stream_whose_frame_size_changes_is_written_at_its_first_size(tmp_path
         with av.open(str(path), "w", format="mpegts") as out:
             video = out.add_stream("libx264", rate=25)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            for index in range(6):
-                image = (smooth_test_image(height, width, seed=index) * 50).astype(np.uint8)
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = start + index
-                for packet in video.encode(frame):
-                    out.mux(packet)
-            for packet in video.encode(None):
-                out.mux(packet)
+            frames = dark_frames(6, height, width)
+            for frame in frames:
+                frame.pts += start
+            mux_frames(out, video, frames)
         return path.read_bytes()
 
     source = tmp_path / "capture.ts"

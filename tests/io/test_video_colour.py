@@ -22,6 +22,7 @@ from lowface.io.video_colour import (
     video_colour,
 )
 from lowface.io.video_input import read_video_frames
+from samples import mux_frames
 
 BT2020 = 9  # AVColorSpace / AVColorPrimaries: BT.2020 (non-constant luminance)
 
@@ -37,6 +38,7 @@ def yuv_clip(path: Path, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pix_
         context = stream.codec_context
         if tags is not None:
             context.colorspace, context.color_primaries, context.color_trc, context.color_range = tags
+        copies = []
         for index in range(frames):
             frame = av.VideoFrame(width, height, pix_fmt)
             for plane, values in zip(frame.planes, planes, strict=True):
@@ -44,10 +46,8 @@ def yuv_clip(path: Path, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pix_
             if tags is not None:
                 frame.colorspace, frame.color_range = tags[0], tags[3]
             frame.pts = index
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+            copies.append(frame)
+        mux_frames(out, stream, copies)
     return path
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from conftest import smooth_test_image
 from lowface.io.video import decoded_pixels, transcode
 from lowface.io.video_input import read_video_frames
-from samples import make_clip, streams
+from samples import audio_frames, make_clip, mux_frames, streams
 
 HEIGHT, WIDTH = 96, 128
 
@@ -32,6 +32,7 @@ def interlaced_clip(path: Path, frames: int = 10) -> Path:
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.options = {"x264-params": "interlaced=1:tff=1", "crf": "4"}
         sound = out.add_stream("aac", rate=16000, layout="mono")
+        woven = []
         for index in range(frames):
             image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
             for field in (0, 1):
@@ -39,20 +40,10 @@ def interlaced_clip(path: Path, frames: int = 10) -> Path:
                 image[field::2] = ground[field::2, shift : shift + WIDTH, None]
                 left = (2 * index + field) * 8 % (WIDTH - 24)
                 image[field::2, left : left + 24] = 200
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        tone = np.sin(np.arange(6400) * 2 * np.pi * 440 / 16000).astype(np.float32)[None]
-        for start in range(0, 6400, 1024):
-            chunk = av.AudioFrame.from_ndarray(tone[:, start : start + 1024], format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts, chunk.time_base = 16000, start, Fraction(1, 16000)
-            for packet in sound.encode(chunk):
-                out.mux(packet)
-        for packet in sound.encode(None):
-            out.mux(packet)
+            woven.append(av.VideoFrame.from_ndarray(image, format="rgb24"))
+            woven[-1].pts, woven[-1].time_base = index, Fraction(1, 25)
+        mux_frames(out, video, woven)
+        mux_frames(out, sound, audio_frames(sound, 0.4))
     return path
 
 
