@@ -160,13 +160,13 @@ def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
     stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. RGB streams (lossless
     segments) take its RGB as it is."""
     context = stream.codec_context
+    same_size = (frame.width, frame.height) == (stream.width, stream.height)
+    resize = {} if same_size else {"width": stream.width, "height": stream.height, "interpolation": "BICUBIC"}
     if stream.pix_fmt in ("rgb24", "gbrp"):
-        same_size = (frame.width, frame.height) == (stream.width, stream.height)
-        return frame if same_size else frame.reformat(width=stream.width, height=stream.height, interpolation="BICUBIC")
-    matrix = SWS_MATRIX[int(context.colorspace)]
-    return frame.reformat(width=stream.width, height=stream.height, format=stream.pix_fmt, dst_colorspace=matrix,
+        return frame.reformat(**resize) if resize else frame
+    return frame.reformat(format=stream.pix_fmt, dst_colorspace=SWS_MATRIX[int(context.colorspace)],
                           dst_color_range="MPEG", dst_color_trc=int(context.color_trc),
-                          dst_color_primaries=int(context.color_primaries), interpolation="BICUBIC")  # fmt: skip
+                          dst_color_primaries=int(context.color_primaries), **resize)  # fmt: skip
 
 
 def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
@@ -178,7 +178,7 @@ def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
     uint16 for more. HDR (PQ, HLG) becomes SDR BT.709 (:func:`hdr_to_sdr`)."""
     colour = frame_colour(frame)
     if frame.format.is_rgb:
-        deep = max(component.bits for component in frame.format.components) > 8
+        deep = colour.hdr is not None or max(component.bits for component in frame.format.components) > 8
         pixels = frame.to_ndarray(format="rgb48le" if deep else "rgb24")
     else:
         pixels = frame.to_ndarray(format="rgb48le", src_colorspace=colour.matrix, interpolation=ACCURATE)
