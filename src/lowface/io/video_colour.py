@@ -145,9 +145,10 @@ def hdr_to_sdr(pixels: np.ndarray, colour: VideoColour) -> np.ndarray:
         light.mul_(scene_luma.pow_(0.2)).mul_(HLG_DISPLAY_NITS)
     light.div_(SDR_WHITE_NITS)
     brightest = light.amax(-1, keepdim=True).clamp_min_(1e-9)
-    over = ((brightest - ROLL_OFF_KNEE) / (1 - ROLL_OFF_KNEE)).clamp_min_(0.0)
-    rolled = ROLL_OFF_KNEE + (1 - ROLL_OFF_KNEE) * over / (1 + over)  # slope 1 at the knee, white at infinity
-    light.mul_(torch.where(brightest > ROLL_OFF_KNEE, rolled / brightest, 1.0))
+    if bool((brightest > ROLL_OFF_KNEE).any()):  # (a night scene often has no highlight at all)
+        over = ((brightest - ROLL_OFF_KNEE) / (1 - ROLL_OFF_KNEE)).clamp_min_(0.0)
+        rolled = ROLL_OFF_KNEE + (1 - ROLL_OFF_KNEE) * over / (1 + over)  # slope 1 at the knee, white at infinity
+        light.mul_(torch.where(brightest > ROLL_OFF_KNEE, rolled / brightest, 1.0))
     if to_bt709 is not None:
         light = light @ torch.tensor(to_bt709).T
     sdr = light.clamp_(0.0, 1.0).pow_(1 / 2.4)
