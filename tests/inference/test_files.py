@@ -387,6 +387,22 @@ def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
     assert (tmp_path / "out" / "photo.png").exists()
 
 
+def test_hevc_output_is_tagged_for_apple_players_and_keeps_frames_and_audio(tmp_path: Path):
+    """--codec hevc: x265 in MP4 with the 'hvc1' sample entry (Apple's players and browsers refuse FFmpeg's default
+    'hev1'), every frame at its time, the audio copied; WebM cannot hold it and says so before any work."""
+    import av
+
+    source = make_clip(tmp_path / "clip.mp4")
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "gamma", "--codec", "hevc")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert (container.streams.video[0].codec_context.name, container.streams.video[0].codec_tag) == ("hevc", "hvc1")
+    before, after = streams(source), streams(tmp_path / "out.mp4")
+    assert after["pts"] == before["pts"] and after["audio"] == before["audio"] and after["rotation"] == {90}
+    refused = run_cli("enhance", str(source), "-o", str(tmp_path / "out.webm"), "-m", "gamma", "--codec", "hevc")
+    assert refused.exit_code != 0 and "a .webm file cannot hold hevc" in refused.output
+
+
 def test_frames_finished_several_at_once_are_written_in_order_and_a_failure_leaves_no_output(tmp_path: Path):
     """FrameStages: ``prepare`` sees the frames in order, ``finish`` runs on three worker threads and the even frames
     take longer, so they finish out of order; the file has every frame once, in order, at its own time, with the

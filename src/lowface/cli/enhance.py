@@ -48,13 +48,14 @@ from lowface.cli.common import passive_openmp, user_errors
 )
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP/HEIC quality.")
 @click.option(
-    "--codec", type=click.Choice(["h264", "vp9", "av1", "mpeg4"]), help="Video codec (default: h264; vp9 in .webm)."
+    "--codec", type=click.Choice(["h264", "hevc", "vp9", "av1", "mpeg4"]),
+    help="Video codec (default: h264; vp9 in .webm; hevc: about a third of the size, about 3x the encoding time).",
 )
 @click.option(
     "--crf",
     type=click.IntRange(0, 63),
     default=None,
-    help="Video quality, lower is better (default: h264 18, vp9/av1 30).",
+    help="Video quality, lower is better (default: h264 18, hevc 22, vp9/av1 30).",
 )
 @click.option(
     "--encode-speed",
