@@ -141,8 +141,10 @@ def enhance(
     Inputs are never modified; outputs are written atomically, each with a record of what made it
     (.NAME.lowface.json), so a rerun skips outputs made the same way and redoes the rest; a well-exposed image
     that the gate leaves alone is copied byte for byte; a file that fails is reported and the batch goes on.
-    Videos keep their audio and subtitles, timestamps and rotation. `-` reads one image from stdin; `-o -` writes
-    one to stdout. Exit code 1 when anything failed or an existing file was not replaced.
+    Videos keep their audio and subtitles, timestamps, rotation and colours (interlaced video is deinterlaced, HDR
+    written as SDR; .mts, .ts, .wmv, raw .h264 and other containers that are not written come out as .mp4). `-`
+    reads one image from stdin; `-o -` writes one to stdout. Exit code 1 when anything failed or an existing file
+    was not replaced.
     """
     passive_openmp()  # before torch loads
     from lowface.inference.batch import run_batch
