@@ -66,6 +66,18 @@ def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 
     return path
 
 
+def camera_mov(path: Path) -> Path:
+    """A MOV as cameras write them: H.264, AAC and a timecode track (01:02:03:04)."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.metadata["timecode"] = "01:02:03:04"  # the MOV muxer writes it as a tmcd track
+        sound = out.add_stream("aac", rate=16000, layout="mono")
+        mux_frames(out, video, dark_frames(5))
+        mux_frames(out, sound, audio_frames(sound, 0.25))
+    return path
+
+
 def streams(path: Path) -> dict:
     """Per stream: codec name; video frame timestamps and mean level; audio packets' (pts, bytes)."""
     with av.open(str(path)) as container:

@@ -19,7 +19,7 @@ from PIL import Image
 from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.io import ImageData, read_image, write_image
-from samples import audio_frames, dark_frames, make_clip, mux_frames, streams, write_dng
+from samples import audio_frames, camera_mov, dark_frames, make_clip, mux_frames, streams, write_dng
 
 
 def run_cli(*args: str, input: bytes | None = None):
@@ -257,20 +257,6 @@ def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Pat
 
     with pytest.raises(ValueError, match="unknown encode speed 'slow'; use one of balanced, fast"):
         OutputOptions(encode_speed="slow")  # from the Python API: refused before any work
-
-
-def camera_mov(path: Path) -> Path:
-    """A MOV as cameras write them: H.264, AAC and a timecode track (01:02:03:04)."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.metadata["timecode"] = "01:02:03:04"  # the MOV muxer writes it as a tmcd track
-        sound = out.add_stream("aac", rate=16000, layout="mono")
-        mux_frames(out, video, dark_frames(5))
-        mux_frames(out, sound, audio_frames(sound, 0.25))
-    return path
 
 
 def test_a_camera_mov_with_a_timecode_track_is_enhanced_with_its_timecode_kept(tmp_path: Path):

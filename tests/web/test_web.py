@@ -215,18 +215,13 @@ def test_twenty_concurrent_jobs_complete_in_bounded_memory_and_leave_nothing(ser
     assert refused.value.code == 404
 
 
-def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp_path: Path):
-    import zipfile
-
-    base = server["base"]
-    first, second = tmp_path / "a.png", tmp_path / "b.png"
-    write_image(first, ImageData(smooth_test_image(120, 160) * 0.2))
-    write_image(second, ImageData(smooth_test_image(120, 160, seed=3) * 0.2))
+def run_job(base: str, files: list[Path], model: str = "gamma") -> tuple[str, dict]:
+    """Post ``files`` as one job through the API and wait for it: (job id, its final status)."""
     boundary = uuid.uuid4().hex
     body = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{p.name}"\r\n\r\n'.encode()
-        + p.read_bytes() + b"\r\n" for p in (first, second)
-    ) + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\ngamma\r\n--{boundary}--\r\n'.encode()
+        + p.read_bytes() + b"\r\n" for p in files
+    ) + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n--{boundary}--\r\n'.encode()
     request = urllib.request.Request(f"{base}/api/jobs", data=body,
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
     job_id = json.loads(urllib.request.urlopen(request).read())["id"]
@@ -237,6 +232,25 @@ def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp
             break
         time.sleep(0.3)
     assert status["status"] == "done", status
+    return job_id, status
+
+
+def test_a_camera_mov_is_enhanced_and_the_page_data_says_what_was_left_out(server, tmp_path: Path):
+    """The web app tells what the CLI tells: a timecode track is not copied (the timecode kept as metadata)."""
+    from samples import camera_mov
+
+    _, status = run_job(server["base"], [camera_mov(tmp_path / "camera.mov")])
+    assert status["results"][0]["notes"] == ["1 data stream(s) not copied (unknown; a timecode is kept as metadata)"]
+
+
+def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp_path: Path):
+    import zipfile
+
+    base = server["base"]
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    write_image(first, ImageData(smooth_test_image(120, 160) * 0.2))
+    write_image(second, ImageData(smooth_test_image(120, 160, seed=3) * 0.2))
+    job_id, status = run_job(base, [first, second])
     for name in ("facenet", "dlib"):
         scores = status["similarity"][name]
         assert "error" in scores or (-1 <= scores["before"] <= 1 and -1 <= scores["after"] <= 1), scores

@@ -86,9 +86,10 @@ class Worker:
     def _process(self, job: WebJob) -> None:
         import torch
 
-        from lowface.inference.batch import enhance_image_file, enhance_video_file
+        from lowface.inference.batch import enhance_image_file, enhance_video_file, video_notices
         from lowface.inference.jobs import Job, OutputOptions
         from lowface.io import image_to_tensor, read_image
+        from lowface.io.video_input import probe_video
 
         enhancer = self._enhancer(job.model, job.strength)
         for number, (source, name) in enumerate(zip(job.inputs, job.names, strict=True)):
@@ -98,6 +99,7 @@ class Worker:
             entry: dict[str, Any] = {"name": name, "number": number, "video": source.suffix in VIDEO_SUFFIXES}
             try:
                 if entry["video"]:
+                    entry["notes"] = video_notices(probe_video(source))  # HDR written as SDR, data streams left out
                     enhance_video_file(enhancer, Job(source, target), OutputOptions(), show_progress=False)
                 else:
                     entry["made"] = enhance_image_file(enhancer, Job(source, target))

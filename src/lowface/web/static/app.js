@@ -81,6 +81,12 @@ function show(job) {
     const routes = Object.entries(entry.routes || {}).map(([k, v]) => `${k}`).join(", ");
     title.textContent = `${entry.name}` + (entry.made === "copied" ? " - well exposed, returned unchanged" : "") + (routes ? ` (${routes})` : "");
     block.append(title);
+    if (entry.notes && entry.notes.length) {
+      const notes = document.createElement("p");
+      notes.className = "notes";
+      notes.textContent = entry.notes.join("; ");
+      block.append(notes);
+    }
     if (!entry.video) block.append(compare(base, entry));
     else {
       const player = document.createElement("video");
