@@ -311,6 +311,10 @@ def test_videos_in_containers_that_are_read_not_written_come_out_as_mp4(tmp_path
         assert len(times) == 12 and float((times[-1] - times[0]) * video.time_base) == pytest.approx(11 / 25, abs=1e-3)
     refused = run_cli("enhance", str(folder / "dvr.h264"), "-o", str(tmp_path / "dvr.ts"), "-m", "gamma")
     assert refused.exit_code != 0 and "cannot write .ts videos; use one of" in refused.output
+    from lowface.io.files import WRITABLE_VIDEO_SUFFIXES
+    from lowface.io.video_output import CONTAINERS
+
+    assert set(CONTAINERS) == WRITABLE_VIDEO_SUFFIXES  # the suffix list (no FFmpeg import) and the writer agree
 
 
 def test_an_anamorphic_video_keeps_its_display_shape(tmp_path: Path):

@@ -10,7 +10,8 @@ from typing import Any
 from lowface.inference.batch import enhance_image_file, enhance_video_file
 from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
 from lowface.inference.jobs import Job
-from lowface.io import VIDEO_SUFFIXES, WRITABLE_VIDEO_SUFFIXES
+from lowface.io import VIDEO_SUFFIXES
+from lowface.io.video_output import encoder_for
 
 
 @lru_cache(maxsize=4)
@@ -36,9 +37,8 @@ def enhance(
     video = isinstance(image, str | Path) and Path(image).suffix.lower() in VIDEO_SUFFIXES
     if video and output is None:
         raise TypeError(f"{image} is a video: give output= (a video file to write)")
-    if video and Path(output).suffix.lower() not in WRITABLE_VIDEO_SUFFIXES:
-        raise ValueError(f"output={output}: cannot write {Path(output).suffix} videos; use one of "
-                         f"{sorted(WRITABLE_VIDEO_SUFFIXES)}")  # fmt: skip
+    if video:
+        encoder_for(Path(output).suffix)  # a container that is not written is refused before any work
     enhancer = _cached_enhancer(model, device, gate)
     if output is None:
         return enhancer.enhance(image, bgr=bgr)

@@ -19,7 +19,6 @@ from lowface.io import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     WRITABLE_SUFFIXES,
-    WRITABLE_VIDEO_SUFFIXES,
     output_suffix,
 )
 from lowface.io.video_output import check_encode_speed, encoder_for
@@ -158,9 +157,6 @@ def _check_single(source: Path, output: Path, out_format: str | None) -> None:
         raise ValueError(f"--format {out_format.lstrip('.')} contradicts -o {output}; give one of them")
     if not target_video and output.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ValueError(f"-o {output}: cannot write {output.suffix} images; use one of {sorted(WRITABLE_SUFFIXES)}")
-    if target_video and output.suffix.lower() not in WRITABLE_VIDEO_SUFFIXES:
-        raise ValueError(f"-o {output}: cannot write {output.suffix} videos; use one of "
-                         f"{sorted(WRITABLE_VIDEO_SUFFIXES)}")  # fmt: skip
 
 
 def _check_targets(jobs: list[Job], output: Path, single_file: bool) -> None:

@@ -21,7 +21,6 @@ from lowface.io.files import (
     SIXTEEN_BIT_SUFFIXES,
     VIDEO_SUFFIXES,
     WRITABLE_SUFFIXES,
-    WRITABLE_VIDEO_SUFFIXES,
     atomic_write_bytes,
     output_suffix,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "SIXTEEN_BIT_SUFFIXES",
     "VIDEO_SUFFIXES",
     "WRITABLE_SUFFIXES",
-    "WRITABLE_VIDEO_SUFFIXES",
     "ImageData",
     "ImageReadError",
     "Restore",

@@ -38,7 +38,7 @@ def encoder_for(suffix: str, codec: str | None = None, quality: int | None = Non
     container cannot hold the codec or this FFmpeg build lacks its encoder. Called before any work starts."""
     suffix = suffix.lower()
     if suffix not in CONTAINERS:
-        raise ValueError(f"unsupported video output {suffix!r}; use one of {sorted(CONTAINERS)}")
+        raise ValueError(f"cannot write {suffix} videos; use one of {sorted(CONTAINERS)}")
     default, allowed = CONTAINERS[suffix]
     codec = codec or default
     if codec not in VIDEO_CODECS:
