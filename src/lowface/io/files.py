@@ -52,5 +52,6 @@ def output_suffix(source: str | Path) -> str:
     """The suffix an enhanced copy of ``source`` gets by default: its own, .tif for camera RAW, .mp4 for a video
     container that is read but not written (.mts, .ts, .wmv, a raw H.264 stream, ...)."""
     suffix = Path(source).suffix
-    written_as = RAW_OUTPUT_SUFFIX if suffix.lower() in RAW_SUFFIXES else VIDEO_OUTPUT_SUFFIX
-    return written_as if suffix.lower() in RAW_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES else suffix
+    if suffix.lower() in RAW_SUFFIXES:
+        return RAW_OUTPUT_SUFFIX
+    return VIDEO_OUTPUT_SUFFIX if suffix.lower() in READ_ONLY_VIDEO_SUFFIXES else suffix
