@@ -211,3 +211,23 @@ def test_cli_enhance_with_the_default_model_reports_which_network_ran(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"lowface-auto: 1 with {AUTO_RESTORE} (images or video frames the exposure gate" in result.output
     assert (tmp_path / "out" / "noisy.png").is_file() and (tmp_path / "out" / "clean.png").is_file()
+
+
+def test_video_frames_are_measured_as_plain_inference_on_the_pipelines_own_thread(monkeypatch):
+    # grad mode is per thread and a new thread starts with it on: the pipeline's thread ran every measurement
+    # through its slower reference ops until prepare() entered inference mode itself
+    import threading
+
+    from lowface.filters import plain_inference
+    from lowface.inference import statistics
+    from lowface.inference.batch import FrameEnhancer
+
+    seen, measure = [], statistics.noise_sigma
+    monkeypatch.setattr(statistics, "noise_sigma", lambda x: seen.append(plain_inference()) or measure(x))
+    frame = _tensor(synthesize([public_face()[64:192, 96:224]], "x0.15-noise0.02", seed=0)[0][0])
+    video = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True))
+    prepared = []
+    thread = threading.Thread(target=lambda: prepared.append(video.prepare(frame)))
+    thread.start()
+    thread.join()
+    assert seen == [True] and prepared[0][2] is not None  # measured once, as plain inference; a network chosen
