@@ -13,7 +13,9 @@ benchmarks/wild_recognition.py):
   the network?
 - ``oracle-colour`` / ``oracle-luma``: the output's per-channel (or luma) mean and standard deviation set to the clean
   photo's: how much would a perfect global colour and tone give?
-- ``stretch``: a blind levels stretch of the output's luma (1st to 99.5th percentile).
+- ``stretch``: a blind levels stretch of the output's luma (1st to 99.5th percentile);
+- ``half``: halfway between the dark probe and the output (x + 0.5 (enhanced - x), as ``--strength 0.5`` gives):
+  is the network's change too strong for this darkening?
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def main() -> None:
             "oracle-colour": lambda out=out: [colour_transfer(o, c) for o, c in zip(out, probe_clean, strict=True)],
             "oracle-luma": lambda out=out: [luma_transfer(o, c) for o, c in zip(out, probe_clean, strict=True)],
             "stretch": lambda out=out: [stretch(o) for o in out],
+            "half": lambda out=out, dark=dark: [d + 0.5 * (o - d) for d, o in zip(dark, out, strict=True)],
         }
         for variant in variants:
             images[preset, variant] = made[variant]()

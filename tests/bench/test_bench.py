@@ -227,3 +227,17 @@ def test_count_macs_counts_the_tone_head_that_plain_inference_runs_as_matrix_pro
     toned = count_macs(RestoreNet(tone_width=16).eval(), height, width)
     plain = count_macs(RestoreNet().eval(), height, width)
     assert toned - plain == height * width * (4 * 16 + 16 * 16 + 16 * 3)
+
+
+def test_a_gated_method_runs_behind_the_exposure_gate_as_the_cli_does(tmp_path: Path):
+    from lowface.bench.methods import method_images
+    from lowface.data.public import public_face
+
+    bright = public_face()[64:192, 96:224].astype(np.float32)
+    dark = [bright, bright * 0.1]
+    alone, _, alone_tag = method_images("gamma", "faces", None, dark, 2, tmp_path, progress=False)
+    gated, _, gated_tag = method_images("gamma+gate", "faces", None, dark, 2, tmp_path, progress=False)
+    assert alone_tag != gated_tag  # cached apart
+    assert np.array_equal(gated[0], np.round(bright * 255).astype(np.uint8))  # well exposed: left as it was
+    assert np.abs(alone[0].astype(int) - gated[0]).max() > 20  # the network alone brightens it anyway
+    assert np.array_equal(gated[1], alone[1])  # dark: enhanced fully either way

@@ -70,6 +70,7 @@ def test_the_enhancer_runs_the_precision_it_was_given():
 def test_benchmark_method_names_carry_a_precision():
     assert split_precision("lowface-restore-real@float32") == ("lowface-restore-real", "float32")
     assert split_precision("lowface-auto") == ("lowface-auto", "auto")
+    assert split_precision("lowface-auto@float32+gate") == ("lowface-auto", "float32")  # +gate: see test_bench
     assert cpu_precision("gamma@bfloat16") == "bfloat16" and cpu_precision("gamma@float32") == "float32"
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         split_precision("lowface-auto@half")

@@ -2,9 +2,11 @@
 
 A method spec is ``name`` or ``label=name:weights.safetensors``; a name may end in ``@float32`` or ``@bfloat16`` to
 fix the precision of the restoring networks' convolutions (default: ``auto``, bfloat16 on CPUs that multiply it
-natively; :mod:`lowface.models.precision`). Enhanced images are cached per (method, dataset) as .npz under a cache
-folder, keyed by the spec, the precision it resolves to here, the image count and the weights' sha256, so an
-interrupted run resumes and every benchmark shares one cache.
+natively; :mod:`lowface.models.precision`), and then in ``+gate`` to run it behind the do-no-harm exposure gate as
+``lowface enhance`` and the Python API do by default (:mod:`lowface.inference.gate`; without it: the network alone).
+Enhanced images are cached per (method, dataset) as .npz under a cache folder, keyed by the spec, the precision it
+resolves to here, the image count and the weights' (and gate's) sha256, so an interrupted run resumes and every
+benchmark shares one cache.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm import tqdm
 
 from lowface.data.packing import packed
 from lowface.inference.catalogue import model_fingerprint, sha256_file
+from lowface.inference.gate import gate_fingerprint
 from lowface.io import atomic_write_bytes, to_uint8
 from lowface.models.precision import PRECISIONS, resolve_precision
 
@@ -31,9 +34,13 @@ if TYPE_CHECKING:
 BOUNDS = ("clean", "none")
 
 
+GATED = "+gate"
+
+
 def split_precision(name: str) -> tuple[str, str]:
-    """``"lowface-restore-real@float32"`` -> ``("lowface-restore-real", "float32")``; no suffix: ``"auto"``."""
-    model, _, precision = name.partition("@")
+    """``"lowface-restore-real@float32"`` -> ``("lowface-restore-real", "float32")``; no suffix: ``"auto"``. A
+    ``+gate`` suffix is left out (:func:`gated`)."""
+    model, _, precision = name.removesuffix(GATED).partition("@")
     if precision and precision not in PRECISIONS:
         raise ValueError(f"method {name!r}: unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     return model, precision or "auto"
@@ -44,13 +51,18 @@ def cpu_precision(name: str) -> str:
     return str(resolve_precision(split_precision(name)[1], torch.device("cpu"))).removeprefix("torch.")
 
 
+def gated(name: str) -> bool:
+    """Whether a method name asks for the exposure gate: ``"lowface-auto+gate"``."""
+    return name.endswith(GATED)
+
+
 def pretrained(name: str, weights: str | Path | None = None) -> Enhancer:
     """The named enhancer (with ``weights`` if given; ``name@precision`` as :func:`split_precision` reads it) as the
-    benchmarks run it: CPU, no exposure gate."""
+    benchmarks run it: CPU, the network alone - or behind the exposure gate for a ``+gate`` name."""
     from lowface.inference.enhancer import Enhancer
 
     model, precision = split_precision(name)
-    return Enhancer.from_pretrained(model, weights=weights, device="cpu", gate=False, precision=precision)
+    return Enhancer.from_pretrained(model, weights=weights, device="cpu", gate=gated(name), precision=precision)
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,10 @@ class MethodSpec:
 
 
 def weights_id(name: str, weights: str | None) -> str:
-    """The sha256 of the weights a method runs with ("" for methods without weights): part of the cache key."""
-    if weights is not None:
-        return sha256_file(weights)
-    return model_fingerprint(split_precision(name)[0])
+    """The sha256 of the weights a method runs with ("" for methods without weights), and of the gate file for a
+    ``+gate`` name: part of the cache key."""
+    network = sha256_file(weights) if weights is not None else model_fingerprint(split_precision(name)[0])
+    return network + gate_fingerprint() if gated(name) else network
 
 
 def cached_enhance(
