@@ -241,3 +241,16 @@ def test_a_gated_method_runs_behind_the_exposure_gate_as_the_cli_does(tmp_path: 
     assert np.array_equal(gated[0], np.round(bright * 255).astype(np.uint8))  # well exposed: left as it was
     assert np.abs(alone[0].astype(int) - gated[0]).max() > 20  # the network alone brightens it anyway
     assert np.array_equal(gated[1], alone[1])  # dark: enhanced fully either way
+
+
+def test_provenance_names_the_cpu_and_how_it_multiplies_bfloat16(tmp_path: Path) -> None:
+    """Benchmark times differ between machines: every result says which CPU it ran on."""
+    from lowface.bench.report import cpu_name, provenance
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n")
+    assert cpu_name(cpuinfo) == "AMD EPYC 9R14 96-Core Processor"
+    assert cpu_name(tmp_path / "missing") != ""
+    machine = provenance(threads=2)["machine"]
+    assert machine.startswith(cpu_name() + ", ") and machine.endswith(", 2 thread(s)")
+    assert re.search(r"\((no native bfloat16|native bfloat16: (AMX|AVX-512, no AMX))\)", machine)
