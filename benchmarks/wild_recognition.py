@@ -8,8 +8,8 @@ Usage:
 The same protocol as ``lowface bench``'s in-the-wild part (lowface.bench.wild), with any presets and methods and
 the figures per judge in one table. Protocol (lowface.data.celeba's committed split; test people only, never
 trained on or used to choose anything): gallery = each person's first photo (by file name), clean; probes = the
-other photos darkened by a synthesis preset (seed 0), then processed by each method (the raw model, no exposure
-gate). Per judge (FaceNet with MTCNN, dlib with HOG and an MTCNN backup):
+other photos darkened by a synthesis preset (seed 0), then processed by each method (the raw model; a name ending
+in ``+gate``: behind the exposure gate, as shipped). Per judge (FaceNet with MTCNN, dlib with HOG and an MTCNN backup):
 - end to end: the face is found on the processed probe by the judge's own detector (the most central one); a probe
   where none is found counts as a miss; oracle: aligned as on its clean photo, so only recognition is measured;
 - rank-1 against the clean gallery, and recovery = (method - none) / (clean - none); rank-1 also by face size
@@ -17,7 +17,9 @@ gate). Per judge (FaceNet with MTCNN, dlib with HOG and an MTCNN backup):
 - false matches: the thresholds that give FAR 1e-3 and 1e-2 on CLEAN impostor pairs (every two clean photos of
   different people), then for processed probes against the gallery: the false-accept rate at those thresholds, the
   true-accept rate of their own gallery photo, and the shift of the impostor similarities' mean from the clean
-  probes'. Enhancement that makes different people look alike shows as a FAR above the dark input's.
+  probes'; and the new false accepts: pairs accepted for the processed probe but not for its clean photo.
+  Enhancement that makes different people look alike shows there; a FAR above the dark input's alone can be the
+  clean photos' own false matches coming back (darkness lowers every similarity, false matches too).
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ def main() -> None:
         thresholds = {far: threshold_at(impostors, far) for far in (1e-3, 1e-2)}
 
         judge_row = partial(score_probes, gallery_vectors=clean_vectors[gallery], gallery_labels=labels[gallery],
-                            probe_labels=labels[probes], thresholds=thresholds, bins=bins)  # fmt: skip
+                            probe_labels=labels[probes], thresholds=thresholds, bins=bins,
+                            clean_probe_vectors=clean_vectors[probes])  # fmt: skip
         rows = {"clean": judge_row(clean_vectors[probes], clean_found[probes])}
         clean_impostor_mean = rows["clean"]["impostor_mean"]
         per_preset = {}
@@ -128,20 +131,22 @@ def main() -> None:
         f"({results['gallery']} clean gallery photos, {results['probes']} probes darkened by each preset, then "
         f"each method; end to end: the judge's "
         f"detector runs on the processed probe, a missed face is a miss). FAR / TAR at the thresholds giving FAR "
-        f"1e-3 on clean impostor pairs; shift = mean impostor similarity minus the clean probes'. Rank-1 by face "
+        f"1e-3 on clean impostor pairs; new FA = the impostor pairs accepted at that threshold for the processed "
+        f"probe but not for its clean photo (false matches the processing made, not the recognizer's own); "
+        f"shift = mean impostor similarity minus the clean probes'. Rank-1 by face "
         f"size: the width of MTCNN's box on the clean photo, small < {SIZE_EDGES[0]:g} px <= medium < "
         f"{SIZE_EDGES[1]:g} px <= large ({sizes['small']} / {sizes['medium']} / {sizes['large']} probes; "
         f"LFW's faces ~93 px). "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
         "",
-        "| judge | preset | method | rank-1 % | recovery | oracle rank-1 % | face found % | FAR@1e-3 | TAR@1e-3 | "
-        "FAR@1e-2 | impostor shift | rank-1 small / medium / large % |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| judge | preset | method | rank-1 % | recovery | oracle rank-1 % | face found % | FAR@1e-3 | new FA@1e-3 | "
+        "TAR@1e-3 | FAR@1e-2 | impostor shift | rank-1 small / medium / large % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for judge, block in results["judges"].items():
         c = block["clean"]
         lines.append(f"| {judge} | - | clean | {100 * c['rank1']:.1f} | 100 % | - | {100 * c['found']:.1f} | "
-                     f"{c['far_at_0.001']:.4f} | {c['tar_at_0.001']:.3f} | {c['far_at_0.01']:.4f} | 0 | "
+                     f"{c['far_at_0.001']:.4f} | 0 | {c['tar_at_0.001']:.3f} | {c['far_at_0.01']:.4f} | 0 | "
                      f"{by_size(c)} |")  # fmt: skip
         for preset, rows in block["presets"].items():
             for label, r in rows.items():
@@ -149,6 +154,7 @@ def main() -> None:
                 lines.append(
                     f"| {judge} | {preset} | {label} | {100 * r['rank1']:.1f} | {recovery} | "
                     f"{100 * r['rank1_oracle']:.1f} | {100 * r['found']:.1f} | {r['far_at_0.001']:.4f} | "
+                    f"{r['new_far_at_0.001']:.4f} | "
                     f"{r['tar_at_0.001']:.3f} | {r['far_at_0.01']:.4f} | {r['impostor_shift']:+.4f} | {by_size(r)} |"
                 )
     write_results(args.out, record, lines)

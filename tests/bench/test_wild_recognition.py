@@ -81,3 +81,15 @@ def test_cached_uint8_outputs_are_embedded_as_the_float_images_they_stand_for():
     floats, _ = wild.embed_all(Recorder(), [level])
     from_uint8, found = wild.embed_all(Recorder(), [as_uint8])
     assert floats[0, 0] == pytest.approx(0.4) and from_uint8[0, 0] == pytest.approx(102 / 255) and found.all()
+
+
+def test_new_false_accepts_are_those_the_clean_photo_does_not_make():
+    gallery, labels = np.eye(3), np.array([10, 11, 12])
+    clean = np.array([[0.8, 0.6, 0], [0, 1.0, 0]])  # probe 0 (person 10) already matches 11 on its clean photo
+    processed = np.array([[0.8, 0.6, 0], [0, 0.8, 0.6]])  # ... and still does; probe 1 now also matches 12
+    row = wild.score_probes(processed, np.ones(2, bool), gallery, labels, np.array([10, 11]), {1e-3: 0.5},
+                            clean_probe_vectors=clean)  # fmt: skip
+    assert row["far_at_0.001"] == pytest.approx(2 / 4)  # 4 impostor pairs, two above 0.5
+    assert row["new_far_at_0.001"] == pytest.approx(1 / 4)  # only (1, 12) is the processing's own
+    assert "new_far_at_0.001" not in wild.score_probes(processed, np.ones(2, bool), gallery, labels,
+                                                       np.array([10, 11]), {1e-3: 0.5})  # fmt: skip

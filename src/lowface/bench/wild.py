@@ -121,20 +121,28 @@ def clean_thresholds(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float
 
 
 def score_probes(vectors: np.ndarray, found: np.ndarray, gallery_vectors: np.ndarray, gallery_labels: np.ndarray,
-                 probe_labels: np.ndarray, thresholds: dict[str, float],
-                 bins: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+                 probe_labels: np.ndarray, thresholds: dict[str, float], bins: np.ndarray | None = None,
+                 clean_probe_vectors: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
     """Rank-1 (a probe whose face was not found is a miss), share of faces found, mean impostor similarity, and
     FAR / TAR at each threshold; with ``bins`` (N,) (:func:`size_bins`), also rank-1 of each face size
-    ("rank1_small", ...; NaN for an empty bin)."""
+    ("rank1_small", ...; NaN for an empty bin); with ``clean_probe_vectors`` (N, D), the probes' clean photos'
+    embeddings, also the new false accepts at each threshold ("new_far_at_..."): impostor pairs accepted for the
+    processed probe but not for its clean photo - false matches the processing made, not the recognizer's own
+    (a dark probe accepts fewer pairs than its clean photo: darkness lowers every similarity, so an enhancer that
+    brings the clean photo's false matches back raises the plain FAR above the dark input's)."""
     similarity = vectors @ gallery_vectors.T
     identified = (gallery_labels[similarity.argmax(1)] == probe_labels) & found
     rank1 = float(np.mean(identified))
     own = similarity[np.arange(len(vectors)), [list(gallery_labels).index(x) for x in probe_labels]]
-    other = similarity[probe_labels[:, None] != gallery_labels[None, :]]
+    impostor = probe_labels[:, None] != gallery_labels[None, :]
+    other = similarity[impostor]
+    clean_other = (clean_probe_vectors @ gallery_vectors.T)[impostor] if clean_probe_vectors is not None else None
     row = {"rank1": rank1, "found": float(found.mean()), "impostor_mean": float(other.mean())}
     for far, threshold in thresholds.items():
         row[f"far_at_{far}"] = float((other > threshold).mean())
         row[f"tar_at_{far}"] = float(((own > threshold) & found).mean())
+        if clean_other is not None:
+            row[f"new_far_at_{far}"] = float(((other > threshold) & (clean_other <= threshold)).mean())
     if bins is not None:
         for index, name in enumerate(SIZE_NAMES):
             row[f"rank1_{name}"] = float(identified[bins == index].mean()) if (bins == index).any() else float("nan")
@@ -185,12 +193,14 @@ def wild_record(config, judges: dict[str, RecognitionPipeline], methods: list[Me
                 for judge, pipeline in judges.items():
                     score = partial(score_probes, gallery_vectors=clean_vectors[judge][gallery],
                                     gallery_labels=labels[gallery], probe_labels=labels[probes],
-                                    thresholds=about["thresholds"][judge])  # fmt: skip
+                                    thresholds=about["thresholds"][judge],
+                                    clean_probe_vectors=clean_vectors[judge][probes])  # fmt: skip
                     out[judge] = score(*embed_all(pipeline, images))
                     out[judge]["rank1_oracle"] = score(*embed_all(pipeline, images, wild.probe_clean))["rank1"]
                 return {"judges": out}
 
-            rows[method.label] = cached_row(config.cache_dir / f"wild-{source}-{tag}.json", compute)
+            # "rows2": rows with the new false accepts (new_far_at_*); older cached rows lack them
+            rows[method.label] = cached_row(config.cache_dir / f"wild-rows2-{source}-{tag}.json", compute)
         add_wild_recovery(rows, list(judges))
         presets[preset] = rows
     return {"about": about, "presets": presets}

@@ -90,6 +90,7 @@ reported("rank1_oracle", "oracle rank-1 %", True, "{:.1f}", percent=True)
 reported("far_at_clean", "FAR@clean 1e-2 %", False, "{:.2f}", percent=True)  # LFW: clean impostors' threshold
 reported("far_at_0.001", "FAR@1e-3 %", False, "{:.2f}", percent=True)  # in the wild: clean impostors' threshold
 reported("far_at_0.01", "FAR@1e-2 %", False, "{:.2f}", percent=True)
+reported("new_far_at_0.001", "new FA@1e-3 %", False, "{:.2f}", percent=True)  # not made by the clean photo
 reported("tar_at_0.001", "TAR@1e-3 %", True, "{:.1f}", percent=True)
 reported("kid_x1000", "KID-EffNet x1e3", False, "{:.1f}")
 reported("ms_per_megapixel", "ms/MP", False, "{:.0f}")
