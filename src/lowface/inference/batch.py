@@ -129,12 +129,10 @@ class FrameEnhancer:
     def __init__(self, enhancer: Enhancer, temporal_frames: float | None = None):
         self.enhancer = enhancer
         self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
-        every = self.MEASURE_EVERY
-        self.gate = GateSmoother(enhancer.gate, every=every) if enhancer.gate is not None else None
-        self.router = RouteSmoother(enhancer.model, every=every) if enhancer.routed else None
+        self.gate = GateSmoother(enhancer.gate, every=self.MEASURE_EVERY) if enhancer.gate is not None else None
+        self.router = RouteSmoother(enhancer.model, every=self.MEASURE_EVERY) if enhancer.routed else None
 
-    @torch.inference_mode()  # grad mode is per thread, and the pipeline's thread starts with it on: without this
-    # every measurement below ran its slower reference ops (the noise estimate 2.3x slower than through OpenCV)
+    @torch.inference_mode()  # grad mode is per thread and the pipeline's starts with it on: reference ops, 2.3x slower
     def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, network choice)."""
         frame = frame.contiguous()  # (from an (H, W, 3) array: every step below is faster on torch's own layout)
