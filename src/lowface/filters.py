@@ -16,8 +16,8 @@ LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights of R, G, B
 
 
 def luma(x: Tensor) -> Tensor:
-    """(B, 3, H, W) RGB -> (B, 1, H, W) BT.601 luma, in x's dtype and device."""
-    return (x * x.new_tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    """(..., 3, H, W) RGB -> (..., 1, H, W) BT.601 luma, in x's dtype and device."""
+    return (x * x.new_tensor(LUMA).view(3, 1, 1)).sum(-3, keepdim=True)
 
 
 def mean_luma(image: np.ndarray) -> float:

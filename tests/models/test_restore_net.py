@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_close
+from lowface.filters import luma
 from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
 from lowface.models.restore_net import depth_to_space, space_to_depth
@@ -283,6 +284,32 @@ def test_the_tone_lift_cap_keeps_black_black_and_bands_compute_the_graph(monkeyp
         RestoreNet(**kwargs, tone_lift_cap=-1.0)
     with pytest.raises(ValueError, match="bounds nothing without a lift_cap"):
         RestoreNet(**kwargs, tone_lift_margin=0.04)
+
+
+def test_tone_chroma_scales_the_heads_own_colour_and_keeps_its_luma_in_both_paths(monkeypatch):
+    """``tone_chroma`` s: the head's correction keeps its luma and s times its colour part (0: the same offset on R, G
+    and B; the shipped head adds one warm tint to every image); the weights load unchanged and the band-by-band
+    inference path computes the training graph's values."""
+    torch.manual_seed(11)
+    kwargs = dict(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16)
+    trained = RestoreNet(**kwargs).eval()
+    torch.nn.init.normal_(trained.tone.layers[-1].weight, 0.0, 0.02)
+    trained.tone.layers[-1].bias.data = torch.tensor([0.05, 0.0, -0.05])  # a warm tint, as learned from faces
+    grey, half = RestoreNet(**kwargs, tone_chroma=0.0).eval(), RestoreNet(**kwargs, tone_chroma=0.5).eval()
+    grey.load_state_dict(trained.state_dict())
+    half.load_state_dict(trained.state_dict())
+    x, gain = torch.rand(2, 3, 32, 48) * 0.3, torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        full, neutral, halfway = trained.tone(x, gain), grey.tone(x, gain), half.tone(x, gain)
+    assert (full[:, 0] - full[:, 2]).mean() > 0.05  # the trained head's tint
+    assert_close(neutral, neutral[:, :1].expand_as(neutral))  # no colour of its own
+    assert_close(luma(neutral), luma(full), atol=1e-6, rtol=0)  # the same lift and tone
+    assert_close(halfway, (full + neutral) / 2, atol=1e-6, rtol=0)
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)
+    image = torch.rand(1, 3, 64, 96) * 0.2
+    training_graph = grey(image.clone().requires_grad_(True)).reflectance.detach()
+    with torch.inference_mode():
+        assert_close(grey(image).reflectance, training_graph, atol=1e-5, rtol=0)
 
 
 def test_the_guided_high_pass_keeps_a_bright_objects_residual_off_its_dark_surroundings():

@@ -188,18 +188,25 @@ class PointwiseTone(nn.Module):
     ``lift_cap`` k, ``lift_margin`` m: the correction may raise a pixel by at most k times its value plus m (it may
     always lower it), so that black stays (nearly) black - trained on SICE's under-exposed frames, where crushed
     shadows hide real content, an unbounded head paints their average colour (olive grey) into every black region of
-    a night scene; None: unbounded.
+    a night scene; None: unbounded. ``chroma_share`` s: each pixel's correction c becomes y + s (c - y), y its BT.601
+    luma on all three channels - 1 as trained; 0 an achromatic head, which may lift and shape the tone but adds no
+    colour of its own (the shipped head adds the same warm tint to every image, a skin prior from its face training).
     """
 
     def __init__(
-        self, width: int = 16, noise_input: bool = False, lift_cap: float | None = None, lift_margin: float = 0.0
+        self,
+        width: int = 16,
+        noise_input: bool = False,
+        lift_cap: float | None = None,
+        lift_margin: float = 0.0,
+        chroma_share: float = 1.0,
     ):
         super().__init__()
         if lift_cap is not None and lift_cap < 0:
             raise ValueError(f"lift_cap must be >= 0 (how many times its value a pixel may be raised), got {lift_cap}")
         if lift_margin and lift_cap is None:
             raise ValueError(f"lift_margin {lift_margin} bounds nothing without a lift_cap")
-        self.lift_cap, self.lift_margin = lift_cap, lift_margin
+        self.lift_cap, self.lift_margin, self.chroma_share = lift_cap, lift_margin, float(chroma_share)
         self.layers = nn.Sequential(
             nn.Conv2d(4, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, width, 1), nn.LeakyReLU(0.1),
             nn.Conv2d(width, 3, 1),
@@ -217,8 +224,11 @@ class PointwiseTone(nn.Module):
         return self.bounded(self.layers[1:](hidden), reflectance)
 
     def bounded(self, correction: Tensor, reflectance: Tensor) -> Tensor:
-        """The correction with its rise capped at ``lift_cap`` times the (non-negative) reflectance it is added to, plus
-        ``lift_margin``."""
+        """The correction (3 channels on axis -3) with ``chroma_share`` of its colour part kept and its rise capped at
+        ``lift_cap`` times the (non-negative) reflectance it is added to, plus ``lift_margin``."""
+        if self.chroma_share != 1.0:
+            grey = luma(correction)
+            correction = grey + self.chroma_share * (correction - grey)
         if self.lift_cap is None:
             return correction
         return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + self.lift_margin)
@@ -258,9 +268,10 @@ class RestoreNet(EnhancementModel):
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
     lamp from darkening its surroundings); ``illumination_power``, ``illumination_pivot``: see there too (how much of
     the darkness below the pivot is divided out). ``tone_lift_cap``, ``tone_lift_margin``: see
-    :class:`PointwiseTone` (black stays black). ``detail_guide_eps`` (None: a plain Gaussian local mean, the design
-    until 2026-12-02): the residual's local mean follows the base reflectance's edges (:meth:`_guided_local_mean`), so
-    that a floodlit building's residual is not spread into the dark sky round it as a glow.
+    :class:`PointwiseTone` (black stays black); ``tone_chroma``: its ``chroma_share`` (the head's own colour).
+    ``detail_guide_eps`` (None: a plain Gaussian local mean, the design until 2026-12-02): the residual's local mean
+    follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit building's residual is not
+    spread into the dark sky round it as a glow.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -282,6 +293,7 @@ class RestoreNet(EnhancementModel):
         tone_lift_cap: float | None = None,
         tone_lift_margin: float = 0.0,
         detail_guide_eps: float | None = None,
+        tone_chroma: float = 1.0,
     ):
         super().__init__()
         if detail_guide_eps is not None and not detail_sigma:
@@ -297,7 +309,8 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
         )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
-        self.tone = PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin) if tone_width else None
+        tone = (tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
+        self.tone = PointwiseTone(*tone) if tone_width else None
         self.tone_noise = tone_noise
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
