@@ -309,8 +309,8 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
         )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
-        tone = (tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
-        self.tone = PointwiseTone(*tone) if tone_width else None
+        self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
+                     if tone_width else None)  # fmt: skip
         self.tone_noise = tone_noise
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
