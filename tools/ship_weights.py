@@ -1,6 +1,10 @@
 """Copy a finished training run's weights into the package and record them in weights/manifest.json.
 
 Usage: python tools/ship_weights.py NAME RUN_DIR --description "..." --command "lowface train ..."
+       [--weights RUN_DIR/snapshots/step-2000.safetensors]
+
+The step and training time recorded are the shipped file's own (its safetensors metadata, written by the trainer);
+the loss is the last one logged at or before that step (log.jsonl is written every ``log_every`` steps).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from safetensors import safe_open
 
 from lowface.assets import record_checksum, sha256_file
 
@@ -32,12 +37,25 @@ def licence(config: dict) -> str:
             f"weights as research-use)")  # fmt: skip
 
 
+def trained_for(weights: Path, log: list[dict]) -> dict:
+    """Steps, training seconds and the last logged loss of the weights file ``weights``: its own metadata, the log
+    where the file has none."""
+    with safe_open(str(weights), "pt") as file:
+        metadata = file.metadata() or {}
+    step = int(metadata.get("step", log[-1]["step"] if log else 0))
+    logged = [line for line in log if line["step"] <= step] or [{}]
+    seconds = metadata.get("train_seconds", logged[-1].get("train_seconds"))
+    return {"steps": step, "train_seconds": None if seconds is None else float(seconds),
+            "final_loss": logged[-1].get("loss")}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--description", required=True)
     parser.add_argument("--command", required=True)
+    parser.add_argument("--weights", type=Path, default=None, help="a snapshot (default: RUN_DIR/model.safetensors)")
     parser.add_argument("--note", default=None, help="e.g. where the init_from weights came from")
     parser.add_argument("--trained-on", default=None, help="the machine, when it was not this one (e.g. a GPU)")
     args = parser.parse_args()
@@ -46,7 +64,9 @@ def main() -> None:
     log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     target = WEIGHTS_DIR / f"{args.name}.safetensors"
     init_sha = sha256_file(config["init_from"]) if config.get("init_from") else None  # before the copy may replace it
-    shutil.copyfile(args.run_dir / "model.safetensors", target)
+    weights = args.weights or args.run_dir / "model.safetensors"
+    trained = trained_for(weights, log)
+    shutil.copyfile(weights, target)
     manifest_path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     kwargs = {k: v for k, v in config["model"].items() if k != "type"}
@@ -59,9 +79,7 @@ def main() -> None:
         "licence": licence(config),
         "command": args.command,
         "extra": {
-            "steps": log[-1]["step"] if log else 0,
-            "train_seconds": log[-1].get("train_seconds") if log else None,
-            "final_loss": log[-1]["loss"] if log else None,
+            **trained,
             "trained_on": args.trained_on
             or f"{date.today().isoformat()}, {platform.machine()} CPU, {os.cpu_count()} cores, "
             f"{config.get('threads') or 'all'} thread(s), torch from lowface's venv",
