@@ -171,6 +171,40 @@ def test_the_illumination_power_takes_back_gain_only_below_the_pivot():
     assert (pivoted[0].reflectance <= plain[0].reflectance).all() and (halved.reflectance < plain[0].reflectance).any()
 
 
+def test_the_illumination_chroma_keeps_a_share_of_its_colour_in_both_paths(monkeypatch):
+    """``illumination_chroma`` b: the low-resolution illumination handed to the upsampler is g + b (I - g), g its
+    channel mean - grey at b = 0, the network's own at b = 1 (the default) - in the training graph and in the banded
+    inference path alike, with a gradient through it."""
+    torch.manual_seed(6)
+    net = FastEnhanceNet(width=8, illumination_power=0.7, illumination_pivot=0.5).eval()
+    for parameter in net.estimator.parameters():
+        nn.init.normal_(parameter, 0.0, 0.2)  # per-channel illuminations that differ
+    monkeypatch.setattr(FastEnhanceNet, "BAND_PIXELS", 1500)
+    handed = []
+    spy = lambda method: lambda low, light, *rest: handed.append(light.detach()) or method(low, light, *rest)  # noqa: E731
+    monkeypatch.setattr(net.upsampler, "forward", spy(net.upsampler.forward))
+    monkeypatch.setattr(net.upsampler, "coefficients", spy(net.upsampler.coefficients))
+    x = torch.rand(1, 3, 61, 83) * torch.tensor([0.3, 0.2, 0.1]).view(1, 3, 1, 1)  # a warm cast
+    outputs = {}
+    for share in (1.0, 0.5, 0.0):
+        net.illumination_chroma = share
+        trained = net(x.clone().requires_grad_(True))
+        trained.reflectance.mean().backward()
+        with torch.inference_mode():
+            banded = net(x)
+        assert_close(banded.reflectance, trained.reflectance.detach(), atol=1e-4, rtol=0)  # channels_last rounding
+        outputs[share] = handed[-2]
+        assert_close(handed[-1], handed[-2], atol=1e-5, rtol=0)  # the same illumination in both paths
+    colour = {share: light - light.mean(1, keepdim=True) for share, light in outputs.items()}
+    assert colour[1.0].abs().max() > 0.01
+    assert_close(colour[0.5], 0.5 * colour[1.0], atol=1e-6, rtol=0)
+    assert colour[0.0].abs().max() < 1e-6
+    assert_close(outputs[0.0].mean(1), outputs[1.0].mean(1), atol=1e-6, rtol=0)
+    assert all(parameter.grad is not None for parameter in net.estimator.parameters())
+    with pytest.raises(ValueError, match="illumination_chroma"):
+        FastEnhanceNet(illumination_chroma=1.5)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_the_estimator_with_fused_kernels_computes_the_modules_values(dtype):
     from lowface.models.enhance_net import IlluminationEstimator

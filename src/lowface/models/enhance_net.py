@@ -162,6 +162,12 @@ class FastEnhanceNet(EnhancementModel):
     veil), and what the real references keep of the light's layout is gone (issue 20). Pointwise on the
     low-resolution map, so no halo; at full resolution it is still I^p where no pivot bends it (the log-domain
     upsampler is linear in log I).
+
+    ``illumination_chroma`` b (1: off, the design until 2026-12-03): the low-resolution illumination keeps this share
+    of its colour, I -> g + b (I - g) with g its mean over the channels. A per-channel illumination is a local white
+    balance: at b = 1 the division takes out the colour of whatever fills the estimator's window (skin, a sodium
+    lamp's glow) along with the light's; b = 0 divides by a grey illumination and keeps the input's chromaticity.
+    A convex mix of I and g, so it stays within I's bounds.
     """
 
     USES_REDUCED_PRECISION = True  # the estimator, under conv_precision (lowface.models.precision)
@@ -177,10 +183,15 @@ class FastEnhanceNet(EnhancementModel):
         context_sigma: float = 12.0,
         illumination_power: float | None = None,
         illumination_pivot: float = 1.0,
+        illumination_chroma: float = 1.0,
     ):
         super().__init__()
+        if not 0.0 <= illumination_chroma <= 1.0:
+            raise ValueError(f"illumination_chroma is a share of the illumination's colour in [0, 1], "
+                             f"got {illumination_chroma}")
         self.scale = scale
         self.illumination_power, self.illumination_pivot = illumination_power, illumination_pivot
+        self.illumination_chroma = illumination_chroma
         self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
         eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
@@ -205,6 +216,9 @@ class FastEnhanceNet(EnhancementModel):
         if self.illumination_power:
             power, pivot = self.illumination_power, self.illumination_pivot
             illumination_low = torch.maximum(illumination_low, pivot ** (1 - power) * illumination_low**power)
+        if self.illumination_chroma != 1.0:
+            grey = illumination_low.mean(1, keepdim=True)
+            illumination_low = torch.lerp(grey, illumination_low, self.illumination_chroma)
         if plain_inference():
             return self._retinex_in_bands(x, low, illumination_low)
         return retinex_divide(x, self.upsampler(low, illumination_low, x, self.scale))

@@ -267,7 +267,8 @@ class RestoreNet(EnhancementModel):
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
     lamp from darkening its surroundings); ``illumination_power``, ``illumination_pivot``: see there too (how much of
-    the darkness below the pivot is divided out). ``tone_lift_cap``, ``tone_lift_margin``: see
+    the darkness below the pivot is divided out); ``illumination_chroma``: see there (how much of the illumination's
+    colour is divided out). ``tone_lift_cap``, ``tone_lift_margin``: see
     :class:`PointwiseTone` (black stays black); ``tone_chroma``: its ``chroma_share`` (the head's own colour).
     ``detail_guide_eps`` (None: a plain Gaussian local mean, the design until 2026-12-02): the residual's local mean
     follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit building's residual is not
@@ -294,6 +295,7 @@ class RestoreNet(EnhancementModel):
         tone_lift_margin: float = 0.0,
         detail_guide_eps: float | None = None,
         tone_chroma: float = 1.0,
+        illumination_chroma: float = 1.0,
     ):
         super().__init__()
         if detail_guide_eps is not None and not detail_sigma:
@@ -307,6 +309,7 @@ class RestoreNet(EnhancementModel):
             context_clip=context_clip,
             illumination_power=illumination_power,
             illumination_pivot=illumination_pivot,
+            illumination_chroma=illumination_chroma,
         )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
