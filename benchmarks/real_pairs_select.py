@@ -5,6 +5,7 @@ detection, no caching.
 
     python benchmarks/real_pairs_select.py --split val --faces real-mix \
         lowface-fast mine=lowface-fast:runs/x/model.safetensors
+    python benchmarks/real_pairs_select.py --split train --every 6 lowface-fast mine=...  # does val's choice hold?
 
 Per method: mean PSNR, brightness-matched PSNR, SSIM and CIEDE2000 against each frame's scene reference (outputs
 rounded to 8 bits, as saved), as ``lowface bench`` computes them (lowface.bench.real_pairs.pair_fidelity); the
@@ -37,16 +38,19 @@ from lowface.io import read_image
 @click.argument("methods", nargs=-1, required=True)
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True)
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
+@click.option("--every", default=1, show_default=True, help="Take every n-th SICE frame of the split.")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
 @click.option("--sice/--no-sice", default=True, show_default=True, help="Score SICE's frames (--no-sice: faces only).")
 @click.option("--identity", "judges", default="", help="With --faces: judges whose identity similarity to report.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, threads, face_preset, sice, judges, out) -> None:
+def main(methods, split, data_root, every, threads, face_preset, sice, judges, out) -> None:
     torch.set_num_threads(threads)
     if not sice and not face_preset:
         raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
     pairs = RealPairsSet.load(data_root, split) if sice else None
+    if pairs is not None:
+        pairs.names, pairs.dark, pairs.references = pairs.names[::every], pairs.dark[::every], pairs.references[::every]
     sets = {"sice": (pairs.dark, pairs.references)} if pairs is not None else {}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
@@ -74,7 +78,7 @@ def main(methods, split, data_root, threads, face_preset, sice, judges, out) -> 
             )
     if out:
         frames = len(pairs.dark) if pairs is not None else 0
-        record = {**provenance(threads), "split": split, "frames": frames, "face_preset": face_preset,
+        record = {**provenance(threads), "split": split, "every": every, "frames": frames, "face_preset": face_preset,
                   "faces": len(sets["faces"][0]) if face_preset else 0, "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
