@@ -54,8 +54,8 @@ def score(saved: list[np.ndarray], references: list[np.ndarray], batch: int) -> 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 def main(method, variants, split, every, data_root, face_preset, judges, threads, out) -> None:
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, split)
-    sets = {"sice": (pairs.dark[::every], pairs.references[::every])}
+    pairs = RealPairsSet.load(data_root, split, every=every)
+    sets = {"sice": (pairs.dark, pairs.references)}
     pipelines = {}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]

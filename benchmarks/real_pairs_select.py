@@ -48,9 +48,7 @@ def main(methods, split, data_root, every, threads, face_preset, sice, judges, o
     torch.set_num_threads(threads)
     if not sice and not face_preset:
         raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
-    pairs = RealPairsSet.load(data_root, split) if sice else None
-    if pairs is not None:
-        pairs.names, pairs.dark, pairs.references = pairs.names[::every], pairs.dark[::every], pairs.references[::every]
+    pairs = RealPairsSet.load(data_root, split, every=every) if sice else None
     sets = {"sice": (pairs.dark, pairs.references)} if pairs is not None else {}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]

@@ -83,8 +83,7 @@ def tone_statistics(images: list[np.ndarray]) -> dict[str, float]:
 def main(method, split, every, data_root, face_preset, judges, chroma, threads, out) -> None:
     torch.set_num_threads(threads)
     shares = tuple(float(share) for share in filter(None, chroma.split(",")))
-    pairs = RealPairsSet.load(data_root, split)
-    pairs.names, pairs.dark, pairs.references = pairs.names[::every], pairs.dark[::every], pairs.references[::every]
+    pairs = RealPairsSet.load(data_root, split, every=every)
     with_faces = face_preset != "none"
     clean = [read_image(p).rgb for p in celeba_split(data_root, "val")] if with_faces else []
     faces = synthesize_float32(clean, face_preset, seed=0) if with_faces else []

@@ -106,6 +106,19 @@ def test_sice_pairs_give_darker_frames_with_their_reference():
     assert all(isinstance(p, Path) for pair in everything for p in pair)
 
 
+@needs_sice
+def test_real_pairs_set_reads_every_nth_of_the_first_frames():
+    """``RealPairsSet.load(limit, every)``: the first ``limit`` pairs, of those every ``every``-th, each dark frame
+    with its own scene's reference (the selection benchmarks' quick look at SICE's training frames)."""
+    from lowface.bench.real_pairs import RealPairsSet
+
+    full, thinned = RealPairsSet.load(DATA_ROOT, "val", limit=7), RealPairsSet.load(DATA_ROOT, "val", limit=7, every=3)
+    assert thinned.names == full.names[::3] and len(thinned.names) == 3
+    for dark, reference, index in zip(thinned.dark, thinned.references, (0, 3, 6), strict=True):
+        assert np.array_equal(dark, full.dark[index]) and np.array_equal(reference, full.references[index])
+    assert thinned.dataset != full.dataset  # the enhanced-image cache keeps them apart
+
+
 def test_celeba_split_is_by_person_fixed_and_committed(data_root):
     from lowface.data.celeba import celeba_identities, celeba_split, committed_split, split_people
 
