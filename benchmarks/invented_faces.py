@@ -38,8 +38,8 @@ def tile(image: np.ndarray, box: list[int]) -> Image.Image:
 
 
 def contact_sheet(trios: list[tuple[Image.Image, ...]], columns: int = 4) -> Image.Image:
-    """Tiles in rows of ``columns`` groups, a 2-px white gap between tiles."""
-    per_group = len(trios[0])
+    """Groups of tiles in rows of ``columns`` groups (fewer when there are fewer), a 2-px white gap between tiles."""
+    per_group, columns = len(trios[0]), min(columns, len(trios))
     rows = -(-len(trios) // columns)
     sheet = Image.new("RGB", (columns * per_group * (TILE + 2), rows * (TILE + 2)), "white")
     for k, trio in enumerate(trios):

@@ -61,11 +61,12 @@ def assert_close(actual: Any, expected: Any, *, atol: float = 1e-8, rtol: float 
                              f"{a[worst] if a.ndim else a} vs {np.broadcast_to(b, a.shape)[worst]}")  # fmt: skip
 
 
-def load_tool(name: str) -> Any:
-    """The script ``tools/<name>.py`` imported as a module (the tools are scripts, not a package)."""
+def load_tool(name: str, folder: str = "tools") -> Any:
+    """The script ``<folder>/<name>.py`` (``tools`` or ``benchmarks``) imported as a module (they are scripts, not a
+    package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "tools" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
