@@ -1,7 +1,8 @@
 """Where the faces that enhancers invent on SICE's real scenes sit (issue 20): every face a detector finds on an
-enhanced under-exposed frame that the scene's reference frame does not show (IoU < 0.3, as ``lowface bench``
-counts "invented"), with its score, size and place - for looking, not for scoring: ``lowface bench`` gives the
-counts on the test split; this is for the train and val splits where choices are made.
+enhanced under-exposed frame that the scene's reference frame does not show (not matched to a distinct reference
+face at IoU 0.3: ``lowface bench``'s "invented", lowface.bench.real_pairs.matched_faces), with its score, size and
+place - for looking, not for scoring: ``lowface bench`` gives the counts on the test split; this is for the train
+and val splits where choices are made.
 
     python benchmarks/invented_faces.py --split val --every 1 --out runs/invented.json \
         --sheet runs/invented.png identity gamma lowface-auto mine=lowface-restore-real-fast:runs/x/model.safetensors
@@ -21,10 +22,10 @@ import torch
 from PIL import Image
 
 from lowface.bench.methods import MethodSpec, pretrained
-from lowface.bench.real_pairs import MATCH_IOU, RealPairsSet, box_iou
+from lowface.bench.real_pairs import RealPairsSet, matched_faces
 from lowface.bench.report import provenance
 from lowface.face.detect import create_detector
-from lowface.io import image_to_tensor, to_uint8
+from lowface.io import as_float, image_to_tensor, to_uint8
 
 TILE = 128
 
@@ -63,7 +64,7 @@ def main(methods, split, every, detector_name, data_root, threads, out, sheet) -
     detector = create_detector(detector_name)
 
     def boxes(image: np.ndarray) -> list:
-        return detector.detect(image_to_tensor(image.astype(np.float32) / 255)[0])
+        return detector.detect(image_to_tensor(as_float(image))[0])
 
     references = [boxes(reference) for reference in pairs.references]
     faces, trios, counts = [], [], {}
@@ -72,9 +73,9 @@ def main(methods, split, every, detector_name, data_root, threads, out, sheet) -
         counts[spec.label] = 0
         for name, dark, reference, shown in zip(pairs.names, pairs.dark, pairs.references, references, strict=True):
             output = to_uint8(enhancer.enhance(dark))
-            for face in boxes(output):
-                if any(box_iou(face.box, r.box) >= MATCH_IOU for r in shown):
-                    continue
+            found = boxes(output)
+            shown_too = matched_faces([f.box for f in found], [r.box for r in shown])
+            for face in (f for i, f in enumerate(found) if i not in shown_too):
                 box = [int(v) for v in np.rint(face.box)]
                 inside = output[max(box[1], 0) : box[3], max(box[0], 0) : box[2]]
                 level = round(float(inside.mean()) / 255, 3)

@@ -79,8 +79,9 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_faces(found: list[np.ndarray], reference: list[np.ndarray], min_iou: float = MATCH_IOU) -> int:
-    """How many boxes of ``found`` match a distinct box of ``reference`` (greedy by IoU)."""
+def matched_faces(found: list[np.ndarray], reference: list[np.ndarray], min_iou: float = MATCH_IOU) -> set[int]:
+    """The indices of the boxes of ``found`` that match a distinct box of ``reference`` (greedy by IoU); the others
+    are the invented ones."""
     candidates = sorted(
         ((box_iou(f, r), i, j) for i, f in enumerate(found) for j, r in enumerate(reference)), reverse=True
     )
@@ -91,7 +92,12 @@ def match_faces(found: list[np.ndarray], reference: list[np.ndarray], min_iou: f
         if i not in used_found and j not in used_reference:
             used_found.add(i)
             used_reference.add(j)
-    return len(used_found)
+    return used_found
+
+
+def match_faces(found: list[np.ndarray], reference: list[np.ndarray], min_iou: float = MATCH_IOU) -> int:
+    """How many boxes of ``found`` match a distinct box of ``reference`` (greedy by IoU)."""
+    return len(matched_faces(found, reference, min_iou))
 
 
 def detect_boxes(detector, images: list[np.ndarray]) -> list[list[np.ndarray]]:
