@@ -4,11 +4,16 @@ face at IoU 0.3: ``lowface bench``'s "invented", lowface.bench.real_pairs.matche
 place - for looking, not for scoring: ``lowface bench`` gives the counts on the test split; this is for the train
 and val splits where choices are made.
 
+``--split real``: the photos of ``lowlight_real/``, which have no reference. There, a face is listed when the output of
+``--against`` (gamma by default) does not show it: the issue's bar for those photos is "no more faces than on the
+gamma-corrected photos unless the extra ones are real", and the sheet is how one tells.
+
     python benchmarks/invented_faces.py --split val --every 1 --out runs/invented.json \
         --sheet runs/invented.png identity gamma lowface-auto mine=lowface-restore-real-fast:runs/x/model.safetensors
 
 ``--sheet`` also writes a contact sheet of every invented face, three tiles each (the dark frame, the method's
-output, the reference, 1.5x the box's size around it): dataset pixels, keep it out of the repository.
+output, the reference or the ``--against`` output, 1.5x the box's size around it): dataset pixels, keep it out of
+the repository.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from PIL import Image
 from lowface.bench.methods import MethodSpec, pretrained
 from lowface.bench.real_pairs import RealPairsSet, matched_faces
 from lowface.bench.report import provenance
+from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.face.detect import create_detector
-from lowface.io import as_float, image_to_tensor, to_uint8
+from lowface.io import as_float, image_to_tensor, read_image, to_uint8
 
 TILE = 128
 
@@ -49,18 +55,34 @@ def contact_sheet(trios: list[tuple[Image.Image, ...]], columns: int = 4) -> Ima
     return sheet
 
 
+def real_photos(data_root: Path, every: int, against: str) -> RealPairsSet:
+    """Every ``every``-th photo of ``lowlight_real/`` (float32) with the ``against`` method's output (uint8) as its
+    stand-in reference."""
+    paths = real_lowlight_photos(data_root)[::every]
+    photos = [read_image(path).rgb for path in paths]
+    spec = MethodSpec.parse(against)
+    enhancer = pretrained(spec.name, spec.weights)
+    names = [str(path.relative_to(data_root / LOWLIGHT_DIR)) for path in paths]
+    return RealPairsSet("real", names, photos, [to_uint8(enhancer.enhance(photo)) for photo in photos])
+
+
 @click.command()
 @click.argument("methods", nargs=-1, required=True)
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True)
-@click.option("--every", default=1, show_default=True, help="Take every n-th SICE frame of the split.")
+@click.option("--split", type=click.Choice(["train", "val", "test", "real"]), default="val", show_default=True)
+@click.option("--every", default=1, show_default=True, help="Take every n-th SICE frame (or real photo).")
+@click.option(
+    "--against", default="gamma", show_default=True, help="--split real: the method standing in for a reference."
+)
 @click.option("--detector", "detector_name", default="mtcnn", show_default=True)
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
 @click.option("--threads", default=1, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSON of every face.")
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), help="Contact sheet (PNG) of them.")
-def main(methods, split, every, detector_name, data_root, threads, out, sheet) -> None:
+def main(methods, split, every, against, detector_name, data_root, threads, out, sheet) -> None:
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, split, every=every)
+    pairs = (
+        real_photos(data_root, every, against) if split == "real" else RealPairsSet.load(data_root, split, every=every)
+    )
     detector = create_detector(detector_name)
 
     def boxes(image: np.ndarray) -> list:
@@ -86,6 +108,7 @@ def main(methods, split, every, detector_name, data_root, threads, out, sheet) -
                     trios.append(tuple(tile(image, box) for image in (to_uint8(dark), output, reference)))
         click.echo(f"{spec.label:24s} {counts[spec.label]} invented {detector_name} faces on {len(pairs.dark)} frames")
     record = {**provenance(threads), "split": split, "every": every, "frames": len(pairs.dark),
+              **({"against": against} if split == "real" else {}),
               "detector": detector_name, "invented": counts, "faces": faces}  # fmt: skip
     out.write_text(json.dumps(record, indent=1) + "\n")
     if sheet and trios:

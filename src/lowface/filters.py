@@ -139,3 +139,27 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     x = F.pad(x, (radius, radius, radius, radius), mode=pad_mode)
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
     return F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+# sRGB (IEC 61966-2-1) primaries with the D65 white, rows X, Y, Z
+_RGB_TO_XYZ = torch.tensor(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
+    dtype=torch.float64,
+)
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+
+
+def srgb_to_linear(x: Tensor) -> Tensor:
+    """sRGB values in [0, 1] -> linear light in [0, 1] (the piecewise IEC 61966-2-1 curve)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def rgb_to_lab(x: Tensor) -> Tensor:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, 3, H, W) CIELAB (L in [0, 100]), computed in float64."""
+    linear = srgb_to_linear(x.double().clamp(0, 1))
+    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(x.device), linear)
+    white = torch.tensor(_D65_WHITE, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
+    t = xyz / white
+    delta = 6 / 29
+    f = torch.where(t > delta**3, t.clamp(min=1e-12) ** (1 / 3), t / (3 * delta**2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)

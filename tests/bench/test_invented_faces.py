@@ -48,3 +48,26 @@ def test_only_faces_the_reference_does_not_show_are_listed(tmp_path, monkeypatch
     assert listed["score"] == 0.75 and listed["mean_level"] == round(153 / 255, 3)  # 0.2 x 3, as saved
     assert Image.open(sheet).size == (3 * (script.TILE + 2), script.TILE + 2)
     assert "1 invented mtcnn faces on 2 frames" in result.output
+
+
+class Untouched:
+    def enhance(self, image):
+        return image
+
+
+def test_on_real_photos_the_against_methods_output_stands_in_for_the_reference(tmp_path, monkeypatch):
+    """--split real: a face is listed when the --against output (here the untouched photo) does not show it."""
+    script = load_tool("invented_faces", "benchmarks")
+    folder = tmp_path / "lowlight_real" / "set"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((80, 80, 3), 51, np.uint8)).save(folder / "dim.png")  # 0.2: x3 shows the second face
+    Image.fromarray(np.full((80, 80, 3), 10, np.uint8)).save(folder / "dark.png")  # x3 stays below 0.3
+    monkeypatch.setattr(script, "create_detector", lambda name: BrightnessDetector())
+    monkeypatch.setattr(script, "pretrained", lambda name, weights=None: Doubler() if name == "gamma" else Untouched())
+    out = tmp_path / "faces.json"
+    args = ["--split", "real", "--against", "identity", "--data-root", str(tmp_path), "--out", str(out), "gamma"]
+    result = CliRunner().invoke(script.main, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["against"] == "identity" and record["frames"] == 2 and record["invented"] == {"gamma": 1}
+    assert [face["frame"] for face in record["faces"]] == ["set/dim.png"]

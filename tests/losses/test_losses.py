@@ -322,3 +322,25 @@ def test_distillation_compares_real_pairs_at_the_output_brightness_too():
     fixed = objective(output, dict(batch, exposure_fixed=torch.tensor([True, True])))[1]["reconstruction"]
     assert free.item() == pytest.approx(0.0, abs=1e-6)
     assert fixed.item() == pytest.approx(output.reflectance.mean().item(), rel=1e-5)
+
+
+def test_lab_colour_loss_sees_a_hue_drift_not_the_exposure_and_pulls_the_colour_back():
+    """Foliage drifting to beige costs several Delta E; a brighter copy of the right colours costs nothing; the
+    gradient is finite where the colours agree and descent moves the hue back."""
+    from lowface.losses.feature import LabColourLoss
+
+    green = torch.tensor([0.20, 0.45, 0.15]).view(1, 3, 1, 1).expand(1, 3, 32, 32).contiguous()
+    beige = torch.tensor([0.40, 0.35, 0.25]).view(1, 3, 1, 1) * torch.ones(1, 3, 32, 32)
+    loss = LabColourLoss(sigma=1.0, eps=0.1)
+    assert loss(green, green).item() == pytest.approx(0.1, abs=1e-6)  # the Charbonnier floor
+    assert loss(green * 1.4, green).item() < 0.2  # exposure is left to the other terms
+    assert loss(beige, green).item() > 20
+    drifted = (0.7 * green + 0.3 * beige).requires_grad_(True)
+    loss(drifted, green).backward()
+    assert torch.isfinite(drifted.grad).all()
+    with torch.no_grad():
+        stepped = drifted - 0.01 * drifted.grad / drifted.grad.abs().max()
+    assert loss(stepped, green).item() < loss(drifted, green).item()
+    same = green.clone().requires_grad_(True)
+    loss(same, green).backward()
+    assert torch.isfinite(same.grad).all()

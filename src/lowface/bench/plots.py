@@ -95,5 +95,3 @@ def failure_pairs(rows: dict[str, dict], method: str, judge: str, pairs_same: li
     drop = np.where(np.array(pairs_same), before - after, -np.inf)
     order = np.argsort(-drop)[:count]
     return [(int(i), float(before[i]), float(after[i])) for i in order if np.isfinite(drop[i]) and drop[i] > 0]
-
-

@@ -118,9 +118,7 @@ def sice_record(config, detectors: dict, methods: list) -> tuple[dict, dict]:
     label: fidelity raw and brightness-matched, faces found and invented per detector); rows cached."""
     pairs = RealPairsSet.load(config.data_root, config.sice_split, config.sice_limit)
     progress = config.progress
-    reference_faces = {
-        name: detect_boxes(detector, pairs.references) for name, detector in detectors.items()
-    }
+    reference_faces = {name: detect_boxes(detector, pairs.references) for name, detector in detectors.items()}
     rows: dict = {}
     for method in tqdm(methods, desc=f"SICE {pairs.split}", unit="method", disable=not progress):
         if method.name == "clean":  # the references themselves: nothing to compare

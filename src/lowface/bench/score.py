@@ -32,7 +32,7 @@ from lowface.registry import METRICS
 
 
 def direction_hint(key: str) -> str:
-    """"  (lower is better)" or "  (higher is better)" for a summary key naming a registered metric (with or
+    """ "  (lower is better)" or "  (higher is better)" for a summary key naming a registered metric (with or
     without a "_matched" suffix), "" for other keys (counts, faces per detector)."""
     name = key.removesuffix("_matched")
     if name not in METRICS:

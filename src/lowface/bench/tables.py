@@ -140,5 +140,3 @@ def table_cells(rows: dict[str, dict], columns: list[Column]) -> list[list[tuple
             cells.append((text, method not in BOUNDS and value is not None and value == best[column.header]))
         table.append(cells)
     return table
-
-

@@ -72,5 +72,3 @@ def typed_command(ctx: click.Context) -> str:
         else:  # an empty value stays (shlex quotes it: --presets '')
             parts += [param.opts[-1], str(value)] if isinstance(param, click.Option) else [str(value)]
     return shlex.join(parts)
-
-

@@ -48,7 +48,8 @@ from lowface.cli.common import passive_openmp, user_errors
 )
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP/HEIC quality.")
 @click.option(
-    "--codec", type=click.Choice(["h264", "hevc", "vp9", "av1", "mpeg4"]),
+    "--codec",
+    type=click.Choice(["h264", "hevc", "vp9", "av1", "mpeg4"]),
     help="Video codec (default: h264; vp9 in .webm; hevc: about a third of the size, about 3x the encoding time).",
 )
 @click.option(

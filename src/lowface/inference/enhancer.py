@@ -183,5 +183,7 @@ class Enhancer:
         return restore(self.enhance_tensor(batch))
 
     def __repr__(self) -> str:
-        return (f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None}, "
-                f"precision={str(self.conv_dtype).removeprefix('torch.')})")
+        return (
+            f"Enhancer(name={self.name!r}, device={self.device}, tile={self.tile}, gate={self.gate is not None}, "
+            f"precision={str(self.conv_dtype).removeprefix('torch.')})"
+        )

@@ -66,7 +66,7 @@ class VideoColour:
 
     @property
     def hdr(self) -> str | None:
-        """"PQ" or "HLG" for an HDR transfer, else None."""
+        """ "PQ" or "HLG" for an HDR transfer, else None."""
         return HDR_TRANSFERS.get(self.transfer)
 
     @property

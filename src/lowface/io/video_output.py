@@ -173,8 +173,10 @@ def muxer(suffix: str) -> str:
 ENCODE_SPEEDS = ("balanced", "fast")
 SPEED_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
     "libx264": {"balanced": {"preset": "veryfast"}, "fast": {"preset": "superfast"}},
-    "libx265": {"balanced": {"preset": "veryfast", "x265-params": "log-level=error"},
-                "fast": {"preset": "superfast", "x265-params": "log-level=error"}},
+    "libx265": {
+        "balanced": {"preset": "veryfast", "x265-params": "log-level=error"},
+        "fast": {"preset": "superfast", "x265-params": "log-level=error"},
+    },
     "libvpx-vp9": {"balanced": {}, "fast": {"cpu-used": "4"}},  # libvpx's default cpu-used is 1
     "libsvtav1": {"balanced": {"preset": "8"}, "fast": {"preset": "10"}},
 }

@@ -11,7 +11,7 @@ from torch import Tensor
 from lowface.backbones.base import FeatureExtractor
 from lowface.losses.contrastive import BrightnessContrastLoss, Distance, FeatureContrastLoss
 from lowface.losses.face_identity import FaceIdentityLoss
-from lowface.losses.feature import ColorLoss, ContrastLoss, DetailLoss, PerceptualLoss, SmoothLoss
+from lowface.losses.feature import ColorLoss, ContrastLoss, DetailLoss, LabColourLoss, PerceptualLoss, SmoothLoss
 from lowface.losses.lacr import LACRTerm
 from lowface.losses.semantic import SemanticBrightnessLoss
 from lowface.losses.weighted import ObjectiveParts, WeightedObjective, register_objective
@@ -38,8 +38,9 @@ PAPER_WEIGHTS = {
 # high-passed denoiser where a plain L1 to a reference of another brightness does not (losses/feature.py).
 # "clean_contrast": the clean crop's contrast and colourfulness (two numbers per image), against the flat, pale
 # output per-pixel losses settle for under noise (losses/feature.py ContrastLoss).
+# "clean_colour": the CIELAB difference to the clean crop after brightness matching (losses/feature.py LabColourLoss).
 EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0, "clean_detail": 0.0,
-                 "clean_contrast": 0.0}  # fmt: skip
+                 "clean_contrast": 0.0, "clean_colour": 0.0}  # fmt: skip
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
 FEATURE_TERMS = ("feature_cr", "perceptual", "clean_perceptual")  # terms that need the feature extractor
 
@@ -69,7 +70,7 @@ class LowFaceNetObjective(WeightedObjective):
 
     ``batch`` holds "low" (B, 3, H, W), "positive" and "negative" (unpaired, same size), and for the semantic
     term "labels" (B, H, W), for the face term "chip_transform" (B, 2, 3), "identity" (B,), "face_valid" (B,),
-    for the reconstruction, clean_perceptual, clean_detail and clean_contrast terms (paired data only) "clean"
+    for the reconstruction and clean_* terms (paired data only) "clean"
     (B, 3, H, W).
     Returns (total loss, {term: unweighted value}).
     """
@@ -97,6 +98,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.color = ColorLoss()
         self.clean_detail = DetailLoss()
         self.clean_contrast = ContrastLoss()
+        self.clean_colour = LabColourLoss()
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
@@ -117,6 +119,7 @@ class LowFaceNetObjective(WeightedObjective):
             "clean_perceptual": lambda: self.clean_perceptual(enhanced, clean()),
             "clean_detail": lambda: self.clean_detail(enhanced, clean()),
             "clean_contrast": lambda: self.clean_contrast(enhanced, clean()),
+            "clean_colour": lambda: self.clean_colour(enhanced, clean()),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
 

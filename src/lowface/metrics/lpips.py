@@ -29,9 +29,15 @@ SCALE = (0.458, 0.448, 0.450)
 
 
 LPIPSWeightsMissing = AssetMissing  # the name earlier versions raised
-HEADS = Asset("lpips_vgg_heads", "lpips", "weights/v0.1/vgg.pth",
-              "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
-              f"{HEADS_PACKAGE} (pip install --no-deps; `make install` does)", "BSD-2-Clause", "LPIPS's linear heads")
+HEADS = Asset(
+    "lpips_vgg_heads",
+    "lpips",
+    "weights/v0.1/vgg.pth",
+    "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+    f"{HEADS_PACKAGE} (pip install --no-deps; `make install` does)",
+    "BSD-2-Clause",
+    "LPIPS's linear heads",
+)
 
 
 def heads_path() -> Path:

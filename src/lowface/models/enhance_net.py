@@ -187,8 +187,9 @@ class FastEnhanceNet(EnhancementModel):
     ):
         super().__init__()
         if not 0.0 <= illumination_chroma <= 1.0:
-            raise ValueError(f"illumination_chroma is a share of the illumination's colour in [0, 1], "
-                             f"got {illumination_chroma}")
+            raise ValueError(
+                f"illumination_chroma is a share of the illumination's colour in [0, 1], got {illumination_chroma}"
+            )
         self.scale = scale
         self.illumination_power, self.illumination_pivot = illumination_power, illumination_pivot
         self.illumination_chroma = illumination_chroma

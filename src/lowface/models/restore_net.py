@@ -325,8 +325,12 @@ class RestoreNet(EnhancementModel):
         level_radius = self.NOISE_LEVEL_RADIUS if tone_noise else 0
         self.receptive_radius = (self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
                                  + level_radius)  # fmt: skip
-        self.size_multiple = math.lcm(scale, self.denoiser.multiple, self.NOISE_POOL if tone_noise else 1,
-                                      self.GUIDE_POOL if detail_guide_eps is not None else 1)
+        self.size_multiple = math.lcm(
+            scale,
+            self.denoiser.multiple,
+            self.NOISE_POOL if tone_noise else 1,
+            self.GUIDE_POOL if detail_guide_eps is not None else 1,
+        )
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
 
     GUIDE_POOL = 4  # the guided local mean is fitted on blocks of at least this many pixels a side

@@ -150,7 +150,7 @@ class Worker:
 
 
 def web_detectors() -> list[str]:
-    """"none" and every registered face detector (``lowface.registry.DETECTORS``)."""
+    """ "none" and every registered face detector (``lowface.registry.DETECTORS``)."""
     from lowface.registry import DETECTORS
 
     return ["none", *DETECTORS.names()]
