@@ -344,3 +344,14 @@ def test_lab_colour_loss_sees_a_hue_drift_not_the_exposure_and_pulls_the_colour_
     same = green.clone().requires_grad_(True)
     loss(same, green).backward()
     assert torch.isfinite(same.grad).all()
+
+
+def test_chroma_only_colour_loss_ignores_a_tone_change_and_still_sees_the_hue():
+    from lowface.losses.feature import LabColourLoss
+
+    grey_ramp = torch.linspace(0.1, 0.8, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32).contiguous()
+    flatter = 0.45 + 0.5 * (grey_ramp - 0.45)  # same mean, half the contrast: a lightness change only
+    chroma, colour = LabColourLoss(lightness=False), LabColourLoss()
+    assert chroma(flatter, grey_ramp).item() < 0.2 < 2 < colour(flatter, grey_ramp).item()
+    tinted = grey_ramp * torch.tensor([1.1, 1.0, 0.8]).view(1, 3, 1, 1)
+    assert chroma(tinted, grey_ramp).item() > 5

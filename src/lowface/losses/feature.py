@@ -149,14 +149,15 @@ class LabColourLoss(nn.Module):
     scores, in a space where a hue error in a dark green (foliage drifting to beige) costs what it looks like rather
     than the few hundredths an RGB L1 gives it. The blur keeps pixel noise out, the brightness match leaves exposure
     to the other terms, and ``eps`` (Charbonnier) keeps the gradient finite where the colours agree.
+    ``lightness`` False: a* and b* only (hue and saturation), the local tone left to the other terms too.
     """
 
-    def __init__(self, sigma: float = 1.0, eps: float = 0.1):
+    def __init__(self, sigma: float = 1.0, eps: float = 0.1, lightness: bool = True):
         super().__init__()
-        self.sigma, self.eps = sigma, eps
+        self.sigma, self.eps, self.channels = sigma, eps, slice(0 if lightness else 1, 3)
 
     def forward(self, enhanced: Tensor, clean: Tensor) -> Tensor:
         gain = luma(clean).mean((1, 2, 3), keepdim=True) / luma(enhanced).mean((1, 2, 3), keepdim=True).clamp_min(1e-3)
         matched = gaussian_blur(enhanced * gain.detach(), self.sigma)
-        difference = rgb_to_lab(matched) - rgb_to_lab(gaussian_blur(clean, self.sigma))
+        difference = (rgb_to_lab(matched) - rgb_to_lab(gaussian_blur(clean, self.sigma)))[:, self.channels]
         return difference.square().sum(1).add(self.eps**2).sqrt().mean().to(enhanced.dtype)

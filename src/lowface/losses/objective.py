@@ -38,9 +38,10 @@ PAPER_WEIGHTS = {
 # high-passed denoiser where a plain L1 to a reference of another brightness does not (losses/feature.py).
 # "clean_contrast": the clean crop's contrast and colourfulness (two numbers per image), against the flat, pale
 # output per-pixel losses settle for under noise (losses/feature.py ContrastLoss).
-# "clean_colour": the CIELAB difference to the clean crop after brightness matching (losses/feature.py LabColourLoss).
+# "clean_colour": the CIELAB difference to the clean crop after brightness matching (losses/feature.py LabColourLoss);
+# "clean_chroma": the same on a* and b* alone.
 EXTRA_WEIGHTS = {"reconstruction": 0.0, "lacr": 0.0, "clean_perceptual": 0.0, "clean_detail": 0.0,
-                 "clean_contrast": 0.0, "clean_colour": 0.0}  # fmt: skip
+                 "clean_contrast": 0.0, "clean_colour": 0.0, "clean_chroma": 0.0}  # fmt: skip
 ALL_TERMS = {**PAPER_WEIGHTS, **EXTRA_WEIGHTS}
 FEATURE_TERMS = ("feature_cr", "perceptual", "clean_perceptual")  # terms that need the feature extractor
 
@@ -99,6 +100,7 @@ class LowFaceNetObjective(WeightedObjective):
         self.clean_detail = DetailLoss()
         self.clean_contrast = ContrastLoss()
         self.clean_colour = LabColourLoss()
+        self.clean_chroma = LabColourLoss(lightness=False)
         self.smooth = SmoothLoss()
         self.semantic = SemanticBrightnessLoss()
         self.face = face_loss
@@ -120,6 +122,7 @@ class LowFaceNetObjective(WeightedObjective):
             "clean_detail": lambda: self.clean_detail(enhanced, clean()),
             "clean_contrast": lambda: self.clean_contrast(enhanced, clean()),
             "clean_colour": lambda: self.clean_colour(enhanced, clean()),
+            "clean_chroma": lambda: self.clean_chroma(enhanced, clean()),
             "lacr": lambda: self.lacr(enhanced, batch["positive"], low, batch["negative"]),
         }
 
