@@ -211,7 +211,8 @@ def test_fingerprint_covers_constructor_arguments(monkeypatch):
 def test_the_default_restoring_network_keeps_a_black_sky_black_and_grey():
     """Issue 20: lowface-restore-real's tone head learned on SICE, where crushed shadows hide content, to lift pure
     black to an olive (0.09, 0.09, 0.06) that it painted into every black night sky; v3.3 caps its lift at the
-    pixel's value plus 0.04, so black comes out a neutral near-black."""
+    pixel's value plus 0.04, so black comes out a neutral near-black (the uncapped head, a check that the cap
+    still matters: v3.7's chroma term made its olive paler, not gone)."""
     from lowface.inference.catalogue import create_model
 
     model = create_model("lowface-restore-real")
@@ -221,4 +222,4 @@ def test_the_default_restoring_network_keeps_a_black_sky_black_and_grey():
         assert out.max() < 0.05 and out.max() - out.min() < 0.005, out
         model.tone.lift_cap = None  # v3.2: the unbounded head
         out = model.enhance(black).mean((0, 2, 3))
-    assert out.max() > 0.08 and out[0] - out[2] > 0.02, out  # olive
+    assert out.max() > 0.06 and out[0] - out[2] > 0.01, out  # olive: v3.2 (0.09, 0.09, 0.06), v3.7 (0.074, 0.073, 0.06)
