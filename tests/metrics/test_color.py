@@ -8,8 +8,9 @@ import torch
 
 from conftest import assert_close, smooth_test_image
 from lowface.bench.real_pairs import box_iou, face_agreement, match_faces, pair_fidelity
+from lowface.filters import rgb_to_lab
 from lowface.io import image_to_tensor
-from lowface.metrics.color import ciede2000, delta_e2000, match_brightness, rgb_to_lab
+from lowface.metrics.color import ciede2000, delta_e2000, match_brightness
 
 # (L1, a1, b1), (L2, a2, b2), CIEDE2000 - pairs 1, 2, 3, 4, 7, 13, 17 and 34 of Sharma et al. (2005), Table 1
 SHARMA = [

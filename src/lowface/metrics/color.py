@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from lowface.filters import luma, rgb_to_lab, srgb_to_linear  # noqa: F401 (re-exported)
+from lowface.filters import luma, rgb_to_lab
 from lowface.metrics.catalogue import register_metric
 
 
