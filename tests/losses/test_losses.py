@@ -346,6 +346,22 @@ def test_lab_colour_loss_sees_a_hue_drift_not_the_exposure_and_pulls_the_colour_
     assert torch.isfinite(same.grad).all()
 
 
+@pytest.mark.parametrize("lightness", [True, False])
+def test_lab_colour_loss_gradient_does_not_pull_the_exposure(lightness):
+    """The loss ignores the output's scale, so its gradient has no component along the output: a descent step
+    neither darkens nor brightens. With the brightness match's gain detached it pulled towards darker outputs
+    (a* and b* shrink with L*), which dimmed lowface-fast within 250 fine-tuning steps."""
+    from lowface.losses.feature import LabColourLoss
+
+    torch.manual_seed(0)
+    reference = torch.rand(2, 3, 24, 24) * 0.6 + 0.2
+    output = (reference * torch.tensor([0.9, 0.6, 0.4]).view(1, 3, 1, 1)).requires_grad_(True)  # darker, warmer
+    LabColourLoss(lightness=lightness)(output, reference).backward()
+    grad, image = output.grad.flatten(1), output.detach().flatten(1)
+    along = (grad * image).sum(1) / (grad.norm(dim=1) * image.norm(dim=1))  # cosine of the gradient and the image
+    assert along.abs().max().item() < 1e-3
+
+
 def test_chroma_only_colour_loss_ignores_a_tone_change_and_still_sees_the_hue():
     from lowface.losses.feature import LabColourLoss
 

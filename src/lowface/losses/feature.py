@@ -142,14 +142,17 @@ class ContrastLoss(nn.Module):
 
 class LabColourLoss(nn.Module):
     """Mean CIELAB colour difference (CIE 1976 Delta E*ab) between the enhanced image scaled to the clean one's mean
-    luma (per image, no gradient through the scale) and the clean image, both Gaussian-blurred by ``sigma`` pixels.
-    (B, 3, H, W) pairs in [0, 1] -> scalar in Delta E units (about 1 is just visible).
+    luma (per image, the gradient flowing through the scale) and the clean image, both Gaussian-blurred by ``sigma``
+    pixels. (B, 3, H, W) pairs in [0, 1] -> scalar in Delta E units (about 1 is just visible).
 
     Beyond the paper, for paired data: the colour and local tone that the benchmark's brightness-matched CIEDE2000
     scores, in a space where a hue error in a dark green (foliage drifting to beige) costs what it looks like rather
     than the few hundredths an RGB L1 gives it. The blur keeps pixel noise out, the brightness match leaves exposure
     to the other terms, and ``eps`` (Charbonnier) keeps the gradient finite where the colours agree.
     ``lightness`` False: a* and b* only (hue and saturation), the local tone left to the other terms too.
+    The loss is invariant to the enhanced image's scale, and so is its gradient's: it has no component along the
+    image. With the scale detached (until 2026-12-04) it had one, towards darker outputs (a* and b* shrink with L*),
+    which outweighed the L1 term and dimmed lowface-fast within 250 steps of fine-tuning.
     """
 
     def __init__(self, sigma: float = 1.0, eps: float = 0.1, lightness: bool = True):
@@ -158,6 +161,6 @@ class LabColourLoss(nn.Module):
 
     def forward(self, enhanced: Tensor, clean: Tensor) -> Tensor:
         gain = luma(clean).mean((1, 2, 3), keepdim=True) / luma(enhanced).mean((1, 2, 3), keepdim=True).clamp_min(1e-3)
-        matched = gaussian_blur(enhanced * gain.detach(), self.sigma)
+        matched = gaussian_blur(enhanced * gain, self.sigma)
         difference = (rgb_to_lab(matched) - rgb_to_lab(gaussian_blur(clean, self.sigma)))[:, self.channels]
         return difference.square().sum(1).add(self.eps**2).sqrt().mean().to(enhanced.dtype)
