@@ -349,8 +349,8 @@ def test_lab_colour_loss_sees_a_hue_drift_not_the_exposure_and_pulls_the_colour_
 @pytest.mark.parametrize("lightness", [True, False])
 def test_lab_colour_loss_gradient_does_not_pull_the_exposure(lightness):
     """The loss ignores the output's scale, so its gradient has no component along the output: a descent step
-    neither darkens nor brightens. With the brightness match's gain detached it pulled towards darker outputs
-    (a* and b* shrink with L*), which dimmed lowface-fast within 250 fine-tuning steps."""
+    neither darkens nor brightens. With the brightness match's gain detached it pulled the exposure (a* and b* grow
+    with L*: darker where the output's colours are too strong), which dimmed lowface-fast within 250 steps."""
     from lowface.losses.feature import LabColourLoss
 
     torch.manual_seed(0)

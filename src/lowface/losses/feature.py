@@ -151,8 +151,9 @@ class LabColourLoss(nn.Module):
     to the other terms, and ``eps`` (Charbonnier) keeps the gradient finite where the colours agree.
     ``lightness`` False: a* and b* only (hue and saturation), the local tone left to the other terms too.
     The loss is invariant to the enhanced image's scale, and so is its gradient's: it has no component along the
-    image. With the scale detached (until 2026-12-04) it had one, towards darker outputs (a* and b* shrink with L*),
-    which outweighed the L1 term and dimmed lowface-fast within 250 steps of fine-tuning.
+    image. With the scale detached (until 2026-12-04) it had one (a* and b* grow with L*): towards darker outputs
+    where the output's colours are stronger than the reference's, brighter where weaker. It outweighed the L1 term
+    and dimmed lowface-fast within 250 steps of fine-tuning.
     """
 
     def __init__(self, sigma: float = 1.0, eps: float = 0.1, lightness: bool = True):
