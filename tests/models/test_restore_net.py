@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from conftest import assert_close
 from lowface.filters import luma
@@ -353,3 +354,27 @@ def test_fused_convolution_blocks_compute_the_modules_values(dtype):
             assert fused.dtype == dtype and fused.shape == plain.shape
             assert_close(fused.float(), plain.float(), atol=1e-5 if dtype == torch.float32 else 0.03, rtol=0)
             x = plain
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("size", [(2, 2), (5, 7), (9, 16)])
+def test_the_fused_upsampled_join_computes_the_decoder_steps_values(dtype, size):
+    """The U-Net decoder step without its upsampled map and concatenation (speed, issue 22): the reference's values
+    to float rounding, its zero-padded border rows and columns included, in both precisions; a skip that is not twice
+    the size takes the reference path (without the recomputed border its corners are off by 0.6-0.9 here)."""
+    from lowface.models.fused import FUSED_CONVOLUTION, fused_upsampled_join
+    from lowface.models.restore_net import _joined
+
+    if FUSED_CONVOLUTION is None:
+        pytest.skip("this PyTorch has no oneDNN fused convolution; the plain blocks run instead")
+    torch.manual_seed(5)
+    conv, activation = nn.Conv2d(24 + 16, 16, 3, padding=1), nn.LeakyReLU(0.1)
+    height, width = size
+    low = torch.randn(2, 24, height, width).to(dtype).contiguous(memory_format=torch.channels_last)
+    skips = [torch.randn(2, 16, 2 * height, 2 * width), torch.randn(2, 16, 2 * height + 1, 2 * width)]
+    for skip in (s.to(dtype).contiguous(memory_format=torch.channels_last) for s in skips):
+        with torch.inference_mode():
+            fused = fused_upsampled_join(conv, activation, low, skip)
+            reference = activation(conv(_joined(low.float(), skip.float())))  # float32 modules
+        assert fused.dtype == dtype and fused.shape == reference.shape
+        assert_close(fused.float(), reference, atol=1e-5 if dtype == torch.float32 else 0.02, rtol=0)

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from lowface.filters import area_downsample, gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
-from lowface.models.fused import fused_convolution, fused_convolutions_can_run
+from lowface.models.fused import fused_convolution, fused_convolutions_can_run, fused_upsampled_join
 from lowface.models.precision import reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
@@ -166,12 +166,17 @@ class ReflectanceDenoiser(nn.Module):
 
     def unet(self, folded: Tensor) -> Tensor:
         """The U-Net on the folded view: (B, 4 u^2, h, w) -> (B, 3 u^2, h, w), h and w multiples of 4."""
-        blocks = _fused_blocks if fused_convolutions_can_run(folded) else _plain_blocks
+        fused = fused_convolutions_can_run(folded)
+        blocks = _fused_blocks if fused else _plain_blocks
         e1 = blocks(self.encode1, folded)
         e2 = blocks(self.encode2, e1)
         b = blocks(self.bottom, e2)
-        d2 = blocks([self.decode2], _joined(b, e2))
-        d1 = blocks([self.decode1], _joined(d2, e1))
+        if fused:  # the joins without their upsampled maps and concatenations: the same values, faster
+            d2 = fused_upsampled_join(*self.decode2, b, e2)
+            d1 = fused_upsampled_join(*self.decode1, d2, e1)
+        else:
+            d2 = blocks([self.decode2], _joined(b, e2))
+            d1 = blocks([self.decode1], _joined(d2, e1))
         return self.out(d1)
 
 
