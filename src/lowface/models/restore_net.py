@@ -171,12 +171,10 @@ class ReflectanceDenoiser(nn.Module):
         e1 = blocks(self.encode1, folded)
         e2 = blocks(self.encode2, e1)
         b = blocks(self.bottom, e2)
-        if fused:  # the joins without their upsampled maps and concatenations: the same values, faster
-            d2 = fused_upsampled_join(*self.decode2, b, e2)
-            d1 = fused_upsampled_join(*self.decode1, d2, e1)
-        else:
-            d2 = blocks([self.decode2], _joined(b, e2))
-            d1 = blocks([self.decode1], _joined(d2, e1))
+        d2 = blocks([self.decode2], _joined(b, e2))
+        # the last join without its upsampled map and concatenation where it can: the same values, 102 -> 70 ms at
+        # 1080p with the teacher's widths, 9.2 -> 8.0 with the student's (the smaller second join: no gain, or a loss)
+        d1 = fused_upsampled_join(*self.decode1, d2, e1) if fused else blocks([self.decode1], _joined(d2, e1))
         return self.out(d1)
 
 
