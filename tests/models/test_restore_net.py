@@ -362,8 +362,7 @@ def test_the_fused_upsampled_join_computes_the_decoder_steps_values(dtype, size)
     """The U-Net decoder step without its upsampled map and concatenation (speed, issue 22): the reference's values
     to float rounding, its zero-padded border rows and columns included, in both precisions; a skip that is not twice
     the size takes the reference path (without the recomputed border its corners are off by 0.6-0.9 here)."""
-    from lowface.models.fused import FUSED_CONVOLUTION, fused_upsampled_join
-    from lowface.models.restore_net import _joined
+    from lowface.models.fused import FUSED_CONVOLUTION, fused_upsampled_join, upsampled_join
 
     if FUSED_CONVOLUTION is None:
         pytest.skip("this PyTorch has no oneDNN fused convolution; the plain blocks run instead")
@@ -375,6 +374,6 @@ def test_the_fused_upsampled_join_computes_the_decoder_steps_values(dtype, size)
     for skip in (s.to(dtype).contiguous(memory_format=torch.channels_last) for s in skips):
         with torch.inference_mode():
             fused = fused_upsampled_join(conv, activation, low, skip)
-            reference = activation(conv(_joined(low.float(), skip.float())))  # float32 modules
+            reference = activation(conv(upsampled_join(low.float(), skip.float())))  # float32 modules
         assert fused.dtype == dtype and fused.shape == reference.shape
         assert_close(fused.float(), reference, atol=1e-5 if dtype == torch.float32 else 0.02, rtol=0)

@@ -77,12 +77,12 @@ def fused_upsampled_join(conv: nn.Conv2d, activation: nn.LeakyReLU | nn.ReLU, lo
     (:func:`_upsampling_weights`), pixel-shuffled; the skip's convolution adds it in the same oneDNN kernel. The
     zero padding of the reference acts on the upsampled map, not on ``low``: the outermost rows and columns are
     recomputed the reference way from strips two low-resolution pixels deep. 1080p through ``lowface-restore-real``'s
-    last decoder step, one thread, bfloat16: 78 -> 52 ms (the upsampling and the copy of the join were most of it).
+    last decoder step, one thread, bfloat16: 102 -> 70 ms (the upsampling and the copy of the join were most of it).
     Same values to float rounding."""
     height, width = skip.shape[-2:]
     channels = low.shape[1]
     if (2 * low.shape[-2], 2 * low.shape[-1]) != (height, width) or min(low.shape[-2:]) < 2:
-        return fused_convolution(conv, _reference_join(low, skip), activation)
+        return fused_convolution(conv, upsampled_join(low, skip), activation)
     weight = conv.weight
     upsampling = _upsampling_weights(weight[:, :channels]).to(low.dtype)
     with torch.autocast(low.device.type, enabled=False):  # autocast would pad in float32
@@ -100,11 +100,11 @@ def fused_upsampled_join(conv: nn.Conv2d, activation: nn.LeakyReLU | nn.ReLU, lo
         (whole, slice(None, 2), whole, slice(None, 4), whole, first),
         (whole, slice(-2, None), whole, slice(-4, None), whole, last),
     ]:
-        joined = _reference_join(low[..., low_rows, low_cols], skip[..., skip_rows, skip_cols])
+        joined = upsampled_join(low[..., low_rows, low_cols], skip[..., skip_rows, skip_cols])
         out[..., rows, cols] = fused_convolution(conv, joined, activation)[..., rows, cols]
     return out
 
 
-def _reference_join(low: Tensor, skip: Tensor) -> Tensor:
-    """``low`` bilinearly upsampled to ``skip``'s size, then ``skip``, along the channels."""
+def upsampled_join(low: Tensor, skip: Tensor) -> Tensor:
+    """A U-Net skip join: ``low`` bilinearly upsampled to ``skip``'s size, then ``skip``, along the channels."""
     return torch.cat([F.interpolate(low, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
