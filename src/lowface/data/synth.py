@@ -199,6 +199,8 @@ SYNTHESIS_PRESETS = {
                         "physical model, exposure log-uniform in 0.5-20% of normal, read noise 1-4 e- (training)"),
         SynthesisPreset("scale-noise-range", "scale_noise", {"ratio": (0.08, 0.4), "noise_std": (0.005, 0.04)},
                         "x U(0.08, 0.4) + Gaussian noise std U(0.005, 0.04) (training)"),
+        SynthesisPreset("scale-range", "scale_noise", {"ratio": (0.08, 0.5), "noise_std": (0.0, 0.006)},
+                        "x U(0.08, 0.5) + Gaussian noise std U(0, 0.006): dark, nearly clean (training)"),
         SynthesisPreset("noisy-mix", "mixture", {"components": ("physical-range", "scale-noise-range")},
                         "half physical-range, half scale-noise-range, drawn per image (training)"),
         SynthesisPreset("camera-range", "camera",
@@ -208,6 +210,9 @@ SYNTHESIS_PRESETS = {
                         "demosaicing, sRGB, JPEG 60-95; exposure log-uniform 0.5-30 % (training)"),
         SynthesisPreset("real-mix", "mixture", {"components": ("camera-range", "physical-range", "scale-noise-range")},
                         "a third each of camera-range, physical-range and scale-noise-range, per image (training)"),
+        SynthesisPreset("low-noise-mix", "mixture", {"components": ("scale-range", "gamma-noise", "camera-range")},
+                        "a third each of scale-range, gamma-noise and camera-range, per image: what the router "
+                        "sends past the denoiser, and camera colour casts (training)"),
     ]
 }  # fmt: skip
 

@@ -277,6 +277,10 @@ class RestoreNet(EnhancementModel):
     follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit building's residual is not
     spread into the dark sky round it as a glow.
 
+    ``denoiser_width`` 0: no denoiser - the enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)),
+    for images with little noise (``lowface-fast-tone``: a gain-dependent tone on ``lowface-fast``'s cost); needs
+    ``detail_sigma`` None and a tone head.
+
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
 
@@ -305,6 +309,9 @@ class RestoreNet(EnhancementModel):
             raise ValueError("detail_guide_eps shapes the residual's local mean: it needs detail_sigma")
         if tone_noise and not (tone_width and detail_sigma):
             raise ValueError("tone_noise needs a tone head (tone_width) and a high-passed residual (detail_sigma)")
+        if not denoiser_width and (detail_sigma or not tone_width):
+            raise ValueError("denoiser_width 0 (no denoiser) needs detail_sigma None and a tone head (tone_width), "
+                             f"got detail_sigma {detail_sigma}, tone_width {tone_width}")  # fmt: skip
         self.enhancer = FastEnhanceNet(
             scale,
             width,
@@ -314,7 +321,7 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
             illumination_chroma=illumination_chroma,
         )
-        self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle)
+        self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle) if denoiser_width else None
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
                      if tone_width else None)  # fmt: skip
         self.tone_noise = tone_noise
@@ -326,11 +333,11 @@ class RestoreNet(EnhancementModel):
         else:
             blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
         level_radius = self.NOISE_LEVEL_RADIUS if tone_noise else 0
-        self.receptive_radius = (self.enhancer.receptive_radius + self.denoiser.receptive_radius + blur_radius
-                                 + level_radius)  # fmt: skip
+        denoiser_radius = self.denoiser.receptive_radius if self.denoiser is not None else 0
+        self.receptive_radius = self.enhancer.receptive_radius + denoiser_radius + blur_radius + level_radius
         self.size_multiple = math.lcm(
             scale,
-            self.denoiser.multiple,
+            self.denoiser.multiple if self.denoiser is not None else 1,
             self.NOISE_POOL if tone_noise else 1,
             self.GUIDE_POOL if detail_guide_eps is not None else 1,
         )
@@ -392,6 +399,8 @@ class RestoreNet(EnhancementModel):
         """x: (B, 3, H, W) in [0, 1] -> Retinex(denoised reflectance, illumination), both (B, 3, H, W)."""
         base = self.enhancer(x)
         log_gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
+        if self.denoiser is None:
+            return self._toned(base, log_gain)
         noise = self.denoiser(base.reflectance, log_gain)
         local_mean = self._local_mean(noise, base.reflectance) if self.detail_sigma else None
         level = None
@@ -408,17 +417,28 @@ class RestoreNet(EnhancementModel):
             reflectance = reflectance + self.tone(reflectance, log_gain, level)
         return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
 
+    def _toned(self, base: Retinex, log_gain: Tensor) -> Retinex:
+        """Without a denoiser: clamp(R + tone(R, gain), 0, 1), in bands in plain inference. (B, 3, H, W) Retinex and
+        (B, 1, H, W) normalised log-gain -> Retinex."""
+        if plain_inference():
+            return Retinex(self._finish_in_bands(base.reflectance, None, None, log_gain), base.illumination)
+        reflectance = base.reflectance + self.tone(base.reflectance, log_gain)
+        return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
+
     BAND_PIXELS = 32768  # pixels per band in plain inference (about 16 rows of 1080p)
 
-    def _finish_in_bands(self, base: Tensor, noise: Tensor, local_mean: Tensor | None, log_gain: Tensor,
+    def _finish_in_bands(self, base: Tensor, noise: Tensor | None, local_mean: Tensor | None, log_gain: Tensor,
                          level: Tensor | None = None) -> Tensor:  # fmt: skip
-        """clamp(base - (noise - local_mean) + tone(...), 0, 1), a band of rows at a time: the values of
+        """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of rows at a time: the values of
         :meth:`forward`'s graph, with every full-resolution intermediate (the tone head's 16-channel maps are 130 MB
         each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on one thread. All (B, C, H, W)."""
         out = torch.empty_like(base)
         for band in row_bands(*base.shape[-2:], self.BAND_PIXELS):
             reflectance = out[..., band, :]
-            torch.sub(base[..., band, :], noise[..., band, :], out=reflectance)
+            if noise is None:
+                reflectance.copy_(base[..., band, :])
+            else:
+                torch.sub(base[..., band, :], noise[..., band, :], out=reflectance)
             if local_mean is not None:
                 reflectance.add_(local_mean[..., band, :])
             if self.tone is not None:
