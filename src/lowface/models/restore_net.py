@@ -429,9 +429,10 @@ class RestoreNet(EnhancementModel):
 
     def _finish_in_bands(self, base: Tensor, noise: Tensor | None, local_mean: Tensor | None, log_gain: Tensor,
                          level: Tensor | None = None) -> Tensor:  # fmt: skip
-        """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of rows at a time: the values of
-        :meth:`forward`'s graph, with every full-resolution intermediate (the tone head's 16-channel maps are 130 MB
-        each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on one thread. All (B, C, H, W)."""
+        """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of
+        rows at a time: the values of :meth:`forward`'s graph, with every full-resolution intermediate (the tone
+        head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
+        one thread. All (B, C, H, W)."""
         out = torch.empty_like(base)
         for band in row_bands(*base.shape[-2:], self.BAND_PIXELS):
             reflectance = out[..., band, :]
