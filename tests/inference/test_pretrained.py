@@ -36,6 +36,7 @@ from lowface.metrics.fidelity import psnr
 SHIPPED = {
     "lowface": (1.8, 3.0),
     "lowface-fast": (1.8, 3.0),
+    "lowface-fast-tone": (1.8, 3.0),
     "lowface-restore": (1.8, 3.0),
     "lowface-restore-real": (1.8, 3.0),
     "lowface-restore-real-fast": (1.8, 3.0),

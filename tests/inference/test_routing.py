@@ -23,6 +23,7 @@ from lowface.inference.statistics import noise_features, noise_sigma
 from lowface.models.precision import conv_precision
 
 AUTO_RESTORE = model_card("lowface-auto").kwargs["restore"]  # the restoring network the default routes noise to
+AUTO_FAST = model_card("lowface-auto").kwargs["fast"]  # and the one it runs on images with little noise
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -90,12 +91,12 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
     restore = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=False)
-    fast = Enhancer.from_pretrained("lowface-fast", device="cpu", gate=False)
+    fast = Enhancer.from_pretrained(AUTO_FAST, device="cpu", gate=False)
     both = torch.cat([noisy, clean_dark])
     out = auto.enhance_tensor(both)
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
     assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
-    assert auto.route_counts == {AUTO_RESTORE: 1, "lowface-fast": 1}
+    assert auto.route_counts == {AUTO_RESTORE: 1, AUTO_FAST: 1}
     # a direct call routes the same way, in plain inference at the precision the enhancer ran its convolutions at
     with torch.inference_mode(), conv_precision(auto.conv_dtype):
         direct = auto.model(both)
@@ -158,14 +159,14 @@ def test_auto_takes_no_weights_file_and_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="takes no weights file"):
         create_model("lowface-auto", tmp_path / "x.safetensors")
     result = CliRunner().invoke(main, ["export", "lowface-auto", "-o", str(tmp_path / "auto.onnx")])
-    assert result.exit_code != 0 and f"export lowface-fast and {AUTO_RESTORE}" in result.output
+    assert result.exit_code != 0 and f"export {AUTO_FAST} and {AUTO_RESTORE}" in result.output
     assert isinstance(create_model("lowface-auto"), RoutedModel)
 
 
 def test_auto_fingerprint_covers_both_networks_and_the_router():
     fingerprint = model_fingerprint("lowface-auto")
     assert len(fingerprint) == 64
-    assert fingerprint not in (model_fingerprint("lowface-fast"), model_fingerprint(AUTO_RESTORE))
+    assert fingerprint not in (model_fingerprint(AUTO_FAST), model_fingerprint(AUTO_RESTORE))
     assert fingerprint != model_fingerprint("lowface-auto-fast")
     assert model_fingerprint("gamma") == ""
 

@@ -11,7 +11,7 @@ from conftest import assert_close
 from lowface.filters import luma
 from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
-from lowface.models.restore_net import depth_to_space, space_to_depth
+from lowface.models.restore_net import GAIN_NORMALISER, depth_to_space, space_to_depth
 
 
 def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
@@ -377,3 +377,32 @@ def test_the_fused_upsampled_join_computes_the_decoder_steps_values(dtype, size)
             reference = activation(conv(upsampled_join(low.float(), skip.float())))  # float32 modules
         assert fused.dtype == dtype and fused.shape == reference.shape
         assert_close(fused.float(), reference, atol=1e-5 if dtype == torch.float32 else 0.02, rtol=0)
+
+
+def test_without_a_denoiser_the_tone_head_corrects_the_fast_enhancer_in_both_paths(monkeypatch):
+    """``denoiser_width`` 0: the fast enhancer plus the tone head, R = clamp(S / I + tone(S / I, gain), 0, 1) - the
+    fast enhancer's output while the head is untrained (zero last layer), its correction added once trained; the
+    band-by-band inference path computes the training graph's values; it needs a tone head and no high-pass."""
+    torch.manual_seed(12)
+    settings = dict(scale=8, width=16, illumination_power=0.7, illumination_pivot=0.5)
+    net = RestoreNet(**settings, denoiser_width=0, detail_sigma=None, tone_width=8, tone_lift_cap=1.0).eval()
+    fast = FastEnhanceNet(**settings).eval()
+    fast.load_state_dict(net.enhancer.state_dict())
+    assert net.denoiser is None and net.receptive_radius == fast.receptive_radius and net.size_multiple == 8
+    x = torch.rand(1, 3, 64, 96) * 0.3
+    with torch.no_grad():
+        assert torch.equal(net(x).reflectance, fast(x).reflectance)
+        torch.nn.init.normal_(net.tone.layers[-1].weight, 0.0, 0.05)
+        torch.nn.init.constant_(net.tone.layers[-1].bias, -0.05)
+        base = fast(x)
+        gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
+        expected = (base.reflectance + net.tone(base.reflectance, gain)).clamp(0, 1)
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)
+    training_graph = net(x.clone().requires_grad_(True)).reflectance.detach()
+    assert_close(training_graph, expected, atol=1e-5, rtol=0)
+    with torch.inference_mode():
+        assert_close(net(x).reflectance, training_graph, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="needs detail_sigma None and a tone head"):
+        RestoreNet(denoiser_width=0, detail_sigma=None)
+    with pytest.raises(ValueError, match="needs detail_sigma None and a tone head"):
+        RestoreNet(denoiser_width=0, detail_sigma=8.0, tone_width=8)

@@ -26,7 +26,7 @@ from lowface.cli.common import passive_openmp, user_errors
     default="lowface-auto",  # = inference.enhancer.DEFAULT_MODEL (not imported: torch would load for --help)
     show_default=True,
     help="Enhancer name (see `lowface models`); lowface-auto: lowface-restore-real for noisy images, else "
-    "lowface-fast.",
+    "lowface-fast-tone.",
 )
 @click.option(
     "--weights",

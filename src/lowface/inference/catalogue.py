@@ -57,9 +57,10 @@ ROUTED_CARDS = [
     ModelCard(
         "lowface-auto",
         "routed",
-        {"fast": "lowface-fast", "restore": "lowface-restore-real", "router": ROUTER_FILE},
+        {"fast": "lowface-fast-tone", "restore": "lowface-restore-real", "router": ROUTER_FILE},
         "noise-aware: lowface-restore-real (halo-free, trained on real captures) for images whose estimated noise "
-        "would show once brightened, lowface-fast for the rest (the router in lowface/weights/noise_router.json)",
+        "would show once brightened, lowface-fast-tone (lowface-fast with a tone head learnt on real pairs) for the "
+        "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real",
@@ -96,8 +97,8 @@ def list_models(pattern: str = "*") -> list[str]:
 
     Example:
         >>> list_models("lowface*")
-        ['lowface', 'lowface-auto', 'lowface-auto-fast', 'lowface-fast', 'lowface-fast-v2', 'lowface-restore', \
-'lowface-restore-fast', 'lowface-restore-real', 'lowface-restore-real-fast']
+        ['lowface', 'lowface-auto', 'lowface-auto-fast', 'lowface-fast', 'lowface-fast-tone', 'lowface-fast-v2', \
+'lowface-restore', 'lowface-restore-fast', 'lowface-restore-real', 'lowface-restore-real-fast']
     """
     return sorted(name for name in _cards() if fnmatch(name, pattern))
 

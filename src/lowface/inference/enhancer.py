@@ -19,9 +19,8 @@ from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model
 from lowface.models.precision import conv_precision, resolve_precision
 
-# Noise-aware: lowface-restore where the estimated noise would show once brightened, else lowface-fast (which is
-# better than the paper network here and 55x faster); see lowface.inference.routing and
-# benchmarks/results/auto_routing.md.
+# Noise-aware: lowface-restore-real where the estimated noise would show once brightened, else lowface-fast-tone
+# (lowface-fast's gain and a learnt tone curve); see lowface.inference.routing and benchmarks/results/auto_routing.md.
 DEFAULT_MODEL = "lowface-auto"
 
 

@@ -278,7 +278,7 @@ class RestoreNet(EnhancementModel):
     spread into the dark sky round it as a glow.
 
     ``denoiser_width`` 0: no denoiser - the enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)),
-    for images with little noise (``lowface-fast-tone``: a gain-dependent tone on ``lowface-fast``'s cost); needs
+    for images with little noise (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs
     ``detail_sigma`` None and a tone head.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
