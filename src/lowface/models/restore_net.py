@@ -399,9 +399,7 @@ class RestoreNet(EnhancementModel):
         """x: (B, 3, H, W) in [0, 1] -> Retinex(denoised reflectance, illumination), both (B, 3, H, W)."""
         base = self.enhancer(x)
         log_gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
-        if self.denoiser is None:
-            return self._toned(base, log_gain)
-        noise = self.denoiser(base.reflectance, log_gain)
+        noise = self.denoiser(base.reflectance, log_gain) if self.denoiser is not None else None
         local_mean = self._local_mean(noise, base.reflectance) if self.detail_sigma else None
         level = None
         if self.tone_noise:
@@ -412,17 +410,9 @@ class RestoreNet(EnhancementModel):
             return Retinex(reflectance, base.illumination)
         if local_mean is not None:
             noise = noise - local_mean
-        reflectance = base.reflectance - noise
+        reflectance = base.reflectance - noise if noise is not None else base.reflectance
         if self.tone is not None:
             reflectance = reflectance + self.tone(reflectance, log_gain, level)
-        return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
-
-    def _toned(self, base: Retinex, log_gain: Tensor) -> Retinex:
-        """Without a denoiser: clamp(R + tone(R, gain), 0, 1), in bands in plain inference. (B, 3, H, W) Retinex and
-        (B, 1, H, W) normalised log-gain -> Retinex."""
-        if plain_inference():
-            return Retinex(self._finish_in_bands(base.reflectance, None, None, log_gain), base.illumination)
-        reflectance = base.reflectance + self.tone(base.reflectance, log_gain)
         return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
 
     BAND_PIXELS = 32768  # pixels per band in plain inference (about 16 rows of 1080p)
