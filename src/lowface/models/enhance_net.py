@@ -246,6 +246,6 @@ class FastEnhanceNet(EnhancementModel):
             models = upsample_bilinear_rows(coefficients, self.scale, band.start, guide.shape[-2])
             a_high, b_high = models[..., :width].chunk(2, 1)
             light = illumination[..., band, :]
-            light.copy_(self.upsampler.apply_models(a_high, b_high, guide)).clamp_(ILLUMINATION_FLOOR, 1.0)
+            self.upsampler.apply_models(a_high, b_high, guide, out=light).clamp_(ILLUMINATION_FLOOR, 1.0)
             torch.div(guide, light, out=reflectance[..., band, :]).clamp_(0.0, 1.0)
         return Retinex(reflectance, illumination)

@@ -55,11 +55,12 @@ class FastGuidedUpsampler(nn.Module):
         b = mean_t - a * mean_g
         return torch.cat([box_mean(a, r), box_mean(b, r)], 1)
 
-    def apply_models(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor) -> Tensor:
-        """The upsampled models on the full-resolution guide, all (B, C, H, W) -> target (B, C, H, W)."""
-        if self.domain == "log":
-            guide_high = torch.log(guide_high + LOG_OFFSET)
-        out = torch.addcmul(b_high, a_high, guide_high)
+    def apply_models(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor, out: Tensor | None = None) -> Tensor:
+        """The upsampled models on the full-resolution guide, all (B, C, H, W) -> target (B, C, H, W) (written into
+        ``out`` when given: plain inference, where the band loop's illumination map is filled in place)."""
+        if self.domain == "log":  # (in place on the sum in plain inference: the same values, one map less)
+            guide_high = (guide_high + LOG_OFFSET).log_() if plain_inference() else torch.log(guide_high + LOG_OFFSET)
+        out = torch.addcmul(b_high, a_high, guide_high, out=out)
         if self.domain != "log":
             return out
         return out.exp_() if plain_inference() else torch.exp(out)  # in place when nothing needs the input kept

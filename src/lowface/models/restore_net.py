@@ -234,6 +234,9 @@ class PointwiseTone(nn.Module):
             correction = grey + self.chroma_share * (correction - grey)
         if self.lift_cap is None:
             return correction
+        if plain_inference():  # the same values, one temporary instead of three
+            bound = reflectance.clamp_min(0.0).mul_(self.lift_cap).add_(self.lift_margin)
+            return torch.minimum(correction, bound, out=bound)
         return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + self.lift_margin)
 
     def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
@@ -398,7 +401,9 @@ class RestoreNet(EnhancementModel):
     def forward(self, x: Tensor) -> Retinex:
         """x: (B, 3, H, W) in [0, 1] -> Retinex(denoised reflectance, illumination), both (B, 3, H, W)."""
         base = self.enhancer(x)
-        log_gain = -torch.log(base.illumination.mean(1, keepdim=True)) / GAIN_NORMALISER
+        light = base.illumination.mean(1, keepdim=True)
+        # -log(I) / N, in place on the mean where nothing needs it kept (the same values: (-a) / b = a / (-b))
+        log_gain = light.log_().div_(-GAIN_NORMALISER) if plain_inference() else -torch.log(light) / GAIN_NORMALISER
         noise = self.denoiser(base.reflectance, log_gain) if self.denoiser is not None else None
         local_mean = self._local_mean(noise, base.reflectance) if self.detail_sigma else None
         level = None
