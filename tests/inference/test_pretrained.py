@@ -60,6 +60,22 @@ def test_shipped_networks_are_listed_with_checksum_licence_and_command():
         assert sha256_file(shipped_weights_path(card)) == card.sha256 == manifest[name]["sha256"]
 
 
+def test_a_shipped_file_given_as_weights_builds_the_network_it_ships_as():
+    """A shipped file that records its constructor arguments records the ones it runs with, so that ``--weights`` on
+    the file (or a copy of it) gives the named model's output, not the network it was trained as."""
+    from lowface.inference.catalogue import weights_architecture
+
+    for name in SHIPPED:
+        card = model_card(name)
+        recorded = weights_architecture(shipped_weights_path(card))
+        if recorded is not None:
+            assert recorded == {"type": card.architecture, **card.kwargs}, name
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0)) * 0.3
+    path = shipped_weights_path(model_card("lowface-fast"))
+    with torch.inference_mode():
+        assert torch.equal(create_model("lowface-fast", path).enhance(x), create_model("lowface-fast").enhance(x))
+
+
 def test_corrupt_weights_are_refused(tmp_path: Path):
     card = model_card("lowface-fast")
     broken = tmp_path / "broken.safetensors"
