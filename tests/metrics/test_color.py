@@ -46,9 +46,9 @@ def test_brightness_matching_gives_the_reference_mean_luma_and_undoes_a_gain():
     dark = reference * 0.25
     matched = match_brightness(dark, reference)
     assert_close(matched, reference, atol=1e-6, rtol=1e-5)
-    assert pair_fidelity([dark[0].permute(1, 2, 0).numpy()], [reference[0].permute(1, 2, 0).numpy()])[
-        "psnr_matched"
-    ] > 100
+    assert (
+        pair_fidelity([dark[0].permute(1, 2, 0).numpy()], [reference[0].permute(1, 2, 0).numpy()])["psnr_matched"] > 100
+    )
 
 
 def test_pair_fidelity_reports_raw_and_matched_figures():

@@ -26,8 +26,10 @@ def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
     assert torch.equal(out.reflectance, reference.reflectance)
 
 
-@pytest.mark.parametrize(("height", "width", "factor", "multiple"),
-                         [(16, 16, 4, 16), (37, 53, 4, 16), (1080, 40, 4, 16), (35, 16, 2, 8), (32, 48, 2, 8)])
+@pytest.mark.parametrize(
+    ("height", "width", "factor", "multiple"),
+    [(16, 16, 4, 16), (37, 53, 4, 16), (1080, 40, 4, 16), (35, 16, 2, 8), (32, 48, 2, 8)],
+)
 def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, width, factor, multiple):
     torch.manual_seed(5)
     parts = [torch.rand(2, 3, height, width, requires_grad=True), torch.rand(2, 1, height, width, requires_grad=True)]

@@ -28,7 +28,7 @@ def _teacher_with_dead_channels(width: int, live: int) -> ReflectanceDenoiser:
             conv.weight.normal_(0, 0.2)
             conv.bias.normal_(0, 0.1)
             if level:
-                dead = torch.randperm(conv.out_channels)[live_widths[level]:]
+                dead = torch.randperm(conv.out_channels)[live_widths[level] :]
                 conv.weight[dead] = 0.0
                 conv.bias[dead] = 0.0
     return teacher.eval()
