@@ -48,8 +48,10 @@ def main() -> None:
     faces = [read_image(p).rgb for p in celeba_split(args.data_root, "val")]
     faces_out = [np.clip(enhancer.enhance(d), 0, 1) for d in synthesize_float32(faces, "real-mix", seed=0)]
     faces_uint8 = [(f * 255).round().astype(np.uint8) for f in faces]
-    print(f"{args.model} {args.weights or '(shipped)'}: PSNR / matched PSNR / SSIM / matched CIEDE2000, SICE val "
-          "frames and CelebA val faces")
+    print(
+        f"{args.model} {args.weights or '(shipped)'}: PSNR / matched PSNR / SSIM / matched CIEDE2000, SICE val "
+        "frames and CelebA val faces"
+    )
     for factor in args.factors:
         contrast, saturation = map(float, factor.split(","))
         scores = [

@@ -28,8 +28,11 @@ from lowface.inference.devices import keep_freed_memory
 def part_times(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Wall seconds spent in each part of the network (submodules two levels deep at most, module lists left out),
     one run; a part that runs inside another is counted in both."""
-    parts = {name: child for name, child in model.named_modules()
-             if name and name.count(".") <= 1 and not isinstance(child, torch.nn.ModuleList)}
+    parts = {
+        name: child
+        for name, child in model.named_modules()
+        if name and name.count(".") <= 1 and not isinstance(child, torch.nn.ModuleList)
+    }
     spent: dict[str, float] = dict.fromkeys(parts, 0.0)
     started: dict[str, float] = {}
     handles = []

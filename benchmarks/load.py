@@ -91,14 +91,29 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--noise", type=float, default=0.01, help="sensor noise sigma of the clip (0-1 scale)")
     parser.add_argument("--model", default="lowface-auto", help="the enhancer (default: the CLI's default)")
-    parser.add_argument("--encode-speed", default="balanced", choices=["balanced", "fast"],
-                        help="the video encoder's effort (lowface enhance --encode-speed)")
+    parser.add_argument(
+        "--encode-speed",
+        default="balanced",
+        choices=["balanced", "fast"],
+        help="the video encoder's effort (lowface enhance --encode-speed)",
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="where inputs and outputs go (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="lowface-load-")) if args.scratch is None else args.scratch
-    cli = [sys.executable, "-m", "lowface.cli", "enhance", "-m", args.model, "-q", "--device", "cpu",
-           "--encode-speed", args.encode_speed]
+    cli = [
+        sys.executable,
+        "-m",
+        "lowface.cli",
+        "enhance",
+        "-m",
+        args.model,
+        "-q",
+        "--device",
+        "cpu",
+        "--encode-speed",
+        args.encode_speed,
+    ]
     results = {}
     try:
         folder = scratch / "images"

@@ -60,7 +60,7 @@ def enhanced(spec: MethodSpec, dark: list[np.ndarray], cache: Path) -> list[np.n
 
 
 def by_size(row: dict) -> str:
-    """"small / medium / large" rank-1 in percent ("-" for an empty bin)."""
+    """ "small / medium / large" rank-1 in percent ("-" for an empty bin)."""
     values = (row.get(f"rank1_{name}", float("nan")) for name in SIZE_NAMES)
     return " / ".join("-" if np.isnan(v) else f"{100 * v:.0f}" for v in values)
 
@@ -71,8 +71,12 @@ def main() -> None:
     parser.add_argument("--presets", default="x0.15-noise0.02,gamma-noise-strong,physical-3")
     parser.add_argument("--methods", default="none,gamma,lowface-fast,lowface-auto")
     parser.add_argument("--judges", default="facenet,dlib")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"],
-                        help="whose photos: test reports; val (or train, for weights that never saw CelebA) chooses")
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "val", "test"],
+        help="whose photos: test reports; val (or train, for weights that never saw CelebA) chooses",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/wild-cache"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/wild_recognition.json"))

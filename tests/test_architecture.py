@@ -35,8 +35,23 @@ MAY_IMPORT = {
     "train": {"assets", "registry", "filters", "models", "io", "inference", "backbones", "face", "data", "losses"},
     "bench": {"assets", "registry", "filters", "models", "io", "inference", "face", "data", "metrics", "backbones"},
     "web": {"assets", "registry", "io", "inference", "face"},
-    "cli": {"lowface", "assets", "registry", "filters", "models", "io", "inference", "backbones", "face", "data",
-            "metrics", "losses", "train", "bench", "web"},
+    "cli": {
+        "lowface",
+        "assets",
+        "registry",
+        "filters",
+        "models",
+        "io",
+        "inference",
+        "backbones",
+        "face",
+        "data",
+        "metrics",
+        "losses",
+        "train",
+        "bench",
+        "web",
+    },
     "weights": set(),
 }
 
@@ -79,7 +94,7 @@ def test_imports_form_no_cycle():
         path.append(module)
         for target in sorted(graph[module]):
             if state.get(target) == "open":
-                cycle = [*path[path.index(target):], target]
+                cycle = [*path[path.index(target) :], target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)

@@ -27,7 +27,7 @@ def parse_setting(setting: str) -> tuple[str, object]:
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
-        raise click.BadParameter(f"{setting!r}: the value must be JSON (0.01, true, null, \"log\")") from None
+        raise click.BadParameter(f'{setting!r}: the value must be JSON (0.01, true, null, "log")') from None
 
 
 @click.command()

@@ -226,4 +226,3 @@ def test_the_estimator_with_fused_kernels_computes_the_modules_values(dtype):
     assert fused.dtype == dtype and fused.shape == plain.shape
     assert plain.float().std() > 0.1 and plain.float().max() < 0.99  # the sigmoid head: not flat, not saturated
     assert_close(fused.float(), plain.float(), atol=1e-5 if dtype == torch.float32 else 0.02, rtol=0)
-

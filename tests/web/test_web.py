@@ -157,7 +157,7 @@ def test_a_truncated_file_gets_the_clis_one_line_reason(server, browser, tmp_pat
 
 def _multipart(path: Path, fields: dict[str, str]) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    head = "--{}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n"
+    head = '--{}\r\nContent-Disposition: form-data; name="{}"\r\n\r\n{}\r\n'
     parts = [head.format(boundary, k, v).encode() for k, v in fields.items()]
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
                  "Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n")  # fmt: skip
@@ -218,10 +218,15 @@ def test_twenty_concurrent_jobs_complete_in_bounded_memory_and_leave_nothing(ser
 def run_job(base: str, files: list[Path], model: str = "gamma") -> tuple[str, dict]:
     """Post ``files`` as one job through the API and wait for it: (job id, its final status)."""
     boundary = uuid.uuid4().hex
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{p.name}"\r\n\r\n'.encode()
-        + p.read_bytes() + b"\r\n" for p in files
-    ) + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n--{boundary}--\r\n'.encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{p.name}"\r\n\r\n'.encode()
+            + p.read_bytes()
+            + b"\r\n"
+            for p in files
+        )
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n--{boundary}--\r\n'.encode()
+    )
     request = urllib.request.Request(f"{base}/api/jobs", data=body,
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
     job_id = json.loads(urllib.request.urlopen(request).read())["id"]

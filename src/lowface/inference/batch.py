@@ -192,9 +192,7 @@ def enhance_video_file(
         setup=per_frame_threads,
     )
 
-    def frames(items):
-        return tqdm(items, desc=job.source.name, unit="item", leave=False, disable=not show_progress)
-
+    frames = partial(tqdm, desc=job.source.name, unit="item", leave=False, disable=not show_progress)
     per_frame_threads()  # the frames' preparation here, beside the workers
     try:
         return transcode(job.source, job.target, stages, options.codec, options.video_quality, frames, before_commit,
