@@ -41,11 +41,13 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q
 
 # the quick loop while editing: everything but the tests marked slow (processes, a browser, Ray, the docs build)
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	LOWFACE_DATA=$(DATA) $(BIN)/python -m pytest -q -m "not slow"
 
 # the documentation site, offline, warnings as errors (tests/test_docs.py builds it too, inside make test)
@@ -54,6 +56,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --out benchmarks/results/speed.json
