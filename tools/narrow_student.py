@@ -1,8 +1,13 @@
 """A narrower restoring network initialised from a shipped one: its tensors, with the reflectance denoiser cut to
-``--denoiser-width`` by keeping the teacher's strongest channels (lowface.train.narrowing) - the ``init_from`` of a
+``--denoiser-width`` by keeping the teacher's strongest channels, and/or the pointwise tone head replaced by a
+``--tone-width`` one fitted to the teacher head's function (lowface.train.narrowing) - the ``init_from`` of a
 distillation run (configs/students/).
 
     python tools/narrow_student.py lowface-restore-real runs/students/w16-init.safetensors --denoiser-width 16
+    python tools/narrow_student.py lowface-restore-real runs/students/tone8-init.safetensors --tone-width 8
+
+The tone head is fitted on the inputs it meets on training data only: every third under-exposed frame of SICE's
+train scenes and every second photo of CelebA's train people darkened by ``real-mix`` (1 pixel in 24 of each).
 """
 
 from __future__ import annotations
@@ -12,33 +17,77 @@ from pathlib import Path
 
 import click
 import safetensors.torch
+import torch
 
+from lowface.data.celeba import celeba_split
+from lowface.data.sice import sice_pairs
+from lowface.data.synth import synthesize_float32
 from lowface.inference.catalogue import create_model, model_card
-from lowface.io import atomic_write_bytes
+from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+from lowface.models.restore_net import RestoreNet
 from lowface.registry import MODELS
-from lowface.train.narrowing import narrowed_denoiser
+from lowface.train.narrowing import fitted_tone, narrowed_denoiser
+
+
+def tone_inputs(network: RestoreNet, images: list, share: int = 24, seed: int = 0) -> torch.Tensor:
+    """(N, 4) rows of what ``network``'s tone head sees (reflectance, normalised log-gain) on ``images`` ((H, W, 3)
+    float arrays), one pixel in ``share`` of each: the training graph runs, where the head is called as a module."""
+    generator = torch.Generator().manual_seed(seed)
+    rows: list[torch.Tensor] = []
+
+    def sample(module, args, output) -> None:
+        pixels = torch.cat(args[:2], 1).detach().permute(1, 0, 2, 3).flatten(1)  # (4, B H W)
+        rows.append(pixels[:, torch.randperm(pixels.shape[1], generator=generator)[: pixels.shape[1] // share]].T)
+
+    hook = network.tone.register_forward_hook(sample)
+    try:
+        with torch.enable_grad():  # not plain inference: the reference graph, tone head as a module
+            for image in images:
+                network(image_to_tensor(image))
+    finally:
+        hook.remove()
+    return torch.cat(rows)
 
 
 @click.command()
 @click.argument("name")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--denoiser-width", type=click.IntRange(min=1), required=True, help="The student denoiser's width.")
-def main(name: str, out: Path, denoiser_width: int) -> None:
-    """Write NAME's tensors to OUT with its denoiser narrowed to --denoiser-width."""
+@click.option("--denoiser-width", type=click.IntRange(min=1), default=None, help="The student denoiser's width.")
+@click.option("--tone-width", type=click.IntRange(min=1), default=None, help="The student tone head's width.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
+              show_default=True, help="Where SICE and CelebA are (for --tone-width).")  # fmt: skip
+@click.option("--steps", type=click.IntRange(min=1), default=15000, show_default=True, help="The tone fit's steps.")
+def main(name: str, out: Path, denoiser_width: int | None, tone_width: int | None, data_root: Path, steps: int) -> None:
+    """Write NAME's tensors to OUT with its denoiser narrowed to --denoiser-width and/or its tone head fitted at
+    --tone-width."""
     card = model_card(name)
     if card.architecture != "restore_net":
         raise click.ClickException(f"{name} is a {card.architecture}; only a restore_net has a denoiser to narrow")
+    if denoiser_width is None and tone_width is None:
+        raise click.UsageError("give --denoiser-width and/or --tone-width")
     teacher = create_model(name)
-    kwargs = {**card.kwargs, "denoiser_width": denoiser_width}
-    student = MODELS.create(card.architecture, **kwargs)
-    tensors = {key: value for key, value in teacher.state_dict().items() if not key.startswith("denoiser.")}
-    tensors |= {f"denoiser.{key}": value for key, value in narrowed_denoiser(teacher.denoiser, denoiser_width)
-                .state_dict().items()}  # fmt: skip
-    student.load_state_dict(tensors)  # every tensor of the student, none left over
+    kwargs = dict(card.kwargs)
+    tensors = teacher.state_dict()
+    if denoiser_width is not None:
+        kwargs["denoiser_width"] = denoiser_width
+        tensors = {key: value for key, value in tensors.items() if not key.startswith("denoiser.")}
+        tensors |= {f"denoiser.{key}": value for key, value in narrowed_denoiser(teacher.denoiser, denoiser_width)
+                    .state_dict().items()}  # fmt: skip
+    if tone_width is not None:
+        if teacher.tone is None:
+            raise click.ClickException(f"{name} has no tone head")
+        frames = [read_image(dark).rgb for dark, _ in sice_pairs(data_root, "train")[::3]]
+        faces = synthesize_float32([read_image(p).rgb for p in celeba_split(data_root, "train")[::2]], "real-mix")
+        tone = fitted_tone(teacher.tone, tone_width, tone_inputs(teacher, frames + faces), steps)
+        kwargs["tone_width"] = tone_width
+        tensors = {key: value for key, value in tensors.items() if not key.startswith("tone.")}
+        tensors |= {f"tone.{key}": value for key, value in tone.state_dict().items()}
+    MODELS.create(card.architecture, **kwargs).load_state_dict(tensors)  # every tensor of the student, none left over
     out.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"model": json.dumps({"type": card.architecture, **kwargs})}
     atomic_write_bytes(out, safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
-    click.echo(f"wrote {out}: {name} with its denoiser narrowed to width {denoiser_width}")
+    click.echo(f"wrote {out}: {name} with denoiser width {kwargs.get('denoiser_width', 32)}, tone width "
+               f"{kwargs.get('tone_width')}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -70,3 +70,36 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
         torch.testing.assert_close(handle.get_tensor(key), teacher[key], rtol=0, atol=1e-20)  # (denormals flushed)
     refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
     assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
+
+
+def test_a_narrower_tone_head_fitted_to_its_teachers_function_computes_it_and_keeps_its_bounds():
+    """A teacher head of width 16 whose hidden units come in identical pairs is a width-8 function: the fit finds
+    it (correction within an eighth of its spread on unseen inputs), where the untrained student is as far off
+    as the spread itself; the student
+    keeps the teacher's lift cap, margin and colour share."""
+    from lowface.models.restore_net import PointwiseTone
+    from lowface.train.narrowing import fitted_tone
+
+    torch.manual_seed(3)
+    small = PointwiseTone(8)
+    with torch.no_grad():
+        for layer in (small.layers[0], small.layers[2], small.layers[4]):
+            layer.weight.normal_(0, 0.7)
+            layer.bias.normal_(0, 0.1)
+    teacher = PointwiseTone(16, lift_cap=0.5, lift_margin=0.02, chroma_share=0.75)
+    with torch.no_grad():  # each hidden unit twice, the readers' weights halved: the same function at width 16
+        teacher.layers[0].weight.copy_(small.layers[0].weight.repeat(2, 1, 1, 1))
+        teacher.layers[0].bias.copy_(small.layers[0].bias.repeat(2))
+        teacher.layers[2].weight.copy_(small.layers[2].weight.repeat(2, 2, 1, 1) / 2)
+        teacher.layers[2].bias.copy_(small.layers[2].bias.repeat(2))
+        teacher.layers[4].weight.copy_(small.layers[4].weight.repeat(1, 2, 1, 1) / 2)
+        teacher.layers[4].bias.copy_(small.layers[4].bias)
+    inputs, unseen = torch.rand(20000, 4), torch.rand(2, 4, 30, 40)
+    student = fitted_tone(teacher, 8, inputs, steps=1500)
+    assert (student.lift_cap, student.lift_margin, student.chroma_share) == (0.5, 0.02, 0.75)
+    assert student.layers[0].out_channels == 8
+    with torch.no_grad():
+        expected = teacher.layers(unseen)
+        spread = expected.std()
+        assert (student.layers(unseen) - expected).abs().mean() < 0.125 * spread
+        assert (PointwiseTone(8).layers(unseen) - expected).abs().mean() > 0.8 * spread

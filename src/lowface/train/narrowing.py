@@ -6,6 +6,10 @@ output channels whose filters carry the most weight (L1 norm of the filter times
 read from that channel), and each consumer keeps the matching input slices, so a channel that the teacher never
 uses costs nothing to drop and the student starts as a close approximation of the teacher. Here for
 :class:`lowface.models.restore_net.ReflectanceDenoiser`, the restoring network's U-Net (most of its cost).
+
+The pointwise tone head is a small function of four numbers per pixel; a narrower one starts from a fit to the
+teacher's function on the inputs it meets (:func:`fitted_tone`), which pruning half its hidden units would not
+approximate.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lowface.models.restore_net import ReflectanceDenoiser
+from lowface.models.restore_net import PointwiseTone, ReflectanceDenoiser
 
 # The U-Net's convolutions: name -> (the producers its input channels come from, in concatenation order; level).
 # "input" is the folded image; level 1, 2, 3 = width, 1.5 x width, 2 x width output channels; 0 = the output layer.
@@ -83,3 +87,33 @@ def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int) -> ReflectanceDe
         target.weight.copy_(conv.weight[rows][:, columns])
         target.bias.copy_(conv.bias[rows])
     return student
+
+
+def fitted_tone(teacher: PointwiseTone, width: int, inputs: Tensor, steps: int = 15000, seed: int = 0) -> PointwiseTone:
+    """A ``width``-wide :class:`PointwiseTone` with the teacher's lift cap, margin and colour share whose correction
+    before those bounds matches the teacher's on ``inputs`` ((N, 4): a pixel's reflectance and normalised log-gain,
+    rows sampled where the teacher works): Adam on the mean of |e| + 20 e^2 (the square for the tails), batches of
+    16k rows, a cosine schedule from 3e-3. For a head without a noise-level input."""
+    if teacher.noise_in is not None:
+        raise ValueError("fitted_tone fits heads without a noise-level input")
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    student = PointwiseTone(width, lift_cap=teacher.lift_cap, lift_margin=teacher.lift_margin,
+                            chroma_share=teacher.chroma_share)  # fmt: skip
+
+    def correction(head: PointwiseTone, rows: Tensor) -> Tensor:  # (N, 4) -> (N, 3), the head's unbounded output
+        return head.layers(rows.T[None, :, :, None])[0, :, :, 0].T
+
+    with torch.no_grad():
+        targets = torch.cat([correction(teacher, part) for part in inputs.split(200_000)])
+    optimiser = torch.optim.Adam(student.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    for _ in range(steps):
+        batch = torch.randint(0, len(inputs), (16384,), generator=generator)
+        error = correction(student, inputs[batch]) - targets[batch]
+        loss = error.abs().mean() + 20 * error.square().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    return student.requires_grad_(False)
