@@ -86,8 +86,7 @@ def main(name: str, out: Path, denoiser_width: int | None, tone_width: int | Non
     out.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"model": json.dumps({"type": card.architecture, **kwargs})}
     atomic_write_bytes(out, safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
-    click.echo(f"wrote {out}: {name} with denoiser width {kwargs.get('denoiser_width', 32)}, tone width "
-               f"{kwargs.get('tone_width')}")  # fmt: skip
+    click.echo(f"wrote {out}: {name} as {json.dumps(kwargs)}")
 
 
 if __name__ == "__main__":

@@ -70,13 +70,15 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
         torch.testing.assert_close(handle.get_tensor(key), teacher[key], rtol=0, atol=1e-20)  # (denormals flushed)
     refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
     assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
+    nothing = CliRunner().invoke(tool, ["lowface-restore-real", str(tmp_path / "n.safetensors")])
+    assert nothing.exit_code == 2 and "give --denoiser-width and/or --tone-width" in nothing.output
 
 
 def test_a_narrower_tone_head_fitted_to_its_teachers_function_computes_it_and_keeps_its_bounds():
     """A teacher head of width 16 whose hidden units come in identical pairs is a width-8 function: the fit finds
     it (correction within an eighth of its spread on unseen inputs), where the untrained student is as far off
-    as the spread itself; the student
-    keeps the teacher's lift cap, margin and colour share."""
+    as the spread itself; the student keeps the teacher's lift cap, margin and colour share, and the caller's random
+    state is left as it was."""
     from lowface.models.restore_net import PointwiseTone
     from lowface.train.narrowing import fitted_tone
 
@@ -95,7 +97,9 @@ def test_a_narrower_tone_head_fitted_to_its_teachers_function_computes_it_and_ke
         teacher.layers[4].weight.copy_(small.layers[4].weight.repeat(1, 2, 1, 1) / 2)
         teacher.layers[4].bias.copy_(small.layers[4].bias)
     inputs, unseen = torch.rand(20000, 4), torch.rand(2, 4, 30, 40)
+    state = torch.random.get_rng_state()
     student = fitted_tone(teacher, 8, inputs, steps=1500)
+    assert torch.equal(torch.random.get_rng_state(), state)
     assert (student.lift_cap, student.lift_margin, student.chroma_share) == (0.5, 0.02, 0.75)
     assert student.layers[0].out_channels == 8
     with torch.no_grad():

@@ -97,9 +97,10 @@ def fitted_tone(teacher: PointwiseTone, width: int, inputs: Tensor, steps: int =
     if teacher.noise_in is not None:
         raise ValueError("fitted_tone fits heads without a noise-level input")
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    student = PointwiseTone(width, lift_cap=teacher.lift_cap, lift_margin=teacher.lift_margin,
-                            chroma_share=teacher.chroma_share)  # fmt: skip
+    with torch.random.fork_rng():  # the student's initialisation from ``seed``, the caller's random state untouched
+        torch.manual_seed(seed)
+        student = PointwiseTone(width, lift_cap=teacher.lift_cap, lift_margin=teacher.lift_margin,
+                                chroma_share=teacher.chroma_share)  # fmt: skip
 
     def correction(head: PointwiseTone, rows: Tensor) -> Tensor:  # (N, 4) -> (N, 3), the head's unbounded output
         return head.layers(rows.T[None, :, :, None])[0, :, :, 0].T
