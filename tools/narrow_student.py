@@ -5,6 +5,8 @@ distillation run (configs/students/).
 
     python tools/narrow_student.py lowface-restore-real runs/students/w16-init.safetensors --denoiser-width 16
     python tools/narrow_student.py lowface-restore-real runs/students/tone8-init.safetensors --tone-width 8
+    python tools/narrow_student.py lowface-restore-real runs/students/w16-32-48-init.safetensors \
+        --denoiser-width 16,32,48      # one width a level
 
 The tone head is fitted on the inputs it meets on training data only: every third under-exposed frame of SICE's
 train scenes and every second photo of CelebA's train people darkened by ``real-mix`` (1 pixel in 24 of each).
@@ -24,7 +26,7 @@ from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize_float32
 from lowface.inference.catalogue import create_model, model_card
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
-from lowface.models.restore_net import RestoreNet
+from lowface.models.restore_net import RestoreNet, level_widths
 from lowface.registry import MODELS
 from lowface.train.narrowing import fitted_tone, narrowed_denoiser
 
@@ -49,15 +51,30 @@ def tone_inputs(network: RestoreNet, images: list, share: int = 24, seed: int = 
     return torch.cat(rows)
 
 
+def _widths(text: str | None) -> int | list[int] | None:
+    """ "16" -> 16, "16,32,48" -> [16, 32, 48] (checked by level_widths), None -> None."""
+    if text is None:
+        return None
+    try:
+        widths = [int(part) for part in text.split(",")]
+        level_widths(widths[0] if len(widths) == 1 else widths)
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: one positive width or three, comma-separated ({error})") from None
+    return widths[0] if len(widths) == 1 else widths
+
+
 @click.command()
 @click.argument("name")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--denoiser-width", type=click.IntRange(min=1), default=None, help="The student denoiser's width.")
+@click.option("--denoiser-width", default=None, callback=lambda _c, _p, v: _widths(v),
+              help="The student denoiser's width, or its three levels' (e.g. 16,32,48).")  # fmt: skip
 @click.option("--tone-width", type=click.IntRange(min=1), default=None, help="The student tone head's width.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
               show_default=True, help="Where SICE and CelebA are (for --tone-width).")  # fmt: skip
 @click.option("--steps", type=click.IntRange(min=1), default=15000, show_default=True, help="The tone fit's steps.")
-def main(name: str, out: Path, denoiser_width: int | None, tone_width: int | None, data_root: Path, steps: int) -> None:
+def main(
+    name: str, out: Path, denoiser_width: int | list[int] | None, tone_width: int | None, data_root: Path, steps: int
+) -> None:
     """Write NAME's tensors to OUT with its denoiser narrowed to --denoiser-width and/or its tone head fitted at
     --tone-width."""
     card = model_card(name)

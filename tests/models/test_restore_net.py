@@ -11,7 +11,7 @@ from conftest import assert_close
 from lowface.filters import luma
 from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
-from lowface.models.restore_net import GAIN_NORMALISER, depth_to_space, space_to_depth
+from lowface.models.restore_net import GAIN_NORMALISER, ReflectanceDenoiser, depth_to_space, space_to_depth
 
 
 def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
@@ -180,12 +180,14 @@ def test_the_tone_head_starts_as_identity_corrects_pixel_by_pixel_and_tiles_exac
     assert (full - plain(x).reflectance).abs().max() > 1e-3
 
 
-def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch):
+@pytest.mark.parametrize("denoiser_width", [24, [8, 20, 40]])
+def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch, denoiser_width):
     """Under inference_mode the tail (high-pass, tone head, clamp) runs band by band and the denoiser
     channels-last (speed, issue 22); the values are those of the graph that training differentiates, to float32
-    rounding, bands and borders included."""
+    rounding, bands and borders included - also with a width of its own at each of the denoiser's levels."""
     torch.manual_seed(8)
-    net = RestoreNet(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16).eval()
+    net = RestoreNet(scale=8, width=16, denoiser_width=denoiser_width, unshuffle=4, detail_sigma=8.0, tone_width=16)
+    net.eval()
     for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
         torch.nn.init.normal_(p, 0.0, 0.1)
     monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)  # 6 rows a band: 11 bands and a short last one
@@ -408,3 +410,14 @@ def test_without_a_denoiser_the_tone_head_corrects_the_fast_enhancer_in_both_pat
         RestoreNet(denoiser_width=0, detail_sigma=None)
     with pytest.raises(ValueError, match="needs detail_sigma None and a tone head"):
         RestoreNet(denoiser_width=0, detail_sigma=8.0, tone_width=8)
+
+
+def test_the_denoiser_takes_one_width_or_one_for_each_level():
+    assert ReflectanceDenoiser(16).widths == (16, 24, 32)
+    student = ReflectanceDenoiser([16, 32, 64])
+    assert student.widths == (16, 32, 64)
+    assert [student.encode1[1][0].out_channels, student.decode2[0].in_channels, student.bottom[2][0].out_channels] == [
+        16, 64 + 32, 64]  # fmt: skip
+    for wrong in ([16, 32], [16, 0, 32]):
+        with pytest.raises(ValueError, match=r"one positive number or three \(one a level\), got \["):
+            RestoreNet(denoiser_width=wrong)

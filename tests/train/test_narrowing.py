@@ -12,16 +12,16 @@ from click.testing import CliRunner
 
 from conftest import load_tool
 from lowface.inference.catalogue import model_card, shipped_weights_path
-from lowface.models.restore_net import ReflectanceDenoiser
+from lowface.models.restore_net import ReflectanceDenoiser, level_widths
 from lowface.train.narrowing import DENOISER_WIRING, narrowed_denoiser
 
 
-def _teacher_with_dead_channels(width: int, live: int) -> ReflectanceDenoiser:
+def _teacher_with_dead_channels(width: int, live: int | list[int]) -> ReflectanceDenoiser:
     """A random width-``width`` denoiser whose every level has only ``live``-width's channels alive (the others'
     filters and biases zero: they output 0, whatever reads them)."""
     torch.manual_seed(0)
     teacher = ReflectanceDenoiser(width)
-    live_widths = {1: live, 2: live * 3 // 2, 3: live * 2}
+    live_widths = dict(enumerate(level_widths(live), start=1))
     with torch.no_grad():
         for name, (_, level) in DENOISER_WIRING.items():
             conv = teacher.get_submodule(name)
@@ -52,8 +52,19 @@ def test_the_teachers_own_width_is_the_teacher_and_a_wider_student_is_refused():
     reflectance, gain = torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
     with torch.no_grad():
         assert torch.equal(narrowed_denoiser(teacher, 8)(reflectance, gain), teacher(reflectance, gain))
-    with pytest.raises(ValueError, match=r"width must be in 1\.\.8 \(the teacher's\), got 12"):
+    with pytest.raises(ValueError, match=r"widths \(12, 18, 24\) must not exceed the teacher's \(8, 12, 16\)"):
         narrowed_denoiser(teacher, 12)
+    with pytest.raises(ValueError, match=r"widths \(4, 12, 24\) must not exceed"):
+        narrowed_denoiser(teacher, [4, 12, 24])
+
+
+def test_each_level_narrows_to_its_own_width():
+    teacher = _teacher_with_dead_channels(width=8, live=[3, 12, 10])  # only the first and last levels cut
+    student = narrowed_denoiser(teacher, [3, 12, 10])
+    assert student.widths == (3, 12, 10)
+    reflectance, gain = torch.rand(1, 3, 24, 40), torch.rand(1, 1, 24, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(student(reflectance, gain), teacher(reflectance, gain), rtol=1e-5, atol=1e-5)
 
 
 def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_path):
@@ -68,6 +79,14 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
         teacher = safetensors.torch.load_file(str(shipped_weights_path(model_card("lowface-restore-real"))))
         key = "enhancer.estimator.conv1.weight"  # the rest: the teacher's own tensors
         torch.testing.assert_close(handle.get_tensor(key), teacher[key], rtol=0, atol=1e-20)  # (denormals flushed)
+    levels = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", "16,32,64"])
+    assert levels.exit_code == 0, levels.output
+    with safetensors.safe_open(str(out), "pt") as handle:
+        assert json.loads(handle.metadata()["model"])["denoiser_width"] == [16, 32, 64]
+        assert handle.get_tensor("denoiser.decode2.0.weight").shape == (32, 64 + 32, 3, 3)
+    for wrong in ("16,32", "16,x,64", "0"):
+        refused = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", wrong])
+        assert refused.exit_code == 2 and f"'{wrong}': one positive width or three" in refused.output
     refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
     assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
     nothing = CliRunner().invoke(tool, ["lowface-restore-real", str(tmp_path / "n.safetensors")])

@@ -19,7 +19,7 @@ graph's values at a fraction of its memory) live beside the network they serve.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -117,24 +117,33 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
 
 
+def level_widths(width: int | Sequence[int]) -> tuple[int, int, int]:
+    """The denoiser's channels at its three levels: ``width`` w -> (w, 1.5 w, 2 w), or the three widths given."""
+    widths = (width, width * 3 // 2, width * 2) if isinstance(width, int) else tuple(int(w) for w in width)
+    if len(widths) != 3 or min(widths) < 1:
+        raise ValueError(f"the denoiser's width is one positive number or three (one a level), got {width}")
+    return widths  # type: ignore[return-value]
+
+
 class ReflectanceDenoiser(nn.Module):
     """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain -> (B, 3, H, W) noise estimate.
 
     The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels
-    at 1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels); H and W are padded to multiples of 4u
+    at 1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels, or the three widths ``width`` lists - the first
+    level, at the highest resolution, is most of the cost); H and W are padded to multiples of 4u
     (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain inference the
     U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where native).
     """
 
     USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
 
-    def __init__(self, width: int = 32, unshuffle: int = 2):
+    def __init__(self, width: int | Sequence[int] = 32, unshuffle: int = 2):
         super().__init__()
         self.unshuffle = unshuffle
         self.multiple = 4 * unshuffle
         # Convs at 1/u (x4), 1/2u (x3), 1/4u (x3) resolution plus two bilinear taps, in full-resolution pixels.
         self.receptive_radius = unshuffle * (4 + 3 * 2 + 3 * 4 + 4 + 2 + 4)
-        w1, w2, w3 = width, width * 3 // 2, width * 2
+        w1, w2, w3 = self.widths = level_widths(width)
         self.encode1 = nn.Sequential(_block(4 * unshuffle**2, w1), _block(w1, w1))
         self.encode2 = nn.Sequential(_block(w1, w2, stride=2), _block(w2, w2))
         self.bottom = nn.Sequential(_block(w2, w3, stride=2), _block(w3, w3), _block(w3, w3))
@@ -280,9 +289,10 @@ class RestoreNet(EnhancementModel):
     follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit building's residual is not
     spread into the dark sky round it as a glow.
 
-    ``denoiser_width`` 0: no denoiser - the enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)),
-    for images with little noise (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs
-    ``detail_sigma`` None and a tone head.
+    ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, or one a level); 0: no denoiser - the enhancer
+    and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little noise
+    (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs ``detail_sigma`` None and a
+    tone head.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.
     """
@@ -291,7 +301,7 @@ class RestoreNet(EnhancementModel):
         self,
         scale: int = 4,
         width: int = 32,
-        denoiser_width: int = 32,
+        denoiser_width: int | Sequence[int] = 32,
         detail_sigma: float | None = 4.0,
         guide: str = "log",
         unshuffle: int = 2,

@@ -14,13 +14,15 @@ approximate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
-from lowface.models.restore_net import PointwiseTone, ReflectanceDenoiser
+from lowface.models.restore_net import PointwiseTone, ReflectanceDenoiser, level_widths
 
 # The U-Net's convolutions: name -> (the producers its input channels come from, in concatenation order; level).
-# "input" is the folded image; level 1, 2, 3 = width, 1.5 x width, 2 x width output channels; 0 = the output layer.
+# "input" is the folded image; level 1, 2, 3 = the widths of the three levels (level_widths); 0 = the output layer.
 DENOISER_WIRING: dict[str, tuple[tuple[str, ...], int]] = {
     "encode1.0.0": (("input",), 1),
     "encode1.1.0": (("encode1.0.0",), 1),
@@ -33,10 +35,6 @@ DENOISER_WIRING: dict[str, tuple[tuple[str, ...], int]] = {
     "decode1.0": (("decode2.0", "encode1.1.0"), 1),
     "out": (("decode1.0",), 0),
 }
-
-
-def _level_widths(width: int) -> dict[int, int]:
-    return {1: width, 2: width * 3 // 2, 3: width * 2}
 
 
 def _input_slices(conv_name: str, convs: dict[str, nn.Conv2d]) -> list[tuple[str, int, int]]:
@@ -64,17 +62,19 @@ def channel_scores(teacher: ReflectanceDenoiser) -> dict[str, Tensor]:
 
 
 @torch.no_grad()
-def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int) -> ReflectanceDenoiser:
-    """A :class:`ReflectanceDenoiser` of ``width`` (at most the teacher's) holding the teacher's strongest channels
-    at every level (:func:`channel_scores`), in their original order; at the teacher's own width, the teacher."""
-    teacher_width = teacher.encode1[0][0].out_channels
-    if not 0 < width <= teacher_width:
-        raise ValueError(f"the student's width must be in 1..{teacher_width} (the teacher's), got {width}")
-    student = ReflectanceDenoiser(width, teacher.unshuffle)
+def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int | Sequence[int]) -> ReflectanceDenoiser:
+    """A :class:`ReflectanceDenoiser` of ``width`` (one width, or one a level; at most the teacher's at every level)
+    holding the teacher's strongest channels at every level (:func:`channel_scores`), in their original order; at
+    the teacher's own widths, the teacher."""
+    widths = level_widths(width)
+    if any(w > t for w, t in zip(widths, teacher.widths, strict=True)):
+        raise ValueError(
+            f"the student's widths {widths} must not exceed the teacher's {teacher.widths}, level by level"
+        )
+    student = ReflectanceDenoiser(widths, teacher.unshuffle)
     convs = {name: teacher.get_submodule(name) for name in DENOISER_WIRING}
-    widths = _level_widths(width)
     kept = {
-        name: score.topk(widths[DENOISER_WIRING[name][1]]).indices.sort().values
+        name: score.topk(widths[DENOISER_WIRING[name][1] - 1]).indices.sort().values
         for name, score in channel_scores(teacher).items()
     }
     for name, conv in convs.items():
