@@ -56,11 +56,12 @@ def _widths(text: str | None) -> int | list[int] | None:
     if text is None:
         return None
     try:
-        widths = [int(part) for part in text.split(",")]
-        level_widths(widths[0] if len(widths) == 1 else widths)
+        parts = [int(part) for part in text.split(",")]
+        widths = parts[0] if len(parts) == 1 else parts
+        level_widths(widths)
     except ValueError as error:
         raise click.BadParameter(f"{text!r}: one positive width or three, comma-separated ({error})") from None
-    return widths[0] if len(widths) == 1 else widths
+    return widths
 
 
 @click.command()
