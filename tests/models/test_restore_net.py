@@ -291,6 +291,41 @@ def test_the_tone_lift_cap_keeps_black_black_and_bands_compute_the_graph(monkeyp
         RestoreNet(**kwargs, tone_lift_margin=0.04)
 
 
+def test_the_margin_context_keeps_a_dark_sky_black_and_lifts_a_shadow_inside_a_lit_region(monkeypatch):
+    """``tone_margin_context`` c: the lift margin a pixel gets scales with its surroundings' luma over c - a black
+    band whose surroundings are black stays black (a night sky), a black patch inside a bright region keeps the
+    whole margin (a crushed shadow in a lit face); the weights load unchanged, the band-by-band inference path
+    computes the training graph's values and tiling with the model's halo is exact."""
+    torch.manual_seed(12)
+    kwargs = dict(scale=8, width=16, denoiser_width=24, unshuffle=4, detail_sigma=8.0, tone_width=16,
+                  tone_lift_cap=1.0, tone_lift_margin=0.04)  # fmt: skip
+    margin, context = RestoreNet(**kwargs).eval(), RestoreNet(**kwargs, tone_margin_context=0.1).eval()
+    torch.nn.init.zeros_(margin.tone.layers[-1].weight)
+    torch.nn.init.constant_(margin.tone.layers[-1].bias, 0.1)  # a lift of 0.1 everywhere, capped at R + 0.04
+    context.load_state_dict(margin.state_dict())
+    x = torch.full((1, 3, 128, 128), 0.3)
+    x[..., :48, :] = 0.0  # a black sky, far from anything lit at its top
+    x[..., 88:96, 60:68] = 0.0  # a black shadow inside the lit region
+    with torch.inference_mode():
+        plain, scaled = margin(x).reflectance, context(x).reflectance
+    assert float(plain[..., :8, :].mean()) == pytest.approx(0.04, abs=1e-3)  # the margin paints the sky grey
+    assert scaled[..., :8, :].max() < 2e-3  # with its context: black
+    assert float(scaled[..., 90:94, 62:66].mean()) == pytest.approx(float(plain[..., 90:94, 62:66].mean()), abs=2e-3)
+    assert scaled[..., 90:94, 62:66].mean() > 0.03
+    share = context.margin_share(context.enhancer(x).reflectance)
+    assert share.shape == (1, 1, 128, 128) and share.min() >= 0.0 and share.max() <= 1.0
+    monkeypatch.setattr(RestoreNet, "BAND_PIXELS", 1000)
+    y = torch.rand(1, 3, 100, 140) * 0.3
+    y[..., :30, :] *= 0.02
+    training_graph = context(y.clone().requires_grad_(True)).reflectance.detach()
+    with torch.inference_mode():
+        assert_close(context(y).reflectance, training_graph, atol=1e-5, rtol=0)
+        tiled = tiled_apply(lambda t: context(t).reflectance, y, 64, context.receptive_radius, context.size_multiple)
+        assert_close(tiled, context(y).reflectance, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="needs tone_width and tone_lift_margin"):
+        RestoreNet(**{**kwargs, "tone_lift_margin": 0.0}, tone_margin_context=0.1)
+
+
 def test_tone_chroma_scales_the_heads_own_colour_and_keeps_its_luma_in_both_paths(monkeypatch):
     """``tone_chroma`` s: the head's correction keeps its luma and s times its colour part (0: the same offset on R, G
     and B; the shipped head adds one warm tint to every image); the weights load unchanged and the band-by-band

@@ -229,28 +229,36 @@ class PointwiseTone(nn.Module):
         if self.noise_in is not None:
             nn.init.zeros_(self.noise_in.weight)
 
-    def forward(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
+    def forward(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None,
+                margin_share: Tensor | None = None) -> Tensor:  # fmt: skip
         hidden = self.layers[0](torch.cat([reflectance, log_gain], 1))
         if self.noise_in is not None:
             hidden = hidden + self.noise_in(noise_level)
-        return self.bounded(self.layers[1:](hidden), reflectance)
+        return self.bounded(self.layers[1:](hidden), reflectance, margin_share)
 
-    def bounded(self, correction: Tensor, reflectance: Tensor) -> Tensor:
+    def bounded(self, correction: Tensor, reflectance: Tensor, margin_share: Tensor | None = None) -> Tensor:
         """The correction (3 channels on axis -3) with ``chroma_share`` of its colour part kept and its rise capped at
-        ``lift_cap`` times the (non-negative) reflectance it is added to, plus ``lift_margin``."""
+        ``lift_cap`` times the (non-negative) reflectance it is added to, plus ``lift_margin`` (times
+        ``margin_share``, (..., 1, H, W) in [0, 1], where given)."""
         if self.chroma_share != 1.0:
             grey = luma(correction)
             correction = grey + self.chroma_share * (correction - grey)
         if self.lift_cap is None:
             return correction
         if plain_inference():  # the same values, one temporary instead of three
-            bound = reflectance.clamp_min(0.0).mul_(self.lift_cap).add_(self.lift_margin)
+            bound = reflectance.clamp_min(0.0).mul_(self.lift_cap)
+            if margin_share is None:
+                bound.add_(self.lift_margin)
+            else:
+                bound.add_(margin_share, alpha=self.lift_margin)
             return torch.minimum(correction, bound, out=bound)
-        return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + self.lift_margin)
+        margin = self.lift_margin if margin_share is None else self.lift_margin * margin_share
+        return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + margin)
 
-    def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None) -> Tensor:
-        """``reflectance += forward(reflectance, log_gain, noise_level)`` in place, for a band of rows in plain
-        inference: the same values without the full-frame hidden maps, each 1x1 convolution as one matrix product
+    def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None,
+                 margin_share: Tensor | None = None) -> Tensor:  # fmt: skip
+        """``reflectance += forward(reflectance, log_gain, noise_level, margin_share)`` in place, for a band of rows in
+        plain inference: the same values without the full-frame hidden maps, each 1x1 convolution as one matrix product
         over the band's pixels (oneDNN's small-convolution path took twice as long), its bias a column of the weights
         against a row of ones (a broadcast bias is first copied into every output column: a fifth of the time), the
         hidden maps in two buffers reused for every image and the leaky ReLUs in place."""
@@ -265,12 +273,13 @@ class PointwiseTone(nn.Module):
         hidden = reflectance.new_empty(2, weights_mid.shape[1], pixels)  # (2, width + 1, pixels)
         inputs[-1], hidden[:, -1] = 1.0, 1.0
         levels = noise_level if with_level else [None] * len(reflectance)
-        for image, gain, level in zip(reflectance, log_gain, levels, strict=True):  # (3, h, w), (1, h, w), (1, h, w)
+        shares = margin_share if margin_share is not None else [None] * len(reflectance)
+        for image, gain, level, share in zip(reflectance, log_gain, levels, shares, strict=True):  # (C, h, w) each
             parts = [image, gain] if level is None else [image, gain, level]
             torch.cat([part.flatten(1) for part in parts], out=inputs[:-1])
             F.leaky_relu_(torch.mm(weights_in, inputs, out=hidden[0, :-1]), 0.1)
             F.leaky_relu_(torch.mm(weights_mid, hidden[0], out=hidden[1, :-1]), 0.1)
-            image.add_(self.bounded(torch.mm(weights_out, hidden[1]).view_as(image), image))
+            image.add_(self.bounded(torch.mm(weights_out, hidden[1]).view_as(image), image, share))
         return reflectance
 
 
@@ -316,8 +325,13 @@ class RestoreNet(EnhancementModel):
         detail_guide_eps: float | None = None,
         tone_chroma: float = 1.0,
         illumination_chroma: float = 1.0,
+        tone_margin_context: float | None = None,
+        tone_margin_reach: float = 16.0,
     ):
         super().__init__()
+        if tone_margin_context is not None and not (tone_width and tone_lift_margin):
+            raise ValueError("tone_margin_context scales the tone head's lift margin: it needs tone_width and "
+                             f"tone_lift_margin, got {tone_width} and {tone_lift_margin}")  # fmt: skip
         if detail_guide_eps is not None and not detail_sigma:
             raise ValueError("detail_guide_eps shapes the residual's local mean: it needs detail_sigma")
         if tone_noise and not (tone_width and detail_sigma):
@@ -341,30 +355,41 @@ class RestoreNet(EnhancementModel):
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
         self.detail_guide_eps = detail_guide_eps
+        self.tone_margin_context, self.tone_margin_reach = tone_margin_context, tone_margin_reach
         if detail_guide_eps is not None:  # the moments' blur on GUIDE_POOL blocks, the pooling and the upsampling
             blur_radius = math.ceil(3 * detail_sigma) + 3 * max(self.detail_pool, self.GUIDE_POOL)
         else:
             blur_radius = math.ceil(3 * detail_sigma) + 2 * self.detail_pool if detail_sigma else 0
         level_radius = self.NOISE_LEVEL_RADIUS if tone_noise else 0
         denoiser_radius = self.denoiser.receptive_radius if self.denoiser is not None else 0
-        self.receptive_radius = self.enhancer.receptive_radius + denoiser_radius + blur_radius + level_radius
+        context_radius = 0
+        if tone_margin_context is not None:  # the blur of the block means, the blocks and the upsampling
+            context_radius = math.ceil(3 * tone_margin_reach) + 2 * self.GUIDE_POOL
+        self.receptive_radius = self.enhancer.receptive_radius + max(
+            denoiser_radius + blur_radius + level_radius, context_radius
+        )
         self.size_multiple = math.lcm(
             scale,
             self.denoiser.multiple if self.denoiser is not None else 1,
             self.NOISE_POOL if tone_noise else 1,
-            self.GUIDE_POOL if detail_guide_eps is not None else 1,
+            self.GUIDE_POOL if detail_guide_eps is not None or tone_margin_context is not None else 1,
         )
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
 
-    GUIDE_POOL = 4  # the guided local mean is fitted on blocks of at least this many pixels a side
+    GUIDE_POOL = 4  # the guided local mean and the tone margin's context are taken on blocks this many pixels wide
 
-    def _local_mean(self, noise: Tensor, base: Tensor) -> Tensor:
+    def luma_blocks(self, base: Tensor) -> Tensor:
+        """(B, 3, H, W) base reflectance -> (B, 1, H / GUIDE_POOL, W / GUIDE_POOL) its luma's block means (ceil),
+        taken once for the guided local mean and the tone margin's context."""
+        return luma(area_downsample(base, self.GUIDE_POOL))  # = the block means of the luma (both linear), 1/16 cost
+
+    def _local_mean(self, noise: Tensor, base: Tensor, blocks: Tensor | None = None) -> Tensor:
         """The low-pass that the high-pass removes: a Gaussian blur of ``detail_sigma`` pixels, or (``detail_pooled``)
         the same blur on ``unshuffle`` x ``unshuffle`` block means, bilinearly upsampled - a sixth of the cost at
         1080p, and a local mean all the same; with ``detail_guide_eps``, :meth:`_guided_local_mean`, which follows
         the edges of the base reflectance ``base``. (B, 3, H, W) residual and base -> (B, 3, H, W)."""
         if self.detail_guide_eps is not None:
-            return self._guided_local_mean(noise, base)
+            return self._guided_local_mean(noise, base, blocks)
         if self.detail_pool == 1:
             return gaussian_blur(noise, self.detail_sigma)
         height, width = noise.shape[-2:]
@@ -372,7 +397,7 @@ class RestoreNet(EnhancementModel):
         means = gaussian_blur(means, self.detail_sigma / self.detail_pool)
         return upsample_bilinear(means, self.detail_pool)[..., :height, :width]
 
-    def _guided_local_mean(self, noise: Tensor, base: Tensor) -> Tensor:
+    def _guided_local_mean(self, noise: Tensor, base: Tensor, blocks: Tensor | None = None) -> Tensor:
         """The residual's local mean as a guided filter (He et al. 2013) would take it, guided by the luma of the
         base reflectance ``base``: a linear fit of the residual to the guide in each Gaussian window of
         ``detail_sigma`` pixels, fitted and evaluated on ``GUIDE_POOL``-pixel block means (whose noise is a
@@ -383,7 +408,7 @@ class RestoreNet(EnhancementModel):
         (issue 20). (B, 3, H, W) residual, (B, 3, H, W) base -> (B, 3, H, W)."""
         height, width = noise.shape[-2:]
         pool = max(self.detail_pool, self.GUIDE_POOL)
-        guide = luma(area_downsample(base, pool))  # = the luma's block means (both linear), at 1/16 of the cost
+        guide = blocks if blocks is not None and pool == self.GUIDE_POOL else luma(area_downsample(base, pool))
         values = area_downsample(noise, pool)
         sigma = self.detail_sigma / pool
         mean_guide, mean_values = gaussian_blur(guide, sigma), gaussian_blur(values, sigma)
@@ -394,6 +419,20 @@ class RestoreNet(EnhancementModel):
         local = slope * guide + offset  # (the filter's usual second averaging, of slope and offset, cost CelebA val
         # identity 0.830 -> 0.821 with FaceNet: it widens the high-pass in flat regions beyond the trained one)
         return upsample_bilinear(local, pool)[..., :height, :width]
+
+    def margin_share(self, base: Tensor, blocks: Tensor | None = None) -> Tensor:
+        """(B, 3, H, W) base reflectance -> (B, 1, H, W) in [0, 1]: how much of the tone head's lift margin a pixel
+        gets - its surroundings' luma (block means of ``GUIDE_POOL`` pixels, a Gaussian of ``tone_margin_reach``
+        pixels, bilinearly upsampled) over ``tone_margin_context``, capped at 1. Why: the margin lets the head lift a
+        crushed shadow inside a lit face (trained on faces, it must), and the same margin painted every black night
+        sky dark grey (0.05: frame 1149 of SICE, the moon-landing diorama of DICM); where everything around is dark
+        there is nothing for it to lift towards."""
+        height, width = base.shape[-2:]
+        means = gaussian_blur(
+            self.luma_blocks(base) if blocks is None else blocks, self.tone_margin_reach / self.GUIDE_POOL
+        )
+        share = means.div_(self.tone_margin_context).clamp_(0.0, 1.0)
+        return upsample_bilinear(share, self.GUIDE_POOL)[..., :height, :width]
 
     NOISE_POOL = 8  # the noise level is averaged on blocks of this many pixels a side
     NOISE_LEVEL_RADIUS = 5 * NOISE_POOL  # its reach: a 3-block blur, the block itself and the bilinear upsampling
@@ -415,25 +454,28 @@ class RestoreNet(EnhancementModel):
         # -log(I) / N, in place on the mean where nothing needs it kept (the same values: (-a) / b = a / (-b))
         log_gain = light.log_().div_(-GAIN_NORMALISER) if plain_inference() else -torch.log(light) / GAIN_NORMALISER
         noise = self.denoiser(base.reflectance, log_gain) if self.denoiser is not None else None
-        local_mean = self._local_mean(noise, base.reflectance) if self.detail_sigma else None
+        context = self.tone_margin_context is not None
+        blocks = self.luma_blocks(base.reflectance) if context or self.detail_guide_eps is not None else None
+        local_mean = self._local_mean(noise, base.reflectance, blocks) if self.detail_sigma else None
         level = None
         if self.tone_noise:
             noise, local_mean = noise - local_mean, None
             level = self.noise_level(noise)
+        share = self.margin_share(base.reflectance, blocks) if context else None
         if plain_inference():
-            reflectance = self._finish_in_bands(base.reflectance, noise, local_mean, log_gain, level)
+            reflectance = self._finish_in_bands(base.reflectance, noise, local_mean, log_gain, level, share)
             return Retinex(reflectance, base.illumination)
         if local_mean is not None:
             noise = noise - local_mean
         reflectance = base.reflectance - noise if noise is not None else base.reflectance
         if self.tone is not None:
-            reflectance = reflectance + self.tone(reflectance, log_gain, level)
+            reflectance = reflectance + self.tone(reflectance, log_gain, level, share)
         return Retinex(clamp_passing_gradient(reflectance, 0.0, 1.0), base.illumination)
 
     BAND_PIXELS = 32768  # pixels per band in plain inference (about 16 rows of 1080p)
 
     def _finish_in_bands(self, base: Tensor, noise: Tensor | None, local_mean: Tensor | None, log_gain: Tensor,
-                         level: Tensor | None = None) -> Tensor:  # fmt: skip
+                         level: Tensor | None = None, share: Tensor | None = None) -> Tensor:  # fmt: skip
         """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of
         rows at a time: the values of :meth:`forward`'s graph, with every full-resolution intermediate (the tone
         head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
@@ -448,6 +490,7 @@ class RestoreNet(EnhancementModel):
             if local_mean is not None:
                 reflectance.add_(local_mean[..., band, :])
             if self.tone is not None:
-                self.tone.correct_(reflectance, log_gain[..., band, :], None if level is None else level[..., band, :])
+                self.tone.correct_(reflectance, log_gain[..., band, :], None if level is None else level[..., band, :],
+                                   None if share is None else share[..., band, :])  # fmt: skip
             reflectance.clamp_(0.0, 1.0)
         return out
