@@ -21,6 +21,7 @@ import yaml
 from safetensors import safe_open
 
 from lowface.assets import record_checksum, sha256_file
+from lowface.train.checkpoints import initial_weight_files
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "lowface" / "weights"
 DATASETS = {"lfw": "LFW's training list", "celeba": "CelebA's in-the-wild train people", "sice": "SICE's train scenes"}
@@ -63,7 +64,9 @@ def main() -> None:
     config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
     log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     target = WEIGHTS_DIR / f"{args.name}.safetensors"
-    init_sha = sha256_file(config["init_from"]) if config.get("init_from") else None  # before the copy may replace it
+    init_files = initial_weight_files(config.get("init_from"))
+    init_sha = [sha256_file(path) for path in init_files] or None  # before the copy may replace them
+    init_sha = init_sha[0] if init_sha and len(init_sha) == 1 else init_sha
     weights = args.weights or args.run_dir / "model.safetensors"
     trained = trained_for(weights, log)
     shutil.copyfile(weights, target)

@@ -97,6 +97,30 @@ def test_restore_net_starts_from_fast_enhancer_weights(tmp_path):
         load_initial_weights(net, str(tmp_path / "full.safetensors"))
 
 
+def test_initial_weights_come_from_several_files_and_named_parts(tmp_path):
+    """``init_from`` as a list: a fast enhancer's file fills the enhancer, ``PATH#denoiser,tone`` takes only those
+    parts of another RestoreNet whose enhancer differs in width; a part missing or of another shape is refused."""
+    import safetensors.torch
+
+    from lowface.train.checkpoints import initial_weight_files, load_initial_weights
+
+    torch.manual_seed(4)
+    fast, wide = FastEnhanceNet(scale=8, width=16), RestoreNet(tone_width=8)
+    safetensors.torch.save_file(fast.state_dict(), str(tmp_path / "fast.safetensors"))
+    safetensors.torch.save_file(wide.state_dict(), str(tmp_path / "wide.safetensors"))
+    net = RestoreNet(scale=8, width=16, tone_width=8)
+    entries = [str(tmp_path / "fast.safetensors"), str(tmp_path / "wide.safetensors") + "#denoiser, tone"]
+    load_initial_weights(net, entries)
+    assert all(torch.equal(v, net.enhancer.state_dict()[k]) for k, v in fast.state_dict().items())
+    own = net.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in wide.state_dict().items() if not k.startswith("enhancer."))
+    assert initial_weight_files(entries) == [str(tmp_path / "fast.safetensors"), str(tmp_path / "wide.safetensors")]
+    with pytest.raises(ValueError, match="its 'enhancer' does not fit"):
+        load_initial_weights(net, str(tmp_path / "wide.safetensors") + "#enhancer")
+    with pytest.raises(ValueError, match="no tensors of a part 'relight'"):
+        load_initial_weights(net, str(tmp_path / "wide.safetensors") + "#relight")
+
+
 def test_the_denoiser_cannot_change_brightness_beyond_a_few_pixels():
     """The residual is high-passed: even a denoiser that predicts a large constant offset leaves the local mean of
     the fast enhancer's output as it was (v3 brightened through its denoiser and drew dark blocks around lamps)."""

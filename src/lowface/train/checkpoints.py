@@ -24,10 +24,40 @@ def build_model(model_config: dict[str, Any]) -> nn.Module:
     return MODELS.create(model_config["type"], **kwargs)
 
 
-def load_initial_weights(model: nn.Module, path: str) -> None:
-    """Load .safetensors weights into ``model``: the whole model, or one named part of it (e.g. the
-    ``enhancer`` of a RestoreNet from FastEnhanceNet weights); parts the file does not cover keep their
-    initialisation. Raises when the file fits no part."""
+def initial_weight_files(init_from: str | list[str] | None) -> list[str]:
+    """The files an ``init_from`` setting names (one ``PATH[#PARTS]`` or a list of them), without their parts."""
+    entries = [init_from] if isinstance(init_from, str) else list(init_from or [])
+    return [entry.partition("#")[0] for entry in entries]
+
+
+def load_initial_weights(model: nn.Module, init_from: str | list[str]) -> None:
+    """Load .safetensors weights into ``model``, one entry after another (a later one overwrites what an earlier one
+    loaded). An entry ``PATH`` is the whole model, or one named part of it (e.g. the ``enhancer`` of a RestoreNet
+    from FastEnhanceNet weights); ``PATH#part,part`` takes only those top-level parts from a file of the same model
+    (e.g. the ``denoiser`` and ``tone`` of one RestoreNet into another whose ``enhancer`` differs). Parts no entry
+    covers keep their initialisation. Raises when an entry fits no part, or a named part is missing or differs in
+    shape."""
+    for entry in [init_from] if isinstance(init_from, str) else init_from:
+        path, _, parts = entry.partition("#")
+        if parts:
+            _load_parts(model, path, [part.strip() for part in parts.split(",") if part.strip()])
+        else:
+            _load_whole_or_part(model, path)
+
+
+def _load_parts(model: nn.Module, path: str, parts: list[str]) -> None:
+    state, own = safetensors.torch.load_file(path), model.state_dict()
+    for part in parts:
+        taken = {key: value for key, value in state.items() if key.startswith(part + ".")}
+        if not taken:
+            raise ValueError(f"{path}: no tensors of a part {part!r}")
+        wrong = [key for key, value in taken.items() if key not in own or own[key].shape != value.shape]
+        if wrong or len(taken) != sum(key.startswith(part + ".") for key in own):
+            raise ValueError(f"{path}: its {part!r} does not fit {type(model).__name__}'s ({', '.join(wrong[:3])})")
+        model.load_state_dict(taken, strict=False)
+
+
+def _load_whole_or_part(model: nn.Module, path: str) -> None:
     state = safetensors.torch.load_file(path)
     own = model.state_dict()
 

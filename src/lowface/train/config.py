@@ -20,7 +20,9 @@ class TrainConfig:
     """Everything a training run depends on. Defaults follow the paper where it fits a CPU."""
 
     model: dict[str, Any] = field(default_factory=lambda: {"type": "enhance_net"})
-    init_from: str | None = None  # start from these .safetensors weights (e.g. an earlier stage's output)
+    # start from these .safetensors weights (e.g. an earlier stage's output); a list: in turn, each entry PATH or
+    # PATH#part,part (those parts only; train.checkpoints.load_initial_weights)
+    init_from: str | list[str] | None = None
     data_root: str = "../shared/data"
     crop: int = 128
     ratio_range: tuple[float, float] = (0.1, 0.5)
