@@ -37,3 +37,13 @@ def test_a_bad_setting_is_one_line_and_leaves_no_file(tmp_path):
         assert not out.exists()
     result = CliRunner().invoke(tool, ["gamma", str(out)])
     assert result.exit_code != 0 and "no weights file" in result.output
+
+
+def test_the_restoring_network_takes_the_clips_reach_to_its_estimator(tmp_path):
+    out = tmp_path / "variant.safetensors"
+    result = CliRunner().invoke(
+        load_tool("weights_variant").main, ["lowface-restore-real", str(out), "context_sigma=4.0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert create_model("lowface-restore-real", out).enhancer.context_sigma == 4.0
+    assert create_model("lowface-restore-real").enhancer.context_sigma == 12.0

@@ -290,13 +290,13 @@ class RestoreNet(EnhancementModel):
     local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
-    lamp from darkening its surroundings); ``illumination_power``, ``illumination_pivot``: see there too (how much of
-    the darkness below the pivot is divided out); ``illumination_chroma``: see there (how much of the illumination's
-    colour is divided out). ``tone_lift_cap``, ``tone_lift_margin``: see
-    :class:`PointwiseTone` (black stays black); ``tone_chroma``: its ``chroma_share`` (the head's own colour).
-    ``detail_guide_eps`` (None: a plain Gaussian local mean, the design until 2026-12-02): the residual's local mean
-    follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit building's residual is not
-    spread into the dark sky round it as a glow.
+    lamp from darkening its surroundings; ``context_sigma``: the reach of its local mean); ``illumination_power``,
+    ``illumination_pivot``: see there too (how much of the darkness below the pivot is divided out);
+    ``illumination_chroma``: see there (how much of the illumination's colour is divided out). ``tone_lift_cap``,
+    ``tone_lift_margin``: see :class:`PointwiseTone` (black stays black); ``tone_chroma``: its ``chroma_share``
+    (the head's own colour). ``detail_guide_eps`` (None: a plain Gaussian local mean, the design until 2026-12-02):
+    the residual's local mean follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit
+    building's residual is not spread into the dark sky round it as a glow.
 
     ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, or one a level); 0: no denoiser - the enhancer
     and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little noise
@@ -327,6 +327,7 @@ class RestoreNet(EnhancementModel):
         illumination_chroma: float = 1.0,
         tone_margin_context: float | None = None,
         tone_margin_reach: float = 16.0,
+        context_sigma: float = 12.0,
     ):
         super().__init__()
         if tone_margin_context is not None and not (tone_width and tone_lift_margin):
@@ -344,6 +345,7 @@ class RestoreNet(EnhancementModel):
             width,
             guide=guide,
             context_clip=context_clip,
+            context_sigma=context_sigma,
             illumination_power=illumination_power,
             illumination_pivot=illumination_pivot,
             illumination_chroma=illumination_chroma,
