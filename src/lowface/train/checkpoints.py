@@ -24,10 +24,17 @@ def build_model(model_config: dict[str, Any]) -> nn.Module:
     return MODELS.create(model_config["type"], **kwargs)
 
 
-def initial_weight_files(init_from: str | list[str] | None) -> list[str]:
-    """The files an ``init_from`` setting names (one ``PATH[#PARTS]`` or a list of them), without their parts."""
+def initial_weight_entries(init_from: str | list[str] | None) -> list[tuple[str, list[str]]]:
+    """An ``init_from`` setting (one ``PATH[#part,part]`` or a list of them) as (path, parts) in order; no parts:
+    the whole file."""
     entries = [init_from] if isinstance(init_from, str) else list(init_from or [])
-    return [entry.partition("#")[0] for entry in entries]
+    return [(path, [part.strip() for part in parts.split(",") if part.strip()])
+            for path, _, parts in (entry.partition("#") for entry in entries)]  # fmt: skip
+
+
+def initial_weight_files(init_from: str | list[str] | None) -> list[str]:
+    """The files an ``init_from`` setting names, without their parts."""
+    return [path for path, _ in initial_weight_entries(init_from)]
 
 
 def load_initial_weights(model: nn.Module, init_from: str | list[str]) -> None:
@@ -37,10 +44,9 @@ def load_initial_weights(model: nn.Module, init_from: str | list[str]) -> None:
     (e.g. the ``denoiser`` and ``tone`` of one RestoreNet into another whose ``enhancer`` differs). Parts no entry
     covers keep their initialisation. Raises when an entry fits no part, or a named part is missing or differs in
     shape."""
-    for entry in [init_from] if isinstance(init_from, str) else init_from:
-        path, _, parts = entry.partition("#")
+    for path, parts in initial_weight_entries(init_from):
         if parts:
-            _load_parts(model, path, [part.strip() for part in parts.split(",") if part.strip()])
+            _load_parts(model, path, parts)
         else:
             _load_whole_or_part(model, path)
 
