@@ -480,3 +480,36 @@ def test_the_denoiser_takes_one_width_or_one_for_each_level():
     for wrong in ([16, 32], [16, 0, 32]):
         with pytest.raises(ValueError, match=r"one positive number or three \(one a level\), got \["):
             RestoreNet(denoiser_width=wrong)
+
+
+def test_a_larger_image_is_estimated_at_a_larger_downsampling_and_every_tile_as_the_whole(monkeypatch):
+    """The illumination of an image whose short side is past ESTIMATOR_SIDE low-resolution pixels is estimated at
+    twice the trained downsampling, per doubling (1080p at 1/8, issue 22); the tiles of such an image run at the
+    whole image's downsampling with its radius and multiple, so tiling stays exact; a captured graph keeps the
+    trained one."""
+    from lowface.inference.enhancer import Enhancer
+    from lowface.models.base import whole_image
+
+    fast = FastEnhanceNet(4, 16)
+    assert [fast.working_scale(*size) for size in [(512, 512), (1024, 1900), (1080, 1920), (2160, 3840)]] == [
+        4, 4, 8, 16]  # fmt: skip
+    with whole_image(2160, 3840):
+        assert fast.working_scale(300, 300) == 16 and fast.tiling(300, 300) == (fast.low_radius * 16, 16)
+    monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
+    assert fast.working_scale(2160, 3840) == 4
+    monkeypatch.undo()
+
+    torch.manual_seed(2)
+    net = RestoreNet(4, 8, denoiser_width=8, tone_width=4, detail_guide_eps=0.01).eval()
+    for p in [*net.denoiser.parameters(), *net.tone.parameters()]:  # the estimator as initialised: not saturated
+        p.data.normal_(0, 0.1)
+    x = torch.rand(1, 3, 80, 600) * 0.3
+    fixed = Enhancer(net, device="cpu", tile=0, gate=False, precision="float32").enhance_tensor(x)
+    monkeypatch.setattr(FastEnhanceNet, "ESTIMATOR_SIDE", 16)  # 80 > 16 * 4: this image at 1/8
+    assert net.enhancer.working_scale(80, 600) == 8
+    radius, multiple = net.tiling(80, 600)
+    assert (radius, multiple) == (net.tail_radius + net.enhancer.low_radius * 8, 8)
+    whole = Enhancer(net, device="cpu", tile=0, gate=False, precision="float32").enhance_tensor(x)
+    tiled = Enhancer(net, device="cpu", tile=64, gate=False, precision="float32").enhance_tensor(x)
+    assert (whole - fixed).abs().max() > 1e-3  # the downsampling did change
+    assert_close(tiled, whole, atol=1e-5, rtol=0)  # tiles of 64 + 2 x 216 columns, each at 1/8

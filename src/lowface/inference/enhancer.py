@@ -16,7 +16,7 @@ from lowface.inference.routing import RoutedModel
 from lowface.inference.statistics import exposure_features
 from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
-from lowface.models.base import EnhancementModel, as_enhancement_model
+from lowface.models.base import EnhancementModel, as_enhancement_model, whole_image
 from lowface.models.precision import conv_precision, resolve_precision
 
 # Noise-aware: lowface-restore-real where the estimated noise would show once brightened, else lowface-fast-tone
@@ -127,12 +127,15 @@ class Enhancer:
             return network.enhance(x).to(dtype)
 
     def _apply(self, network: EnhancementModel, x: Tensor) -> Tensor:
-        """One network over x, tile by tile when x is larger than the tile size and the network allows it."""
+        """One network over x, tile by tile when x is larger than the tile size and the network allows it; every
+        tile is processed as the whole image would be (:func:`lowface.models.base.whole_image`)."""
         tile = self.tile if self.tile is not None else network.default_tile
-        radius = network.receptive_radius
-        if tile and radius is not None and max(x.shape[-2:]) > tile:
-            return tiled_apply(lambda part: self._run(network, part), x, tile, radius, network.size_multiple)
-        return self._run(network, x).to(x.device)
+        height, width = x.shape[-2:]
+        with whole_image(height, width):
+            radius, multiple = network.tiling(height, width)
+            if tile and radius is not None and max(height, width) > tile:
+                return tiled_apply(lambda part: self._run(network, part), x, tile, radius, multiple)
+            return self._run(network, x).to(x.device)
 
     def weight(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) -> (B,) how much of the enhancement each image gets: gate weight x strength; 0 means

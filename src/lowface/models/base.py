@@ -9,15 +9,41 @@ model may be tiled:
   (histogram equalisation, LIME, RetinexNet's whole-image illumination), which always see the whole image;
 - ``size_multiple``: tile origins must be multiples of it (the model's total downsampling);
 - ``default_tile``: the tile side used when the caller gives none; None means whole images.
+
+A model whose work depends on the image's size (the fast enhancers estimate their illumination at a downsampling
+that grows with the image, :meth:`lowface.models.FastEnhanceNet.working_scale`) gives its radius and multiple for a
+size through :meth:`EnhancementModel.tiling`, and reads the whole image's size inside :func:`whole_image` - so that
+every tile of a large image is processed as the whole image would be.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from torch import Tensor, nn
 
 DEFAULT_TILE = 1024
+
+_WHOLE_IMAGE: ContextVar[tuple[int, int] | None] = ContextVar("lowface_whole_image", default=None)
+
+
+@contextlib.contextmanager
+def whole_image(height: int, width: int) -> Iterator[None]:
+    """Within the block, models see (``height``, ``width``) as the size of the image they work on, whatever the
+    size of the tile in their hands (per thread and task: a context variable)."""
+    token = _WHOLE_IMAGE.set((int(height), int(width)))
+    try:
+        yield
+    finally:
+        _WHOLE_IMAGE.reset(token)
+
+
+def whole_image_size(height: int, width: int) -> tuple[int, int]:
+    """The size that :func:`whole_image` set, else (``height``, ``width``): the input's own."""
+    return _WHOLE_IMAGE.get() or (height, width)
 
 
 def output_image(output: Tensor | Any) -> Tensor:
@@ -35,6 +61,11 @@ class EnhancementModel(nn.Module):
     def enhance(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced image, same shape."""
         return output_image(self(x))
+
+    def tiling(self, height: int, width: int) -> tuple[int | None, int]:
+        """(receptive radius, size multiple) of the model on a whole image of this size: the class attributes,
+        unless the model's work depends on the size."""
+        return self.receptive_radius, self.size_multiple
 
 
 class ModuleAdapter(EnhancementModel):

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from lowface.filters import area_downsample, gaussian_blur, luma, plain_inference, row_bands
-from lowface.models.base import EnhancementModel
+from lowface.models.base import EnhancementModel, whole_image_size
 from lowface.models.fused import activated_convolution, fused_convolution, fused_convolutions_can_run
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
 from lowface.models.precision import reduced_dtype, reduced_precision
@@ -168,6 +168,9 @@ class FastEnhanceNet(EnhancementModel):
     balance: at b = 1 the division takes out the colour of whatever fills the estimator's window (skin, a sodium
     lamp's glow) along with the light's; b = 0 divides by a grey illumination and keeps the input's chromaticity.
     A convex mix of I and g, so it stays within I's bounds.
+
+    ``scale`` is the downsampling as trained; a larger image is estimated at a larger one (:meth:`working_scale`),
+    so that the estimator sees a scene at about the size it learnt scenes at.
     """
 
     USES_REDUCED_PRECISION = True  # the estimator, under conv_precision (lowface.models.precision)
@@ -198,16 +201,43 @@ class FastEnhanceNet(EnhancementModel):
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
         self.context_clip, self.context_sigma = context_clip, context_sigma
         clip_radius = math.ceil(3 * context_sigma) if context_clip else 0
-        # Estimator radius + the clip's blur + two box filters + one bilinear tap, in low-resolution pixels, x scale.
-        self.receptive_radius = (IlluminationEstimator.receptive_radius + clip_radius + 2 * guide_radius + 1) * scale
+        # Estimator radius + the clip's blur + two box filters + one bilinear tap, in low-resolution pixels.
+        self.low_radius = IlluminationEstimator.receptive_radius + clip_radius + 2 * guide_radius + 1
+        self.receptive_radius = self.low_radius * scale
         self.size_multiple = scale
         self.default_tile = 2048
+
+    # The short side, in low-resolution pixels, above which plain inference doubles the downsampling. The networks
+    # learnt scenes from SICE's 512-pixel frames and LFW's 250-pixel crops (64-128 low-resolution pixels at their
+    # downsampling). SICE val frames upscaled about 2x (benchmarks/results/working_scale/): `lowface-restore-real`
+    # (trained at 1/4) PSNR 18.39 at 1/4 (256-270 low-resolution pixels), 18.64 at 1/8 - native 18.62;
+    # `lowface-fast-tone` (trained at 1/8) 18.27 at 1/8 (134), 18.24 at 1/16.
+    ESTIMATOR_SIDE = 256
+
+    def working_scale(self, height: int, width: int) -> int:
+        """The downsampling at which the illumination of a (``height``, ``width``) image is estimated - of the whole
+        image's size inside :func:`lowface.models.base.whole_image`: ``scale`` as trained, doubled while the image's
+        short side exceeds ``ESTIMATOR_SIDE`` low-resolution pixels (trained at 1/4: 1/4 up to a short side of 1024,
+        1/8 for 1080p, 1/16 for 4K). A graph being captured (tracing, ONNX export, torch.compile) keeps ``scale``: it
+        could not change its downsampling with the input's size. (Training crops are far below the threshold.)"""
+        scale = self.scale
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
+            return scale
+        side = min(whole_image_size(height, width))
+        while side > self.ESTIMATOR_SIDE * scale:
+            scale *= 2
+        return scale
+
+    def tiling(self, height: int, width: int) -> tuple[int, int]:
+        scale = self.working_scale(height, width)
+        return self.low_radius * scale, scale
 
     def forward(self, x: Tensor) -> Retinex:
         """x: (B, 3, H, W) in [0, 1], any H, W -> Retinex(reflectance, illumination), both (B, 3, H, W)."""
         # ceil_mode pools the partial border cells over their in-image pixels only; no shape arithmetic, so
         # traced/exported graphs stay valid for every input size.
-        low = area_downsample(x, self.scale)
+        scale = self.working_scale(*x.shape[-2:])
+        low = area_downsample(x, scale)
         context = self.context(low)
         if x.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16; cast
             context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # once, here
@@ -221,8 +251,8 @@ class FastEnhanceNet(EnhancementModel):
             grey = illumination_low.mean(1, keepdim=True)
             illumination_low = torch.lerp(grey, illumination_low, self.illumination_chroma)
         if plain_inference():
-            return self._retinex_in_bands(x, low, illumination_low)
-        return retinex_divide(x, self.upsampler(low, illumination_low, x, self.scale))
+            return self._retinex_in_bands(x, low, illumination_low, scale)
+        return retinex_divide(x, self.upsampler(low, illumination_low, x, scale))
 
     def context(self, low: Tensor) -> Tensor:
         """What the estimator sees: ``low`` (B, 3, h, w) in [0, 1], clipped at ``context_clip`` times its local
@@ -234,16 +264,16 @@ class FastEnhanceNet(EnhancementModel):
 
     BAND_PIXELS = 262144  # full-resolution pixels per band in plain inference (136 rows of 1080p: 22 % faster there)
 
-    def _retinex_in_bands(self, x: Tensor, low: Tensor, illumination_low: Tensor) -> Retinex:
+    def _retinex_in_bands(self, x: Tensor, low: Tensor, illumination_low: Tensor, scale: int) -> Retinex:
         """The full-resolution half of :meth:`forward` (upsampled guided-filter models, their application, the
         Retinex division and its clamps), a band of rows at a time: the same values, with each band's six
         coefficient maps and intermediates in cache instead of streaming whole frames through memory."""
         coefficients = self.upsampler.coefficients(low, illumination_low)
         illumination, reflectance = torch.empty_like(x), torch.empty_like(x)
         height, width = x.shape[-2:]
-        for band in row_bands(height, width, self.BAND_PIXELS, self.scale):
+        for band in row_bands(height, width, self.BAND_PIXELS, scale):
             guide = x[..., band, :]
-            models = upsample_bilinear_rows(coefficients, self.scale, band.start, guide.shape[-2])
+            models = upsample_bilinear_rows(coefficients, scale, band.start, guide.shape[-2])
             a_high, b_high = models[..., :width].chunk(2, 1)
             light = illumination[..., band, :]
             self.upsampler.apply_models(a_high, b_high, guide, out=light).clamp_(ILLUMINATION_FLOOR, 1.0)

@@ -367,16 +367,21 @@ class RestoreNet(EnhancementModel):
         context_radius = 0
         if tone_margin_context is not None:  # the blur of the block means, the blocks and the upsampling
             context_radius = math.ceil(3 * tone_margin_reach) + 2 * self.GUIDE_POOL
-        self.receptive_radius = self.enhancer.receptive_radius + max(
-            denoiser_radius + blur_radius + level_radius, context_radius
-        )
-        self.size_multiple = math.lcm(
-            scale,
+        # what the stages after the enhancer add to its radius and its multiple
+        self.tail_radius = max(denoiser_radius + blur_radius + level_radius, context_radius)
+        self.tail_multiple = math.lcm(
             self.denoiser.multiple if self.denoiser is not None else 1,
             self.NOISE_POOL if tone_noise else 1,
             self.GUIDE_POOL if detail_guide_eps is not None or tone_margin_context is not None else 1,
         )
+        self.receptive_radius, self.size_multiple = self._with_tail(self.enhancer.receptive_radius, scale)
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
+
+    def _with_tail(self, enhancer_radius: int, enhancer_multiple: int) -> tuple[int, int]:
+        return enhancer_radius + self.tail_radius, math.lcm(enhancer_multiple, self.tail_multiple)
+
+    def tiling(self, height: int, width: int) -> tuple[int, int]:
+        return self._with_tail(*self.enhancer.tiling(height, width))
 
     GUIDE_POOL = 4  # the guided local mean and the tone margin's context are taken on blocks this many pixels wide
 
