@@ -255,19 +255,31 @@ class PointwiseTone(nn.Module):
         margin = self.lift_margin if margin_share is None else self.lift_margin * margin_share
         return torch.minimum(correction, reflectance.clamp_min(0.0) * self.lift_cap + margin)
 
+    def band_weights(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The three 1x1 convolutions as matrices with their biases as a last column, for :meth:`correct_`: (width,
+        4 [+ 1] + 1), (width, width + 1), (3, width + 1)."""
+        first, middle, last = self.layers[0], self.layers[2], self.layers[4]
+        input_weights = [
+            first.weight.flatten(1),
+            *([self.noise_in.weight.flatten(1)] if self.noise_in is not None else []),
+        ]
+        return (
+            torch.cat([*input_weights, first.bias[:, None]], 1),
+            torch.cat([middle.weight.flatten(1), middle.bias[:, None]], 1),
+            torch.cat([last.weight.flatten(1), last.bias[:, None]], 1),
+        )
+
     def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None,
-                 margin_share: Tensor | None = None) -> Tensor:  # fmt: skip
+                 margin_share: Tensor | None = None, weights: tuple[Tensor, Tensor, Tensor] | None = None,
+                 ) -> Tensor:  # fmt: skip
         """``reflectance += forward(reflectance, log_gain, noise_level, margin_share)`` in place, for a band of rows in
         plain inference: the same values without the full-frame hidden maps, each 1x1 convolution as one matrix product
         over the band's pixels (oneDNN's small-convolution path took twice as long), its bias a column of the weights
         against a row of ones (a broadcast bias is first copied into every output column: a fifth of the time), the
-        hidden maps in two buffers reused for every image and the leaky ReLUs in place."""
-        first, middle, last = self.layers[0], self.layers[2], self.layers[4]
+        hidden maps in two buffers reused for every image and the leaky ReLUs in place. ``weights``: the
+        :meth:`band_weights`, where a caller packs them once for many bands."""
         with_level = self.noise_in is not None
-        input_weights = [first.weight.flatten(1), *([self.noise_in.weight.flatten(1)] if with_level else [])]
-        weights_in = torch.cat([*input_weights, first.bias[:, None]], 1)  # (width, 4 [+ 1] + 1)
-        weights_mid = torch.cat([middle.weight.flatten(1), middle.bias[:, None]], 1)  # (width, width + 1)
-        weights_out = torch.cat([last.weight.flatten(1), last.bias[:, None]], 1)  # (3, width + 1)
+        weights_in, weights_mid, weights_out = weights if weights is not None else self.band_weights()
         pixels = reflectance[0, 0].numel()
         inputs = reflectance.new_empty(weights_in.shape[1], pixels)
         hidden = reflectance.new_empty(2, weights_mid.shape[1], pixels)  # (2, width + 1, pixels)
@@ -488,6 +500,7 @@ class RestoreNet(EnhancementModel):
         head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
         one thread. All (B, C, H, W)."""
         out = torch.empty_like(base)
+        weights = self.tone.band_weights() if self.tone is not None else None  # packed once, not once a band
         for band in row_bands(*base.shape[-2:], self.BAND_PIXELS):
             reflectance = out[..., band, :]
             if noise is None:
@@ -498,6 +511,6 @@ class RestoreNet(EnhancementModel):
                 reflectance.add_(local_mean[..., band, :])
             if self.tone is not None:
                 self.tone.correct_(reflectance, log_gain[..., band, :], None if level is None else level[..., band, :],
-                                   None if share is None else share[..., band, :])  # fmt: skip
+                                   None if share is None else share[..., band, :], weights)  # fmt: skip
             reflectance.clamp_(0.0, 1.0)
         return out
