@@ -493,6 +493,8 @@ def test_a_larger_image_is_estimated_at_a_larger_downsampling_and_every_tile_as_
     fast = FastEnhanceNet(4, 16)
     assert [fast.working_scale(*size) for size in [(512, 512), (1024, 1900), (1080, 1920), (2160, 3840)]] == [
         4, 4, 8, 16]  # fmt: skip
+    clipped = FastEnhanceNet(4, 16, context_clip=1.5)  # its reach at 1/16 would be most of a default tile
+    assert clipped.working_scale(2160, 3840) == 8 and clipped.low_radius * 8 <= clipped.default_tile // 4
     with whole_image(2160, 3840):
         assert fast.working_scale(300, 300) == 16 and fast.tiling(300, 300) == (fast.low_radius * 16, 16)
     monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
