@@ -99,6 +99,21 @@ def test_auto_tiling_for_large_images_equals_whole_image():
     assert_close(whole, tiled, atol=1e-5, rtol=1e-5)
 
 
+def test_a_model_runs_images_up_to_its_whole_side_in_one_piece_unless_a_tile_is_given(monkeypatch):
+    import lowface.inference.enhancer as enhancer_module
+    from lowface.models import RestoreNet
+
+    calls = []
+    tiled = enhancer_module.tiled_apply
+    monkeypatch.setattr(enhancer_module, "tiled_apply", lambda *args, **kw: calls.append(1) or tiled(*args, **kw))
+    net = RestoreNet(4, 8, denoiser_width=8)
+    net.default_tile, net.whole_side = 64, 200
+    for size, tile, expected in [((150, 180), None, 0), ((150, 300), None, 1), ((150, 180), 64, 1)]:
+        calls.clear()
+        Enhancer(net, device="cpu", tile=tile, gate=False).enhance_tensor(torch.rand(1, 3, *size) * 0.3)
+        assert len(calls) == expected, (size, tile)
+
+
 def test_paths_are_accepted_and_output_is_written_like_the_cli(tmp_path):
     from lowface.io import ImageData, read_image, write_image
 

@@ -129,8 +129,11 @@ class Enhancer:
     def _apply(self, network: EnhancementModel, x: Tensor) -> Tensor:
         """One network over x, tile by tile when x is larger than the tile size and the network allows it; every
         tile is processed as the whole image would be (:func:`lowface.models.base.whole_image`)."""
-        tile = self.tile if self.tile is not None else network.default_tile
         height, width = x.shape[-2:]
+        tile = self.tile
+        if tile is None:
+            whole_side = getattr(network, "whole_side", None)
+            tile = 0 if whole_side and max(height, width) <= whole_side else network.default_tile
         with whole_image(height, width):
             radius, multiple = network.tiling(height, width)
             if tile and radius is not None and max(height, width) > tile:
@@ -150,8 +153,9 @@ class Enhancer:
     def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
 
-        Images larger than the tile size (``tile``, else the model's ``default_tile``) run tile by tile,
-        exactly, so memory is bounded by the tile size whatever the image size. With the gate on, the
+        Images larger than the tile size (``tile``, else the model's ``default_tile`` - unless the model runs
+        images up to its ``whole_side`` in one piece) run tile by tile, exactly, so memory is bounded by the tile
+        size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
         A routed model (``lowface-auto``) picks its network per whole image, or as ``route`` (B,) says (video);
         the picks are counted in ``route_counts``. ``strength`` scales w (also a given ``gate_weight``).

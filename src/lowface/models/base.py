@@ -8,7 +8,9 @@ model may be tiled:
 - ``receptive_radius``: pixels of context each output pixel depends on; None for models with global statistics
   (histogram equalisation, LIME, RetinexNet's whole-image illumination), which always see the whole image;
 - ``size_multiple``: tile origins must be multiples of it (the model's total downsampling);
-- ``default_tile``: the tile side used when the caller gives none; None means whole images.
+- ``default_tile``: the tile side used when the caller gives none; None means whole images;
+- ``whole_side``: without a tile from the caller, images whose long side is at most this run in one piece even
+  above ``default_tile`` (None: no such exception) - where the tiles' halos cost more than the memory they save.
 
 A model whose work depends on the image's size (the fast enhancers estimate their illumination at a downsampling
 that grows with the image, :meth:`lowface.models.FastEnhanceNet.working_scale`) gives its radius and multiple for a
@@ -57,6 +59,7 @@ class EnhancementModel(nn.Module):
     receptive_radius: int | None = None
     size_multiple: int = 1
     default_tile: int | None = DEFAULT_TILE
+    whole_side: int | None = None
 
     def enhance(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced image, same shape."""
