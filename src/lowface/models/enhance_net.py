@@ -207,11 +207,11 @@ class FastEnhanceNet(EnhancementModel):
         self.size_multiple = scale
         self.default_tile = 2048
 
-    # The short side, in low-resolution pixels, above which plain inference doubles the downsampling. The networks
-    # learnt scenes from SICE's 512-pixel frames and LFW's 250-pixel crops (64-128 low-resolution pixels at their
-    # downsampling). SICE val frames upscaled about 2x (benchmarks/results/working_scale/): `lowface-restore-real`
-    # (trained at 1/4) PSNR 18.39 at 1/4 (256-270 low-resolution pixels), 18.64 at 1/8 - native 18.62;
-    # `lowface-fast-tone` (trained at 1/8) 18.27 at 1/8 (134), 18.24 at 1/16.
+    # The short side, in low-resolution pixels, above which the downsampling doubles. The networks learnt scenes from
+    # SICE's 512-pixel frames and LFW's 250-pixel crops (64-128 low-resolution pixels at their downsampling). SICE val
+    # frames upscaled (benchmarks/results/working_scale/): `lowface-restore-real` (trained at 1/4) at 2.1x PSNR 18.39
+    # at 1/4 (269 low-resolution pixels), 18.62 at 1/8 - native 18.62; `lowface-fast-tone` (trained at 1/8) at 4.2x
+    # 18.31 at 1/8 (269), 18.25 at 1/16.
     ESTIMATOR_SIDE = 256
 
     def working_scale(self, height: int, width: int) -> int:
