@@ -132,8 +132,8 @@ class Enhancer:
         height, width = x.shape[-2:]
         tile = self.tile
         if tile is None:
-            whole_side = getattr(network, "whole_side", None)
-            tile = 0 if whole_side and max(height, width) <= whole_side else network.default_tile
+            whole = network.whole_side is not None and max(height, width) <= network.whole_side
+            tile = 0 if whole else network.default_tile
         with whole_image(height, width):
             radius, multiple = network.tiling(height, width)
             if tile and radius is not None and max(height, width) > tile:

@@ -386,9 +386,11 @@ class RestoreNet(EnhancementModel):
             self.NOISE_POOL if tone_noise else 1,
             self.GUIDE_POOL if detail_guide_eps is not None or tone_margin_context is not None else 1,
         )
-        self.receptive_radius, self.size_multiple = self._with_tail(self.enhancer.receptive_radius, scale)
+        self.receptive_radius, self.size_multiple = self._with_tail(
+            self.enhancer.receptive_radius, self.enhancer.size_multiple
+        )
         self.default_tile = 2048  # a 1080p frame in one piece: 20 % faster than 1024 tiles (their halos overlap)
-        # 4K and 12-megapixel photos in one piece too: 1.5 -> 1.0 s and 2.5 -> 1.5 s on two threads for 0.2-0.4 GB more
+        # 4K and 12-megapixel photos in one piece too: 1.5 -> 1.0 s and 2.5 -> 1.5 s on two threads for 0.2-0.5 GB more
         # peak memory; 8K stays in tiles, where larger ones were slower (benchmarks/results/working_scale/)
         self.whole_side = 4096
 
