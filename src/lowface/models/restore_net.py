@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -236,17 +237,21 @@ class PointwiseTone(nn.Module):
             hidden = hidden + self.noise_in(noise_level)
         return self.bounded(self.layers[1:](hidden), reflectance, margin_share)
 
-    def bounded(self, correction: Tensor, reflectance: Tensor, margin_share: Tensor | None = None) -> Tensor:
+    def bounded(self, correction: Tensor, reflectance: Tensor, margin_share: Tensor | None = None,
+                out: Tensor | None = None) -> Tensor:  # fmt: skip
         """The correction (3 channels on axis -3) with ``chroma_share`` of its colour part kept and its rise capped at
         ``lift_cap`` times the (non-negative) reflectance it is added to, plus ``lift_margin`` (times
-        ``margin_share``, (..., 1, H, W) in [0, 1], where given)."""
+        ``margin_share``, (..., 1, H, W) in [0, 1], where given); in plain inference written into ``out`` (a buffer
+        of the correction's shape) where given."""
         if self.chroma_share != 1.0:
             grey = luma(correction)
             correction = grey + self.chroma_share * (correction - grey)
         if self.lift_cap is None:
             return correction
-        if plain_inference():  # the same values, one temporary instead of three
-            bound = reflectance.clamp_min(0.0).mul_(self.lift_cap)
+        if plain_inference():  # the same values, one temporary (or none) instead of three
+            bound = reflectance.clamp_min(0.0) if out is None else torch.clamp_min(reflectance, 0.0, out=out)
+            if self.lift_cap != 1.0:
+                bound.mul_(self.lift_cap)
             if margin_share is None:
                 bound.add_(self.lift_margin)
             else:
@@ -269,30 +274,48 @@ class PointwiseTone(nn.Module):
             torch.cat([last.weight.flatten(1), last.bias[:, None]], 1),
         )
 
-    def correct_(self, reflectance: Tensor, log_gain: Tensor, noise_level: Tensor | None = None,
-                 margin_share: Tensor | None = None, weights: tuple[Tensor, Tensor, Tensor] | None = None,
-                 ) -> Tensor:  # fmt: skip
-        """``reflectance += forward(reflectance, log_gain, noise_level, margin_share)`` in place, for a band of rows in
-        plain inference: the same values without the full-frame hidden maps, each 1x1 convolution as one matrix product
-        over the band's pixels (oneDNN's small-convolution path took twice as long), its bias a column of the weights
-        against a row of ones (a broadcast bias is first copied into every output column: a fifth of the time), the
-        hidden maps in two buffers reused for every image and the leaky ReLUs in place. ``weights``: the
-        :meth:`band_weights`, where a caller packs them once for many bands."""
-        with_level = self.noise_in is not None
-        weights_in, weights_mid, weights_out = weights if weights is not None else self.band_weights()
-        pixels = reflectance[0, 0].numel()
-        inputs = reflectance.new_empty(weights_in.shape[1], pixels)
-        hidden = reflectance.new_empty(2, weights_mid.shape[1], pixels)  # (2, width + 1, pixels)
+    def band_workspace(self, pixels: int, like: Tensor) -> ToneWorkspace:
+        """:meth:`band_weights` and the buffers that :meth:`correct_` reuses for every band of up to ``pixels``
+        pixels, in ``like``'s dtype and device."""
+        weights = self.band_weights()
+        inputs = like.new_empty(weights[0].shape[1], pixels)
+        hidden = like.new_empty(2, weights[1].shape[1], pixels)
         inputs[-1], hidden[:, -1] = 1.0, 1.0
-        levels = noise_level if with_level else [None] * len(reflectance)
-        shares = margin_share if margin_share is not None else [None] * len(reflectance)
-        for image, gain, level, share in zip(reflectance, log_gain, levels, shares, strict=True):  # (C, h, w) each
-            parts = [image, gain] if level is None else [image, gain, level]
-            torch.cat([part.flatten(1) for part in parts], out=inputs[:-1])
-            F.leaky_relu_(torch.mm(weights_in, inputs, out=hidden[0, :-1]), 0.1)
-            F.leaky_relu_(torch.mm(weights_mid, hidden[0], out=hidden[1, :-1]), 0.1)
-            image.add_(self.bounded(torch.mm(weights_out, hidden[1]).view_as(image), image, share))
-        return reflectance
+        return ToneWorkspace(weights, inputs, hidden, like.new_empty(2, 3, pixels))
+
+    def correct_(self, image: Tensor, log_gain: Tensor, noise_level: Tensor | None = None,
+                 margin_share: Tensor | None = None, workspace: ToneWorkspace | None = None) -> Tensor:  # fmt: skip
+        """``image += forward(image, log_gain, noise_level, margin_share)`` in place, for one image's band of whole
+        rows in plain inference ((3, h, w), (1, h, w) each): the same values without the full-frame hidden maps. Each
+        1x1 convolution is one matrix product over the band's pixels (oneDNN's small-convolution path took twice as
+        long), its bias a column of the weights against a row of ones (a broadcast bias is first copied into every
+        output column: a fifth of the time); the inputs, hidden maps, correction and bound live in ``workspace``
+        (:meth:`band_workspace`, made once for all the bands of a frame) and the leaky ReLUs run in place."""
+        pixels = image[0].numel()
+        work = workspace if workspace is not None else self.band_workspace(pixels, image)
+        weights_in, weights_mid, weights_out = work.weights
+        inputs, hidden = work.inputs[:, :pixels], work.hidden[..., :pixels]  # (a shorter last band: a prefix)
+        row = 0
+        for part in [image, log_gain] if noise_level is None else [image, log_gain, noise_level]:
+            inputs[row : row + len(part)] = part.view(len(part), pixels)  # (whole rows: a channel is one run)
+            row += len(part)
+        F.leaky_relu_(torch.mm(weights_in, inputs, out=hidden[0, :-1]), 0.1)
+        F.leaky_relu_(torch.mm(weights_mid, hidden[0], out=hidden[1, :-1]), 0.1)
+        correction, bound = work.scratch[..., :pixels].unflatten(-1, image.shape[-2:])
+        torch.mm(weights_out, hidden[1], out=correction.view(3, pixels))
+        return image.add_(self.bounded(correction, image, margin_share, out=bound))
+
+
+@dataclass(frozen=True)
+class ToneWorkspace:
+    """What :meth:`PointwiseTone.correct_` reuses band after band: the :meth:`~PointwiseTone.band_weights`, (inputs
+    + 1, pixels) inputs and (2, width + 1, pixels) hidden maps whose last rows are ones, and (2, 3, pixels) room for
+    the correction and its bound."""
+
+    weights: tuple[Tensor, Tensor, Tensor]
+    inputs: Tensor
+    hidden: Tensor
+    scratch: Tensor
 
 
 @MODELS.register("restore_net")
@@ -503,19 +526,24 @@ class RestoreNet(EnhancementModel):
         """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of
         rows at a time: the values of :meth:`forward`'s graph, with every full-resolution intermediate (the tone
         head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
-        one thread. All (B, C, H, W)."""
+        one thread; with its buffers made once a frame instead of once a band (and no per-band batch loop), 1080p
+        video through lowface-auto 404 -> 396 ms of CPU a frame. All (B, C, H, W)."""
         out = torch.empty_like(base)
-        weights = self.tone.band_weights() if self.tone is not None else None  # packed once, not once a band
-        for band in row_bands(*base.shape[-2:], self.BAND_PIXELS):
-            reflectance = out[..., band, :]
-            if noise is None:
-                reflectance.copy_(base[..., band, :])
-            else:
-                torch.sub(base[..., band, :], noise[..., band, :], out=reflectance)
-            if local_mean is not None:
-                reflectance.add_(local_mean[..., band, :])
-            if self.tone is not None:
-                self.tone.correct_(reflectance, log_gain[..., band, :], None if level is None else level[..., band, :],
-                                   None if share is None else share[..., band, :], weights)  # fmt: skip
-            reflectance.clamp_(0.0, 1.0)
+        height, width = base.shape[-2:]
+        band_pixels = max(1, self.BAND_PIXELS // width) * width  # row_bands' bands: whole rows
+        tone = self.tone.band_workspace(band_pixels, base) if self.tone is not None else None
+        for image in range(len(base)):  # an image at a time: a band's every channel is then one run of pixels
+            for band in row_bands(height, width, self.BAND_PIXELS):
+                reflectance = out[image, :, band]
+                if noise is None:
+                    reflectance.copy_(base[image, :, band])
+                else:
+                    torch.sub(base[image, :, band], noise[image, :, band], out=reflectance)
+                if local_mean is not None:
+                    reflectance.add_(local_mean[image, :, band])
+                if tone is not None:
+                    self.tone.correct_(reflectance, log_gain[image, :, band],
+                                       None if level is None else level[image, :, band],
+                                       None if share is None else share[image, :, band], tone)  # fmt: skip
+                reflectance.clamp_(0.0, 1.0)
         return out
