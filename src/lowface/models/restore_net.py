@@ -527,7 +527,7 @@ class RestoreNet(EnhancementModel):
         rows at a time: the values of :meth:`forward`'s graph, with every full-resolution intermediate (the tone
         head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
         one thread; with its buffers made once a frame instead of once a band (and no per-band batch loop), 1080p
-        video through lowface-auto 404 -> 396 ms of CPU a frame. All (B, C, H, W)."""
+        video through lowface-auto 425 -> 408 ms of CPU a frame (benchmarks/video_ab.py). All (B, C, H, W)."""
         out = torch.empty_like(base)
         height, width = base.shape[-2:]
         band_pixels = max(1, self.BAND_PIXELS // width) * width  # row_bands' bands: whole rows
