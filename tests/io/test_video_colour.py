@@ -8,9 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from lowface.io import tensor_to_uint8
 from lowface.io.video import decoded_pixels, transcode
 from lowface.io.video_colour import (
     PRIMARIES_BT709,
@@ -20,9 +18,7 @@ from lowface.io.video_colour import (
     TRANSFER_HLG,
     TRANSFER_PQ,
     VideoColour,
-    encodable,
     hdr_to_sdr,
-    planar_frame,
     video_colour,
 )
 from lowface.io.video_input import read_video_frames
@@ -199,27 +195,3 @@ def test_the_cli_says_when_an_hdr_video_is_written_as_sdr(tmp_path: Path):
     assert f"{source}: HDR video (PQ): enhanced and written as SDR (BT.709)" in result.stderr
     _, stream = first_frame(tmp_path / "out" / "night.mkv")
     assert stream.codec_context.color_trc == TRANSFER_BT709
-
-
-def test_a_planar_frame_holds_the_8_bit_pixels_and_encodes_to_the_same_yuv_as_packed_rgb(tmp_path: Path):
-    """What the video workers hand the writer: the 8-bit values of tensor_to_uint8 (clipped, rounded half to even)
-    in a planar RGB frame, whose YUV is bit for bit that of the packed frame it replaces; an RGB output stream
-    (lossless segments) gets packed RGB from it."""
-    torch.manual_seed(0)
-    image = torch.rand(3, 37, 54) * 1.2 - 0.1  # odd sizes: planes with padded rows
-    image[0, 0, :5] = torch.tensor([0.5, 1.5, 2.5, 3.5, 254.5]) / 255  # exact halves round to even
-    frame = planar_frame(image)
-    assert frame.format.name == "gbrp" and (frame.width, frame.height) == (54, 37)
-    packed = tensor_to_uint8(image)
-    assert np.array_equal(frame.to_ndarray(format="rgb24"), packed)
-    with av.open(str(tmp_path / "out.mp4"), "w") as output:
-        stream = output.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 54, 37, "yuv444p"
-        stream.codec_context.colorspace = 1  # BT.709
-        packed_yuv = encodable(av.VideoFrame.from_ndarray(packed, format="rgb24"), stream).to_ndarray()
-        assert np.array_equal(encodable(frame, stream).to_ndarray(), packed_yuv)
-    with av.open(str(tmp_path / "out.mkv"), "w") as output:
-        stream = output.add_stream("libx264rgb", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 54, 37, "rgb24"
-        rgb = encodable(frame, stream)
-        assert rgb.format.name == "rgb24" and np.array_equal(rgb.to_ndarray(), packed)

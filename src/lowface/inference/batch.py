@@ -43,9 +43,9 @@ from lowface.io import (
     pixels_to_tensor,
     read_image,
     tensor_to_image,
+    tensor_to_uint8,
 )
 from lowface.io.video import FrameStages, transcode
-from lowface.io.video_colour import planar_frame
 from lowface.io.video_input import VideoInfo, probe_video
 
 
@@ -187,7 +187,7 @@ def enhance_video_file(
 
     stages = FrameStages(
         prepare=lambda rgb: stream.prepare(pixels_to_tensor(rgb)),
-        finish=lambda prepared: planar_frame(stream.finish(prepared)[0]),  # 8 bits here, on the worker
+        finish=lambda prepared: tensor_to_uint8(stream.finish(prepared)[0]),  # 8 bits here, on the worker
         workers=workers,
         setup=per_frame_threads,
     )

@@ -78,9 +78,8 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
             kind, value = item
             if kind == "frame":
                 pts, pixels = value
-                if not isinstance(pixels, av.VideoFrame):  # (a worker's frame is 8-bit RGB already)
-                    pixels = av.VideoFrame.from_ndarray(pixels_to_uint8(pixels), format="rgb24")  # integer: as it is
-                frame = encodable(pixels, stream)
+                pixels = pixels_to_uint8(pixels)  # integer pixels: not processed
+                frame = encodable(av.VideoFrame.from_ndarray(pixels, format="rgb24"), stream)
                 frame.pts, frame.time_base = pts, time_base
                 for packet in stream.encode(frame):
                     output.mux(packet)
@@ -117,8 +116,7 @@ def _put(items: queue.Queue, item, failure: list) -> None:
 class FrameStages:
     """A frame's processing in two steps: ``prepare`` ((H, W, 3) RGB as decoded, :func:`decoded_pixels` -> anything)
     runs for every frame in order, in the pipeline's thread (what carries state from frame to frame: smoothing, temporal
-    filters); ``finish`` (that -> the (H, W, 3) result, or an 8-bit RGB ``av.VideoFrame``:
-    :func:`lowface.io.video_colour.planar_frame`) may run for up to ``workers`` frames at once on worker
+    filters); ``finish`` (that -> the (H, W, 3) result) may run for up to ``workers`` frames at once on worker
     threads (the network: on a CPU, two frames on one core each got through 1.5x as many frames a second as one
     frame on two cores). The results are written in frame order."""
 
