@@ -377,6 +377,42 @@ def test_an_unexpected_error_fails_its_file_only(tmp_path: Path, monkeypatch):
     assert (tmp_path / "out" / "photo.png").exists()
 
 
+def test_images_run_two_at_a_time_and_are_reported_in_order_with_a_bad_one_failing_alone(tmp_path: Path, monkeypatch):
+    """On a CPU with two threads, images run on two worker threads (one thread each); the report lists them in the
+    order of the jobs whatever order they finish in, a file that cannot be read fails alone, and the outputs are
+    those that one image at a time made."""
+    import threading
+    import time
+
+    import torch
+
+    from lowface.inference import batch
+
+    folder = tmp_path / "in"
+    for i in range(6):
+        dark_png(folder / f"{i}.png", seed=i)
+    (folder / "3.png").write_bytes(b"not a png")
+    alone = run_cli("enhance", str(folder), "-o", str(tmp_path / "alone"), "-m", "gamma", "--threads", "1")
+    assert alone.exit_code == 1 and "5 enhanced, 1 failed" in alone.stderr
+    seen, make = [], batch.make_image_output
+
+    def slow_first(enhancer, job, *args):  # the first image finishes last
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        time.sleep(0.5 if job.source.name == "0.png" else 0.0)
+        return make(enhancer, job, *args)
+
+    monkeypatch.setattr(batch, "make_image_output", slow_first)
+    result = run_cli("enhance", str(folder), "-o", str(tmp_path / "out"), "-m", "gamma", "--threads", "2")
+    assert result.exit_code == 1 and "5 enhanced, 1 failed" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[") or line.startswith("error:")]
+    assert [re.search(r"(\d)\.png", line).group(1) for line in lines] == ["0", "1", "2", "3", "4", "5"]
+    assert "error:" in lines[3] and "3.png" in lines[3]
+    assert {name.split("_")[0] for name, _ in seen} == {"lowface-image"} and {n for _, n in seen} == {1}
+    assert len({name for name, _ in seen}) == 2
+    for i in (0, 1, 2, 4, 5):
+        assert (tmp_path / "out" / f"{i}.png").read_bytes() == (tmp_path / "alone" / f"{i}.png").read_bytes()
+
+
 def test_hevc_output_is_tagged_for_apple_players_and_keeps_frames_and_audio(tmp_path: Path):
     """--codec hevc: x265 in MP4 with the 'hvc1' sample entry (Apple's players and browsers refuse FFmpeg's default
     'hev1'), every frame at its time, the audio copied; WebM cannot hold it and says so before any work."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class Enhancer:
         self.model = as_enhancement_model(model).eval().requires_grad_(False).to(self.device)
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
+        self._counting = threading.Lock()  # frames and images run on worker threads
         self.half = half
         if self.half:
             self.model.half()
@@ -170,8 +172,8 @@ class Enhancer:
                 return x.clone()
         if self.routed:
             choice = self.model.choose(x, brightness) if route is None else route
-            for index in choice.tolist():
-                self.route_counts[self.model.names[index]] += 1
+            with self._counting:
+                self.route_counts.update(self.model.names[index] for index in choice.tolist())
             out = self.model.apply_choice(x, choice, self._apply)
         else:
             out = self._apply(self.model, x)
