@@ -691,3 +691,36 @@ def test_temporary_files_of_a_killed_attempt_are_removed_record_ones_too(tmp_pat
     (out / "..a.png.lowface.json.z3w4.part").write_bytes(b'{"half a rec')
     assert run_cli("enhance", str(source), "-o", str(out), "-m", "gamma", "-q").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == [".a.png.lowface.json", "a.png"]
+
+
+def test_a_large_image_waits_for_the_small_ones_and_runs_alone_on_every_thread():
+    """ImageTurns: small images compute side by side; a large one only when none other computes, with the batch's
+    threads, and every worker's own thread count comes back afterwards."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from lowface.inference.batch import ImageTurns
+
+    turns, lock = ImageTurns(threads=2), threading.Lock()
+    running, overlaps, threads_seen = [], [], {}
+
+    def job(name: str, pixels: int) -> None:
+        with turns.run(pixels):
+            with lock:
+                running.append(name)
+                overlaps.append(tuple(sorted(running)))
+            threads_seen[name] = torch.get_num_threads()
+            time.sleep(0.2)
+            with lock:
+                running.remove(name)
+
+    small, large = 640 * 480, 4000 * 3000
+    with ThreadPoolExecutor(2, initializer=lambda: torch.set_num_threads(1)) as pool:
+        list(pool.map(lambda item: job(*item), [("s1", small), ("s2", small), ("L", large), ("s3", small)]))
+        after = list(pool.map(lambda _: torch.get_num_threads(), range(2)))
+    assert ("s1", "s2") in overlaps  # two small ones at once
+    assert all(len(state) == 1 for state in overlaps if "L" in state)  # the large one alone
+    assert threads_seen == {"s1": 1, "s2": 1, "L": 2, "s3": 1} and after == [1, 1]
