@@ -1,7 +1,9 @@
 """Enhancing files, folders and videos: one file at a time (images, videos frame by frame) and the batch over a
 job plan (:mod:`.jobs`), with a record beside each output (:mod:`.records`), atomic outputs, and failures that do
-not stop a batch. (Past 300 lines: the batch runs images on worker threads and reports them in job order, beside
-the one-file functions it runs.)
+not stop a batch.
+
+The module runs past 300 lines because the batch (images on worker threads, reported in job order) lives beside the
+one-file functions it runs.
 """
 
 from __future__ import annotations
