@@ -179,6 +179,12 @@ def frames_at_once(enhancer: Enhancer) -> int:
     return 2 if enhancer.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
 
 
+def thread_share(workers: int) -> Callable[[], None]:
+    """What gives a worker thread its share of the calling thread's torch threads among ``workers`` (each worker
+    thread's own OpenMP team, set before its first operation)."""
+    return partial(torch.set_num_threads, max(1, torch.get_num_threads() // workers))
+
+
 def enhance_video_file(
     enhancer: Enhancer,
     job: Job,
@@ -192,9 +198,7 @@ def enhance_video_file(
     stream = FrameEnhancer(enhancer, options.temporal_frames)
     threads = torch.get_num_threads()
     workers = frames_at_once(enhancer)
-
-    def per_frame_threads() -> None:  # each worker thread's own OpenMP team, set before its first operation
-        torch.set_num_threads(max(1, threads // workers))
+    per_frame_threads = thread_share(workers)
 
     stages = FrameStages(
         prepare=lambda rgb: stream.prepare(pixels_to_tensor(rgb)),
@@ -265,11 +269,13 @@ class ImageTurns:
             self._changed.wait_for(lambda: not self._large and not (large and self._small))
             self._large, self._small = self._large or large, self._small + (not large)
         own = torch.get_num_threads()
-        torch.set_num_threads(self.threads if large else own)
+        if large:
+            torch.set_num_threads(self.threads)
         try:
             yield
         finally:
-            torch.set_num_threads(own)
+            if large:
+                torch.set_num_threads(own)
             with self._changed:
                 self._large, self._small = self._large and not large, self._small - (not large)
                 self._changed.notify_all()
@@ -306,22 +312,25 @@ def run_batch(
     say = log or (lambda message: tqdm.write(message, file=sys.stderr))
     report = BatchReport()
     workers = frames_at_once(enhancer)
-    threads = torch.get_num_threads()
+    turns = ImageTurns(torch.get_num_threads())  # a large image gets this thread's threads
     pending: collections.deque = collections.deque()  # images at work: (number, job, started, Future), in job order
-    turns = ImageTurns(threads)
+
+    def fail(job: Job, exc: Exception) -> None:
+        """Report a job's failure; the batch goes on."""
+        expected = isinstance(exc, (ImageReadError, OSError, ValueError, RuntimeError))
+        message = str(exc) if expected else f"internal error ({type(exc).__name__}: {exc}), please report it"
+        message = message if str(job.source) in message else f"{job.source}: {message}"
+        report.failed.append((job.source, message))
+        say(f"error: {message}")
+        with contextlib.suppress(OSError):
+            drop_orphan_record(job)
 
     def conclude(number: int, job: Job, started: float, outcome: Callable[[], tuple[str, str] | None]) -> None:
         """Report one job: ``outcome()`` -> (how, detail), None when it needed no work, or the error it raised."""
         try:
             result = outcome()
         except Exception as exc:  # reported for this file; the batch goes on
-            expected = isinstance(exc, (ImageReadError, OSError, ValueError, RuntimeError))
-            message = str(exc) if expected else f"internal error ({type(exc).__name__}: {exc}), please report it"
-            message = message if str(job.source) in message else f"{job.source}: {message}"
-            report.failed.append((job.source, message))
-            say(f"error: {message}")
-            with contextlib.suppress(OSError):
-                drop_orphan_record(job)
+            fail(job, exc)
             return
         if result is None:
             return
@@ -357,11 +366,8 @@ def run_batch(
         frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
         return "enhanced", f"{frames} frames"
 
-    def one_thread_each() -> None:  # each image worker's own OpenMP team, set before its first operation
-        torch.set_num_threads(max(1, threads // workers))
-
     # images two at a time on one thread each on a CPU, as video frames are; a large one alone (ImageTurns)
-    with ThreadPoolExecutor(workers, "lowface-image", one_thread_each) as pool:
+    with ThreadPoolExecutor(workers, "lowface-image", thread_share(workers)) as pool:
         try:
             for number, job in enumerate(_progress(jobs, enhancer.name, progress), 1):
                 started = time.perf_counter()
@@ -372,7 +378,7 @@ def run_batch(
                 try:
                     record = needs_work(job, enhancer.recipe, options, overwrite, report, say)
                 except Exception as exc:
-                    conclude(number, job, started, partial(_raise, exc))
+                    fail(job, exc)
                     continue
                 if record is not None:
                     pending.append((number, job, started, pool.submit(image, job, record)))
@@ -382,7 +388,3 @@ def run_batch(
             for *_, future in pending:  # interrupted: nothing new starts
                 future.cancel()
     return report
-
-
-def _raise(exc: BaseException) -> None:
-    raise exc

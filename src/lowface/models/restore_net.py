@@ -530,10 +530,11 @@ class RestoreNet(EnhancementModel):
         video through lowface-auto 425 -> 408 ms of CPU a frame (benchmarks/video_ab.py). All (B, C, H, W)."""
         out = torch.empty_like(base)
         height, width = base.shape[-2:]
-        band_pixels = max(1, self.BAND_PIXELS // width) * width  # row_bands' bands: whole rows
-        tone = self.tone.band_workspace(band_pixels, base) if self.tone is not None else None
+        bands = list(row_bands(height, width, self.BAND_PIXELS))  # whole rows; the first is the largest
+        rows = min(bands[0].stop, height)
+        tone = self.tone.band_workspace(rows * width, base) if self.tone is not None else None
         for image in range(len(base)):  # an image at a time: a band's every channel is then one run of pixels
-            for band in row_bands(height, width, self.BAND_PIXELS):
+            for band in bands:
                 reflectance = out[image, :, band]
                 if noise is None:
                     reflectance.copy_(base[image, :, band])
