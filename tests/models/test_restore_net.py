@@ -52,9 +52,10 @@ def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, w
     assert back.dtype == torch.float32 and torch.equal(back, torch.cat(parts, 1).to(torch.bfloat16).float())
 
 
-def test_tiled_output_equals_untiled_and_a_short_halo_does_not():
+@pytest.mark.parametrize("mirror", [False, True])
+def test_tiled_output_equals_untiled_and_a_short_halo_does_not(mirror):
     torch.manual_seed(1)
-    net = RestoreNet().double().eval()
+    net = RestoreNet(denoiser_mirror=mirror).double().eval()
     for p in net.denoiser.out.parameters():
         torch.nn.init.normal_(p, 0.0, 0.05)  # a denoiser that does something
     x = torch.rand(1, 3, 150, 170, dtype=torch.float64) * 0.3
@@ -204,13 +205,15 @@ def test_the_tone_head_starts_as_identity_corrects_pixel_by_pixel_and_tiles_exac
     assert (full - plain(x).reflectance).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("denoiser_width", [24, [8, 20, 40]])
-def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch, denoiser_width):
+@pytest.mark.parametrize(("denoiser_width", "mirror"), [(24, False), ([8, 20, 40], False), (24, True)])
+def test_plain_inference_shortcuts_compute_the_training_graph_values(monkeypatch, denoiser_width, mirror):
     """Under inference_mode the tail (high-pass, tone head, clamp) runs band by band and the denoiser
     channels-last (speed, issue 22); the values are those of the graph that training differentiates, to float32
-    rounding, bands and borders included - also with a width of its own at each of the denoiser's levels."""
+    rounding, bands and borders included - also with a width of its own at each of the denoiser's levels, and with
+    mirrored borders (zero-padded convolutions with their edges recomputed)."""
     torch.manual_seed(8)
-    net = RestoreNet(scale=8, width=16, denoiser_width=denoiser_width, unshuffle=4, detail_sigma=8.0, tone_width=16)
+    net = RestoreNet(scale=8, width=16, denoiser_width=denoiser_width, unshuffle=4, detail_sigma=8.0, tone_width=16,
+                     denoiser_mirror=mirror)  # fmt: skip
     net.eval()
     for p in [*net.denoiser.out.parameters(), *net.tone.layers[-1].parameters()]:
         torch.nn.init.normal_(p, 0.0, 0.1)
@@ -417,6 +420,46 @@ def test_fused_convolution_blocks_compute_the_modules_values(dtype):
             assert fused.dtype == dtype and fused.shape == plain.shape
             assert_close(fused.float(), plain.float(), atol=1e-5 if dtype == torch.float32 else 0.03, rtol=0)
             x = plain
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (24, 40), (25, 41)])
+def test_mirrored_convolutions_run_fused_with_the_modules_values(dtype, stride, size):
+    """A MirrorConv2d (issue 20: zero padding is a black frame the denoiser brightened against) runs as a
+    zero-padded fused kernel plus its border rows and columns recomputed from mirrored strips: the module's values
+    in both precisions, strided, odd-sized and one-pixel maps included; and not the zero-padded values."""
+    from lowface.models.fused import FUSED_CONVOLUTION, MirrorConv2d, fused_convolution
+
+    if FUSED_CONVOLUTION is None:
+        pytest.skip("this PyTorch has no oneDNN fused convolution; the plain blocks run instead")
+    torch.manual_seed(6)
+    conv, activation = MirrorConv2d(16, 24, 3, stride=stride, padding=1), nn.LeakyReLU(0.1)
+    x = torch.randn(2, 16, *size).to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fused = fused_convolution(conv, x, activation)
+        reference = activation(conv(x.float()))  # float32 module, mirrored by F.pad
+        zero_padded = activation(F.conv2d(x.float(), conv.weight, conv.bias, stride, padding=1))
+    assert fused.dtype == dtype and fused.shape == reference.shape
+    assert_close(fused.float(), reference, atol=1e-5 if dtype == torch.float32 else 0.03, rtol=0)
+    assert (reference - zero_padded).abs().max() > 0.1
+
+
+def test_a_mirrored_denoiser_sees_no_frame_round_a_flat_image():
+    """On a flat image every mirrored convolution's input stays flat to the border, so the noise estimate is one
+    value everywhere (one a sampling phase of the 2x2 fold); with zero padding the border pixels differ (the dark
+    frame the shipped U-Net brightened)."""
+    torch.manual_seed(7)
+    flat, gain = torch.full((1, 3, 40, 48), 0.3), torch.full((1, 1, 40, 48), 0.5)
+    for mirror in (True, False):
+        denoiser = ReflectanceDenoiser(8, 2, mirror_edges=mirror)
+        torch.nn.init.normal_(denoiser.out.weight, 0.0, 0.1)
+        for fast in (True, False):
+            with torch.inference_mode(fast):
+                noise = denoiser(flat, gain)
+            phases = noise.unfold(-2, 2, 2).unfold(-2, 2, 2)  # (1, 3, 20, 24, 2, 2): the fold's four sampling phases
+            spread = (phases - phases[:, :, 10:11, 12:13]).abs().max()
+            assert spread < 1e-5 if mirror else spread > 1e-3
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,7 @@ from lowface.filters import area_downsample, gaussian_blur, luma, plain_inferenc
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
 from lowface.models.fused import (
+    MirrorConv2d,
     fused_convolution,
     fused_convolutions_can_run,
     fused_upsampled_join,
@@ -114,8 +116,9 @@ def _fused_blocks(blocks: Iterable[nn.Sequential], x: Tensor) -> Tensor:
     return x
 
 
-def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
+def _block(cin: int, cout: int, stride: int = 1, mirror: bool = False) -> nn.Sequential:
+    conv = MirrorConv2d if mirror else nn.Conv2d
+    return nn.Sequential(conv(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
 
 
 def level_widths(width: int | Sequence[int]) -> tuple[int, int, int]:
@@ -134,23 +137,26 @@ class ReflectanceDenoiser(nn.Module):
     level, at the highest resolution, is most of the cost); H and W are padded to multiples of 4u
     (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain inference the
     U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where native).
+    ``mirror_edges``: every convolution pads its input with a mirror of it (:class:`lowface.models.fused.MirrorConv2d`)
+    instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
     """
 
     USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
 
-    def __init__(self, width: int | Sequence[int] = 32, unshuffle: int = 2):
+    def __init__(self, width: int | Sequence[int] = 32, unshuffle: int = 2, mirror_edges: bool = False):
         super().__init__()
-        self.unshuffle = unshuffle
+        self.unshuffle, self.mirror_edges = unshuffle, mirror_edges
         self.multiple = 4 * unshuffle
         # Convs at 1/u (x4), 1/2u (x3), 1/4u (x3) resolution plus two bilinear taps, in full-resolution pixels.
         self.receptive_radius = unshuffle * (4 + 3 * 2 + 3 * 4 + 4 + 2 + 4)
         w1, w2, w3 = self.widths = level_widths(width)
-        self.encode1 = nn.Sequential(_block(4 * unshuffle**2, w1), _block(w1, w1))
-        self.encode2 = nn.Sequential(_block(w1, w2, stride=2), _block(w2, w2))
-        self.bottom = nn.Sequential(_block(w2, w3, stride=2), _block(w3, w3), _block(w3, w3))
-        self.decode2 = _block(w3 + w2, w2)
-        self.decode1 = _block(w2 + w1, w1)
-        self.out = nn.Conv2d(w1, 3 * unshuffle**2, 3, padding=1)
+        block = partial(_block, mirror=mirror_edges)
+        self.encode1 = nn.Sequential(block(4 * unshuffle**2, w1), block(w1, w1))
+        self.encode2 = nn.Sequential(block(w1, w2, stride=2), block(w2, w2))
+        self.bottom = nn.Sequential(block(w2, w3, stride=2), block(w3, w3), block(w3, w3))
+        self.decode2 = block(w3 + w2, w2)
+        self.decode1 = block(w2 + w1, w1)
+        self.out = (MirrorConv2d if mirror_edges else nn.Conv2d)(w1, 3 * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -185,7 +191,7 @@ class ReflectanceDenoiser(nn.Module):
         # the last join without its upsampled map and concatenation where it can: the same values, 102 -> 70 ms at
         # 1080p with the teacher's widths, 9.2 -> 8.0 with the student's (the smaller second join: no gain, or a loss)
         d1 = fused_upsampled_join(*self.decode1, d2, e1) if fused else blocks([self.decode1], upsampled_join(d2, e1))
-        return self.out(d1)
+        return fused_convolution(self.out, d1) if fused and self.mirror_edges else self.out(d1)
 
 
 class PointwiseTone(nn.Module):
@@ -333,8 +339,9 @@ class RestoreNet(EnhancementModel):
     the residual's local mean follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit
     building's residual is not spread into the dark sky round it as a glow.
 
-    ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, or one a level); 0: no denoiser - the enhancer
-    and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little noise
+    ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not
+    zeros). ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, or one a level); 0: no denoiser - the
+    enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little noise
     (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs ``detail_sigma`` None and a
     tone head.
 
@@ -363,6 +370,7 @@ class RestoreNet(EnhancementModel):
         tone_margin_context: float | None = None,
         tone_margin_reach: float = 16.0,
         context_sigma: float = 12.0,
+        denoiser_mirror: bool = False,
     ):
         super().__init__()
         if tone_margin_context is not None and not (tone_width and tone_lift_margin):
@@ -385,7 +393,7 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
             illumination_chroma=illumination_chroma,
         )
-        self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle) if denoiser_width else None
+        self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle, denoiser_mirror) if denoiser_width else None
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
                      if tone_width else None)  # fmt: skip
         self.tone_noise = tone_noise
