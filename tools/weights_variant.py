@@ -40,9 +40,12 @@ def main(name: str, out: Path, settings: tuple[str, ...]) -> None:
     if card.file is None:
         raise click.ClickException(f"{name} has no weights file of its own")
     kwargs = {"type": card.architecture, **card.kwargs, **dict(map(parse_setting, settings))}
-    tensors = safetensors.torch.load_file(str(shipped_weights_path(card)))
+    source = shipped_weights_path(card)
+    tensors = safetensors.torch.load_file(str(source))
+    with safetensors.safe_open(str(source), "pt") as shipped:  # the rest of its record (step, training time) kept
+        metadata = {**(shipped.metadata() or {}), "model": json.dumps(kwargs)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, safetensors.torch.save(tensors, metadata={"model": json.dumps(kwargs)}))
+    atomic_write_bytes(out, safetensors.torch.save(tensors, metadata=metadata))
     try:
         create_model(name, out)  # the arguments must build the network and its tensors must load into it
     except (TypeError, ValueError, RuntimeError) as error:

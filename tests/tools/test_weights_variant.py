@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import load_tool
-from lowface.inference.catalogue import create_model, model_card
+from lowface.inference.catalogue import create_model, model_card, shipped_weights_path
 
 
 def test_a_variant_runs_the_shipped_tensors_with_the_new_setting(tmp_path):
@@ -19,8 +19,16 @@ def test_a_variant_runs_the_shipped_tensors_with_the_new_setting(tmp_path):
     result = CliRunner().invoke(tool, ["lowface-fast", str(out), "context_clip=1.5"])
     assert result.exit_code == 0, result.output
     with safetensors.safe_open(str(out), "pt") as handle:
-        recorded = json.loads(handle.metadata()["model"])
+        metadata = handle.metadata()
+    with safetensors.safe_open(str(shipped_weights_path(model_card("lowface-fast"))), "pt") as handle:
+        shipped_metadata = handle.metadata()
+    recorded = json.loads(metadata["model"])
     assert recorded["context_clip"] == 1.5 and recorded["type"] == model_card("lowface-fast").architecture
+    # the shipped file's own record (its training step and time) comes along: a variant shipped keeps it
+    assert {k: v for k, v in metadata.items() if k != "model"} == {
+        k: v for k, v in shipped_metadata.items() if k != "model"
+    }
+    assert "step" in shipped_metadata
     variant, shipped = create_model("lowface-fast", out), create_model("lowface-fast")
     assert variant.context_clip == 1.5 and shipped.context_clip != 1.5
     for (key, value), (_, reference) in zip(variant.state_dict().items(), shipped.state_dict().items(), strict=True):
