@@ -25,16 +25,16 @@ from common import provenance, write_results
 from lowface.bench.methods import MethodSpec, pretrained
 from lowface.bench.real_pairs import RealPairsSet
 from lowface.data.lowlight import real_lowlight_photos
+from lowface.filters import LUMA
 from lowface.io import read_image
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 SIDES = ("top", "bottom", "left", "right")
 
 
 def side_ratios(image: np.ndarray, edge: int, inner: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) in [0, 1] -> (4,) mean luma of the outer ``edge`` pixels over that of the band ``inner`` px in, per
     side (top, bottom, left, right); a floor of 1e-3 keeps black borders finite."""
-    luma = image @ LUMA + 1e-3
+    luma = image @ np.asarray(LUMA, np.float32) + 1e-3
     near, far = inner
     rows, cols = luma.mean(1), luma.mean(0)
     return np.array([

@@ -124,6 +124,17 @@ def box_mean(x: Tensor, radius: int) -> Tensor:
     return F.avg_pool2d(x, size, stride=1, padding=radius, count_include_pad=False)
 
 
+def mirror_padded(x: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
+    """(B, C, H, W) ``x`` padded by (left, right, top, bottom) pixels with its own mirror image (reflect padding,
+    the border pixel not repeated); replicate padding where a side is too short to mirror (a map of one pixel).
+    In x's dtype under autocast too (which would pad in float32)."""
+    mode = "reflect" if min(x.shape[-2:]) > max(pads) else "replicate"
+    if not torch.is_autocast_enabled(x.device.type):
+        return F.pad(x, pads, mode=mode)
+    with torch.autocast(x.device.type, enabled=False):
+        return F.pad(x, pads, mode=mode)
+
+
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """Per-channel (depthwise) separable Gaussian blur with reflect padding. (B, C, H, W) -> same."""
     kernel = gaussian_kernel1d(sigma).to(x)
@@ -135,8 +146,7 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
             cv2.sepFilter2D(plane, -1, taps, taps, out, borderType=cv2.BORDER_REFLECT_101)
 
         return _per_plane(x, x.shape[-2:], blur)
-    pad_mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
-    x = F.pad(x, (radius, radius, radius, radius), mode=pad_mode)
+    x = mirror_padded(x, (radius, radius, radius, radius))
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
     return F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
 

@@ -16,11 +16,11 @@ from lowface.models.restore_net import ReflectanceDenoiser, level_widths
 from lowface.train.narrowing import DENOISER_WIRING, narrowed_denoiser
 
 
-def _teacher_with_dead_channels(width: int, live: int | list[int]) -> ReflectanceDenoiser:
+def _teacher_with_dead_channels(width: int, live: int | list[int], mirror: bool = False) -> ReflectanceDenoiser:
     """A random width-``width`` denoiser whose every level has only ``live``-width's channels alive (the others'
-    filters and biases zero: they output 0, whatever reads them)."""
+    filters and biases zero: they output 0, whatever reads them); ``mirror``: its borders mirrored."""
     torch.manual_seed(0)
-    teacher = ReflectanceDenoiser(width)
+    teacher = ReflectanceDenoiser(width, mirror_edges=mirror)
     live_widths = dict(enumerate(level_widths(live), start=1))
     with torch.no_grad():
         for name, (_, level) in DENOISER_WIRING.items():
@@ -34,8 +34,10 @@ def _teacher_with_dead_channels(width: int, live: int | list[int]) -> Reflectanc
     return teacher.eval()
 
 
-def test_a_teacher_with_dead_channels_narrows_to_exactly_itself():
-    teacher = _teacher_with_dead_channels(width=8, live=4)
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_teacher_with_dead_channels_narrows_to_exactly_itself(mirror):
+    """... borders included: a teacher that mirrors its borders gives a student that mirrors them too."""
+    teacher = _teacher_with_dead_channels(width=8, live=4, mirror=mirror)
     student = narrowed_denoiser(teacher, 4)
     assert student.encode1[0][0].out_channels == 4 and student.bottom[2][0].out_channels == 8
     reflectance, gain = torch.rand(2, 3, 24, 40), torch.rand(2, 1, 24, 40)

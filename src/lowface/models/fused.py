@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import plain_inference
+from lowface.filters import mirror_padded, plain_inference
 
 FUSED_CONVOLUTION = getattr(torch.ops.mkldnn, "_convolution_pointwise", None)
 if not torch.backends.mkldnn.is_available():
@@ -34,19 +34,11 @@ def activated_convolution(conv: nn.Conv2d, x: Tensor, activation: nn.Module | No
     return conv(x) if activation is None else activation(conv(x))
 
 
-def mirror_padded(x: Tensor, pads: tuple[int, int, int, int]) -> Tensor:
-    """(B, C, H, W) ``x`` padded by (left, right, top, bottom) pixels with its own mirror image (reflect padding,
-    the border pixel not repeated); replicate padding where a side is too short to mirror (a map of one pixel)."""
-    mode = "reflect" if min(x.shape[-2:]) > max(pads) else "replicate"
-    with torch.autocast(x.device.type, enabled=False):  # autocast would pad in float32
-        return F.pad(x, pads, mode=mode)
-
-
 class MirrorConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose input is mirrored past the border (:func:`mirror_padded`) instead of padded with zeros.
-    Why: zeros are a black frame round the picture, which the restoring U-Net reads as a dark border to brighten; its
-    residual there darkened the outer 10 px of night skies by 20-30 % (DICM 27, issue 20). Same weights and state-dict
-    keys as ``nn.Conv2d``."""
+    """``nn.Conv2d`` whose input is mirrored past the border (:func:`lowface.filters.mirror_padded`) instead of padded
+    with zeros. Why: zeros are a black frame round the picture, which the restoring U-Net reads as a dark border to
+    brighten; its residual there darkened the outer 10 px of night skies by 20-30 % (DICM 27, issue 20). Same weights
+    and state-dict keys as ``nn.Conv2d``."""
 
     def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         rows, cols = self.padding

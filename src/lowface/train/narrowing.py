@@ -71,7 +71,7 @@ def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int | Sequence[int]) 
         raise ValueError(
             f"the student's widths {widths} must not exceed the teacher's {teacher.widths}, level by level"
         )
-    student = ReflectanceDenoiser(widths, teacher.unshuffle)
+    student = ReflectanceDenoiser(widths, teacher.unshuffle, teacher.mirror_edges)
     convs = {name: teacher.get_submodule(name) for name in DENOISER_WIRING}
     kept = {
         name: score.topk(widths[DENOISER_WIRING[name][1] - 1]).indices.sort().values
