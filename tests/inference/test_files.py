@@ -238,8 +238,9 @@ def test_video_keeps_audio_timestamps_and_rotation_and_is_h264(tmp_path: Path):
 
 @pytest.mark.slow
 def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Path):
-    """--encode-speed fast: x264's superfast settings (its SEI names them: subme=1, me=dia; veryfast: subme=2,
-    me=hex), the same frames and timestamps; the speed is part of the record, so the default redoes the output."""
+    """--encode-speed fast: x264's superfast settings (its SEI names them: me=dia, no macroblock tree; the default,
+    veryfast without inter sub-partitions and with sub-pixel refinement 1: me=hex, mbtree=1, analyse=0x3:0x3,
+    subme=1), the same frames and timestamps; the speed is part of the record, so the default redoes the output."""
     import json
 
     source = make_clip(tmp_path / "clip.mp4")
@@ -247,12 +248,13 @@ def test_fast_encoding_uses_the_faster_x264_preset_and_is_recorded(tmp_path: Pat
     fast = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "--encode-speed", "fast", "-q")
     assert fast.exit_code == 0, fast.output
     settings = out.read_bytes()
-    assert b"subme=1 " in settings and b"me=dia" in settings
+    assert b"me=dia" in settings and b"mbtree=0" in settings
     assert streams(out)["pts"] == streams(source)["pts"]
     assert json.loads((out.parent / f".{out.name}.lowface.json").read_text())["recipe"]["encode_speed"] == "fast"
     again = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
     assert again.exit_code == 0 and "1 enhanced" in again.stderr  # redone, not skipped
-    assert b"subme=2 " in out.read_bytes() and b"me=hex" in out.read_bytes()
+    default = out.read_bytes()
+    assert all(f"{setting} ".encode() in default for setting in ("analyse=0x3:0x3", "me=hex", "subme=1", "mbtree=1"))
     from lowface.inference.jobs import OutputOptions
 
     with pytest.raises(ValueError, match="unknown encode speed 'slow'; use one of balanced, fast"):
