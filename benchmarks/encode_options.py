@@ -10,8 +10,8 @@ mosaic" - 19 real low-light photos (DICM, ExDark) enhanced by the default model,
 pixels, three tiles moving on their own. Each candidate encodes each clip at CRF 18 (the h264 default) once a round,
 candidates taking turns (this VM drifts by 5-10 % within minutes); reported: the median CPU of the process a frame
 (x264's own threads included), the file's megabits a second at 30 frames/s, and PSNR of the decoded luma and chroma to
-the encoder's YUV input. Candidates: ``veryfast`` (the default before 2026-12-05), the default now (``balanced``), x264
-``superfast`` (``--encode-speed fast``).
+the encoder's YUV input. Candidates: ``veryfast`` and ``superfast`` (``balanced`` and ``fast`` until 2026-12-05),
+``balanced`` (the default) and ``fast`` (``--encode-speed fast``) now.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from lowface.io.video_output import SPEED_OPTIONS
 CANDIDATES = {
     "veryfast (before)": {"preset": "veryfast"},
     "balanced (default)": SPEED_OPTIONS["libx264"]["balanced"],
-    "superfast (fast)": SPEED_OPTIONS["libx264"]["fast"],
+    "superfast (fast before)": {"preset": "superfast"},
+    "fast": SPEED_OPTIONS["libx264"]["fast"],
 }
 SIZE = (1920, 1080)
 

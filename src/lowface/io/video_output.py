@@ -167,16 +167,16 @@ def muxer(suffix: str) -> str:
 
 
 # encoder -> its speed setting for each ENCODE_SPEEDS entry. "fast" spends less CPU for a larger or slightly worse
-# file at the same CRF (30 enhanced noisy 1080p frames at CRF 18, 2026-12-03: x264 superfast 48 instead of 76 ms a
-# frame, +15 % size, PSNR to the frames 43.2 instead of 44.9 dB; VP9 cpu-used 4 and SVT-AV1 preset 10 on 360p frames:
-# 2.6x and 2.2x faster, size within 3 %). MPEG-4 has one speed. x264 "balanced" is veryfast without its two
-# costliest searches (inter sub-partitions, sub-pixel refinement 2 -> 1; motion search, macroblock tree and
-# look-ahead kept): on enhanced noisy 1080p frames 35-45 % less encoder CPU for a 4-5 % larger file, luma PSNR to
-# the frames -0.07 dB; a moving mosaic of enhanced real photos +10 % (benchmarks/encode_options.py, 2026-12-05).
+# file at the same CRF (VP9 cpu-used 4 and SVT-AV1 preset 10 on 360p frames: 2.6x and 2.2x faster, size within 3 %).
+# MPEG-4 has one speed. x264 "balanced" is veryfast without its two costliest searches (inter sub-partitions,
+# sub-pixel refinement 2 -> 1; motion search, macroblock tree and look-ahead kept): 27-34 % less encoder CPU on
+# enhanced 1080p frames for a 3-5 % larger file at the same luma PSNR to the frames (+-0.1 dB); x264 "fast" is
+# ultrafast: a third to a half of that CPU again, for a file 1.7-2x larger (benchmarks/results/encode_options/,
+# 2026-12-05; superfast, "fast" until then, was slower than "balanced" now, its files 1.3-1.8x larger).
 ENCODE_SPEEDS = ("balanced", "fast")
 X264_BALANCED = "partitions=i8x8,i4x4:subme=1"
 SPEED_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
-    "libx264": {"balanced": {"preset": "veryfast", "x264-params": X264_BALANCED}, "fast": {"preset": "superfast"}},
+    "libx264": {"balanced": {"preset": "veryfast", "x264-params": X264_BALANCED}, "fast": {"preset": "ultrafast"}},
     "libx265": {
         "balanced": {"preset": "veryfast", "x265-params": "log-level=error"},
         "fast": {"preset": "superfast", "x265-params": "log-level=error"},
