@@ -23,13 +23,12 @@ import tempfile
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from common import provenance, write_results
-from load import NOISE_BANK, source_images
+from load import panned_frames, source_images
 
 from lowface import Enhancer
-from lowface.io import read_image
+from lowface.io import read_image, to_uint8
 from lowface.io.video_output import SPEED_OPTIONS
 
 CANDIDATES = {
@@ -41,22 +40,10 @@ CANDIDATES = {
 SIZE = (1920, 1080)
 
 
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
 def noisy_pan(enhancer: Enhancer, data_root: Path, frames: int, noise: float) -> list[np.ndarray]:
     """The load benchmark's clip (a dark face panned over, sensor noise), enhanced: (1080, 1920, 3) uint8 frames."""
     base = next(source_images(data_root, 1, SIZE)) / 0.2 * 0.15
-    big = cv2.resize(base, (2400, 1350), interpolation=cv2.INTER_LINEAR)
-    rng = np.random.default_rng(0)
-    bank = [noise * rng.standard_normal((1080, 1920, 3), dtype=np.float32) for _ in range(min(frames, NOISE_BANK))]
-    out = []
-    for i in range(frames):
-        x = int(i / max(frames - 1, 1) * (2400 - 1920))
-        dark = np.clip(big[135:1215, x : x + 1920] + bank[i % len(bank)], 0, 1)
-        out.append(to_uint8(enhancer.enhance(dark)))
-    return out
+    return [to_uint8(enhancer.enhance(np.clip(dark, 0, 1))) for dark in panned_frames(base, frames, sigma=noise)]
 
 
 def real_mosaic(enhancer: Enhancer, data_root: Path, frames: int) -> list[np.ndarray]:

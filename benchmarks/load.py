@@ -66,18 +66,24 @@ def run_child(command: list[str]) -> tuple[float, float, int]:
     return time.perf_counter() - start, int(done.stdout.split()[-1]) / 1024, done.returncode
 
 
-def write_video(path: Path, seconds: float, fps: float, base: np.ndarray, seed: int = 0, sigma: float = 0.01) -> int:
-    """A 1920x1080 MJPG clip panning slowly over ``base`` (dark), Gaussian sensor noise of ``sigma`` per frame (drawn
-    from a bank of NOISE_BANK frames, cycled: writing 9,000 fresh 1080p noise frames would take longer than the
-    test)."""
+def panned_frames(base: np.ndarray, frames: int, seed: int = 0, sigma: float = 0.01) -> Iterator[np.ndarray]:
+    """``frames`` (1080, 1920, 3) float RGB frames panning slowly over ``base`` (dark), Gaussian sensor noise of
+    ``sigma`` added (not clipped), drawn from a bank of NOISE_BANK frames, cycled: 9,000 fresh 1080p noise frames
+    would take longer to draw than the test."""
     rng = np.random.default_rng(seed)
     big = cv2.resize(base, (2400, 1350), interpolation=cv2.INTER_LINEAR)
+    noise = [sigma * rng.standard_normal((1080, 1920, 3), dtype=np.float32) for _ in range(NOISE_BANK)]
+    for i in range(frames):
+        x = int((i / max(frames - 1, 1)) * (2400 - 1920))
+        yield big[135 : 135 + 1080, x : x + 1920] + noise[i % NOISE_BANK]
+
+
+def write_video(path: Path, seconds: float, fps: float, base: np.ndarray, seed: int = 0, sigma: float = 0.01) -> int:
+    """A 1920x1080 MJPG clip of :func:`panned_frames`."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (1920, 1080))
     frames = int(seconds * fps)
-    noise = [sigma * rng.standard_normal((1080, 1920, 3), dtype=np.float32) for _ in range(NOISE_BANK)]
-    for i in tqdm(range(frames), desc="writing clip", unit="frame", mininterval=5):
-        x = int((i / max(frames - 1, 1)) * (2400 - 1920))
-        frame = big[135 : 135 + 1080, x : x + 1920] + noise[i % NOISE_BANK]
+    clip = panned_frames(base, frames, seed, sigma)
+    for frame in tqdm(clip, total=frames, desc="writing clip", unit="frame", mininterval=5):
         writer.write(np.clip(frame[..., ::-1] * 255, 0, 255).astype(np.uint8))
     writer.release()
     return frames
