@@ -7,6 +7,8 @@ distillation run (configs/students/).
     python tools/narrow_student.py lowface-restore-real runs/students/tone8-init.safetensors --tone-width 8
     python tools/narrow_student.py lowface-restore-real runs/students/w16-32-48-init.safetensors \
         --denoiser-width 16,32,48      # one width a level
+    python tools/narrow_student.py lowface-restore-real runs/students/head16-init.safetensors \
+        --denoiser-width 32,48,64,16   # the levels as they are, the last decoder step 16 wide
 
 The tone head is fitted on the inputs it meets on training data only: every third under-exposed frame of SICE's
 train scenes and every second photo of CelebA's train people darkened by ``real-mix`` (1 pixel in 24 of each).
@@ -52,7 +54,8 @@ def tone_inputs(network: RestoreNet, images: list, share: int = 24, seed: int = 
 
 
 def _widths(text: str | None) -> int | list[int] | None:
-    """ "16" -> 16, "16,32,48" -> [16, 32, 48] (checked by level_widths), None -> None."""
+    """ "16" -> 16, "16,32,48" -> [16, 32, 48], "32,48,64,16" -> [32, 48, 64, 16] (checked by level_widths), None ->
+    None."""
     if text is None:
         return None
     try:
@@ -60,7 +63,7 @@ def _widths(text: str | None) -> int | list[int] | None:
         widths = parts[0] if len(parts) == 1 else parts
         level_widths(widths)
     except ValueError as error:
-        raise click.BadParameter(f"{text!r}: one positive width or three, comma-separated ({error})") from None
+        raise click.BadParameter(f"{text!r}: one positive width, three or four, comma-separated ({error})") from None
     return widths
 
 
@@ -68,7 +71,8 @@ def _widths(text: str | None) -> int | list[int] | None:
 @click.argument("name")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--denoiser-width", default=None, callback=lambda _c, _p, v: _widths(v),
-              help="The student denoiser's width, or its three levels' (e.g. 16,32,48).")  # fmt: skip
+              help="The student denoiser's width, its three levels' (e.g. 16,32,48), or those and its last decoder "
+              "step's (e.g. 32,48,64,16).")  # fmt: skip
 @click.option("--tone-width", type=click.IntRange(min=1), default=None, help="The student tone head's width.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
               show_default=True, help="Where SICE and CelebA are (for --tone-width).")  # fmt: skip

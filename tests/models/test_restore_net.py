@@ -515,13 +515,18 @@ def test_without_a_denoiser_the_tone_head_corrects_the_fast_enhancer_in_both_pat
 
 
 def test_the_denoiser_takes_one_width_or_one_for_each_level():
-    assert ReflectanceDenoiser(16).widths == (16, 24, 32)
+    assert ReflectanceDenoiser(16).widths == (16, 24, 32, 16)
     student = ReflectanceDenoiser([16, 32, 64])
-    assert student.widths == (16, 32, 64)
+    assert student.widths == (16, 32, 64, 16)
     assert [student.encode1[1][0].out_channels, student.decode2[0].in_channels, student.bottom[2][0].out_channels] == [
         16, 64 + 32, 64]  # fmt: skip
-    for wrong in ([16, 32], [16, 0, 32]):
-        with pytest.raises(ValueError, match=r"one positive number or three \(one a level\), got \["):
+    head = ReflectanceDenoiser([32, 48, 64, 16])  # the last decoder step narrower than its level
+    assert head.widths == (32, 48, 64, 16)
+    assert [head.encode1[1][0].out_channels, head.decode1[0].in_channels, head.decode1[0].out_channels,
+            head.out.in_channels] == [32, 48 + 32, 16, 16]  # fmt: skip
+    assert head(torch.rand(1, 3, 16, 24), torch.rand(1, 1, 16, 24)).shape == (1, 3, 16, 24)
+    for wrong in ([16, 32], [16, 0, 32], [16, 32, 64, 8, 8]):
+        with pytest.raises(ValueError, match=r"one positive number, three \(one a level\) or four .*, got \["):
             RestoreNet(denoiser_width=wrong)
 
 

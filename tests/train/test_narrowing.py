@@ -54,16 +54,18 @@ def test_the_teachers_own_width_is_the_teacher_and_a_wider_student_is_refused():
     reflectance, gain = torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
     with torch.no_grad():
         assert torch.equal(narrowed_denoiser(teacher, 8)(reflectance, gain), teacher(reflectance, gain))
-    with pytest.raises(ValueError, match=r"widths \(12, 18, 24\) must not exceed the teacher's \(8, 12, 16\)"):
+    with pytest.raises(ValueError, match=r"widths \(12, 18, 24, 12\) must not exceed the teacher's \(8, 12, 16, 8\)"):
         narrowed_denoiser(teacher, 12)
-    with pytest.raises(ValueError, match=r"widths \(4, 12, 24\) must not exceed"):
+    with pytest.raises(ValueError, match=r"widths \(4, 12, 24, 4\) must not exceed"):
         narrowed_denoiser(teacher, [4, 12, 24])
 
 
-def test_each_level_narrows_to_its_own_width():
-    teacher = _teacher_with_dead_channels(width=8, live=[3, 12, 10])  # only the first and last levels cut
-    student = narrowed_denoiser(teacher, [3, 12, 10])
-    assert student.widths == (3, 12, 10)
+@pytest.mark.parametrize("live", [[3, 12, 10], [8, 12, 16, 3]])  # first and last levels cut; the last decoder step
+def test_each_level_narrows_to_its_own_width(live):
+    teacher = _teacher_with_dead_channels(width=8, live=live)
+    student = narrowed_denoiser(teacher, live)
+    assert student.widths == level_widths(live)
+    assert student.decode1[0].out_channels == student.out.in_channels == level_widths(live)[3]
     reflectance, gain = torch.rand(1, 3, 24, 40), torch.rand(1, 1, 24, 40)
     with torch.no_grad():
         torch.testing.assert_close(student(reflectance, gain), teacher(reflectance, gain), rtol=1e-5, atol=1e-5)
@@ -86,9 +88,15 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
     with safetensors.safe_open(str(out), "pt") as handle:
         assert json.loads(handle.metadata()["model"])["denoiser_width"] == [16, 32, 64]
         assert handle.get_tensor("denoiser.decode2.0.weight").shape == (32, 64 + 32, 3, 3)
+    head = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", "32,48,64,16"])
+    assert head.exit_code == 0, head.output
+    with safetensors.safe_open(str(out), "pt") as handle:
+        assert json.loads(handle.metadata()["model"])["denoiser_width"] == [32, 48, 64, 16]
+        assert handle.get_tensor("denoiser.decode1.0.weight").shape == (16, 48 + 32, 3, 3)
+        assert handle.get_tensor("denoiser.out.weight").shape == (12, 16, 3, 3)
     for wrong in ("16,32", "16,x,64", "0"):
         refused = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", wrong])
-        assert refused.exit_code == 2 and f"'{wrong}': one positive width or three" in refused.output
+        assert refused.exit_code == 2 and f"'{wrong}': one positive width, three or four" in refused.output
     refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
     assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
     nothing = CliRunner().invoke(tool, ["lowface-restore-real", str(tmp_path / "n.safetensors")])

@@ -120,22 +120,27 @@ def _block(cin: int, cout: int, stride: int = 1, conv: type[nn.Conv2d] = nn.Conv
     return nn.Sequential(conv(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
 
 
-def level_widths(width: int | Sequence[int]) -> tuple[int, int, int]:
-    """The denoiser's channels at its three levels: ``width`` w -> (w, 1.5 w, 2 w), or the three widths given."""
+def level_widths(width: int | Sequence[int]) -> tuple[int, int, int, int]:
+    """The denoiser's channels at its three levels and in its last decoder step: ``width`` w -> (w, 1.5 w, 2 w, w),
+    three widths (w1, w2, w3) -> (w1, w2, w3, w1), or the four widths given (the fourth: the first level's decoder
+    step, which may be narrower than its encoder)."""
     widths = (width, width * 3 // 2, width * 2) if isinstance(width, int) else tuple(int(w) for w in width)
-    if len(widths) != 3 or min(widths) < 1:
-        raise ValueError(f"the denoiser's width is one positive number or three (one a level), got {width}")
-    return widths  # type: ignore[return-value]
+    if len(widths) not in (3, 4) or min(widths) < 1:
+        raise ValueError(f"the denoiser's width is one positive number, three (one a level) or four (and the last "
+                         f"decoder step's), got {width}")  # fmt: skip
+    return widths if len(widths) == 4 else (*widths, widths[0])  # type: ignore[return-value]
 
 
 class ReflectanceDenoiser(nn.Module):
     """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain -> (B, 3, H, W) noise estimate.
 
-    The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels
-    at 1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels, or the three widths ``width`` lists - the first
-    level, at the highest resolution, is most of the cost); H and W are padded to multiples of 4u
-    (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain inference the
-    U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where native).
+    The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels at
+    1/u, 1/2u and 1/4u resolution (``width``, 1.5x, 2x channels, or the three widths ``width`` lists - the first level,
+    at the highest resolution, is most of the cost; a fourth: the width of the last decoder step, at the first level's
+    resolution, where it is otherwise the first level's - its join is the costliest step); H and W are padded to
+    multiples of 4u (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain
+    inference the U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where
+    native).
     ``mirror_edges``: every convolution pads its input with a mirror of it (:class:`lowface.models.fused.MirrorConv2d`)
     instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
     """
@@ -148,15 +153,15 @@ class ReflectanceDenoiser(nn.Module):
         self.multiple = 4 * unshuffle
         # Convs at 1/u (x4), 1/2u (x3), 1/4u (x3) resolution plus two bilinear taps, in full-resolution pixels.
         self.receptive_radius = unshuffle * (4 + 3 * 2 + 3 * 4 + 4 + 2 + 4)
-        w1, w2, w3 = self.widths = level_widths(width)
+        w1, w2, w3, head = self.widths = level_widths(width)
         conv = MirrorConv2d if mirror_edges else nn.Conv2d
         block = partial(_block, conv=conv)
         self.encode1 = nn.Sequential(block(4 * unshuffle**2, w1), block(w1, w1))
         self.encode2 = nn.Sequential(block(w1, w2, stride=2), block(w2, w2))
         self.bottom = nn.Sequential(block(w2, w3, stride=2), block(w3, w3), block(w3, w3))
         self.decode2 = block(w3 + w2, w2)
-        self.decode1 = block(w2 + w1, w1)
-        self.out = conv(w1, 3 * unshuffle**2, 3, padding=1)
+        self.decode1 = block(w2 + w1, head)
+        self.out = conv(head, 3 * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -339,10 +344,10 @@ class RestoreNet(EnhancementModel):
     the residual's local mean follows the base reflectance's edges (:meth:`_guided_local_mean`), so that a floodlit
     building's residual is not spread into the dark sky round it as a glow.
 
-    ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not
-    zeros). ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, or one a level); 0: no denoiser - the
-    enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little noise
-    (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs ``detail_sigma`` None and a
+    ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not zeros).
+    ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, one a level, or also the last decoder step's); 0:
+    no denoiser - the enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little
+    noise (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs ``detail_sigma`` None and a
     tone head.
 
     Tiling is exact with a halo of ``receptive_radius`` when tiles start on multiples of ``size_multiple``.

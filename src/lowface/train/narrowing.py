@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from lowface.models.restore_net import PointwiseTone, ReflectanceDenoiser, level_widths
 
 # The U-Net's convolutions: name -> (the producers its input channels come from, in concatenation order; level).
-# "input" is the folded image; level 1, 2, 3 = the widths of the three levels (level_widths); 0 = the output layer.
+# "input" is the folded image; level 1, 2, 3 = the widths of the three levels, 4 = the last decoder step's
+# (level_widths); 0 = the output layer.
 DENOISER_WIRING: dict[str, tuple[tuple[str, ...], int]] = {
     "encode1.0.0": (("input",), 1),
     "encode1.1.0": (("encode1.0.0",), 1),
@@ -32,7 +33,7 @@ DENOISER_WIRING: dict[str, tuple[tuple[str, ...], int]] = {
     "bottom.1.0": (("bottom.0.0",), 3),
     "bottom.2.0": (("bottom.1.0",), 3),
     "decode2.0": (("bottom.2.0", "encode2.1.0"), 2),
-    "decode1.0": (("decode2.0", "encode1.1.0"), 1),
+    "decode1.0": (("decode2.0", "encode1.1.0"), 4),
     "out": (("decode1.0",), 0),
 }
 
@@ -63,7 +64,8 @@ def channel_scores(teacher: ReflectanceDenoiser) -> dict[str, Tensor]:
 
 @torch.no_grad()
 def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int | Sequence[int]) -> ReflectanceDenoiser:
-    """A :class:`ReflectanceDenoiser` of ``width`` (one width, or one a level; at most the teacher's at every level)
+    """A :class:`ReflectanceDenoiser` of ``width`` (one width, one a level, or also the last decoder step's - see
+    :func:`~lowface.models.restore_net.level_widths`; at most the teacher's at every level)
     holding the teacher's strongest channels at every level (:func:`channel_scores`), in their original order; at
     the teacher's own widths, the teacher."""
     widths = level_widths(width)
