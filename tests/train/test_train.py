@@ -65,6 +65,17 @@ def test_unknown_config_keys_are_rejected_with_the_valid_ones_listed(tmp_path: P
     assert load_config(None, ["loss_weights.smooth=0"]).loss_weights["color"] == 0.05
 
 
+@pytest.mark.parametrize("text", ["", "\n", "# model: {type: restore_net}\n"])
+def test_an_empty_config_file_is_refused_not_run_on_the_defaults(tmp_path: Path, text: str):
+    """A config that an edit left empty (a failed sed, a truncated copy) once started a full training run on the
+    defaults; it names the file instead. No config at all still means the defaults."""
+    empty = tmp_path / "student.yaml"
+    empty.write_text(text)
+    with pytest.raises(ValueError, match=r"student\.yaml: the training config is empty"):
+        load_config(empty)
+    assert load_config(None).steps == load_config(None, []).steps
+
+
 def test_configs_shipped_in_the_repository_load():
     paths = sorted(Path(__file__).resolve().parents[2].joinpath("configs").rglob("*.yaml"))
     assert len(paths) >= 5

@@ -158,7 +158,8 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config (or the defaults), apply ``key=value`` overrides; unknown keys are an error."""
+    """Read a YAML config (or the defaults), apply ``key=value`` overrides; unknown keys and a config file that is
+    empty (or only comments) are an error."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -166,9 +167,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except yaml.YAMLError as exc:
             problem = " ".join(str(exc).split())
             raise ValueError(f"{path}: not valid YAML: {problem}") from None
-        if loaded is not None and not isinstance(loaded, dict):
+        if loaded is None:  # (a config that came out empty - a failed edit - must not start a run on the defaults)
+            raise ValueError(f"{path}: the training config is empty; give its keys, or no config for the defaults")
+        if not isinstance(loaded, dict):
             raise ValueError(f"{path}: a training config must be a mapping of keys to values")
-        data = loaded or {}
+        data = loaded
     defaults = TrainConfig().to_dict()
     defaults.pop("loss_weights")  # they depend on the objective; TrainConfig fills in the missing ones
     data = _merge(defaults, _merge(data, _coerce(overrides or [])))
