@@ -7,8 +7,8 @@ distillation run (configs/students/).
     python tools/narrow_student.py lowface-restore-real runs/students/tone8-init.safetensors --tone-width 8
     python tools/narrow_student.py lowface-restore-real runs/students/w16-32-48-init.safetensors \
         --denoiser-width 16,32,48      # one width a level
-    python tools/narrow_student.py lowface-restore-real runs/students/head16-init.safetensors \
-        --denoiser-width 32,48,64,16   # the levels as they are, the last decoder step 16 wide
+    python tools/narrow_student.py lowface-restore-real:runs/teachers/restore-real-v3.10.safetensors \
+        runs/students/head16-init.safetensors --denoiser-width 32,48,64,16   # v3.10, its last decoder step 16 wide
 
 The tone head is fitted on the inputs it meets on training data only: every third under-exposed frame of SICE's
 train scenes and every second photo of CelebA's train people darkened by ``real-mix`` (1 pixel in 24 of each).
@@ -26,7 +26,7 @@ import torch
 from lowface.data.celeba import celeba_split
 from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize_float32
-from lowface.inference.catalogue import create_model, model_card
+from lowface.inference.catalogue import constructor_arguments, create_model, model_card, split_model_spec
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 from lowface.models.restore_net import RestoreNet, level_widths
 from lowface.registry import MODELS
@@ -68,7 +68,7 @@ def _widths(text: str | None) -> int | list[int] | None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("spec")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--denoiser-width", default=None, callback=lambda _c, _p, v: _widths(v),
               help="The student denoiser's width, its three levels' (e.g. 16,32,48), or those and its last decoder "
@@ -78,17 +78,21 @@ def _widths(text: str | None) -> int | list[int] | None:
               show_default=True, help="Where SICE and CelebA are (for --tone-width).")  # fmt: skip
 @click.option("--steps", type=click.IntRange(min=1), default=15000, show_default=True, help="The tone fit's steps.")
 def main(
-    name: str, out: Path, denoiser_width: int | list[int] | None, tone_width: int | None, data_root: Path, steps: int
+    spec: str, out: Path, denoiser_width: int | list[int] | None, tone_width: int | None, data_root: Path, steps: int
 ) -> None:
-    """Write NAME's tensors to OUT with its denoiser narrowed to --denoiser-width and/or its tone head fitted at
-    --tone-width."""
+    """Write SPEC's tensors to OUT with its denoiser narrowed to --denoiser-width and/or its tone head fitted at
+    --tone-width. SPEC: a shipped restore_net's name, or name:file.safetensors for another version of it."""
+    try:
+        name, weights = split_model_spec(spec)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
     card = model_card(name)
     if card.architecture != "restore_net":
         raise click.ClickException(f"{name} is a {card.architecture}; only a restore_net has a denoiser to narrow")
     if denoiser_width is None and tone_width is None:
         raise click.UsageError("give --denoiser-width and/or --tone-width")
-    teacher = create_model(name)
-    kwargs = dict(card.kwargs)
+    teacher = create_model(name, weights)
+    kwargs = constructor_arguments(name, weights)
     tensors = teacher.state_dict()
     if denoiser_width is not None:
         kwargs["denoiser_width"] = denoiser_width

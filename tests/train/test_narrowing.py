@@ -83,6 +83,14 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
         teacher = safetensors.torch.load_file(str(shipped_weights_path(model_card("lowface-restore-real"))))
         key = "enhancer.estimator.conv1.weight"  # the rest: the teacher's own tensors
         torch.testing.assert_close(handle.get_tensor(key), teacher[key], rtol=0, atol=1e-20)  # (denormals flushed)
+    older = tmp_path / "w16.safetensors"  # another version of the network, read with its own arguments
+    older.write_bytes(out.read_bytes())
+    again = CliRunner().invoke(tool, [f"lowface-restore-real:{older}", str(out), "--denoiser-width", "16"])
+    assert again.exit_code == 0, again.output
+    same = safetensors.torch.load_file(str(older))
+    assert all(torch.equal(v, same[k]) for k, v in safetensors.torch.load_file(str(out)).items())  # its own width
+    missing = CliRunner().invoke(tool, ["lowface-restore-real:none.safetensors", str(out), "--denoiser-width", "8"])
+    assert missing.exit_code == 1 and "no weights file none.safetensors" in missing.output
     levels = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", "16,32,64"])
     assert levels.exit_code == 0, levels.output
     with safetensors.safe_open(str(out), "pt") as handle:

@@ -330,6 +330,22 @@ def test_a_distilled_student_learns_its_teacher_and_leaves_the_teacher_alone(tin
         Trainer(load_config(None, [*overrides(tiny_data, tmp_path / "orphan", 1)[:-2], "objective=distill"]))
 
 
+def test_a_teacher_can_be_another_version_of_a_catalogued_network(tiny_data: Path, tmp_path: Path):
+    """teacher: name:file.safetensors - the file's tensors and recorded arguments, not the shipped ones."""
+    from lowface.inference.catalogue import create_model
+
+    older = create_model("lowface-fast").state_dict()
+    older = {k: v + 0.01 if v.is_floating_point() else v for k, v in older.items()}  # not the shipped tensors
+    file = tmp_path / "older.safetensors"
+    safetensors.torch.save_file(older, str(file))
+    base = [*overrides(tiny_data, tmp_path / "student", 1)[:-2], "objective=distill", "model.scale=8",
+            "model.width=8"]  # fmt: skip
+    teacher = Trainer(load_config(None, [*base, f"teacher=lowface-fast:{file}"])).objective.teacher
+    assert all(torch.equal(older[k], v.cpu()) for k, v in teacher.state_dict().items())
+    with pytest.raises(FileNotFoundError, match=r"lowface-fast:nowhere\.safetensors: no weights file nowhere"):
+        Trainer(load_config(None, [*base, "teacher=lowface-fast:nowhere.safetensors"]))
+
+
 def test_training_faces_add_the_celeba_train_people_and_never_val_or_test(data_root: Path):
     from lowface.data.celeba import celeba_identities, committed_split
     from lowface.train.face_targets import training_faces

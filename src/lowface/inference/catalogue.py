@@ -175,6 +175,31 @@ def weights_architecture(path: str | Path) -> dict[str, Any] | None:
     return None
 
 
+def constructor_arguments(name: str, weights: str | Path | None = None) -> dict[str, Any]:
+    """The arguments the named enhancer is built with: those ``weights`` were trained with where the file records
+    them (:func:`weights_architecture`; its architecture must be the named one's), else the manifest's."""
+    card = model_card(name)
+    if weights is None or Path(weights).suffix != ".safetensors" or not Path(weights).is_file():
+        return dict(card.kwargs)
+    trained = weights_architecture(weights)
+    if trained is None:
+        return dict(card.kwargs)
+    if trained.get("type") != card.architecture:
+        raise ValueError(
+            f"{weights}: trained as a {trained.get('type')!r}, not as {name}'s architecture {card.architecture!r}"
+        )
+    return {k: v for k, v in trained.items() if k != "type"}
+
+
+def split_model_spec(spec: str) -> tuple[str, str | None]:
+    """``"name"`` or ``"name:weights.safetensors"`` -> (name, weights or None); a weights file that is not there is
+    refused by name."""
+    name, _, weights = spec.partition(":")
+    if weights and not Path(weights).is_file():
+        raise FileNotFoundError(f"{spec}: no weights file {weights}")
+    return name, weights or None
+
+
 def create_model(name: str, weights: str | Path | None = None) -> EnhancementModel:
     """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded.
 
@@ -190,15 +215,7 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
         router = shipped_router(card.kwargs["router"])
         return RoutedModel(*networks, router, (card.kwargs["fast"], card.kwargs["restore"])).eval()
-    kwargs = card.kwargs
-    if weights is not None and Path(weights).suffix == ".safetensors" and Path(weights).is_file():
-        trained = weights_architecture(weights)
-        if trained is not None and trained.get("type") != card.architecture:
-            raise ValueError(
-                f"{weights}: trained as a {trained.get('type')!r}, not as {name}'s architecture {card.architecture!r}"
-            )
-        kwargs = {k: v for k, v in trained.items() if k != "type"} if trained is not None else kwargs
-    model = MODELS.create(card.architecture, **kwargs)
+    model = MODELS.create(card.architecture, **constructor_arguments(name, weights))
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))
     elif card.file is not None:

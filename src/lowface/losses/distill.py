@@ -91,5 +91,5 @@ class DistillationObjective(WeightedObjective):
 def build_distill(weights: Mapping[str, float], parts: ObjectiveParts) -> DistillationObjective:
     """Distillation from the catalogued model named ``teacher`` in the training config."""
     if not parts.teacher or parts.frozen is None:
-        raise ValueError("objective 'distill' needs a teacher: set 'teacher' to a catalogued model name")
+        raise ValueError("objective 'distill' needs a teacher: set 'teacher' to a catalogued model name (or name:file)")
     return DistillationObjective(weights, parts.frozen(parts.teacher), parts.features, parts.face_loss)

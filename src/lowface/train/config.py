@@ -46,7 +46,7 @@ class TrainConfig:
     features: str = "efficientnet_lite0"
     features_weights: str | None = None
     recognizer: str = "facenet"  # drives the face term; the other one judges
-    teacher: str | None = None  # the catalogued model a "distill" objective learns from (e.g. lowface-fast)
+    teacher: str | None = None  # what a "distill" objective learns from: a catalogued model, or "name:file.safetensors"
     lacr_model: str = "lacr-vae"  # the catalogued LACR-VAE whose frozen encoder the "lacr" term uses
     face_scale: float = 1.0  # logits = scale x cosine (1: the paper's raw cosine)
     ablation: str = "full"  # a name of lowface.losses.objective.ABLATIONS, applied on load

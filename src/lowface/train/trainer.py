@@ -160,11 +160,13 @@ class Trainer:
         )
         return faces_dataset if real is None else MixedDataset(faces_dataset, real, config.sice_share)
 
-    def _frozen(self, name: str) -> nn.Module:
-        """A catalogued model (e.g. the shipped LACR-VAE), frozen on the training device."""
-        from lowface.inference.catalogue import create_model
+    def _frozen(self, spec: str) -> nn.Module:
+        """A catalogued model (e.g. the shipped LACR-VAE), or ``"name:weights.safetensors"`` (e.g. an earlier version
+        of a shipped network, so that a distillation config outlives the next release), frozen on the training
+        device."""
+        from lowface.inference.catalogue import create_model, split_model_spec
 
-        return create_model(name).eval().requires_grad_(False).to(self.device)
+        return create_model(*split_model_spec(spec)).eval().requires_grad_(False).to(self.device)
 
     def _trains(self, parameter_name: str) -> bool:
         prefixes = self.config.train_only
