@@ -89,7 +89,7 @@ class DistillationObjective(WeightedObjective):
 
 @register_objective("distill", DISTILL_WEIGHTS)
 def build_distill(weights: Mapping[str, float], parts: ObjectiveParts) -> DistillationObjective:
-    """Distillation from the catalogued model named ``teacher`` in the training config."""
+    """Distillation from the training config's ``teacher``: a catalogued model's name, or ``name:file.safetensors``."""
     if not parts.teacher or parts.frozen is None:
         raise ValueError("objective 'distill' needs a teacher: set 'teacher' to a catalogued model name (or name:file)")
     return DistillationObjective(weights, parts.frozen(parts.teacher), parts.features, parts.face_loss)
