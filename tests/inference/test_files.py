@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import smooth_test_image
 from lowface.cli import main
+from lowface.inference.jobs import plan_jobs
 from lowface.io import ImageData, read_image, write_image
 from samples import audio_frames, camera_mov, dark_frames, make_clip, mux_frames, streams, write_dng
 
@@ -102,6 +103,16 @@ def test_nothing_found_is_an_error_not_a_quiet_success(tmp_path: Path):
     (tmp_path / "in" / "notes.txt").write_text("x")
     result = run_cli("enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q")
     assert result.exit_code == 1 and "no images or videos found" in result.output and "1 .txt" in result.output
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("missing.jpg", "missing.jpg: no such file or folder"), ("folder", "folder is a folder; give an output folder")],
+)
+def test_one_file_output_names_what_is_wrong_with_its_input(tmp_path: Path, given: str, message: str):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan_jobs([tmp_path / given], tmp_path / "out.jpg")
 
 
 @pytest.mark.slow

@@ -93,14 +93,14 @@ def plan_jobs(
     inputs = [Path(p) for p in inputs]
     out_format = "." + out_format.lower().lstrip(".") if out_format else None
     single_file = output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-    if single_file:
-        if len(inputs) != 1 or not inputs[0].is_file():
-            raise ValueError(f"-o {output} names one file, but the inputs are {len(inputs)} files or folders; "
-                             "give an output folder")  # fmt: skip
-        _check_single(inputs[0], output, out_format)
     for source in inputs:
         if not source.exists():
             raise ValueError(f"{source}: no such file or folder")
+    if single_file:
+        if len(inputs) != 1 or not inputs[0].is_file():
+            what = f"{inputs[0]} is a folder" if len(inputs) == 1 else f"the inputs are {len(inputs)} files or folders"
+            raise ValueError(f"-o {output} names one file, but {what}; give an output folder")
+        _check_single(inputs[0], output, out_format)
     root = Path(os.path.commonpath([os.path.abspath(p.parent) for p in inputs])) if tree else None
     jobs: list[Job] = []
     others: Counter[str] = Counter()
