@@ -9,7 +9,8 @@ detection, no caching.
 
 Per method: mean PSNR, brightness-matched PSNR, SSIM and CIEDE2000 against each frame's scene reference (outputs
 rounded to 8 bits, as saved), as ``lowface bench`` computes them (lowface.bench.real_pairs.pair_fidelity); the
-same on the darkened faces against the clean photos; with ``--identity facenet,dlib``, also each judge's mean
+same on the darkened faces against the clean photos; with ``--no-reference``, also the NIQE and BRISQUE of the
+enhanced SICE frames (lower is better, as on the real photos); with ``--identity facenet,dlib``, also each judge's mean
 cosine similarity between an enhanced face and its own clean photo (both aligned as on the clean photo): a
 continuous, low-variance measure of the identity kept, for choosing among weights where rank-1 on 18 people moves
 by 1.4 points a probe.
@@ -32,6 +33,8 @@ from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.io import read_image
+from lowface.metrics.brisque import brisque
+from lowface.metrics.niqe import niqe
 
 
 @click.command()
@@ -43,8 +46,9 @@ from lowface.io import read_image
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
 @click.option("--sice/--no-sice", default=True, show_default=True, help="Score SICE's frames (--no-sice: faces only).")
 @click.option("--identity", "judges", default="", help="With --faces: judges whose identity similarity to report.")
+@click.option("--no-reference", "no_reference", is_flag=True, help="Also NIQE and BRISQUE of the SICE outputs.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, every, threads, face_preset, sice, judges, out) -> None:
+def main(methods, split, data_root, every, threads, face_preset, sice, judges, no_reference, out) -> None:
     torch.set_num_threads(threads)
     if not sice and not face_preset:
         raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
@@ -64,6 +68,9 @@ def main(methods, split, data_root, every, threads, face_preset, sice, judges, o
             images = [np.round(enhancer.enhance(image) * 255).astype(np.uint8) for image in dark]
             batch = 1 if name == "faces" else 16  # the faces differ in size
             r = rows.setdefault(spec.label, {})[name] = pair_fidelity(images, references, batch)
+            if name == "sice" and no_reference:
+                r["niqe"], r["brisque"] = float(np.mean([*map(niqe, images)])), float(np.mean([*map(brisque, images)]))
+                click.echo(f"{spec.label:24s} sice  NIQE {r['niqe']:.3f}  BRISQUE {r['brisque']:.2f}")
             if name == "faces" and pipelines:
                 for judge, pipeline in pipelines.items():
                     r[f"identity_{judge}"] = identity_similarity(pipeline, images, references, clean_vectors[judge])

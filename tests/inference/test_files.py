@@ -71,6 +71,23 @@ def test_rerun_with_another_model_redoes_the_outputs_and_the_same_one_skips_them
 
 
 @pytest.mark.slow
+def test_the_denoising_strength_changes_the_output_and_is_part_of_the_recipe(tmp_path: Path):
+    source = dark_png(tmp_path / "in" / "n.png", scale=0.15)
+    noisy = read_image(source).rgb + np.random.default_rng(0).normal(0, 0.02, (48, 64, 3)).astype(np.float32)
+    write_image(source, ImageData(np.clip(noisy, 0, 1)))
+    model = ["-m", "lowface-restore-real", "--no-gate", "-q"]
+    assert run_cli("enhance", str(source), "-o", str(tmp_path / "own"), *model).exit_code == 0
+    assert "denoise" not in json.loads((tmp_path / "own" / ".n.png.lowface.json").read_text())["recipe"]
+    out = tmp_path / "out"
+    assert run_cli("enhance", str(source), "-o", str(out), *model, "--denoise", "0.3").exit_code == 0
+    assert json.loads((out / ".n.png.lowface.json").read_text())["recipe"]["denoise"] == 0.3
+    grainier, own = read_image(out / "n.png").rgb, read_image(tmp_path / "own" / "n.png").rgb
+    assert np.abs(grainier - own).mean() > 2 / 255
+    assert "1 skipped" in run_cli("enhance", str(source), "-o", str(out), *model, "--denoise", "0.3").stderr
+    assert "1 enhanced" in run_cli("enhance", str(source), "-o", str(out), *model, "--denoise", "0.6").stderr
+
+
+@pytest.mark.slow
 def test_a_record_beside_another_file_is_redone_not_skipped(tmp_path: Path):
     """A replacement interrupted between writing the record and renaming the output: the rerun redoes it."""
     source = dark_png(tmp_path / "in" / "a.png")
@@ -126,6 +143,8 @@ def test_one_file_output_names_what_is_wrong_with_its_input(tmp_path: Path, give
         (["-o", "{out}/a.mp4"], "is an image; -o"),
         (["{second}", "-o", "{out}/a.jpg"], "names one file, but the inputs are 2"),
         (["--strength", "2"], "Invalid value for '--strength'"),
+        (["--denoise", "1.5"], "Invalid value for '--denoise'"),
+        (["-m", "gamma", "--denoise", "0.5"], "gamma: this model has no denoiser"),
         (["-m", "no-such-model"], "unknown model 'no-such-model'"),
         (["{clip}", "--codec", "vp9", "-o", "{out}/c.avi"], "a .avi file cannot hold vp9"),
         (["{clip}", "--codec", "mpeg4", "--crf", "40", "-o", "{out}/c.mp4"], "video quality for mpeg4 must be in"),

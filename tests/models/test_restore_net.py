@@ -9,9 +9,16 @@ from torch import nn
 
 from conftest import assert_close
 from lowface.filters import luma
+from lowface.inference.routing import NoiseRouter, RoutedModel
 from lowface.inference.tiling import tiled_apply
 from lowface.models import FastEnhanceNet, RestoreNet, Retinex
-from lowface.models.restore_net import GAIN_NORMALISER, ReflectanceDenoiser, depth_to_space, space_to_depth
+from lowface.models.restore_net import (
+    GAIN_NORMALISER,
+    ReflectanceDenoiser,
+    depth_to_space,
+    set_denoise_strength,
+    space_to_depth,
+)
 
 
 def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
@@ -563,3 +570,36 @@ def test_a_larger_image_is_estimated_at_a_larger_downsampling_and_every_tile_as_
     tiled = Enhancer(net, device="cpu", tile=64, gate=False, precision="float32").enhance_tensor(x)
     assert (whole - fixed).abs().max() > 1e-3  # the downsampling did change
     assert_close(tiled, whole, atol=1e-5, rtol=0)  # tiles of 64 + 2 x 216 columns, each at 1/8
+
+
+def test_the_denoising_strength_subtracts_that_share_of_the_high_passed_noise_in_both_paths():
+    """denoise_strength s: R = base - s (noise - local mean) (no tone head here, no clamp at mid-grey), the same in
+    the band-by-band inference path; set on a routed pair it reaches the restoring network only, and a model with no
+    denoiser refuses it."""
+    torch.manual_seed(3)
+    net = RestoreNet(scale=8, width=16, denoiser_width=16, detail_sigma=4.0, detail_guide_eps=0.01).eval()
+    for p in net.denoiser.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    x = 0.2 + 0.05 * torch.rand(1, 3, 40, 56)
+    outputs = {}
+    for strength in (0.0, 0.6, 1.0):
+        net.denoise_strength = strength
+        with torch.no_grad():
+            outputs[strength] = net(x).reflectance
+        with torch.inference_mode():
+            assert_close(net(x).reflectance, outputs[strength], atol=1e-5, rtol=0)
+    assert (outputs[1.0] - outputs[0.0]).abs().max() > 1e-2  # the denoiser acts
+    assert (outputs[0.0] > 0).all() and (outputs[1.0] < 1).all()  # no clamp: the output is linear in s
+    assert_close(outputs[0.6], outputs[0.0] + 0.6 * (outputs[1.0] - outputs[0.0]), atol=1e-5, rtol=0)
+    base = net.enhancer(x).reflectance
+    assert_close(outputs[0.0], base, atol=1e-6, rtol=0)  # nothing removed: the enhancer's reflectance
+    with pytest.raises(ValueError, match=r"share of the noise removed, in \[0, 1\], got 1.5"):
+        RestoreNet(denoise_strength=1.5)
+
+    router = NoiseRouter((0.0,) * 3, (1.0,) * 3, (1.0, 0.0, 0.0), 0.0)
+    routed = RoutedModel(FastEnhanceNet(), net, router, ("fast", "restore"))
+    assert set_denoise_strength(routed, 0.25) == 1 and net.denoise_strength == 0.25
+    with pytest.raises(ValueError, match="has no denoiser"):
+        set_denoise_strength(FastEnhanceNet(), 0.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\], got -0.1"):
+        set_denoise_strength(routed, -0.1)

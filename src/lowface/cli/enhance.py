@@ -94,6 +94,13 @@ from lowface.cli.common import passive_openmp, user_errors
     help="How much of the enhancement to apply (x + strength (enhanced - x), on top of the gate).",
 )
 @click.option(
+    "--denoise",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Share of the estimated noise the restoring network removes (lowface-auto: on the images it routes to "
+    "lowface-restore-real); lower keeps more fine grain. Default: the model's own.",
+)
+@click.option(
     "--temporal-denoise",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -134,8 +141,8 @@ from lowface.cli.common import passive_openmp, user_errors
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome of every file as JSON on stdout.")
 def enhance(
     inputs, output, model, weights, device, tile, out_format, quality, codec, crf, encode_speed, suffix, tree,
-    overwrite, half, precision, gate, strength, temporal_denoise, compare, threads, ray_address, workers,
-    segment_frames, quiet, as_json,
+    overwrite, half, precision, gate, strength, denoise, temporal_denoise, compare, threads, ray_address,
+    workers, segment_frames, quiet, as_json,
 ) -> None:  # fmt: skip
     """Enhance image files, folders (recursively, keeping the tree) and video files.
 
@@ -160,12 +167,14 @@ def enhance(
     if ray_address is not None:
         _enhance_on_ray(
             inputs, output, model, weights, tile, out_format, quality, codec, crf, encode_speed, suffix, tree,
-            overwrite, half, precision, gate, strength, temporal_denoise, compare, threads, ray_address, workers,
-            segment_frames, as_json,
+            overwrite, half, precision, gate, strength, denoise, temporal_denoise, compare, threads, ray_address,
+            workers, segment_frames, as_json,
         )  # fmt: skip
         return
     if "-" in map(str, inputs) or str(output) == "-":
-        _enhance_stream(inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision)
+        _enhance_stream(
+            inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision, denoise
+        )
         return
     with user_errors():
         jobs, options = _plan(
@@ -173,7 +182,7 @@ def enhance(
         )
         enhancer = Enhancer.from_pretrained(
             model, device=device, tile=tile, weights=weights, half=half, gate=gate, strength=strength,
-            precision=precision,
+            precision=precision, denoise=denoise,
         )  # fmt: skip
     report = run_batch(
         enhancer, jobs, overwrite, options, progress="none" if quiet else "auto", compare=compare, output=output
@@ -221,7 +230,7 @@ def _summary(report, output) -> str:
 
 def _enhance_on_ray(
     inputs, output, model, weights, tile, out_format, quality, codec, crf, encode_speed, suffix, tree, overwrite, half,
-    precision, gate, strength, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
+    precision, gate, strength, denoise, temporal_denoise, compare, threads, address, workers, segment_frames, as_json,
 ) -> None:  # fmt: skip
     """``enhance --ray``: the same plan and checks, executed by lowface.inference.ray_batch."""
     from lowface.inference.enhancer import Enhancer
@@ -235,14 +244,16 @@ def _enhance_on_ray(
             inputs, output, out_format, suffix, tree, quality, codec, crf, encode_speed, temporal_denoise
         )
         Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
-        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half, precision)
+        if denoise is not None:  # and a model without a denoiser (building it is cheap next to a cluster's start)
+            Enhancer.from_pretrained(model, device="cpu", weights=weights, gate=False, denoise=denoise)
+        spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half, precision, denoise)
         report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
                             log=lambda message: click.echo(message, err=True))  # fmt: skip
     _finish(report, output, model, as_json)
 
 
 def _enhance_stream(
-    inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision
+    inputs, output, model, weights, device, tile, out_format, quality, gate, strength, precision, denoise
 ) -> None:  # fmt: skip
     """One image between files and the standard streams (`-`)."""
     from lowface.inference.enhancer import Enhancer
@@ -259,8 +270,9 @@ def _enhance_stream(
     with user_errors():
         data = decode_image(sys.stdin.buffer.read(), "<stdin>") if source == "-" else read_image(source)
         enhancer = Enhancer.from_pretrained(
-            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength, precision=precision
-        )
+            model, device=device, tile=tile, weights=weights, gate=gate, strength=strength, precision=precision,
+            denoise=denoise,
+        )  # fmt: skip
         payload = encode_image(data.with_rgb(enhancer.enhance(data).rgb), suffix, quality)
     if target == "-":
         sys.stdout.buffer.write(payload)

@@ -15,8 +15,8 @@ from lowface.io.video_output import encoder_for
 
 
 @lru_cache(maxsize=4)
-def _cached_enhancer(name: str, device: str | None, gate: bool) -> Enhancer:
-    return Enhancer.from_pretrained(name, device, gate=gate)
+def _cached_enhancer(name: str, device: str | None, gate: bool, denoise: float | None) -> Enhancer:
+    return Enhancer.from_pretrained(name, device, gate=gate, denoise=denoise)
 
 
 def enhance(
@@ -26,6 +26,7 @@ def enhance(
     bgr: bool = False,
     gate: bool = True,
     output: str | Path | None = None,
+    denoise: float | None = None,
 ) -> Any:
     """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
 
@@ -33,13 +34,14 @@ def enhance(
     With ``output`` the result is written there the way ``lowface enhance`` writes it (atomically, EXIF and ICC
     kept, an image the gate leaves alone copied byte for byte; a video with its audio, timestamps and colour) and the
     output path is returned; ``image`` must then be a path. With ``gate`` (default, as everywhere) a well-exposed
-    image comes back unchanged."""
+    image comes back unchanged. ``denoise`` in [0, 1] (None: the model's own): the share of the estimated noise the
+    restoring network removes (lower keeps more fine grain)."""
     video = isinstance(image, str | Path) and Path(image).suffix.lower() in VIDEO_SUFFIXES
     if video and output is None:
         raise TypeError(f"{image} is a video: give output= (a video file to write)")
     if video:
         encoder_for(Path(output).suffix)  # a container that is not written is refused before any work
-    enhancer = _cached_enhancer(model, device, gate)
+    enhancer = _cached_enhancer(model, device, gate, denoise)
     if output is None:
         return enhancer.enhance(image, bgr=bgr)
     if not isinstance(image, str | Path):

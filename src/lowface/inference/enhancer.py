@@ -19,6 +19,7 @@ from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model, whole_image
 from lowface.models.precision import conv_precision, resolve_precision
+from lowface.models.restore_net import set_denoise_strength
 
 # Noise-aware: lowface-restore-real where the estimated noise would show once brightened, else lowface-fast-tone
 # (lowface-fast's gain and a learnt tone curve); see lowface.inference.routing and benchmarks/results/auto_routing.md.
@@ -46,12 +47,16 @@ class Enhancer:
         strength: float = 1.0,
         fingerprint: str = "",
         precision: str = "auto",
+        denoise: float | None = None,
     ):
         """``gate`` (on by default, as in the CLI and ``enhance()``): blend with the input by the do-no-harm
         exposure gate (:mod:`lowface.inference.gate`), so that well-exposed images come back unchanged;
         ``gate=False`` gives the raw model, as the benchmarks measure it. ``strength`` in [0, 1] scales the
         enhancement on top of the gate: x + strength w (enhanced - x). ``half``: float16 weights, CUDA only.
-        ``fingerprint``: a checksum of what the model computes (its weights), recorded with each output file."""
+        ``fingerprint``: a checksum of what the model computes (its weights), recorded with each output file.
+        ``denoise`` in [0, 1] (None: the model's own): the share of the estimated noise the restoring network removes
+        (:func:`lowface.models.restore_net.set_denoise_strength`; lower keeps more of the finest grain); a model
+        without a denoiser refuses it."""
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and tile < 0:
@@ -62,6 +67,12 @@ class Enhancer:
         if half and self.device.type != "cuda":
             raise ValueError(f"half precision needs a CUDA device; this enhancer runs on {self.device}")
         self.model = as_enhancement_model(model).eval().requires_grad_(False).to(self.device)
+        self.denoise = None if denoise is None else float(denoise)
+        if self.denoise is not None:
+            try:
+                set_denoise_strength(self.model, self.denoise)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
         self._counting = threading.Lock()  # frames and images run on worker threads
@@ -82,34 +93,40 @@ class Enhancer:
         gate: bool = True,
         strength: float = 1.0,
         precision: str = "auto",
+        denoise: float | None = None,
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
         fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
-        return cls(create_model(name, weights), name, device, tile, half, gate, strength, fingerprint, precision)
+        model = create_model(name, weights)
+        return cls(model, name, device, tile, half, gate, strength, fingerprint, precision, denoise)
 
     @property
     def recipe(self) -> dict[str, Any]:
         """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.inference.batch`):
-        model name, weights checksum, gate (with its file's checksum) and strength. Device, tiling (exact) and
+        model name, weights checksum, gate (with its file's checksum), strength and a denoising strength where one was
+        given (left out otherwise, so that records made before the option still match). Device, tiling (exact) and
         precision are left out: they move values by rounding only (bfloat16 convolutions, where ``precision``
         picks them, by up to about 0.01: :mod:`lowface.models.precision`)."""
-        return {
+        recipe = {
             "model": self.name,
             "weights_sha256": self.fingerprint,
             "gate": gate_fingerprint() if self.gate is not None else None,
             "strength": self.strength,
         }
+        return recipe if self.denoise is None else {**recipe, "denoise": self.denoise}
 
     @staticmethod
-    def recipe_for(name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0) -> dict:
-        """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength)``, without
-        loading the model (a job planner needs only this)."""
-        return {
+    def recipe_for(name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0,
+                   denoise: float | None = None) -> dict:  # fmt: skip
+        """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength,
+        denoise=denoise)``, without loading the model (a job planner needs only this)."""
+        recipe = {
             "model": name,
             "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name),
             "gate": gate_fingerprint() if gate else None,
             "strength": float(strength),
         }
+        return recipe if denoise is None else {**recipe, "denoise": float(denoise)}
 
     def to(self, device: str | torch.device) -> Enhancer:
         self.device = pick_device(device)

@@ -69,6 +69,7 @@ class EnhancerSpec:
     strength: float = 1.0
     half: bool = False
     precision: str = "auto"
+    denoise: float | None = None
 
 
 class EnhanceActor:
@@ -84,7 +85,7 @@ class EnhanceActor:
         spec = EnhancerSpec(**spec)
         self.enhancer = Enhancer.from_pretrained(
             spec.model, device=device, tile=spec.tile, weights=spec.weights, half=spec.half, gate=spec.gate,
-            strength=spec.strength, precision=spec.precision,
+            strength=spec.strength, precision=spec.precision, denoise=spec.denoise,
         )  # fmt: skip
         self.options = OutputOptions(**options)
         self.pid = os.getpid()
@@ -201,7 +202,7 @@ def run_on_ray(
     from lowface.io.video_segments import join_segments
 
     options = options or OutputOptions()
-    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength)
+    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.denoise)
     report = BatchReport()
     items, videos = plan_work(recipe, jobs, options, overwrite, segment_frames, warmup_frames, report)
     for target in report.kept:

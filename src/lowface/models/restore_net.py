@@ -345,6 +345,9 @@ class RestoreNet(EnhancementModel):
     building's residual is not spread into the dark sky round it as a glow.
 
     ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not zeros).
+    ``denoise_strength`` in [0, 1]: the share of the predicted (high-passed) noise that is subtracted - below 1 some
+    of the finest grain stays, the rest of the output is unchanged (the tone head still sees the whole noise level);
+    :func:`set_denoise_strength` sets it on a built model.
     ``denoiser_width``: see :class:`ReflectanceDenoiser` (one width, one a level, or also the last decoder step's); 0:
     no denoiser - the enhancer and the tone head alone, R = clamp(S / I + tone(S / I, gain)), for images with little
     noise (``lowface-fast-tone``: a learnt tone curve after ``lowface-fast``'s gain); needs ``detail_sigma`` None and a
@@ -376,8 +379,11 @@ class RestoreNet(EnhancementModel):
         tone_margin_reach: float = 16.0,
         context_sigma: float = 12.0,
         denoiser_mirror: bool = False,
+        denoise_strength: float = 1.0,
     ):
         super().__init__()
+        if not 0.0 <= denoise_strength <= 1.0:
+            raise ValueError(f"denoise_strength is the share of the noise removed, in [0, 1], got {denoise_strength}")
         if tone_margin_context is not None and not (tone_width and tone_lift_margin):
             raise ValueError("tone_margin_context scales the tone head's lift margin: it needs tone_width and "
                              f"tone_lift_margin, got {tone_width} and {tone_lift_margin}")  # fmt: skip
@@ -402,6 +408,7 @@ class RestoreNet(EnhancementModel):
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
                      if tone_width else None)  # fmt: skip
         self.tone_noise = tone_noise
+        self.denoise_strength = denoise_strength
         self.detail_sigma = detail_sigma
         self.detail_pool = unshuffle if detail_pooled else 1
         self.detail_guide_eps = detail_guide_eps
@@ -527,6 +534,8 @@ class RestoreNet(EnhancementModel):
             return Retinex(reflectance, base.illumination)
         if local_mean is not None:
             noise = noise - local_mean
+        if noise is not None and self.denoise_strength != 1.0:  # after the level: the tone head sees the whole noise
+            noise = noise * self.denoise_strength
         reflectance = base.reflectance - noise if noise is not None else base.reflectance
         if self.tone is not None:
             reflectance = reflectance + self.tone(reflectance, log_gain, level, share)
@@ -536,7 +545,8 @@ class RestoreNet(EnhancementModel):
 
     def _finish_in_bands(self, base: Tensor, noise: Tensor | None, local_mean: Tensor | None, log_gain: Tensor,
                          level: Tensor | None = None, share: Tensor | None = None) -> Tensor:  # fmt: skip
-        """clamp(base - (noise - local_mean) + tone(...), 0, 1) (no noise term where ``noise`` is None), a band of
+        """clamp(base - s (noise - local_mean) + tone(...), 0, 1) (s: ``denoise_strength``; no noise term where
+        ``noise`` is None), a band of
         rows at a time: the values of :meth:`forward`'s graph, with every full-resolution intermediate (the tone
         head's 16-channel maps are 130 MB each at 1080p) kept in cache - the tone head 0.34 s -> 0.075 s at 1080p on
         one thread; with its buffers made once a frame instead of once a band (and no per-band batch loop), 1080p
@@ -552,12 +562,27 @@ class RestoreNet(EnhancementModel):
                 if noise is None:
                     reflectance.copy_(base[image, :, band])
                 else:
-                    torch.sub(base[image, :, band], noise[image, :, band], out=reflectance)
+                    torch.sub(base[image, :, band], noise[image, :, band], alpha=self.denoise_strength, out=reflectance)
                 if local_mean is not None:
-                    reflectance.add_(local_mean[image, :, band])
+                    reflectance.add_(local_mean[image, :, band], alpha=self.denoise_strength)
                 if tone is not None:
                     self.tone.correct_(reflectance, log_gain[image, :, band],
                                        None if level is None else level[image, :, band],
                                        None if share is None else share[image, :, band], tone)  # fmt: skip
                 reflectance.clamp_(0.0, 1.0)
         return out
+
+
+def set_denoise_strength(model: nn.Module, strength: float) -> int:
+    """Set ``denoise_strength`` (the share of the predicted noise removed, in [0, 1]) on every :class:`RestoreNet`
+    with a denoiser inside ``model`` (a routed pair: its restoring network); returns how many there were. A model with
+    none is refused: nothing it computes would change."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"the denoising strength is the share of the noise removed, in [0, 1], got {strength}")
+    networks = [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None]
+    if not networks:
+        raise ValueError("this model has no denoiser (only the restoring networks, e.g. lowface-restore-real and "
+                         "lowface-auto, take a denoising strength)")  # fmt: skip
+    for network in networks:
+        network.denoise_strength = float(strength)
+    return len(networks)
