@@ -215,8 +215,8 @@ def test_twenty_concurrent_jobs_complete_in_bounded_memory_and_leave_nothing(ser
     assert refused.value.code == 404
 
 
-def run_job(base: str, files: list[Path], model: str = "gamma") -> tuple[str, dict]:
-    """Post ``files`` as one job through the API and wait for it: (job id, its final status)."""
+def run_job(base: str, files: list[Path], model: str = "gamma", **fields: str) -> tuple[str, dict]:
+    """Post ``files`` as one job through the API (with form ``fields``) and wait for it: (job id, its final status)."""
     boundary = uuid.uuid4().hex
     body = (
         b"".join(
@@ -225,7 +225,11 @@ def run_job(base: str, files: list[Path], model: str = "gamma") -> tuple[str, di
             + b"\r\n"
             for p in files
         )
-        + f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n--{boundary}--\r\n'.encode()
+        + b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+            for key, value in {"model": model, **fields}.items()
+        )
+        + f"--{boundary}--\r\n".encode()
     )
     request = urllib.request.Request(f"{base}/api/jobs", data=body,
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
@@ -299,3 +303,22 @@ def test_a_video_is_enhanced_and_played_in_the_page(server, browser, tmp_path: P
                            timeout=60_000)  # fmt: skip
     assert page.eval_on_selector("#video-0", "v => [v.videoWidth, v.videoHeight]") == [64, 48]
     page.close()
+
+
+def test_the_noise_removal_control_gives_the_clis_denoise_and_is_ignored_by_models_without_a_denoiser(
+    server, tmp_path: Path
+):
+    import zipfile
+
+    source = tmp_path / "noisy.png"
+    dark = smooth_test_image(96, 128) * 0.15 + np.random.default_rng(1).normal(0, 0.02, (96, 128, 3))
+    write_image(source, ImageData(np.clip(dark, 0, 1).astype(np.float32)))
+    job_id, status = run_job(server["base"], [source], "lowface-restore-real", denoise="0.4")
+    assert status["denoise"] == 0.4
+    made = zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(f"{server['base']}/api/jobs/{job_id}/zip").read()))
+    web = np.asarray(Image.open(io.BytesIO(made.read("000-noisy.png"))))
+    cli = read_image(cli_result(source, tmp_path / "cli.png", "-m", "lowface-restore-real", "--denoise", "0.4"))
+    own = read_image(cli_result(source, tmp_path / "own.png", "-m", "lowface-restore-real"))
+    assert np.array_equal(web, np.round(cli.rgb * 255)) and not np.array_equal(web, np.round(own.rgb * 255))
+    _, status = run_job(server["base"], [source], "gamma", denoise="0.4")  # the slider is there for every model
+    assert status["status"] == "done"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import Counter
 from pathlib import Path
@@ -56,7 +57,7 @@ class Enhancer:
         ``fingerprint``: a checksum of what the model computes (its weights), recorded with each output file.
         ``denoise`` in [0, 1] (None: the model's own): the share of the estimated noise the restoring network removes
         (:func:`lowface.models.restore_net.set_denoise_strength`; lower keeps more of the finest grain); a model
-        without a denoiser refuses it."""
+        without a denoiser refuses it; it is set on a copy of ``model``."""
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and tile < 0:
@@ -69,6 +70,7 @@ class Enhancer:
         self.model = as_enhancement_model(model).eval().requires_grad_(False).to(self.device)
         self.denoise = None if denoise is None else float(denoise)
         if self.denoise is not None:
+            self.model = copy.deepcopy(self.model)  # the caller's model (a server's cached one) keeps its own
             try:
                 set_denoise_strength(self.model, self.denoise)
             except ValueError as error:

@@ -573,13 +573,18 @@ class RestoreNet(EnhancementModel):
         return out
 
 
+def denoising_networks(model: nn.Module) -> list[RestoreNet]:
+    """The :class:`RestoreNet` modules with a denoiser inside ``model`` (none for a model that removes no noise)."""
+    return [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None]
+
+
 def set_denoise_strength(model: nn.Module, strength: float) -> int:
     """Set ``denoise_strength`` (the share of the predicted noise removed, in [0, 1]) on every :class:`RestoreNet`
     with a denoiser inside ``model`` (a routed pair: its restoring network); returns how many there were. A model with
     none is refused: nothing it computes would change."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"the denoising strength is the share of the noise removed, in [0, 1], got {strength}")
-    networks = [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None]
+    networks = denoising_networks(model)
     if not networks:
         raise ValueError("this model has no denoiser (only the restoring networks, e.g. lowface-restore-real and "
                          "lowface-auto, take a denoising strength)")  # fmt: skip

@@ -1,7 +1,8 @@
 """``lowface serve``: a local web app to try, compare and batch-enhance (Starlette; page, script and style served
 from the package - nothing is fetched from elsewhere).
 
-A job is one upload of photos or a short video with a model, a strength and optionally a face detector. Jobs
+A job is one upload of photos or a short video with a model, a strength, a share of the noise to remove (for the
+restoring networks) and optionally a face detector. Jobs
 wait in a bounded queue and one worker thread runs them in order, so several browser tabs never hold more than
 one model run in memory. Each job lives in its own folder under the app's temporary folder, named by a random
 id; request paths only ever select a job id (checked against a pattern) and a file number, never a file name.
@@ -60,6 +61,14 @@ async def _read_upload(request: Request) -> tuple[dict[str, str], list[tuple[str
     return fields, files
 
 
+def _share(value: object, name: str) -> float:
+    """A control's value in [0, 1] (the strength, the share of the noise removed); ValueError otherwise."""
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(f"{name} must be in [0, 1], got {share}")
+    return share
+
+
 def create_app(device: str | None = None, workdir: Path | None = None) -> Starlette:
     """The web app; its temporary folder is ``workdir`` (default: a new one), emptied at shutdown."""
     root = Path(tempfile.mkdtemp(prefix="lowface-serve-", dir=workdir))
@@ -84,9 +93,8 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             model = fields.get("model") or "lowface-auto"
             if model not in list_models():
                 raise ValueError(f"unknown model {model!r}")
-            strength = float(fields.get("strength", "1"))
-            if not 0 <= strength <= 1:
-                raise ValueError(f"strength must be in [0, 1], got {strength}")
+            strength = _share(fields.get("strength", "1"), "strength")
+            denoise = _share(fields.get("denoise", "1"), "denoise")
             detector = fields.get("detector") or "none"
             if detector not in web_detectors():
                 raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(web_detectors())}")
@@ -97,7 +105,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             inputs = save_inputs(folder, files)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        job = WebJob(job_id, folder, [name for name, _ in files], inputs, model, strength, detector)
+        job = WebJob(job_id, folder, [name for name, _ in files], inputs, model, strength, detector, denoise)
         return _enqueue(job)
 
     def _enqueue(job: WebJob) -> JSONResponse:
@@ -116,9 +124,8 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             return JSONResponse({"error": "no such job"}, status_code=404)
         body = json.loads(await request.body() or b"{}")
         try:
-            strength = float(body.get("strength", job.strength))
-            if not 0 <= strength <= 1:
-                raise ValueError(f"strength must be in [0, 1], got {strength}")
+            strength = _share(body.get("strength", job.strength), "strength")
+            denoise = _share(body.get("denoise", job.denoise), "denoise")
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         job_id = uuid.uuid4().hex
@@ -129,7 +136,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             inputs.append(folder / "in" / source.name)
             shutil.copyfile(source, inputs[-1])
         again = WebJob(job_id, folder, job.names, inputs, body.get("model", job.model), strength,
-                       body.get("detector", job.detector))  # fmt: skip
+                       body.get("detector", job.detector), denoise)  # fmt: skip
         return _enqueue(again)
 
     async def status(request: Request) -> JSONResponse:

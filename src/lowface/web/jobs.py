@@ -30,6 +30,7 @@ class WebJob:
     model: str
     strength: float
     detector: str
+    denoise: float = 1.0  # the share of the noise removed, where the model has a denoiser
     status: str = "queued"  # queued, running, done, failed, cancelled
     done: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -40,7 +41,8 @@ class WebJob:
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "done": self.done, "total": len(self.inputs),
-                "model": self.model, "strength": self.strength, "detector": self.detector, "results": self.results,
+                "model": self.model, "strength": self.strength, "denoise": self.denoise, "detector": self.detector,
+                "results": self.results,
                 "similarity": self.similarity, "error": self.error}  # fmt: skip
 
 
@@ -56,13 +58,19 @@ class Worker:
         self.thread = threading.Thread(target=self._run, name="lowface-worker", daemon=True)
         self.thread.start()
 
-    def _enhancer(self, name: str, strength: float):
+    def _enhancer(self, name: str, strength: float, denoise: float):
+        """The job's enhancer on the cached model; ``denoise`` acts where the model has a denoiser (the slider is
+        there for every model)."""
         from lowface.inference.catalogue import create_model, model_fingerprint
         from lowface.inference.enhancer import Enhancer
+        from lowface.models.restore_net import denoising_networks
 
         if name not in self._models:
             self._models[name] = create_model(name)
-        return Enhancer(self._models[name], name, self.device, strength=strength, fingerprint=model_fingerprint(name))
+        model = self._models[name]
+        own = denoise == 1.0 or not denoising_networks(model)
+        return Enhancer(model, name, self.device, strength=strength, fingerprint=model_fingerprint(name),
+                        denoise=None if own else denoise)  # fmt: skip
 
     def _detector(self, name: str):
         from lowface.face.detect import create_detector
@@ -91,7 +99,7 @@ class Worker:
         from lowface.io import image_to_tensor, read_image
         from lowface.io.video_input import probe_video
 
-        enhancer = self._enhancer(job.model, job.strength)
+        enhancer = self._enhancer(job.model, job.strength, job.denoise)
         for number, (source, name) in enumerate(zip(job.inputs, job.names, strict=True)):
             if job.cancel.is_set():
                 return

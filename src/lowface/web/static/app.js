@@ -17,6 +17,8 @@ async function init() {
   $("cancel").addEventListener("click", () => current && fetch(`/api/jobs/${current}/cancel`, { method: "POST" }));
   $("strength").addEventListener("input", () => { $("strength-value").value = Number($("strength").value).toFixed(2); });
   $("strength").addEventListener("change", () => current && rerun());
+  $("denoise").addEventListener("input", () => { $("denoise-value").value = Number($("denoise").value).toFixed(2); });
+  $("denoise").addEventListener("change", () => current && rerun());
   document.body.dataset.ready = "1";
 }
 
@@ -31,12 +33,14 @@ async function submit() {
   for (const file of chosen) form.append("files", file, file.name);
   form.append("model", $("model").value);
   form.append("strength", $("strength").value);
+  form.append("denoise", $("denoise").value);
   form.append("detector", $("detector").value);
   await start(fetch("/api/jobs", { method: "POST", body: form }));
 }
 
 async function rerun() {
-  const body = JSON.stringify({ strength: Number($("strength").value), model: $("model").value, detector: $("detector").value });
+  const body = JSON.stringify({ strength: Number($("strength").value), denoise: Number($("denoise").value),
+                                model: $("model").value, detector: $("detector").value });
   await start(fetch(`/api/jobs/${current}/rerun`, { method: "POST", body }));
 }
 
