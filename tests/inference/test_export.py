@@ -49,3 +49,23 @@ def test_onnx_and_torchscript_match_pytorch(tmp_path: Path, make_model):
 def test_cli_export_refuses_non_networks(tmp_path: Path):
     result = CliRunner().invoke(main, ["export", "lime", "-o", str(tmp_path / "x.onnx")])
     assert result.exit_code != 0 and "not a network" in result.output
+
+
+@pytest.mark.slow
+def test_cli_export_builds_a_denoising_strength_in_and_refuses_it_without_a_denoiser(tmp_path: Path):
+    from lowface.inference.catalogue import create_model
+
+    result = CliRunner().invoke(main, ["export", "lowface-restore-real", "-o", str(tmp_path / "m.pt"), "--height", "64",
+                                       "--width", "64", "--denoise", "0.3"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    x = torch.rand(1, 3, 80, 96) * 0.2
+    model = create_model("lowface-restore-real")
+    with torch.no_grad():
+        own = model(x).reflectance
+        model.denoise_strength = 0.3
+        expected = model(x).reflectance
+        exported = torch.jit.load(str(tmp_path / "m.pt"))(x)
+    assert_close(exported, expected, atol=1e-5, rtol=0)
+    assert (exported - own).abs().max() > 1e-3
+    refused = CliRunner().invoke(main, ["export", "lowface-fast", "-o", str(tmp_path / "f.pt"), "--denoise", "0.3"])
+    assert refused.exit_code == 1 and "lowface-fast: this model has no denoiser" in refused.output

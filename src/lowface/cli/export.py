@@ -21,14 +21,26 @@ from lowface.cli.common import user_errors
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--height", default=256, show_default=True, help="Height of the tracing example.")
 @click.option("--width", default=256, show_default=True, help="Width of the tracing example.")
-def export(model: str, output: Path, weights: Path | None, height: int, width: int) -> None:
+@click.option(
+    "--denoise",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Restoring networks: the share of the estimated noise removed, built into the export (default: the model's).",
+)
+def export(model: str, output: Path, weights: Path | None, height: int, width: int, denoise: float | None) -> None:
     """Export MODEL to ONNX (dynamic size) or TorchScript for deployment."""
     from lowface.inference.catalogue import create_model
     from lowface.inference.export import export_onnx, export_torchscript
     from lowface.models.classical import NumpyImageOperator
+    from lowface.models.restore_net import set_denoise_strength
 
     with user_errors():
         net = create_model(model, weights)
+        if denoise is not None:
+            try:
+                set_denoise_strength(net, denoise)
+            except ValueError as error:
+                raise ValueError(f"{model}: {error}") from None
     if isinstance(net, NumpyImageOperator):
         raise click.ClickException(f"{model} is a NumPy/OpenCV method, not a network, and cannot be exported")
     if output.suffix not in (".onnx", ".pt", ".ts"):
