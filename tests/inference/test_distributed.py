@@ -3,6 +3,7 @@ without a seam, a worker killed with kill -9, a driver stopped and rerun."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,22 @@ def test_ray_gives_the_local_outputs_and_joins_video_segments_without_a_seam(clu
     assert difference[:30].max() == 0  # the first segment has no warm-up to miss: exactly the local frames
     assert difference.max() < 0.5, np.round(difference, 2).tolist()  # the rest settled by the warm-up: nearly local
     assert not any(p.name.endswith(".segments") for p in (tmp_path / "ray").iterdir())  # work folders removed
+
+
+def test_ray_workers_apply_the_denoising_strength_and_record_it(cluster, tmp_path: Path):
+    dark = smooth_test_image(96, 96) * 0.15 + np.random.default_rng(2).normal(0, 0.02, (96, 96, 3))
+    write_image(tmp_path / "in" / "noisy.png", ImageData(np.clip(dark, 0, 1).astype(np.float32)))
+    torch.set_num_threads(1)
+    try:
+        local = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, denoise=0.4)
+        run_batch(local, plan_jobs([tmp_path / "in"], tmp_path / "local"), progress="none")
+    finally:
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    spec = EnhancerSpec("lowface-restore-real", gate=False, denoise=0.4)
+    assert run_on_ray(spec, plan_jobs([tmp_path / "in"], tmp_path / "ray")).ok
+    assert (tmp_path / "ray" / "noisy.png").read_bytes() == (tmp_path / "local" / "noisy.png").read_bytes()
+    record = json.loads((tmp_path / "ray" / ".noisy.png.lowface.json").read_text())
+    assert record["recipe"]["denoise"] == 0.4
 
 
 def _actor_pids() -> list[int]:
