@@ -20,7 +20,7 @@ from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model, whole_image
 from lowface.models.precision import conv_precision, resolve_precision
-from lowface.models.restore_net import set_denoise_strength
+from lowface.models.restore_net import denoising_networks, set_denoise_strength
 
 # Noise-aware: lowface-restore-real where the estimated noise would show once brightened, else lowface-fast-tone
 # (lowface-fast's gain and a learnt tone curve); see lowface.inference.routing and benchmarks/results/auto_routing.md.
@@ -101,6 +101,11 @@ class Enhancer:
         fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
         model = create_model(name, weights)
         return cls(model, name, device, tile, half, gate, strength, fingerprint, precision, denoise)
+
+    @staticmethod
+    def takes_denoise(model: nn.Module) -> bool:
+        """Whether ``denoise`` acts on ``model``: it holds a restoring network with a denoiser (a routed pair does)."""
+        return bool(denoising_networks(model))
 
     @property
     def recipe(self) -> dict[str, Any]:

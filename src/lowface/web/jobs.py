@@ -63,12 +63,11 @@ class Worker:
         there for every model)."""
         from lowface.inference.catalogue import create_model, model_fingerprint
         from lowface.inference.enhancer import Enhancer
-        from lowface.models.restore_net import denoising_networks
 
         if name not in self._models:
             self._models[name] = create_model(name)
         model = self._models[name]
-        own = denoise == 1.0 or not denoising_networks(model)
+        own = denoise == 1.0 or not Enhancer.takes_denoise(model)
         return Enhancer(model, name, self.device, strength=strength, fingerprint=model_fingerprint(name),
                         denoise=None if own else denoise)  # fmt: skip
 
