@@ -601,5 +601,7 @@ def test_the_denoising_strength_subtracts_that_share_of_the_high_passed_noise_in
     assert set_denoise_strength(routed, 0.25) == 1 and net.denoise_strength == 0.25
     with pytest.raises(ValueError, match="has no denoiser"):
         set_denoise_strength(FastEnhanceNet(), 0.5)
+    with pytest.raises(ValueError, match="has no denoiser whose residual is only noise"):
+        set_denoise_strength(RestoreNet(detail_sigma=None), 0.5)  # the v1-v3 residual also brightens
     with pytest.raises(ValueError, match=r"in \[0, 1\], got -0.1"):
         set_denoise_strength(routed, -0.1)

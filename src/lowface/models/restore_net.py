@@ -574,20 +574,21 @@ class RestoreNet(EnhancementModel):
 
 
 def denoising_networks(model: nn.Module) -> list[RestoreNet]:
-    """The :class:`RestoreNet` modules with a denoiser inside ``model`` (none for a model that removes no noise)."""
-    return [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None]
+    """The :class:`RestoreNet` modules inside ``model`` whose denoiser's residual is high-passed (``detail_sigma``), so
+    that a share of it is a share of the noise; the v1-v3 design's residual (``lowface-restore``) also brightens."""
+    return [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None and m.detail_sigma]
 
 
 def set_denoise_strength(model: nn.Module, strength: float) -> int:
-    """Set ``denoise_strength`` (the share of the predicted noise removed, in [0, 1]) on every :class:`RestoreNet`
-    with a denoiser inside ``model`` (a routed pair: its restoring network); returns how many there were. A model with
-    none is refused: nothing it computes would change."""
+    """Set ``denoise_strength`` (the share of the predicted noise removed, in [0, 1]) on every network of
+    :func:`denoising_networks` inside ``model`` (a routed pair: its restoring network); returns how many there were. A
+    model with none is refused: nothing it computes would change, or (``lowface-restore``) its brightness would."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"the denoising strength is the share of the noise removed, in [0, 1], got {strength}")
     networks = denoising_networks(model)
     if not networks:
-        raise ValueError("this model has no denoiser (only the restoring networks, e.g. lowface-restore-real and "
-                         "lowface-auto, take a denoising strength)")  # fmt: skip
+        raise ValueError("this model has no denoiser whose residual is only noise (lowface-restore-real, its fast "
+                         "student and the lowface-auto pairs take a denoising strength)")  # fmt: skip
     for network in networks:
         network.denoise_strength = float(strength)
     return len(networks)
