@@ -37,10 +37,7 @@ def export(model: str, output: Path, weights: Path | None, height: int, width: i
     with user_errors():
         net = create_model(model, weights)
         if denoise is not None:
-            try:
-                set_denoise_strength(net, denoise)
-            except ValueError as error:
-                raise ValueError(f"{model}: {error}") from None
+            set_denoise_strength(net, denoise, model)
     if isinstance(net, NumpyImageOperator):
         raise click.ClickException(f"{model} is a NumPy/OpenCV method, not a network, and cannot be exported")
     if output.suffix not in (".onnx", ".pt", ".ts"):

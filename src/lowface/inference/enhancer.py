@@ -71,10 +71,7 @@ class Enhancer:
         self.denoise = None if denoise is None else float(denoise)
         if self.denoise is not None:
             self.model = copy.deepcopy(self.model)  # the caller's model (a server's cached one) keeps its own
-            try:
-                set_denoise_strength(self.model, self.denoise)
-            except ValueError as error:
-                raise ValueError(f"{name}: {error}") from None
+            set_denoise_strength(self.model, self.denoise, name)
         self.tile = tile
         self.route_counts: Counter[str] = Counter()
         self._counting = threading.Lock()  # frames and images run on worker threads

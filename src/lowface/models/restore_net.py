@@ -579,16 +579,18 @@ def denoising_networks(model: nn.Module) -> list[RestoreNet]:
     return [m for m in model.modules() if isinstance(m, RestoreNet) and m.denoiser is not None and m.detail_sigma]
 
 
-def set_denoise_strength(model: nn.Module, strength: float) -> int:
+def set_denoise_strength(model: nn.Module, strength: float, name: str | None = None) -> int:
     """Set ``denoise_strength`` (the share of the predicted noise removed, in [0, 1]) on every network of
     :func:`denoising_networks` inside ``model`` (a routed pair: its restoring network); returns how many there were. A
-    model with none is refused: nothing it computes would change, or (``lowface-restore``) its brightness would."""
+    model with none is refused: nothing it computes would change, or (``lowface-restore``) its brightness would. The
+    errors begin with ``name``, where given."""
+    prefix = f"{name}: " if name else ""
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"the denoising strength is the share of the noise removed, in [0, 1], got {strength}")
+        raise ValueError(f"{prefix}the denoising strength is the share of the noise removed, in [0, 1], got {strength}")
     networks = denoising_networks(model)
     if not networks:
-        raise ValueError("this model has no denoiser whose residual is only noise (lowface-restore-real, its fast "
-                         "student and the lowface-auto pairs take a denoising strength)")  # fmt: skip
+        raise ValueError(f"{prefix}this model has no denoiser whose residual is only noise (lowface-restore-real, its "
+                         "fast student and the lowface-auto pairs take a denoising strength)")  # fmt: skip
     for network in networks:
         network.denoise_strength = float(strength)
     return len(networks)
