@@ -90,6 +90,7 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
     clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
+    auto.model.exposure = None  # the routing alone (its exposure control: test_exposure.py)
     restore = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=False)
     fast = Enhancer.from_pretrained(AUTO_FAST, device="cpu", gate=False)
     both = torch.cat([noisy, clean_dark])
@@ -138,6 +139,7 @@ def test_auto_enhancer_routes_the_whole_image_before_tiling():
     face = public_face()
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
     tiled = Enhancer.from_pretrained("lowface-auto", device="cpu", tile=128, gate=False)
+    tiled.model.exposure = None
     whole = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", tile=0, gate=False)
     assert_close(tiled.enhance_tensor(noisy), whole.enhance_tensor(noisy), rtol=0, atol=1e-5)
     assert tiled.route_counts == {AUTO_RESTORE: 1}
@@ -191,7 +193,9 @@ def test_a_noisy_video_stream_runs_one_network_throughout():
 
     still = public_face()[64:192, 96:224]
     frames = [_tensor(synthesize([still], "x0.15-noise0.02", seed=s)[0][0]) for s in range(4)]
-    auto = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True))
+    routed = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=True)
+    routed.model.exposure = None
+    auto = FrameEnhancer(routed)
     restore = FrameEnhancer(Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=True))
     for frame in frames:  # float32 rounding only: the routed path indexes the batch (another memory layout), and
         # the log-domain upsampler's exp carries the last-bit differences up to a few 1e-6

@@ -27,6 +27,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from lowface.inference.enhancer import Enhancer
+from lowface.inference.exposure import ExposureSmoother
 from lowface.inference.gate import GateSmoother
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.inference.records import (
@@ -129,7 +130,8 @@ def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData
 class FrameEnhancer:
     """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
     input (:mod:`lowface.inference.temporal`), the gate weight smoothed over frames (no flicker) and, for a
-    routed model, the network choice smoothed with hysteresis (no switching back and forth). Both measure every
+    routed model, the network choice smoothed with hysteresis (no switching back and forth) and the brightness its
+    exposure target predicts smoothed over frames. All measure every
     ``MEASURE_EVERY``-th frame with the same time constant (about ten frames): at 1080p on two threads the gate's
     statistics and the router's noise estimate took 0.05 s a frame beside lowface-fast's 0.13 s.
 
@@ -143,20 +145,24 @@ class FrameEnhancer:
         self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
         self.gate = GateSmoother(enhancer.gate, every=self.MEASURE_EVERY) if enhancer.gate is not None else None
         self.router = RouteSmoother(enhancer.model, every=self.MEASURE_EVERY) if enhancer.routed else None
+        target = enhancer.model.exposure if enhancer.routed else None
+        self.exposure = ExposureSmoother(target, every=self.MEASURE_EVERY) if target is not None else None
 
     @torch.inference_mode()  # grad mode is per thread and the pipeline's starts with it on: reference ops, 2.3x slower
-    def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, network choice)."""
+    def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, network choice, predicted log
+        mean luma)."""
         frame = frame.contiguous()  # (from an (H, W, 3) array: every step below is faster on torch's own layout)
         x = self.denoiser(frame) if self.denoiser is not None else frame
         weight = self.gate(x) if self.gate is not None else None
         route = self.router(x) if self.router is not None else None
-        return x, weight, route
+        exposure = self.exposure(x) if self.exposure is not None else None
+        return x, weight, route, exposure
 
-    def finish(self, prepared: tuple[Tensor, Tensor | None, Tensor | None]) -> Tensor:
+    def finish(self, prepared: tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]) -> Tensor:
         """:meth:`prepare`'s result -> the enhanced frame (1, 3, H, W)."""
-        x, weight, route = prepared
-        return self.enhancer.enhance_tensor(x, gate_weight=weight, route=route)
+        x, weight, route, exposure = prepared
+        return self.enhancer.enhance_tensor(x, gate_weight=weight, route=route, exposure=exposure)
 
     def __call__(self, frame: Tensor) -> Tensor:
         """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""

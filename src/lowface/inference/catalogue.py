@@ -19,6 +19,7 @@ import safetensors
 import safetensors.torch
 
 from lowface.assets import WEIGHTS, AssetMissing, package_file, sha256_file, verify_sha256
+from lowface.inference.exposure import EXPOSURE_FILE, shipped_exposure
 from lowface.inference.routing import ROUTER_FILE, RoutedModel, shipped_router
 from lowface.models.base import EnhancementModel
 from lowface.registry import MODELS
@@ -57,13 +58,20 @@ ROUTED_CARDS = [
     ModelCard(
         "lowface-auto",
         "routed",
-        {"fast": "lowface-fast-tone", "restore": "lowface-restore-real", "router": ROUTER_FILE},
+        {
+            "fast": "lowface-fast-tone",
+            "restore": "lowface-restore-real",
+            "router": ROUTER_FILE,
+            "exposure": EXPOSURE_FILE,
+        },
         "noise-aware: lowface-restore-real (halo-free, trained on real captures) for images whose estimated noise "
         "would show once brightened, lowface-fast-tone (lowface-fast with a tone head learnt on real pairs) for the "
-        "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place)",
+        "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place); the result "
+        "moved towards the brightness predicted for a well-exposed version (lowface/weights/exposure_target.json)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
-        command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real",
+        command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real && "
+        "python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --darken-only",
     ),
     ModelCard(
         "lowface-auto-fast",
@@ -146,14 +154,15 @@ def model_fingerprint(name: str) -> str:
     """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
     its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
     tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
-    and of the router file."""
+    and of the router file (and of the exposure target's, where it has one)."""
     card = model_card(name)
     if card.architecture != "routed":
         if not card.sha256 or not card.kwargs:
             return card.sha256 or ""
         return hashlib.sha256(f"{card.sha256}\n{json.dumps(card.kwargs, sort_keys=True)}".encode()).hexdigest()
-    router = package_file(WEIGHTS, card.kwargs["router"]).read_bytes()
-    parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]), router.hex()]
+    files = [card.kwargs["router"], *([card.kwargs["exposure"]] if "exposure" in card.kwargs else [])]
+    parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]),
+             *(package_file(WEIGHTS, file).read_bytes().hex() for file in files)]  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -214,7 +223,8 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
             )
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
         router = shipped_router(card.kwargs["router"])
-        return RoutedModel(*networks, router, (card.kwargs["fast"], card.kwargs["restore"])).eval()
+        exposure = shipped_exposure(card.kwargs["exposure"]) if "exposure" in card.kwargs else None
+        return RoutedModel(*networks, router, (card.kwargs["fast"], card.kwargs["restore"]), exposure).eval()
     model = MODELS.create(card.architecture, **constructor_arguments(name, weights))
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))

@@ -173,7 +173,8 @@ class Enhancer:
         return weight * self.strength
 
     @torch.inference_mode()
-    def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None) -> Tensor:
+    def enhance_tensor(self, x: Tensor, gate_weight: Tensor | None = None, route: Tensor | None = None,
+                       exposure: Tensor | None = None) -> Tensor:  # fmt: skip
         """(B, 3, H, W) float in [0, 1] -> same shape, on x's device.
 
         Images larger than the tile size (``tile``, else the model's ``default_tile`` - unless the model runs
@@ -181,13 +182,17 @@ class Enhancer:
         size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
         A routed model (``lowface-auto``) picks its network per whole image, or as ``route`` (B,) says (video);
-        the picks are counted in ``route_counts``. ``strength`` scales w (also a given ``gate_weight``).
+        the picks are counted in ``route_counts``; with an exposure target, its result is moved towards the brightness
+        predicted from the whole input, or as ``exposure`` (B,) gives it (video: :class:`ExposureSmoother`).
+        ``strength`` scales w (also a given ``gate_weight``).
         """
         x = x.contiguous()  # an image array's channels-last strides slow every full-resolution step (+65 ms at 1080p)
         blend = self.gate is not None or self.strength < 1.0
         gated = self.gate is not None and gate_weight is None
-        brightness = exposure_features(x) if gated and self.routed and route is None else None  # the gate's and
-        if blend:  # the router's
+        target = self.model.exposure if self.routed else None
+        measured = (gated or (target is not None and exposure is None)) and self.routed and route is None
+        brightness = exposure_features(x) if measured else None  # the gate's, the router's and the exposure target's
+        if blend:
             weight = self.weight(x, brightness) if gate_weight is None else gate_weight * self.strength
             if not bool(weight.any()):  # clearly well exposed (or strength 0): returned as it came, model not run
                 return x.clone()
@@ -196,6 +201,9 @@ class Enhancer:
             with self._counting:
                 self.route_counts.update(self.model.names[index] for index in choice.tolist())
             out = self.model.apply_choice(x, choice, self._apply)
+            if target is not None:
+                features = exposure_features(x) if brightness is None and exposure is None else brightness
+                target.settle(out, features, exposure)
         else:
             out = self._apply(self.model, x)
         if not blend or bool((weight == 1).all()):  # fully enhanced: out itself (the blend would only round it)

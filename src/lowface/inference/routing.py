@@ -19,8 +19,9 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
+from lowface.inference.exposure import ExposureTarget
 from lowface.inference.logistic import LogisticModel
-from lowface.inference.statistics import FrameSmoother, noise_features
+from lowface.inference.statistics import FrameSmoother, exposure_features, noise_features
 from lowface.models.base import EnhancementModel
 
 ROUTER_FILE = "noise_router.json"
@@ -45,17 +46,21 @@ def shipped_router(file: str = ROUTER_FILE) -> NoiseRouter:
 
 
 class RoutedModel(EnhancementModel):
-    """Two enhancers and a router: image i goes through ``networks[choice[i]]``; choice 1 = the restoring one.
+    """Two enhancers and a router: image i goes through ``networks[choice[i]]``; choice 1 = the restoring one; with
+    an ``exposure`` target (:mod:`lowface.inference.exposure`), the result is then moved towards the brightness it
+    predicts for the input.
 
     ``forward`` routes whole inputs (what a direct call sees); :class:`lowface.Enhancer` routes each whole image
     first and then tiles the chosen network, so large images get the same choice as small ones.
     """
 
-    def __init__(self, fast: EnhancementModel, restore: EnhancementModel, router: NoiseRouter, names: tuple[str, str]):
+    def __init__(self, fast: EnhancementModel, restore: EnhancementModel, router: NoiseRouter, names: tuple[str, str],
+                 exposure: ExposureTarget | None = None):  # fmt: skip
         super().__init__()
         self.networks = nn.ModuleList([fast, restore])
         self.router = router
         self.names = names
+        self.exposure = exposure
 
     def choose(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B,) long: 0 = the fast network, 1 = the restoring one (``brightness``: x's
@@ -64,7 +69,9 @@ class RoutedModel(EnhancementModel):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""
-        return self.apply_choice(x, self.choose(x), lambda network, part: network.enhance(part))
+        brightness = exposure_features(x)
+        out = self.apply_choice(x, self.choose(x, brightness), lambda network, part: network.enhance(part))
+        return self.exposure.settle(out.clone(), brightness) if self.exposure is not None else out
 
     def apply_choice(self, x: Tensor, choice: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
         """``run(network, images)`` on each group of images that share a choice; the results in input order."""
