@@ -60,7 +60,10 @@ class ExposureTarget(LinearModel):
         aim = log_mean + self.share * (predicted.to(log_mean) - log_mean)
         if not self.brighten:
             aim = torch.minimum(aim, log_mean)
-        return apply_curve_(out, solve_curve(sample, aim))
+        moves = (aim - log_mean).abs() > 1e-4  # (an output already at its aim is left exactly as it is)
+        if not bool(moves.any()):
+            return out
+        return apply_curve_(out, torch.where(moves, solve_curve(sample, aim), 0.0))
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "share": self.share, "brighten": self.brighten}
