@@ -1,9 +1,12 @@
-"""Choose the exposure target's ``share`` (lowface.inference.exposure) on SICE's validation scenes: the default's
-outputs without exposure control, then moved ``share`` of the way (in log mean luma) to the target's prediction by
-the shipped curve (or, with ``--curve gamma``, by a gamma curve, for comparison), scored against each scene's
-reference raw and brightness-matched (lowface.bench.real_pairs.pair_fidelity).
+"""Choose the exposure target's ``share`` and direction (lowface.inference.exposure) on validation data: the default's
+outputs without exposure control, then moved ``share`` of the way (in log mean luma) to the target's prediction by the
+shipped curve (or, with ``--curve gamma``, by a gamma curve, for comparison), scored raw and brightness-matched
+(lowface.bench.real_pairs.pair_fidelity) on SICE's validation scenes against each scene's reference and, with
+``--faces PRESET``, on CelebA's validation people darkened by that preset against their clean photos, with FaceNet's
+mean identity similarity (as benchmarks/real_pairs_select.py computes it).
 
-    python benchmarks/exposure_share.py --split val --shares 0,0.25,0.5,0.75,1 --out val_shares.json
+    python benchmarks/exposure_share.py --shares 0,0.25,0.5,0.75,1 --out val_shares.json
+    python benchmarks/exposure_share.py --darken-only --shares 0.5,0.75 --faces real-mix --out val_faces.json
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import torch
 from lowface.bench.methods import pretrained
 from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
-from lowface.inference.exposure import mean_luma, shipped_exposure
+from lowface.bench.wild import embed_all, identity_similarity
+from lowface.data.celeba import celeba_split
+from lowface.data.synth import synthesize_float32
+from lowface.face.pipeline import RecognitionPipeline
+from lowface.inference.exposure import ExposureTarget, mean_luma
 from lowface.inference.statistics import exposure_features
-from lowface.io import image_to_tensor, tensor_to_uint8
+from lowface.io import image_to_tensor, read_image, tensor_to_uint8
 
 
 def gamma_settle(out: torch.Tensor, aim: torch.Tensor) -> torch.Tensor:
@@ -36,48 +43,54 @@ def gamma_settle(out: torch.Tensor, aim: torch.Tensor) -> torch.Tensor:
     return out ** np.exp((low + high) / 2)
 
 
+def moved(target: ExposureTarget, curve: str, out: torch.Tensor, features: torch.Tensor) -> np.ndarray:
+    """One output (1, 3, H, W) moved by ``target`` with ``curve``, as 8-bit (H, W, 3)."""
+    if curve == "shipped":
+        return tensor_to_uint8(target.settle(out.clone(), features)[0])
+    log_mean = mean_luma(out).clamp_min(1e-3).log()
+    aim = log_mean + target.share * (target.linear_from_features(features) - log_mean)
+    return tensor_to_uint8(gamma_settle(out, aim if target.brighten else torch.minimum(aim, log_mean))[0])
+
+
 @click.command()
-@click.option("--split", type=click.Choice(["train", "val"]), default="val", show_default=True)
 @click.option("--data-root", default=Path("../shared/data"), type=click.Path(path_type=Path), show_default=True)
 @click.option("--shares", default="0,0.25,0.5,0.75,1", show_default=True)
 @click.option("--curve", type=click.Choice(["shipped", "gamma"]), default="shipped", show_default=True)
-@click.option(
-    "--brighten/--darken-only",
-    default=True,
-    show_default=True,
-    help="Move outputs both ways, or only those brighter than the prediction.",
-)
+@click.option("--brighten/--darken-only", default=True, show_default=True,
+              help="Move outputs both ways, or only those brighter than the prediction.")  # fmt: skip
+@click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
-def main(split, data_root, shares, curve, brighten, threads, out) -> None:
+def main(data_root, shares, curve, brighten, face_preset, threads, out) -> None:
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, split)
+    pairs = RealPairsSet.load(data_root, "val")
+    sets = {"sice": (pairs.dark, pairs.references)}
+    if face_preset:
+        clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
+        sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
+    facenet = RecognitionPipeline("facenet").eval() if face_preset else None
+    clean_vectors = embed_all(facenet, sets["faces"][1])[0] if face_preset else None
     enhancer = pretrained("lowface-auto")
     target = enhancer.model.exposure
     enhancer.model.exposure = None  # the networks' own brightness
-    outputs = [image_to_tensor(enhancer.enhance(image)) for image in pairs.dark]
-    features = [exposure_features(image_to_tensor(image)) for image in pairs.dark]
-    rows = {}
-    for share in map(float, shares.split(",")):
-        moved = replace(target, share=share, brighten=brighten)
-        images = []
-        for out_image, feature in zip(outputs, features, strict=True):
-            if curve == "shipped":
-                result = moved.settle(out_image.clone(), feature)
-            else:
-                log_mean = mean_luma(out_image).clamp_min(1e-3).log()
-                aim = log_mean + share * (moved.linear_from_features(feature) - log_mean)
-                result = gamma_settle(out_image, aim if brighten else torch.minimum(aim, log_mean))
-            images.append(tensor_to_uint8(result[0]))
-        rows[f"{share:g}"] = r = pair_fidelity(images, pairs.references)
-        how = curve if brighten else f"{curve}, darken only"
-        click.echo(f"share {share:4.2f} ({how}): PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.3f}  "
-                   f"dE00 {r['ciede2000']:.2f} | "
-                   f"matched PSNR {r['psnr_matched']:.2f}  SSIM {r['ssim_matched']:.3f}  "
-                   f"dE00 {r['ciede2000_matched']:.2f}")  # fmt: skip
+    rows: dict[str, dict] = {}
+    for name, (dark, references) in sets.items():
+        outputs = [image_to_tensor(enhancer.enhance(image)) for image in dark]
+        features = [exposure_features(image_to_tensor(image)) for image in dark]
+        for share in map(float, shares.split(",")):
+            setting = replace(target, share=share, brighten=brighten)
+            images = [moved(setting, curve, o, f) for o, f in zip(outputs, features, strict=True)]
+            r = rows.setdefault(f"{share:g}", {})[name] = pair_fidelity(images, references, 16 if name == "sice" else 1)
+            if name == "faces":
+                r["identity_facenet"] = identity_similarity(facenet, images, references, clean_vectors)
+            how = curve if brighten else f"{curve}, darken only"
+            click.echo(f"{name:5s} share {share:4.2f} ({how}): PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.3f}  "
+                       f"dE00 {r['ciede2000']:.2f} | matched PSNR {r['psnr_matched']:.2f}  SSIM "
+                       f"{r['ssim_matched']:.3f}  dE00 {r['ciede2000_matched']:.2f}"
+                       + (f" | identity FaceNet {r['identity_facenet']:.4f}" if name == "faces" else ""))  # fmt: skip
     if out:
-        record = {**provenance(threads), "split": split, "frames": len(pairs.dark), "curve": curve,
-                  "brighten": brighten, "exposure_target": shipped_exposure().to_dict(), "rows": rows}  # fmt: skip
+        record = {**provenance(threads), "split": "val", "frames": len(pairs.dark), "face_preset": face_preset,
+                  "curve": curve, "brighten": brighten, "exposure_target": target.to_dict(), "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
 
