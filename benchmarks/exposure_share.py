@@ -26,7 +26,7 @@ from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
 from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
-from lowface.inference.exposure import ExposureTarget, mean_luma
+from lowface.inference.exposure import ExposureTarget, mean_luma, shipped_exposure
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image, tensor_to_uint8
 
@@ -59,9 +59,10 @@ def moved(target: ExposureTarget, curve: str, out: torch.Tensor, features: torch
 @click.option("--brighten/--darken-only", default=True, show_default=True,
               help="Move outputs both ways, or only those brighter than the prediction.")  # fmt: skip
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
+@click.option("--model", default="lowface-auto", show_default=True, help="A routed model; its networks' outputs.")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
-def main(data_root, shares, curve, brighten, face_preset, threads, out) -> None:
+def main(data_root, shares, curve, brighten, face_preset, model, threads, out) -> None:
     torch.set_num_threads(threads)
     pairs = RealPairsSet.load(data_root, "val")
     sets = {"sice": (pairs.dark, pairs.references)}
@@ -70,8 +71,8 @@ def main(data_root, shares, curve, brighten, face_preset, threads, out) -> None:
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
     facenet = RecognitionPipeline("facenet").eval() if face_preset else None
     clean_vectors = embed_all(facenet, sets["faces"][1])[0] if face_preset else None
-    enhancer = pretrained("lowface-auto")
-    target = enhancer.model.exposure
+    enhancer = pretrained(model)
+    target = shipped_exposure()  # (the default's, whichever routed model runs)
     enhancer.model.exposure = None  # the networks' own brightness
     rows: dict[str, dict] = {}
     for name, (dark, references) in sets.items():
@@ -89,8 +90,9 @@ def main(data_root, shares, curve, brighten, face_preset, threads, out) -> None:
                        f"{r['ssim_matched']:.3f}  dE00 {r['ciede2000_matched']:.2f}"
                        + (f" | identity FaceNet {r['identity_facenet']:.4f}" if name == "faces" else ""))  # fmt: skip
     if out:
-        record = {**provenance(threads), "split": "val", "frames": len(pairs.dark), "face_preset": face_preset,
-                  "curve": curve, "brighten": brighten, "exposure_target": target.to_dict(), "rows": rows}  # fmt: skip
+        record = {**provenance(threads), "model": model, "split": "val", "frames": len(pairs.dark),
+                  "face_preset": face_preset, "curve": curve, "brighten": brighten,
+                  "exposure_target": target.to_dict(), "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
 
