@@ -71,8 +71,8 @@ def main() -> None:
     x = torch.cat([features for features, _ in groups.values()])
     y = torch.cat([targets for _, targets in groups.values()])
     weight = torch.cat([torch.full((len(t),), 1.0 / len(t), dtype=torch.float64) for _, t in groups.values()])
-    target = ExposureTarget.from_fit(fit_linear(x, y, weight))
-    target = ExposureTarget(target.mean, target.std, target.coef, target.bias, args.share, not args.darken_only)
+    fit = fit_linear(x, y, weight)
+    target = ExposureTarget(fit.mean, fit.std, fit.coef, fit.bias, args.share, not args.darken_only)
 
     groups["sice-val"] = sice_group(args.data_root, "val")
     summary = {}
