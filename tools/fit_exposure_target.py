@@ -27,14 +27,15 @@ from lowface.data.synth import synthesize
 from lowface.filters import mean_luma
 from lowface.inference.exposure import ExposureTarget
 from lowface.inference.logistic import fit_linear
-from lowface.inference.statistics import exposure_features
+from lowface.inference.statistics import exposure_features, select_statistics
 from lowface.io import as_float, image_to_tensor, read_image
 
 DARK_PRESETS = ("linear-wide", "camera-range", "physical-range", "scale-noise-range")
 
 
 def features_of(image: np.ndarray) -> torch.Tensor:
-    return exposure_features(image_to_tensor(np.asarray(as_float(image), np.float32)))
+    """(H, W, 3) image -> (1, 4) the target's brightness statistics."""
+    return select_statistics(exposure_features(image_to_tensor(as_float(image))), ExposureTarget.FEATURES)
 
 
 def sice_group(data_root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:

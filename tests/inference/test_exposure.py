@@ -81,7 +81,7 @@ def test_settle_moves_the_share_of_the_way_to_the_prediction_and_darken_only_nev
 def test_shipped_target_asks_for_a_brighter_image_the_darker_a_face_was_made():
     face = public_face()
     dark = [_tensor(synthesize([face], preset, seed=0)[0][0]) for preset in ("linear", "x0.15-noise0.02")]
-    predicted = [float(shipped_exposure().linear_from_features(exposure_features(x)).exp()) for x in dark]
+    predicted = [float(shipped_exposure().predicted(x).exp()) for x in dark]
     clean = float(mean_luma(_tensor(face)))
     for x, level in zip(dark, predicted, strict=True):
         assert float(mean_luma(x)) < level  # brighter than the dark input ...
@@ -116,7 +116,7 @@ def test_default_takes_back_overbrightening_and_leaves_a_darker_result_as_it_is(
     out = auto.enhance_tensor(torch.cat([half, noisy_face]))  # (the same photo: the same size)
     auto.model.exposure = None
     raw = torch.cat([auto.enhance_tensor(half), auto.enhance_tensor(noisy_face)])
-    predicted = target.linear_from_features(exposure_features(half))
+    predicted = target.predicted(half)
     assert_close(out[:1], target.settle(raw[:1].clone(), exposure_features(half)), rtol=0, atol=1e-6)
     before, after = mean_luma(raw[:1, :, ::8, ::8]).log(), mean_luma(out[:1, :, ::8, ::8]).log()
     assert float(predicted) < float(before) - 0.1

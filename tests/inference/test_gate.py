@@ -12,24 +12,54 @@ from conftest import assert_close
 from lowface.data.synth import synthesize
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.gate import ExposureGate, GateSmoother, shipped_gate
-from lowface.inference.statistics import FrameSmoother, exposure_features
+from lowface.inference.statistics import BRIGHTNESS_STATISTICS, FrameSmoother, exposure_features, select_statistics
 from lowface.models.classical import GammaCorrection
+
+
+def named(features: torch.Tensor) -> dict[str, float]:
+    """(1, 13) statistics -> {name: value}."""
+    return dict(zip(BRIGHTNESS_STATISTICS, features[0].tolist(), strict=True))
+
+
+def mean_only_gate(coef: float, bias: float) -> ExposureGate:
+    """A gate that looks at the log mean luma alone (standardised with mean 0, std 1)."""
+    size = len(BRIGHTNESS_STATISTICS)
+    return ExposureGate((0.0,) * size, (1.0,) * size, (coef,) + (0.0,) * (size - 1), bias)
 
 
 def test_exposure_features_known_values():
     grey = torch.full((1, 3, 40, 30), 0.5)
-    expected = [math.log(0.501)] * 3 + [0.0]
-    assert_close(exposure_features(grey), torch.tensor([expected]), atol=1e-5, rtol=0)
+    log_half = math.log(0.501)
+    expected = {name: log_half for name in BRIGHTNESS_STATISTICS} | {"dark_share": 0.0, "saturation": 0.0,
+                                                                    "log_spread": 0.0}  # fmt: skip
+    assert named(exposure_features(grey)) == pytest.approx(expected, abs=1e-5)
     half_dark = grey.clone()
     half_dark[..., :15] = 0.05
-    assert exposure_features(half_dark)[0, 3] == pytest.approx(0.5, abs=0.02)
+    statistics = named(exposure_features(half_dark))
+    assert statistics["dark_share"] == pytest.approx(0.5, abs=0.02)
+    assert statistics["log_p05"] == pytest.approx(math.log(0.051), abs=1e-4)
+    assert statistics["log_p99"] == pytest.approx(log_half, abs=1e-4)
+    assert statistics["log_spread"] == pytest.approx(math.log(0.51 / 0.06) / 2, abs=0.02)  # two halves: half the gap
+    red = torch.zeros(1, 3, 20, 20)
+    red[:, 0] = 1.0
+    statistics = named(exposure_features(red))
+    assert statistics["saturation"] == pytest.approx(1.0, abs=2e-3)
+    assert statistics["log_peak_p99"] == pytest.approx(math.log(1.001), abs=1e-5)
+    assert statistics["log_mean"] == pytest.approx(math.log(0.299 + 0.001), abs=1e-4)  # BT.601 luma of red
     big = torch.full((1, 3, 3000, 1000), 0.5)  # statistics on a downsampled copy: same values, bounded cost
-    assert_close(exposure_features(big), torch.tensor([expected]), atol=1e-5, rtol=0)
+    assert named(exposure_features(big)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_select_statistics_picks_columns_by_name():
+    statistics = torch.arange(2 * len(BRIGHTNESS_STATISTICS), dtype=torch.float32).view(2, -1)
+    assert select_statistics(statistics, ("log_p95", "log_mean")).tolist() == [[2.0, 0.0], [15.0, 13.0]]
 
 
 def test_dead_zone_gives_exact_zero_and_one():
-    gate = ExposureGate((0.0,) * 4, (1.0,) * 4, (1.0, 0.0, 0.0, 0.0), 0.0)
-    weights = gate.weight_from_features(torch.tensor([[-5.0, 0, 0, 0], [0.0, 0, 0, 0], [5.0, 0, 0, 0]]))
+    gate = mean_only_gate(1.0, 0.0)
+    features = torch.zeros(3, len(BRIGHTNESS_STATISTICS))
+    features[:, 0] = torch.tensor([-5.0, 0.0, 5.0])
+    weights = gate.weight_from_features(features)
     assert weights[0] == 0 and weights[2] == 1 and weights[1] == 0  # p = 0.5: the decision boundary
 
 
@@ -52,7 +82,7 @@ def test_gated_enhancer_returns_well_exposed_images_bit_for_bit_and_dark_ones_fu
 
 
 def test_video_gate_weight_is_smoothed_over_frames(rng):
-    gate = ExposureGate((0.0,) * 4, (1.0,) * 4, (-2.0, 0.0, 0.0, 0.0), -2.3)  # w between 0 and 1 here
+    gate = mean_only_gate(-2.0, -2.3)  # w between 0 and 1 here
     smoother = GateSmoother(gate, momentum=0.9)
     base = rng.uniform(0.05, 0.3, (1, 3, 32, 32)).astype(np.float32)
     raw, smooth = [], []

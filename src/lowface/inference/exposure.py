@@ -28,7 +28,7 @@ from torch import Tensor
 from lowface.assets import WEIGHTS, package_file
 from lowface.filters import luma
 from lowface.inference.logistic import LinearModel
-from lowface.inference.statistics import FrameSmoother, exposure_features
+from lowface.inference.statistics import FrameSmoother, exposure_features, select_statistics
 
 EXPOSURE_FILE = "exposure_target.json"
 FEATURES = ("log_mean", "log_median", "log_p95", "dark_share")
@@ -49,14 +49,15 @@ class ExposureTarget(LinearModel):
 
     def predicted(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) input in [0, 1] -> (B,) predicted log mean luma of it well exposed (for video smoothing)."""
-        return self.linear_from_features(exposure_features(x))
+        return self.linear_from_features(select_statistics(exposure_features(x), self.FEATURES))
 
     def settle(self, out: Tensor, features: Tensor | None = None, predicted: Tensor | None = None) -> Tensor:
         """out (B, 3, H, W) in [0, 1], the enhanced images, moved in place towards the predicted brightness of their
-        inputs, given by the inputs' ``features`` (B, 4) or directly as ``predicted`` (B,) log mean luma."""
+        inputs, given by the inputs' :func:`exposure_features` (B, 13) or as ``predicted`` (B,) log mean luma."""
         sample = out[..., ::SAMPLE_STEP, ::SAMPLE_STEP].float()
         log_mean = mean_luma(sample).clamp_min(1e-3).log()
-        predicted = self.linear_from_features(features) if predicted is None else predicted
+        if predicted is None:
+            predicted = self.linear_from_features(select_statistics(features, self.FEATURES))
         aim = log_mean + self.share * (predicted.to(log_mean) - log_mean)
         if not self.brighten:
             aim = torch.minimum(aim, log_mean)

@@ -1,12 +1,12 @@
 """Do-no-harm exposure gate: well-exposed images come back unchanged, dark ones fully enhanced.
 
-A logistic model on four brightness statistics of the whole image (luma mean, median, 95th percentile, share
-of pixels below 0.1; log scale) gives w in [0, 1]; the output is x + w (enhanced - x). It is fitted by
-``tools/fit_exposure_gate.py`` on LFW's training list, clean images (w -> 0) against the same images
-darkened by the synthesis presets (w -> 1), and shipped as ``lowface/weights/exposure_gate.json`` with the
-command that made it. The gate sees the whole image, so it is computed once before tiling; for video the
-weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers.
-"""
+A logistic model on the whole image's 13 brightness statistics (:data:`lowface.inference.statistics.
+BRIGHTNESS_STATISTICS`: log mean and quantiles of luma, share below 0.1, highlight, saturation, spread) gives w in
+[0, 1]; the output is x + w (enhanced - x). It is fitted by ``tools/fit_exposure_gate.py`` - clean photos (LFW's
+training list, CelebA's train people) and SICE's well- and over-exposed real captures (w -> 0) against the LFW images
+darkened by the synthesis presets and SICE's under-exposed captures (w -> 1) - and shipped as
+``lowface/weights/exposure_gate.json`` with the command that made it. The gate sees the whole image, so it is computed
+once before tiling; for video the weight is smoothed over frames (:class:`GateSmoother`) so that it never flickers."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from torch import Tensor
 
 from lowface.assets import WEIGHTS, package_file, sha256_file
 from lowface.inference.logistic import LogisticModel
-from lowface.inference.statistics import FrameSmoother, exposure_features
+from lowface.inference.statistics import BRIGHTNESS_STATISTICS, FrameSmoother, exposure_features, select_statistics
 
 GATE_FILE = "exposure_gate.json"
-FEATURES = ("log_mean", "log_median", "log_p95", "dark_share")
+FEATURES = BRIGHTNESS_STATISTICS
 # Probability -> weight: 0 up to the classifier's decision boundary (an image it calls well exposed is returned
 # bit for bit), 1 from 0.8 on (a clearly dark image gets the full model), linear in between.
 DEAD_ZONE = (0.5, 0.8)
@@ -36,9 +36,10 @@ class ExposureGate(LogisticModel):
         return self.weight_from_features(exposure_features(x))
 
     def weight_from_features(self, features: Tensor) -> Tensor:
-        """(B, 4) features -> (B,) weights: the logistic probability mapped through ``DEAD_ZONE``."""
+        """(B, 13) :func:`exposure_features` -> (B,) weights: the logistic probability mapped through ``DEAD_ZONE``."""
         low, high = DEAD_ZONE
-        return ((self.probability_from_features(features) - low) / (high - low)).clamp(0.0, 1.0)
+        probability = self.probability_from_features(select_statistics(features, self.FEATURES))
+        return ((probability - low) / (high - low)).clamp(0.0, 1.0)
 
     @staticmethod
     def blend(x: Tensor, enhanced: Tensor, weight: Tensor) -> Tensor:

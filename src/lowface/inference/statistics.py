@@ -17,19 +17,38 @@ from lowface.filters import area_downsample, opencv_can_run
 from lowface.filters import luma as luma_map
 
 STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downsampled to at most this side
+# The whole-image brightness statistics, in the order of exposure_features' columns; each fitted model picks its own
+# by name (select_statistics). Luma quantiles are log(q + 1e-3); "log_peak_p99": the 99th percentile of the brightest
+# channel; "saturation": mean (max - min) / max over the channels; "log_spread": std of log(luma + 0.01).
+LUMA_QUANTILES = {"log_p01": 0.01, "log_p05": 0.05, "log_p25": 0.25, "log_median": 0.5, "log_p75": 0.75,
+                  "log_p95": 0.95, "log_p99": 0.99, "log_p999": 0.999}  # fmt: skip
+BRIGHTNESS_STATISTICS = ("log_mean", "log_median", "log_p95", "dark_share", "log_p01", "log_p05", "log_p25",
+                         "log_p75", "log_p99", "log_p999", "log_peak_p99", "saturation", "log_spread")  # fmt: skip
 
 
 def exposure_features(x: Tensor) -> Tensor:
-    """(B, 3, H, W) in [0, 1] -> (B, 4): log mean, log median, log 95th percentile of luma, share below 0.1."""
+    """(B, 3, H, W) in [0, 1] -> (B, 13) the :data:`BRIGHTNESS_STATISTICS` of each image (log mean luma, log luma
+    quantiles, share of luma below 0.1, highlight, colour saturation and log-luma spread)."""
     scale = max(1, -(-max(x.shape[-2:]) // STATISTICS_SIDE))
     small = area_downsample(x.float(), scale)
     luma = luma_map(small).flatten(1)
-    quantiles = torch.quantile(luma, luma.new_tensor([0.5, 0.95]), dim=1).T
     eps = 1e-3
-    return torch.stack(
-        [(luma.mean(1) + eps).log(), (quantiles[:, 0] + eps).log(), (quantiles[:, 1] + eps).log(),
-         (luma < 0.1).float().mean(1)], 1,
-    )  # fmt: skip
+    quantiles = torch.quantile(luma, luma.new_tensor(list(LUMA_QUANTILES.values())), dim=1)
+    peak = small.amax(1).flatten(1)  # the brightest channel
+    columns = {
+        "log_mean": (luma.mean(1) + eps).log(),
+        "dark_share": (luma < 0.1).float().mean(1),
+        **{name: (value + eps).log() for name, value in zip(LUMA_QUANTILES, quantiles, strict=True)},
+        "log_peak_p99": (torch.quantile(peak, 0.99, dim=1) + eps).log(),
+        "saturation": ((peak - small.amin(1).flatten(1)) / (peak + eps)).mean(1),
+        "log_spread": (luma + 0.01).log().std(1),
+    }
+    return torch.stack([columns[name] for name in BRIGHTNESS_STATISTICS], 1)
+
+
+def select_statistics(statistics: Tensor, names: tuple[str, ...]) -> Tensor:
+    """(B, 13) :func:`exposure_features` -> (B, len(names)): the columns of the named statistics, in that order."""
+    return statistics[:, [BRIGHTNESS_STATISTICS.index(name) for name in names]]
 
 
 # Immerkær's kernel [[1, -2, 1], [-2, 4, -2], [1, -2, 1]] is the outer product of two second differences
@@ -92,8 +111,9 @@ def noise_features(x: Tensor, brightness: Tensor | None = None) -> Tensor:
     """(B, 3, H, W) in [0, 1] -> (B, 3): log estimated noise std, log mean and log 95th percentile of luma
     (the brightness statistics on the image area-downsampled as for the exposure gate; ``brightness``: x's
     :func:`exposure_features` where the caller has them already)."""
-    brightness = exposure_features(x) if brightness is None else brightness  # log mean, median, p95, dark share
-    return torch.stack([(noise_sigma(x) + 1e-4).log(), brightness[:, 0], brightness[:, 2]], 1)
+    brightness = exposure_features(x) if brightness is None else brightness
+    noise = (noise_sigma(x) + 1e-4).log()[:, None]
+    return torch.cat([noise, select_statistics(brightness, ("log_mean", "log_p95"))], 1)
 
 
 class FrameSmoother:
