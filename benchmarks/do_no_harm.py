@@ -33,7 +33,7 @@ from lowface.data.synth import synthesize
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.batch import FrameEnhancer
 from lowface.inference.enhancer import Enhancer
-from lowface.inference.gate import ExposureGate, shipped_gate
+from lowface.inference.gate import ExposureGate, gate_fingerprint, shipped_gate
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.face import verification_accuracy
 from lowface.metrics.fidelity import psnr
@@ -123,6 +123,7 @@ def main() -> None:
                   for name, j in judges.items()}  # fmt: skip
     key_all = hashlib.sha256(f"{keys}".encode()).hexdigest()[:8]
     gate = shipped_gate()
+    gated_tag = f"gated-{gate_fingerprint()[:8]}"  # a refitted gate: other gated outputs, other cached embeddings
 
     def accuracy(images: list[np.ndarray], source: str) -> dict[str, float]:
         out = {}
@@ -152,7 +153,7 @@ def main() -> None:
                 row[variant] = {
                     "psnr_to_input_median": float(np.median(finite)),
                     "psnr_to_input_share_above_35": float(np.mean(changed > 35)),
-                    "accuracy": accuracy(images, source if variant == "raw" or identical_to_raw else f"{source}-gated"),
+                    "accuracy": accuracy(images, source if variant == "raw" or identical_to_raw else f"{source}-{gated_tag}"),
                 }
             results[preset][label] = row
             accs = {v: {j: f"{100 * row[v]['accuracy'][j]:.2f}" for j in judges} for v in ("raw", "gated")}

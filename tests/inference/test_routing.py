@@ -15,6 +15,7 @@ from lowface.cli import main
 from lowface.data.public import public_face
 from lowface.data.synth import synthesize
 from lowface.inference import enhancer as api
+from lowface.inference.batch import FrameEnhancer
 from lowface.inference.catalogue import create_model, model_card, model_fingerprint
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.logistic import fit_logistic
@@ -124,6 +125,23 @@ def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(mo
     assert len(calls) == 1
 
 
+
+def test_video_measures_a_frame_once_for_the_gate_the_router_and_the_exposure_target(monkeypatch):
+    """Every MEASURE_EVERY-th frame is measured, once for all three smoothers (the same frame object each time: a new
+    frame is measured again, not taken from the last)."""
+    from lowface.inference import exposure, gate, routing, statistics
+
+    calls = []
+    measure = statistics.exposure_features
+    for module in (exposure, gate, routing, statistics):
+        monkeypatch.setattr(module, "exposure_features", lambda x: calls.append(x) or measure(x))
+    stream = FrameEnhancer(Enhancer.from_pretrained("lowface-auto", device="cpu"))
+    assert stream.gate is not None and stream.router is not None and stream.exposure is not None
+    frame = _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])
+    for _ in range(2 * FrameEnhancer.MEASURE_EVERY):
+        stream.prepare(frame)
+    assert len(calls) == 2
+
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
     restore = model_card("lowface-auto-fast").kwargs["restore"]
     noisy = _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])
@@ -147,7 +165,9 @@ def test_auto_enhancer_routes_the_whole_image_before_tiling():
 
 def test_route_smoother_does_not_flip_on_a_noisy_estimate_but_follows_a_lasting_change():
     probabilities = iter([0.3, 0.6, 0.55, 0.62, 0.58, 0.61] + [0.95] * 30 + [0.05] * 30)
-    model = SimpleNamespace(router=SimpleNamespace(probability=lambda frame: torch.tensor([next(probabilities)])))
+    model = SimpleNamespace(
+        router=SimpleNamespace(probability=lambda frame, brightness=None: torch.tensor([next(probabilities)]))
+    )
     smoother = RouteSmoother(model)
     frame = torch.zeros(1, 3, 4, 4)
     choices = [int(smoother(frame)) for _ in range(66)]

@@ -39,6 +39,7 @@ from lowface.inference.records import (
     write_record,
 )
 from lowface.inference.routing import RouteSmoother
+from lowface.inference.statistics import SharedStatistics
 from lowface.inference.temporal import TemporalDenoiser
 from lowface.io import (
     RAW_SUFFIXES,
@@ -143,10 +144,12 @@ class FrameEnhancer:
     def __init__(self, enhancer: Enhancer, temporal_frames: float | None = None):
         self.enhancer = enhancer
         self.denoiser = TemporalDenoiser(temporal_frames) if temporal_frames else None
-        self.gate = GateSmoother(enhancer.gate, every=self.MEASURE_EVERY) if enhancer.gate is not None else None
-        self.router = RouteSmoother(enhancer.model, every=self.MEASURE_EVERY) if enhancer.routed else None
+        self.statistics = SharedStatistics()  # one measurement of a frame for the three smoothers
+        shared = {"every": self.MEASURE_EVERY, "statistics": self.statistics}
+        self.gate = GateSmoother(enhancer.gate, **shared) if enhancer.gate is not None else None
+        self.router = RouteSmoother(enhancer.model, **shared) if enhancer.routed else None
         target = enhancer.model.exposure if enhancer.routed else None
-        self.exposure = ExposureSmoother(target, every=self.MEASURE_EVERY) if target is not None else None
+        self.exposure = ExposureSmoother(target, **shared) if target is not None else None
 
     @torch.inference_mode()  # grad mode is per thread and the pipeline's starts with it on: reference ops, 2.3x slower
     def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
@@ -154,6 +157,7 @@ class FrameEnhancer:
         mean luma)."""
         frame = frame.contiguous()  # (from an (H, W, 3) array: every step below is faster on torch's own layout)
         x = self.denoiser(frame) if self.denoiser is not None else frame
+        self.statistics.clear()
         weight = self.gate(x) if self.gate is not None else None
         route = self.router(x) if self.router is not None else None
         exposure = self.exposure(x) if self.exposure is not None else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -48,16 +49,19 @@ class ExposureTarget(LinearModel):
     FEATURES = FEATURES
 
     def predicted(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) input in [0, 1] -> (B,) predicted log mean luma of it well exposed (for video smoothing)."""
-        return self.linear_from_features(select_statistics(exposure_features(x), self.FEATURES))
+        """(B, 3, H, W) input in [0, 1] -> (B,) predicted log mean luma of it well exposed."""
+        return self.predicted_from_features(exposure_features(x))
+
+    def predicted_from_features(self, features: Tensor) -> Tensor:
+        """(B, 13) :func:`exposure_features` of the inputs -> (B,) predicted log mean luma of them well exposed."""
+        return self.linear_from_features(select_statistics(features, self.FEATURES))
 
     def settle(self, out: Tensor, features: Tensor | None = None, predicted: Tensor | None = None) -> Tensor:
         """out (B, 3, H, W) in [0, 1], the enhanced images, moved in place towards the predicted brightness of their
         inputs, given by the inputs' :func:`exposure_features` (B, 13) or as ``predicted`` (B,) log mean luma."""
         sample = out[..., ::SAMPLE_STEP, ::SAMPLE_STEP].float()
         log_mean = mean_luma(sample).clamp_min(1e-3).log()
-        if predicted is None:
-            predicted = self.linear_from_features(select_statistics(features, self.FEATURES))
+        predicted = self.predicted_from_features(features) if predicted is None else predicted
         aim = log_mean + self.share * (predicted.to(log_mean) - log_mean)
         if not self.brighten:
             aim = torch.minimum(aim, log_mean)
@@ -123,5 +127,7 @@ def apply_curve_(x: Tensor, log_c: Tensor) -> Tensor:
 class ExposureSmoother(FrameSmoother):
     """Video: the predicted log mean luma smoothed over frames (no flicker from frame-to-frame noise in the input)."""
 
-    def __init__(self, target: ExposureTarget, momentum: float = 0.9, every: int = 1):
-        super().__init__(target.predicted, momentum, every)
+    def __init__(self, target: ExposureTarget, momentum: float = 0.9, every: int = 1,
+                 statistics: Callable[[Tensor], Tensor] = exposure_features):  # fmt: skip
+        """``statistics``: how a frame's :func:`exposure_features` are had (shared with other smoothers in a video)."""
+        super().__init__(lambda frame: target.predicted_from_features(statistics(frame)), momentum, every)

@@ -10,6 +10,7 @@ once before tiling; for video the weight is smoothed over frames (:class:`GateSm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from torch import Tensor
@@ -62,6 +63,8 @@ def gate_fingerprint() -> str:
 class GateSmoother(FrameSmoother):
     """The gate weight smoothed over video frames: w_t = a w_(t-1) + (1 - a) gate(frame_t)."""
 
-    def __init__(self, gate: ExposureGate, momentum: float = 0.9, every: int = 1):
-        super().__init__(gate.weight, momentum, every)
+    def __init__(self, gate: ExposureGate, momentum: float = 0.9, every: int = 1,
+                 statistics: Callable[[Tensor], Tensor] = exposure_features):  # fmt: skip
+        """``statistics``: how a frame's :func:`exposure_features` are had (shared with other smoothers in a video)."""
+        super().__init__(lambda frame: gate.weight_from_features(statistics(frame)), momentum, every)
         self.gate = gate

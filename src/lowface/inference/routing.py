@@ -90,8 +90,11 @@ class RouteSmoother:
     changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks;
     ``every``: see :class:`FrameSmoother`."""
 
-    def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15, every: int = 1):
-        self.probability = FrameSmoother(model.router.probability, momentum, every)
+    def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15, every: int = 1,
+                 statistics: Callable[[Tensor], Tensor] = exposure_features):  # fmt: skip
+        """``statistics``: how a frame's :func:`exposure_features` are had (shared with other smoothers in a video)."""
+        self.probability = FrameSmoother(lambda frame: model.router.probability(frame, statistics(frame)), momentum,
+                                         every)  # fmt: skip
         self.margin = margin
         self.choice: Tensor | None = None
 

@@ -46,6 +46,24 @@ def exposure_features(x: Tensor) -> Tensor:
     return torch.stack([columns[name] for name in BRIGHTNESS_STATISTICS], 1)
 
 
+class SharedStatistics:
+    """:func:`exposure_features` of a video frame, computed once for it: the gate, the router and the exposure
+    target measure the same frame. :meth:`clear` before each new frame (the frame is recognised by identity)."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self.frame: Tensor | None = None
+        self.value: Tensor | None = None
+
+    def __call__(self, frame: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, 13)."""
+        if frame is not self.frame:
+            self.frame, self.value = frame, exposure_features(frame)
+        return self.value
+
+
 def select_statistics(statistics: Tensor, names: tuple[str, ...]) -> Tensor:
     """(B, 13) :func:`exposure_features` -> (B, len(names)): the columns of the named statistics, in that order."""
     return statistics[:, [BRIGHTNESS_STATISTICS.index(name) for name in names]]
