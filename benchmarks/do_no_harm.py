@@ -146,6 +146,7 @@ def main() -> None:
             raw = as_float(raw)
             blended, weights = gated(gate, inputs, raw)
             identical_to_raw = bool(np.all(weights == 1.0))
+            gated_source = f"{source}-{gated_tag}"
             row = {"gate_weight_mean": float(weights.mean()), "gate_weight_zero_share": float(np.mean(weights == 0))}
             for variant, images in (("raw", raw), ("gated", blended)):
                 changed = psnr_to(images, inputs)
@@ -153,7 +154,7 @@ def main() -> None:
                 row[variant] = {
                     "psnr_to_input_median": float(np.median(finite)),
                     "psnr_to_input_share_above_35": float(np.mean(changed > 35)),
-                    "accuracy": accuracy(images, source if variant == "raw" or identical_to_raw else f"{source}-{gated_tag}"),
+                    "accuracy": accuracy(images, source if variant == "raw" or identical_to_raw else gated_source),
                 }
             results[preset][label] = row
             accs = {v: {j: f"{100 * row[v]['accuracy'][j]:.2f}" for j in judges} for v in ("raw", "gated")}

@@ -42,7 +42,7 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
 def blend_curves(data_root: Path) -> dict[str, dict[str, np.ndarray]]:
-    """SICE val frames, "dark" (under-exposed) and "bright" (reference and brighter): statistics (N, 13) and PSNR /
+    """SICE val frames, "dark" (under-exposed) and "bright" (reference and brighter): statistics (N, 13) tensor, PSNR /
     SSIM (N, len(BLEND)) of x + a (auto(x) - x) against the scene's reference, for each a in BLEND."""
     auto, root = pretrained("lowface-auto"), sice_root(data_root)
     groups = {kind: {"statistics": [], "psnr": [], "ssim": []} for kind in ("dark", "bright")}
@@ -63,7 +63,7 @@ def blend_curves(data_root: Path) -> dict[str, dict[str, np.ndarray]]:
             groups[kind]["statistics"].append(statistics_of([image]))
             groups[kind]["psnr"].append(psnr(blends, y.expand_as(blends)).clamp(max=60).numpy())
             groups[kind]["ssim"].append(ssim(blends, y.expand_as(blends)).numpy())
-    return {kind: {name: np.concatenate(v) if name == "statistics" else np.stack(v) for name, v in group.items()}
+    return {kind: {name: torch.cat(v) if name == "statistics" else np.stack(v) for name, v in group.items()}
             for kind, group in groups.items()}  # fmt: skip
 
 
