@@ -6,7 +6,8 @@ Usage: python tools/fit_noise_router.py --data-root ../shared/data [--images 600
 Data, training material only: LFW's training list (identities disjoint from pairs.txt), ``--images`` of them evenly
 spread over the list, even positions fit the router, odd positions are held out for the report; each image is darkened
 by every training preset (seed 1). And real pairs: the under-exposed frames of SICE's train scenes against their
-reference (lowface.data.sice). Both networks (``--fast``, ``--restore``) enhance every image (raw, no exposure gate).
+reference (lowface.data.sice). Both networks (``--fast``, ``--restore``) enhance every image (raw, no exposure gate;
+with ``--exposure``, moved towards the shipped exposure target as lowface-auto does).
 Label: 1 when the restoring network's output has the higher fidelity against the clean image or reference (the mean of
 the raw PSNR and the PSNR after matching the output's mean luma to the reference's); sample weight: the difference
 capped at 3 dB, so that the images where the choice matters decide the fit; the real pairs weigh as much as all
@@ -31,14 +32,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lowface.assets import WEIGHTS, package_file
 from lowface.data.lfw import lfw_train_images
 from lowface.data.lowlight import LOWLIGHT_DIR, real_lowlight_photos
 from lowface.data.sice import sice_pairs
 from lowface.data.synth import synthesize
 from lowface.inference.catalogue import ROUTED_CARDS, create_model, model_fingerprint, sha256_file
+from lowface.inference.exposure import EXPOSURE_FILE, ExposureTarget, shipped_exposure
 from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import ROUTER_FILE, NoiseRouter, shipped_router
-from lowface.inference.statistics import noise_features
+from lowface.inference.statistics import exposure_features, noise_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
 from lowface.metrics.fidelity import psnr
@@ -58,17 +61,22 @@ def shipped_router_file(fast: str, restore: str) -> str:
 
 
 @torch.inference_mode()
-def evaluate(dark: list[np.ndarray], clean: list[np.ndarray], networks: list) -> dict[str, torch.Tensor]:
+def evaluate(dark: list[np.ndarray], clean: list[np.ndarray], networks: list,
+             exposure: ExposureTarget | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
     """Features (N, 3) and per-network fidelity (N, networks) of each dark image (float (H, W, 3)) against its
     clean one or reference: the mean of the raw PSNR and the PSNR after matching the output's mean luma to the
     reference's (the real-pairs benchmark reports both; the exposure of a reference is a choice, its structure
-    is not)."""
+    is not). With an ``exposure`` target, each output is first moved towards it, as the routed model does."""
     features, scores = [], [[] for _ in networks]
     for low, ref in zip(dark, clean, strict=True):
         x, y = image_to_tensor(np.asarray(low, np.float32)), image_to_tensor(np.asarray(ref, np.float32))
-        features.append(noise_features(x))
+        brightness = exposure_features(x)
+        features.append(noise_features(x, brightness))
         for score, network in zip(scores, networks, strict=True):
-            out = torch.round(network.enhance(x).clamp(0, 1) * 255) / 255
+            out = network.enhance(x).clamp(0, 1)
+            if exposure is not None:
+                out = exposure.settle(out.clone(), brightness)
+            out = torch.round(out * 255) / 255
             score.append((psnr(out, y) + psnr(match_brightness(out, y), y)) / 2)
     return {"features": torch.cat(features), "psnr": torch.stack([torch.cat(s) for s in scores], 1)}
 
@@ -83,6 +91,7 @@ def main() -> None:
     parser.add_argument("--restore-weights", type=Path, help="candidate weights for --restore (default: shipped)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, help="scores of both networks: read if present, else written")
+    parser.add_argument("--exposure", action="store_true", help="score the outputs after the exposure control")
     args = parser.parse_args()
     names = (args.fast, args.restore)
     torch.set_num_threads(args.threads)
@@ -91,7 +100,9 @@ def main() -> None:
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.images, len(paths))).round().astype(int)]
     fit_rows, report_rows = slice(0, None, 2), slice(1, None, 2)
     restore_id = sha256_file(args.restore_weights) if args.restore_weights else model_fingerprint(args.restore)
-    key = {"fast": model_fingerprint(args.fast), "restore": restore_id, "images": len(paths)}
+    exposure = shipped_exposure() if args.exposure else None
+    key = {"fast": model_fingerprint(args.fast), "restore": restore_id, "images": len(paths),
+           "exposure": sha256_file(package_file(WEIGHTS, EXPOSURE_FILE)) if args.exposure else None}  # fmt: skip
     if args.cache is not None and args.cache.is_file():
         cached = torch.load(args.cache, weights_only=True)
         if cached["key"] != key:
@@ -103,12 +114,12 @@ def main() -> None:
         results = {}
         for preset in tqdm(FIT_PRESETS + TEST_PRESETS, desc="presets"):
             dark = synthesize(clean, preset, seed=1)[0]
-            results[preset] = evaluate(dark, clean, networks)
+            results[preset] = evaluate(dark, clean, networks, exposure)
         real = {}
         for split in ("train", "val"):
             pairs = sice_pairs(args.data_root, split)
             dark = [read_image(d).rgb for d, _ in tqdm(pairs, desc=f"SICE {split}", unit="img")]
-            real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks)
+            real[split] = evaluate(dark, [read_image(r).rgb for _, r in pairs], networks, exposure)
         if args.cache is not None:
             torch.save({"key": key, "results": results, "real": real}, args.cache)
 
@@ -162,7 +173,8 @@ def main() -> None:
         training_data=f"LFW train_images.txt, {len(paths[fit_rows])} images darkened by {list(FIT_PRESETS)} "
         f"(seed 1), and the {len(real_gain)} under-exposed frames of SICE's train scenes against their reference "
         f"(weighing as much as the synthetic images together); label: higher mean of raw and brightness-matched "
-        f"PSNR of {args.restore} vs {args.fast}, weight |difference| capped at {WEIGHT_CAP_DB} dB",
+        f"PSNR of {args.restore} vs {args.fast}{' after the exposure control' if args.exposure else ''}, "
+        f"weight |difference| capped at {WEIGHT_CAP_DB} dB",
         held_out_report=summary,
         real_photos_share_restore=real_share,
         real_photos_probability=real_choice,
