@@ -125,7 +125,6 @@ def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(mo
     assert len(calls) == 1
 
 
-
 def test_video_measures_a_frame_once_for_the_gate_the_router_and_the_exposure_target(monkeypatch):
     """Every MEASURE_EVERY-th frame is measured, once for all three smoothers (the same frame object each time: a new
     frame is measured again, not taken from the last)."""
@@ -141,6 +140,7 @@ def test_video_measures_a_frame_once_for_the_gate_the_router_and_the_exposure_ta
     for _ in range(2 * FrameEnhancer.MEASURE_EVERY):
         stream.prepare(frame)
     assert len(calls) == 2
+
 
 def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
     restore = model_card("lowface-auto-fast").kwargs["restore"]
