@@ -18,6 +18,7 @@ from lowface.inference import enhancer as api
 from lowface.inference.batch import FrameEnhancer
 from lowface.inference.catalogue import create_model, model_card, model_fingerprint
 from lowface.inference.enhancer import Enhancer
+from lowface.inference.exposure import shipped_exposure
 from lowface.inference.logistic import fit_logistic
 from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
 from lowface.inference.statistics import noise_features, noise_sigma
@@ -151,6 +152,7 @@ def test_auto_fast_routes_the_noisy_images_to_the_fast_restoration_network():
     # which the student's gain (1 / illumination) and tone head lift to about 1e-5
     assert_close(auto_fast.enhance_tensor(noisy), restore_fast.enhance_tensor(noisy), rtol=0, atol=1e-4)
     assert auto_fast.route_counts == {restore: 1}
+    assert auto_fast.model.exposure == shipped_exposure()  # the default's exposure control (here: already at its aim)
 
 
 def test_auto_enhancer_routes_the_whole_image_before_tiling():

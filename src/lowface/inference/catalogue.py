@@ -76,10 +76,16 @@ ROUTED_CARDS = [
     ModelCard(
         "lowface-auto-fast",
         "routed",
-        {"fast": "lowface-fast", "restore": "lowface-restore-real-fast", "router": "noise_router_fast.json"},
+        {
+            "fast": "lowface-fast",
+            "restore": "lowface-restore-real-fast",
+            "router": "noise_router_fast.json",
+            "exposure": EXPOSURE_FILE,
+        },
         "lowface-auto at video rate: lowface-restore-real-fast (lowface-restore-real distilled, about 4x cheaper at "
         "1080p, halo-free) for the noisy images, chosen by the router fitted for lowface-fast against it "
-        "(lowface/weights/noise_router_fast.json)",
+        "(lowface/weights/noise_router_fast.json); the result moved towards the brightness predicted for a "
+        "well-exposed version, as lowface-auto's",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real-fast "
