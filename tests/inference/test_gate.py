@@ -50,6 +50,13 @@ def test_exposure_features_known_values():
     assert named(exposure_features(big)) == pytest.approx(expected, abs=1e-5)
 
 
+def test_statistics_and_gate_are_finite_on_one_pixel_and_one_row_images():
+    for shape in ((1, 3, 1, 1), (1, 3, 1, 7)):
+        image = torch.full(shape, 0.05)
+        assert torch.isfinite(exposure_features(image)).all(), shape
+        assert shipped_gate().weight(image).item() == 1.0  # a uniformly dark pixel: enhance
+
+
 def test_select_statistics_picks_columns_by_name():
     statistics = torch.arange(2 * len(BRIGHTNESS_STATISTICS), dtype=torch.float32).view(2, -1)
     assert select_statistics(statistics, ("log_p95", "log_mean")).tolist() == [[2.0, 0.0], [15.0, 13.0]]

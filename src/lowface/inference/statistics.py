@@ -41,7 +41,7 @@ def exposure_features(x: Tensor) -> Tensor:
         **{name: (value + eps).log() for name, value in zip(LUMA_QUANTILES, quantiles, strict=True)},
         "log_peak_p99": (torch.quantile(peak, 0.99, dim=1) + eps).log(),
         "saturation": ((peak - small.amin(1).flatten(1)) / (peak + eps)).mean(1),
-        "log_spread": (luma + 0.01).log().std(1),
+        "log_spread": (luma + 0.01).log().std(1, correction=0),  # (0, not NaN, on a one-pixel image)
     }
     return torch.stack([columns[name] for name in BRIGHTNESS_STATISTICS], 1)
 
