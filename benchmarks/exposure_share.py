@@ -48,7 +48,7 @@ def moved(target: ExposureTarget, curve: str, out: torch.Tensor, features: torch
     if curve == "shipped":
         return tensor_to_uint8(target.settle(out.clone(), features)[0])
     log_mean = mean_luma(out).clamp_min(1e-3).log()
-    aim = log_mean + target.share * (target.linear_from_features(features) - log_mean)
+    aim = log_mean + target.share * (target.predicted_from_features(features) - log_mean)
     return tensor_to_uint8(gamma_settle(out, aim if target.brighten else torch.minimum(aim, log_mean))[0])
 
 
