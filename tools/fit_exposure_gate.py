@@ -61,9 +61,14 @@ def sice_groups(data_root: Path, split: str) -> dict[str, torch.Tensor]:
     return {f"sice-{split}-dark": torch.cat(dark), f"sice-{split}-bright": torch.cat(bright)}
 
 
-def training_groups(data_root: Path) -> dict[str, tuple[torch.Tensor, float]]:
-    """The fit's groups: name -> ((N, 13) statistics, label: 1 enhance, 0 leave alone)."""
-    clean = [read_image(p).rgb for p in tqdm(lfw_train_images(data_root), desc="LFW train", unit="img")]
+def lfw_train(data_root: Path) -> list[np.ndarray]:
+    """LFW's training list, (H, W, 3) images."""
+    return [read_image(p).rgb for p in tqdm(lfw_train_images(data_root), desc="LFW train", unit="img")]
+
+
+def training_groups(data_root: Path, clean: list[np.ndarray]) -> dict[str, tuple[torch.Tensor, float]]:
+    """The fit's groups, ``clean`` being :func:`lfw_train`'s images: name -> ((N, 13) statistics, label: 1 enhance,
+    0 leave alone)."""
     lfw_dark = torch.cat([statistics_of(synthesize(clean, preset, seed=1)[0]) for preset in tqdm(DARK_PRESETS)])
     celeba = statistics_of([read_image(p).rgb for p in celeba_split(data_root, "train")])
     sice = sice_groups(data_root, "train")
@@ -95,7 +100,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/lowface/weights/exposure_gate.json"))
     args = parser.parse_args()
 
-    groups = training_groups(args.data_root)
+    clean = lfw_train(args.data_root)
+    groups = training_groups(args.data_root, clean)
     weights = {"celeba-train": args.celeba_weight, "sice-train-dark": args.sice_weight,
                "sice-train-bright": args.sice_weight}  # fmt: skip
     gate = ExposureGate.from_fit(fit_weighted(groups, weights))
@@ -103,7 +109,6 @@ def main() -> None:
     report = {name: statistics for name, (statistics, _) in groups.items()}
     report.update(sice_groups(args.data_root, "val"))
     report["celeba-val"] = statistics_of([read_image(p).rgb for p in celeba_split(args.data_root, "val")])
-    clean = [read_image(p).rgb for p in lfw_train_images(args.data_root)]
     report.update({preset: statistics_of(synthesize(clean, preset, seed=2)[0]) for preset in REPORT_PRESETS})
     summary = {}
     for name, features in report.items():
