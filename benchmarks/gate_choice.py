@@ -28,13 +28,14 @@ from lowface.bench.report import provenance
 from lowface.data.celeba import celeba_split
 from lowface.data.sice import load_scenes, sice_root
 from lowface.data.synth import mean_luma
-from lowface.inference.gate import DEAD_ZONE
-from lowface.inference.statistics import BRIGHTNESS_STATISTICS, select_statistics
+from lowface.inference.gate import ExposureGate
+from lowface.inference.logistic import LinearModel
+from lowface.inference.statistics import BRIGHTNESS_STATISTICS
 from lowface.io import as_float, image_to_tensor, read_image
 from lowface.metrics.fidelity import psnr, ssim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from fit_exposure_gate import fit_weighted, statistics_of, training_groups
+from fit_exposure_gate import fit_weighted, lfw_train, statistics_of, training_groups
 
 BLEND = np.linspace(0.0, 1.0, 21)  # the gate weights at which each frame's PSNR / SSIM is measured
 FEATURE_SETS = {"four (before)": ("log_mean", "log_median", "log_p95", "dark_share"), "all 13": BRIGHTNESS_STATISTICS}
@@ -67,6 +68,11 @@ def blend_curves(data_root: Path) -> dict[str, dict[str, np.ndarray]]:
             for kind, group in groups.items()}  # fmt: skip
 
 
+def candidate_gate(names: tuple[str, ...], fit: LinearModel) -> ExposureGate:
+    """The shipped gate's class (its column selection and dead zone) on the ``names`` statistics."""
+    return type("CandidateGate", (ExposureGate,), {"FEATURES": names}).from_fit(fit)
+
+
 def at_weight(curves: np.ndarray, weights: np.ndarray) -> float:
     """Mean over frames of each frame's curve (over BLEND) read at its gate weight."""
     return float(np.mean([np.interp(w, BLEND, curve) for w, curve in zip(weights, curves, strict=True)]))
@@ -80,12 +86,11 @@ def at_weight(curves: np.ndarray, weights: np.ndarray) -> float:
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def main(data_root: Path, sice_weights: str, celeba_weights: str, threads: int, out: Path) -> None:
     torch.set_num_threads(threads)
-    fit_groups = training_groups(data_root)
+    fit_groups = training_groups(data_root, lfw_train(data_root))
     frames = blend_curves(data_root)
     celeba_val = statistics_of([read_image(p).rgb for p in celeba_split(data_root, "val")])
     photos = sorted(p for p in (data_root / "lowlight_real").rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
     real = statistics_of([read_image(p).rgb for p in photos])
-    low, high = DEAD_ZONE
     rows = {"no gate": {"sice_dark_psnr": float(frames["dark"]["psnr"][:, -1].mean()),
                         "sice_dark_ssim": float(frames["dark"]["ssim"][:, -1].mean()),
                         "sice_bright_psnr": float(frames["bright"]["psnr"][:, -1].mean())}}  # fmt: skip
@@ -94,11 +99,10 @@ def main(data_root: Path, sice_weights: str, celeba_weights: str, threads: int, 
             for celeba_weight in (float(v) for v in celeba_weights.split(",")):
                 weights = {"celeba-train": celeba_weight, "sice-train-dark": sice_weight,
                            "sice-train-bright": sice_weight}  # fmt: skip
-                model = fit_weighted(fit_groups, weights, names)
+                gate = candidate_gate(names, fit_weighted(fit_groups, weights, names))
 
-                def gate_weight(statistics: torch.Tensor, names=names, model=model) -> np.ndarray:
-                    probability = model.probability_from_features(select_statistics(statistics, names))
-                    return ((probability - low) / (high - low)).clamp(0, 1).numpy()
+                def gate_weight(statistics: torch.Tensor, gate=gate) -> np.ndarray:
+                    return gate.weight_from_features(statistics).numpy()
 
                 dark, bright = gate_weight(frames["dark"]["statistics"]), gate_weight(frames["bright"]["statistics"])
                 clean = gate_weight(celeba_val)
@@ -122,8 +126,8 @@ def main(data_root: Path, sice_weights: str, celeba_weights: str, threads: int, 
                     flush=True,
                 )
     out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"command": "python " + " ".join(sys.argv), **provenance(threads),
-              "frames": {kind: len(group["psnr"]) for kind, group in frames.items()}, "rows": rows}  # fmt: skip
+    frame_counts = {kind: len(group["psnr"]) for kind, group in frames.items()}
+    record = {**provenance(threads), "frames": frame_counts, "rows": rows}
     out.write_text(json.dumps(record, indent=1) + "\n")
 
 
