@@ -87,23 +87,44 @@ def test_shipped_router_on_lfw_faces_by_preset(lfw_faces):
     assert share_restore("gamma-noise") < 0.4 and share_restore("linear") < 0.2
 
 
-def test_auto_enhancer_gives_exactly_the_chosen_networks_output_and_counts_it():
+def test_auto_enhancer_gives_exactly_the_chosen_networks_output_or_their_mix_and_counts_it():
     face = public_face()
     noisy = _tensor(synthesize([face], "x0.15-noise0.02", seed=3)[0][0])
-    clean_dark = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])
+    unsure = _tensor(synthesize([face], "gamma-noise", seed=3)[0][0])  # noise below one grey level: p 0.46
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
     auto.model.exposure = None  # the routing alone (its exposure control: test_exposure.py)
     restore = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=False)
     fast = Enhancer.from_pretrained(AUTO_FAST, device="cpu", gate=False)
-    both = torch.cat([noisy, clean_dark])
+    both = torch.cat([noisy, unsure])
+    share = auto.model.share(both)
+    assert share[0] == 1.0 and 0.2 < share[1] < 0.5  # the band (0.35, 0.65) maps p 0.46 to 0.37
     out = auto.enhance_tensor(both)
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
-    assert_close(out[1:], fast.enhance_tensor(clean_dark), rtol=0, atol=1e-6)
-    assert auto.route_counts == {AUTO_RESTORE: 1, AUTO_FAST: 1}
+    mix = (1 - share[1]) * fast.enhance_tensor(unsure) + share[1] * restore.enhance_tensor(unsure)
+    assert_close(out[1:], mix, rtol=0, atol=1e-6)
+    assert auto.route_counts == {AUTO_RESTORE: 1, f"{AUTO_RESTORE} + {AUTO_FAST}": 1}
     # a direct call routes the same way, in plain inference at the precision the enhancer ran its convolutions at
     with torch.inference_mode(), conv_precision(auto.conv_dtype):
         direct = auto.model(both)
     assert_close(direct, out, rtol=0, atol=1e-5)
+    # without the band: a hard choice, exactly the fast network's output
+    auto.model.blend = None
+    assert_close(auto.enhance_tensor(unsure), fast.enhance_tensor(unsure), rtol=0, atol=1e-6)
+    assert auto.route_counts[AUTO_FAST] == 1
+
+
+def test_share_of_the_restoring_network_is_a_ramp_over_the_blend_band_or_a_hard_choice():
+    probability = torch.tensor([0.0, 0.3, 0.4, 0.45, 0.5, 0.59, 0.6, 0.9])
+    router = shipped_router()
+    banded = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6))
+    assert_close(banded.share_from_probability(probability), [0, 0, 0, 0.25, 0.5, 0.95, 1, 1], atol=1e-6)
+    hard = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"))
+    assert hard.share_from_probability(probability).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert [banded.label(s) for s in (0.0, 0.5, 1.0)] == ["a", "b + a", "b"]
+    with pytest.raises(ValueError, match="0 <= low < high <= 1"):
+        RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.6, 0.4))
+    assert model_card("lowface-auto").kwargs["blend"] == [0.35, 0.65]  # benchmarks/results/soft_routing/
+    assert create_model("lowface-auto").blend == (0.35, 0.65)
 
 
 def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(monkeypatch):
@@ -117,7 +138,7 @@ def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(mo
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu")
     brightness = statistics.exposure_features(images)
     assert torch.equal(auto.weight(images, brightness), auto.weight(images))
-    assert torch.equal(auto.model.choose(images, brightness), auto.model.choose(images))
+    assert torch.equal(auto.model.share(images, brightness), auto.model.share(images))
     calls = []
     measure = statistics.exposure_features
     for module in (api, gate, statistics):
@@ -176,6 +197,18 @@ def test_route_smoother_does_not_flip_on_a_noisy_estimate_but_follows_a_lasting_
     assert choices[:6] == [0] * 6  # hovering around 0.5 after a fast start: no switch
     assert choices[35] == 1 and choices[-1] == 0  # a lasting change is followed, in both directions
     assert sum(a != b for a, b in pairwise(choices)) == 2
+
+
+def test_route_smoother_of_a_banded_model_gives_the_share_of_the_smoothed_probability():
+    probabilities = iter([0.3] + [0.7] * 40)
+    router = SimpleNamespace(probability=lambda frame, brightness=None: torch.tensor([next(probabilities)]))
+    model = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6))
+    smoother = RouteSmoother(model)
+    frame = torch.zeros(1, 3, 4, 4)
+    shares = [float(smoother(frame)) for _ in range(41)]
+    assert shares[0] == 0.0 and shares[-1] == 1.0  # p 0.3 -> all fast; p 0.7 once the average has followed
+    assert all(b >= a for a, b in pairwise(shares)) and 0 < shares[3] < 1  # continuous: through mixes, no jump
+    assert max(b - a for a, b in pairwise(shares)) < 0.25
 
 
 @pytest.mark.slow

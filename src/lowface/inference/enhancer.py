@@ -181,9 +181,10 @@ class Enhancer:
         images up to its ``whole_side`` in one piece) run tile by tile, exactly, so memory is bounded by the tile
         size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
-        A routed model (``lowface-auto``) picks its network per whole image, or as ``route`` (B,) says (video);
-        the picks are counted in ``route_counts``; with an exposure target, its result is moved towards the brightness
-        predicted from the whole input, or as ``exposure`` (B,) gives it (video: :class:`ExposureSmoother`).
+        A routed model (``lowface-auto``) takes its networks' shares per whole image, or as ``route`` (B,) in [0, 1]
+        says (video: the restoring network's share); what ran is counted in ``route_counts``; with an exposure target,
+        its result is moved towards the brightness predicted from the whole input, or as ``exposure`` (B,) gives it
+        (video: :class:`ExposureSmoother`).
         ``strength`` scales w (also a given ``gate_weight``).
         """
         x = x.contiguous()  # an image array's channels-last strides slow every full-resolution step (+65 ms at 1080p)
@@ -197,10 +198,10 @@ class Enhancer:
             if not bool(weight.any()):  # clearly well exposed (or strength 0): returned as it came, model not run
                 return x.clone()
         if self.routed:
-            choice = self.model.choose(x, brightness) if route is None else route
+            share = self.model.share(x, brightness) if route is None else route
             with self._counting:
-                self.route_counts.update(self.model.names[index] for index in choice.tolist())
-            out = self.model.apply_choice(x, choice, self._apply)
+                self.route_counts.update(map(self.model.label, share.tolist()))
+            out = self.model.apply_share(x, share, self._apply)
             if target is not None:
                 features = exposure_features(x) if brightness is None and exposure is None else brightness
                 target.settle(out, features, exposure)

@@ -9,6 +9,13 @@ output is closer to the clean image or reference, weighted by how much closer) a
 ``lowface/weights/``, one file per routed pair (its card's ``router``), with the command that made it. The choice
 is made once per whole image, before tiling; for video it is smoothed over frames with hysteresis
 (:class:`RouteSmoother`) so that a clip does not switch networks back and forth.
+
+Where the router is unsure, a routed card can hedge instead of choosing (its ``blend`` band, lowface-auto's): inside the
+band of probabilities (low, high) the output is the mix fast + s (restore - fast), s rising linearly from 0 at low to
+1 at high, both networks run; outside it, one network runs, as before. The two networks err differently on real
+captures (one keeps real grain and texture, the other smooths them with the noise), so the mix is closer to the
+reference than either where the choice is close (benchmarks/results/soft_routing/). For video the share follows the
+smoothed probability and changes continuously: no hysteresis is needed.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ def shipped_router(file: str = ROUTER_FILE) -> NoiseRouter:
 
 
 class RoutedModel(EnhancementModel):
-    """Two enhancers and a router: image i goes through ``networks[choice[i]]``; choice 1 = the restoring one; with
+    """Two enhancers and a router: image i is fast_i + share_i (restore_i - fast_i), share 1 = the restoring network
+    alone, 0 = the fast one alone (without a ``blend`` band, always one of the two: router probability > 0.5); with
     an ``exposure`` target (:mod:`lowface.inference.exposure`), the result is then moved towards the brightness it
     predicts for the input.
 
@@ -55,39 +63,58 @@ class RoutedModel(EnhancementModel):
     """
 
     def __init__(self, fast: EnhancementModel, restore: EnhancementModel, router: NoiseRouter, names: tuple[str, str],
-                 exposure: ExposureTarget | None = None):  # fmt: skip
+                 exposure: ExposureTarget | None = None, blend: tuple[float, float] | None = None):  # fmt: skip
+        """``blend``: (low, high), 0 <= low < high <= 1, the band of router probabilities over which the output moves
+        from the fast network's to the restoring one's; None: a hard choice at 0.5."""
         super().__init__()
+        if blend is not None and not 0.0 <= blend[0] < blend[1] <= 1.0:
+            raise ValueError(f"blend must be (low, high) with 0 <= low < high <= 1, got {blend}")
         self.networks = nn.ModuleList([fast, restore])
         self.router = router
         self.names = names
         self.exposure = exposure
+        self.blend = None if blend is None else (float(blend[0]), float(blend[1]))
 
-    def choose(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
-        """(B, 3, H, W) in [0, 1] -> (B,) long: 0 = the fast network, 1 = the restoring one (``brightness``: x's
-        :func:`lowface.inference.statistics.exposure_features`, where the caller has them)."""
-        return (self.router.probability(x, brightness) > 0.5).long()
+    def share_from_probability(self, probability: Tensor) -> Tensor:
+        """(B,) router probabilities -> (B,) share of the restoring network in [0, 1] (0 or 1 without a band)."""
+        if self.blend is None:
+            return (probability > 0.5).to(probability.dtype)
+        low, high = self.blend
+        return ((probability - low) / (high - low)).clamp(0, 1)
+
+    def share(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) share of the restoring network in the output, in [0, 1] (``brightness``:
+        x's :func:`lowface.inference.statistics.exposure_features`, where the caller has them)."""
+        return self.share_from_probability(self.router.probability(x, brightness))
+
+    def label(self, share: float) -> str:
+        """What ran for an image with this share: a network's name, or both names for a mix."""
+        return self.names[0] if share <= 0 else self.names[1] if share >= 1 else f"{self.names[1]} + {self.names[0]}"
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""
         brightness = exposure_features(x)
-        out = self.apply_choice(x, self.choose(x, brightness), lambda network, part: network.enhance(part))
+        out = self.apply_share(x, self.share(x, brightness), lambda network, part: network.enhance(part))
         return self.exposure.settle(out.clone(), brightness) if self.exposure is not None else out
 
-    def apply_choice(self, x: Tensor, choice: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
-        """``run(network, images)`` on each group of images that share a choice; the results in input order."""
-        if len(choice) and bool((choice == choice[0]).all()):  # one network for all (one image, a frame): no copies
-            return run(self.networks[int(choice[0])], x).to(x)
-        out = torch.empty_like(x)
-        for index, network in enumerate(self.networks):
-            picked = (choice.to(x.device) == index).nonzero().flatten()
+    def apply_share(self, x: Tensor, share: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
+        """``run(network, images)`` on the images each network contributes to (share < 1: the fast one, share > 0:
+        the restoring one); fast + share (restore - fast), in input order."""
+        share = share.to(x)
+        if len(share) and bool((share == share[0]).all()) and float(share[0]) in (0.0, 1.0):  # one network (a frame)
+            return run(self.networks[int(share[0])], x).to(x)
+        out = torch.zeros_like(x)
+        for network, weight in zip(self.networks, (1 - share, share), strict=True):
+            picked = (weight > 0).nonzero().flatten()
             if len(picked):
-                out[picked] = run(network, x[picked]).to(out)
+                out[picked] += weight[picked].view(-1, 1, 1, 1) * run(network, x[picked]).to(out)
         return out
 
 
 class RouteSmoother:
     """Video: the router's probability smoothed over frames, p_t = a p_(t-1) + (1 - a) p(frame_t), and a choice that
-    changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks;
+    changes only when p_t crosses 0.5 by ``margin`` (hysteresis), so noise in the estimate never flips networks; a
+    model with a ``blend`` band takes the share of p_t itself, which moves as slowly as p_t does.
     ``every``: see :class:`FrameSmoother`."""
 
     def __init__(self, model: RoutedModel, momentum: float = 0.9, margin: float = 0.15, every: int = 1,
@@ -96,14 +123,17 @@ class RouteSmoother:
         self.probability = FrameSmoother(lambda frame: model.router.probability(frame, statistics(frame)), momentum,
                                          every)  # fmt: skip
         self.margin = margin
+        self.model = model
         self.choice: Tensor | None = None
 
     def __call__(self, frame: Tensor) -> Tensor:
-        """frame (1, 3, H, W) -> choice (1,) long."""
+        """frame (1, 3, H, W) -> share of the restoring network (1,) in [0, 1]."""
         value = self.probability(frame)
+        if getattr(self.model, "blend", None) is not None:
+            return self.model.share_from_probability(value)
         if self.choice is None:  # first frame: its own choice
-            self.choice = (value > 0.5).long()
+            self.choice = (value > 0.5).to(value.dtype)
         else:
             to_restore, to_fast = value > 0.5 + self.margin, value < 0.5 - self.margin
-            self.choice = torch.where(to_restore, 1, torch.where(to_fast, 0, self.choice))
+            self.choice = torch.where(to_restore, 1.0, torch.where(to_fast, 0.0, self.choice))
         return self.choice
