@@ -33,6 +33,7 @@ from lowface.data.celeba import celeba_split
 from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize, synthesize_float32
 from lowface.inference.enhancer import Enhancer
+from lowface.inference.routing import restore_share
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
@@ -47,11 +48,8 @@ SCALE = np.array([1.0, 100.0, 1.0, 100.0])  # gains in dB and SSIM points
 
 
 def band_share(probability: np.ndarray, band: tuple[float, float] | None) -> np.ndarray:
-    """Router probabilities -> the restoring network's share: the ramp over ``band``, or the hard choice (None)."""
-    if band is None:
-        return (probability > 0.5).astype(float)
-    low, high = band
-    return np.clip((probability - low) / (high - low), 0.0, 1.0)
+    """Router probabilities -> the restoring network's share as the routed model takes it (:func:`restore_share`)."""
+    return restore_share(torch.from_numpy(probability), band).numpy()
 
 
 @torch.inference_mode()
@@ -113,8 +111,9 @@ def main(data_root: Path, images: int, sice_every: int, tolerance: float, thread
         if name == "sice-val":
             val_outputs = (probability, fast, restore)
 
+    hard = {n: at_shares(c, band_share(p, None)) for n, (p, c) in measured.items()}  # what every band is compared with
+
     def gains(band: tuple[float, float] | None) -> dict[str, np.ndarray]:
-        hard = {n: at_shares(c, band_share(p, None)) for n, (p, c) in measured.items()}
         return {n: (at_shares(c, band_share(p, band)) - hard[n]) * SCALE for n, (p, c) in measured.items()}
 
     lfw_sets = [f"lfw-{preset}" for preset in FIT_PRESETS]

@@ -52,6 +52,15 @@ def shipped_router(file: str = ROUTER_FILE) -> NoiseRouter:
     return NoiseRouter.load_shipped(file)
 
 
+def restore_share(probability: Tensor, blend: tuple[float, float] | None) -> Tensor:
+    """(B,) router probabilities -> (B,) share of the restoring network in [0, 1]: the ramp from 0 at ``blend``'s low
+    to 1 at its high, or without a band the hard choice (probability > 0.5)."""
+    if blend is None:
+        return (probability > 0.5).to(probability.dtype)
+    low, high = blend
+    return ((probability - low) / (high - low)).clamp(0, 1)
+
+
 class RoutedModel(EnhancementModel):
     """Two enhancers and a router: image i is fast_i + share_i (restore_i - fast_i), share 1 = the restoring network
     alone, 0 = the fast one alone (without a ``blend`` band, always one of the two: router probability > 0.5); with
@@ -77,10 +86,7 @@ class RoutedModel(EnhancementModel):
 
     def share_from_probability(self, probability: Tensor) -> Tensor:
         """(B,) router probabilities -> (B,) share of the restoring network in [0, 1] (0 or 1 without a band)."""
-        if self.blend is None:
-            return (probability > 0.5).to(probability.dtype)
-        low, high = self.blend
-        return ((probability - low) / (high - low)).clamp(0, 1)
+        return restore_share(probability, self.blend)
 
     def share(self, x: Tensor, brightness: Tensor | None = None) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B,) share of the restoring network in the output, in [0, 1] (``brightness``:
