@@ -1,19 +1,23 @@
-"""Choose lowface-auto's blend band (lowface.inference.routing): where the router is unsure, mix its two networks.
+"""Choose lowface-auto's blend bands (lowface.inference.routing): where the router is unsure, mix its two networks,
+the tone and the detail each by its own share.
 
 Each image of a set goes through both networks of ``lowface-auto`` (no gate, each output moved by the exposure target
 as the routed model does); its mean PSNR and SSIM against the clean image or reference, raw and after matching the
-mean brightness, are measured for the mixes fast + s (restore - fast) at s = 0, 0.05, .., 1 and interpolated for any
-share. A band (low, high) gives each image the share clip((p - low) / (high - low), 0, 1) of its router probability p;
-the hard choice (p > 0.5) is the reference every band is compared with.
+mean brightness, are measured for the mixes fast + t tone(restore - fast) + d detail(restore - fast)
+(:func:`tone_and_detail`) at t, d = 0, 0.2, .., 1 and interpolated bilinearly for any pair of shares. A band (low, high)
+gives each image the share clip((p - low) / (high - low), 0, 1) of its router probability p; a candidate is a band for
+the tone and one for the detail (the same band twice: the one-share mix fast + t (restore - fast)); the hard choice
+(p > 0.5) is the reference every candidate is compared with.
 
 Choice data (training and validation material only): SICE's train scenes (every ``--sice-every``-th under-exposed
 frame), LFW's training list (the router fit's held-out half, odd positions of ``--images`` spread over the list)
-darkened by the router's training presets, CelebA's validation people darkened by ``real-mix``. Rule: the band with
-the largest SICE train gain over the hard choice (sum of PSNR and 100 x SSIM, raw and matched) among those that lose
-no more than ``--tolerance`` in any of the four on the LFW presets' mean or on CelebA. Reported, never chosen on:
-SICE's validation scenes, with CIEDE2000 for the hard choice and the chosen band. SICE's test scenes are not read.
+darkened by the router's training presets, CelebA's validation people darkened by ``real-mix``. Rule: the pair of bands
+with the largest SICE train gain over the hard choice (sum of PSNR and 100 x SSIM, raw and matched) among those that
+lose no more than ``--tolerance`` in any of the four on the LFW presets' mean or on CelebA. Reported, never chosen on:
+SICE's validation scenes, with CIEDE2000 for the hard choice, the best one-share band and the chosen pair. SICE's test
+scenes are not read. The record keeps every one-share band and the best admissible pairs.
 
-    python benchmarks/soft_routing.py --data-root ../shared/data --out benchmarks/results/soft_routing/choice.json
+    python benchmarks/soft_routing.py --data-root ../shared/data --out benchmarks/results/split_routing/choice.json
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from lowface.data.celeba import celeba_split
 from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize, synthesize_float32
 from lowface.inference.enhancer import Enhancer
-from lowface.inference.routing import restore_share
+from lowface.inference.routing import restore_share, tone_and_detail
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
@@ -42,7 +46,7 @@ from lowface.metrics.fidelity import psnr, ssim
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from fit_noise_router import FIT_PRESETS
 
-SHARES = np.linspace(0.0, 1.0, 21)  # the mixes at which each image's fidelity is measured
+SHARES = np.linspace(0.0, 1.0, 6)  # the tone and detail shares at which each image's fidelity is measured
 METRICS = ("psnr", "ssim", "psnr_matched", "ssim_matched")
 SCALE = np.array([1.0, 100.0, 1.0, 100.0])  # gains in dB and SSIM points
 
@@ -65,20 +69,30 @@ def outputs(enhancer: Enhancer, dark: list[np.ndarray]) -> tuple[np.ndarray, lis
 
 
 def curves(fast: list[torch.Tensor], restore: list[torch.Tensor], references: list[np.ndarray]) -> np.ndarray:
-    """(N, len(SHARES), 4) fidelity of each mix, rounded to 8 bits as saved, in the order of METRICS."""
-    rows = []
-    for f, r, reference in zip(fast, restore, references, strict=True):
+    """(N, len(SHARES), len(SHARES), 4) fidelity of each mix (tone share, detail share), rounded to 8 bits as saved,
+    in the order of METRICS."""
+    rows, n = [], len(SHARES)
+    grid = torch.as_tensor(SHARES, dtype=torch.float32)
+    for f, r, reference in tqdm(list(zip(fast, restore, references, strict=True)), unit="img", leave=False):
         y = image_to_tensor(np.asarray(reference, np.float32))
-        mixes = torch.round((f + torch.as_tensor(SHARES, dtype=f.dtype).view(-1, 1, 1, 1) * (r - f)) * 255) / 255
+        tone, detail = tone_and_detail(r - f)
+        mixes = f + grid.view(-1, 1, 1, 1, 1) * tone + grid.view(1, -1, 1, 1, 1) * detail
+        mixes = torch.round(mixes.clamp(0, 1).reshape(n * n, *f.shape[1:]) * 255) / 255
         matched = match_brightness(mixes, y.expand_as(mixes))
-        rows.append(torch.stack([psnr(mixes, y), ssim(mixes, y), psnr(matched, y), ssim(matched, y)], 1).numpy())
+        values = torch.stack([psnr(mixes, y), ssim(mixes, y), psnr(matched, y), ssim(matched, y)], 1)
+        rows.append(values.reshape(n, n, len(METRICS)).numpy())
     return np.stack(rows)
 
 
-def at_shares(curve: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """(N, len(SHARES), 4) curves, (N,) shares -> (4,) mean fidelity, linearly interpolated between measured mixes."""
-    rows = [[np.interp(s, SHARES, c[:, k]) for k in range(c.shape[1])] for c, s in zip(curve, share, strict=True)]
-    return np.mean(rows, 0)
+def at_shares(curve: np.ndarray, tone: np.ndarray, detail: np.ndarray) -> np.ndarray:
+    """(N, n, n, 4) curves, (N,) tone and detail shares -> (4,) mean fidelity, bilinear between measured mixes."""
+    steps = len(SHARES) - 1
+    i, j = (np.clip(np.floor(s * steps).astype(int), 0, steps - 1) for s in (tone, detail))
+    a, b = (tone * steps - i)[:, None], (detail * steps - j)[:, None]
+    k = np.arange(len(curve))
+    value = ((1 - a) * (1 - b) * curve[k, i, j] + a * (1 - b) * curve[k, i + 1, j] + (1 - a) * b * curve[k, i, j + 1]
+             + a * b * curve[k, i + 1, j + 1])  # fmt: skip
+    return value.mean(0)
 
 
 @click.command()
@@ -111,45 +125,56 @@ def main(data_root: Path, images: int, sice_every: int, tolerance: float, thread
         if name == "sice-val":
             val_outputs = (probability, fast, restore)
 
-    hard = {n: at_shares(c, band_share(p, None)) for n, (p, c) in measured.items()}  # what every band is compared with
+    def fidelity(name: str, bands: tuple[tuple[float, float] | None, tuple[float, float] | None]) -> np.ndarray:
+        probability, curve = measured[name]
+        return at_shares(curve, band_share(probability, bands[0]), band_share(probability, bands[1]))
 
-    def gains(band: tuple[float, float] | None) -> dict[str, np.ndarray]:
-        return {n: (at_shares(c, band_share(p, band)) - hard[n]) * SCALE for n, (p, c) in measured.items()}
-
+    hard = {n: fidelity(n, (None, None)) for n in measured}  # what every candidate is compared with
     lfw_sets = [f"lfw-{preset}" for preset in FIT_PRESETS]
+    bands = [(round(float(low), 2), round(float(high), 2)) for low in np.arange(0.0, 0.51, 0.05)
+             for high in np.arange(max(low + 0.05, 0.5), 1.001, 0.05)]  # fmt: skip
     candidates = []
-    for low in np.arange(0.0, 0.51, 0.05):
-        for high in np.arange(max(low + 0.05, 0.5), 1.001, 0.05):
-            band = (round(float(low), 2), round(float(high), 2))
-            g = gains(band)
-            lfw = np.mean([g[n] for n in lfw_sets], 0)
-            candidates.append({
-                "band": band, "sice_train": g["sice-train"].round(3).tolist(), "lfw_fit_presets": lfw.round(3).tolist(),
-                "celeba_val": g["celeba-val-real-mix"].round(3).tolist(), "sice_val": g["sice-val"].round(3).tolist(),
-                "admissible": bool(min(lfw.min(), g["celeba-val-real-mix"].min()) >= -tolerance),
-                "score": round(float(g["sice-train"].sum()), 3),
-            })  # fmt: skip
-    admissible = [c for c in candidates if c["admissible"]]
-    chosen = max(admissible, key=lambda c: c["score"]) if admissible else None
-    band = tuple(chosen["band"]) if chosen else None
+    for pair in ((tone, detail) for tone in bands for detail in bands):
+        g = {n: (fidelity(n, pair) - hard[n]) * SCALE for n in measured}
+        lfw = np.mean([g[n] for n in lfw_sets], 0)
+        candidates.append({
+            "band": pair[0], "detail_band": pair[1], "sice_train": g["sice-train"].round(3).tolist(),
+            "lfw_fit_presets": lfw.round(3).tolist(), "celeba_val": g["celeba-val-real-mix"].round(3).tolist(),
+            "sice_val": g["sice-val"].round(3).tolist(),
+            "admissible": bool(min(lfw.min(), g["celeba-val-real-mix"].min()) >= -tolerance),
+            "score": round(float(g["sice-train"].sum()), 3),
+        })  # fmt: skip
+    admissible = sorted((c for c in candidates if c["admissible"]), key=lambda c: -c["score"])
+    one_share = [c for c in candidates if c["band"] == c["detail_band"]]
+    best_one = max((c for c in one_share if c["admissible"]), key=lambda c: c["score"], default=None)
+    chosen = admissible[0] if admissible else None
 
     absolute = {}
-    for label, b in (("hard", None), ("chosen", band)):
-        absolute[label] = {n: dict(zip(METRICS, at_shares(c, band_share(p, b)).round(4).tolist(), strict=True))
-                           for n, (p, c) in measured.items()}  # fmt: skip
+    for label, c in (("hard", None), ("one-share", best_one), ("chosen", chosen)):
+        pair = (c["band"], c["detail_band"]) if c else (None, None)
+        absolute[label] = {"bands": pair, **{n: dict(zip(METRICS, fidelity(n, pair).round(4).tolist(), strict=True))
+                                             for n in measured}}  # fmt: skip
         probability, fast, restore = val_outputs
-        share = band_share(probability, b)
-        mixes = [np.round(((f + s * (r - f))[0].permute(1, 2, 0).numpy()) * 255).astype(np.uint8)
-                 for f, r, s in zip(fast, restore, share, strict=True)]  # fmt: skip
-        fidelity = pair_fidelity(mixes, sets["sice-val"][1])
-        absolute[label]["sice-val"].update({k: round(v, 4) for k, v in fidelity.items() if k.startswith("ciede")})
-        absolute[label]["sice-val"]["share_mixed"] = round(float(np.mean((share > 0) & (share < 1))), 4)
+        tone, detail = band_share(probability, pair[0]), band_share(probability, pair[1])
+        mixes = []
+        for f, r, t, d in zip(fast, restore, tone, detail, strict=True):
+            low, high = tone_and_detail(r - f)
+            mixes.append(
+                np.round(((f + t * low + d * high).clamp(0, 1)[0].permute(1, 2, 0).numpy()) * 255).astype(np.uint8)
+            )
+        row = pair_fidelity(mixes, sets["sice-val"][1])
+        absolute[label]["sice-val"].update({k: round(v, 4) for k, v in row.items() if k.startswith("ciede")})
+        absolute[label]["sice-val"]["share_mixed"] = round(
+            float(np.mean((tone > 0) & (tone < 1) | (detail > 0) & (detail < 1))), 4
+        )
     for label, row in absolute.items():
-        click.echo(f"{label} {band if label == 'chosen' else ''}")
+        click.echo(f"{label} {row['bands']}")
         for name, values in row.items():
-            click.echo(f"  {name:22s} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
-    record = {**provenance(threads), "sets": {n: len(p) for n, (p, _) in measured.items()},
-              "tolerance": tolerance, "chosen": band, "absolute": absolute, "candidates": candidates}  # fmt: skip
+            if name != "bands":
+                click.echo(f"  {name:22s} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    record = {**provenance(threads), "sets": {n: len(p) for n, (p, _) in measured.items()}, "tolerance": tolerance,
+              "chosen": absolute["chosen"]["bands"], "absolute": absolute, "one_share_bands": one_share,
+              "best_admissible_pairs": admissible[:50]}  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n")
 

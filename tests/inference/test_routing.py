@@ -20,12 +20,13 @@ from lowface.inference.catalogue import create_model, model_card, model_fingerpr
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.exposure import shipped_exposure
 from lowface.inference.logistic import fit_logistic
-from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router
+from lowface.inference.routing import RoutedModel, RouteSmoother, shipped_router, tone_and_detail
 from lowface.inference.statistics import noise_features, noise_sigma
 from lowface.models.precision import conv_precision
 
 AUTO_RESTORE = model_card("lowface-auto").kwargs["restore"]  # the restoring network the default routes noise to
 AUTO_FAST = model_card("lowface-auto").kwargs["fast"]  # and the one it runs on images with little noise
+AUTO_BANDS = ((0.25, 0.75), (0.0, 0.55))  # its tone and detail bands (benchmarks/results/split_routing/)
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -96,35 +97,67 @@ def test_auto_enhancer_gives_exactly_the_chosen_networks_output_or_their_mix_and
     restore = Enhancer.from_pretrained(AUTO_RESTORE, device="cpu", gate=False)
     fast = Enhancer.from_pretrained(AUTO_FAST, device="cpu", gate=False)
     both = torch.cat([noisy, unsure])
-    share = auto.model.share(both)
-    assert share[0] == 1.0 and 0.2 < share[1] < 0.5  # the band (0.35, 0.65) maps p 0.46 to 0.37
+    tone, detail = auto.model.shares(auto.model.probability(both))
+    assert tone[0] == detail[0] == 1.0 and 0 < tone[1] < 1 and 0 < detail[1] < 1
     out = auto.enhance_tensor(both)
     assert_close(out[:1], restore.enhance_tensor(noisy), rtol=0, atol=1e-6)
-    mix = (1 - share[1]) * fast.enhance_tensor(unsure) + share[1] * restore.enhance_tensor(unsure)
-    assert_close(out[1:], mix, rtol=0, atol=1e-6)
+    f, r = fast.enhance_tensor(unsure), restore.enhance_tensor(unsure)
+    low, high = tone_and_detail(r - f)
+    assert_close(out[1:], (f + tone[1] * low + detail[1] * high).clamp(0, 1), rtol=0, atol=1e-6)
     assert auto.route_counts == {AUTO_RESTORE: 1, f"{AUTO_RESTORE} + {AUTO_FAST}": 1}
     # a direct call routes the same way, in plain inference at the precision the enhancer ran its convolutions at
     with torch.inference_mode(), conv_precision(auto.conv_dtype):
         direct = auto.model(both)
     assert_close(direct, out, rtol=0, atol=1e-5)
-    # without the band: a hard choice, exactly the fast network's output
-    auto.model.blend = None
-    assert_close(auto.enhance_tensor(unsure), fast.enhance_tensor(unsure), rtol=0, atol=1e-6)
+    # one band for both: the one-share mix fast + t (restore - fast)
+    auto.model.detail_blend = auto.model.blend
+    assert_close(auto.enhance_tensor(unsure), f + tone[1] * (r - f), rtol=0, atol=1e-5)
+    # without bands: a hard choice, exactly the fast network's output
+    auto.model.blend = auto.model.detail_blend = None
+    assert_close(auto.enhance_tensor(unsure), f, rtol=0, atol=1e-6)
     assert auto.route_counts[AUTO_FAST] == 1
 
 
-def test_share_of_the_restoring_network_is_a_ramp_over_the_blend_band_or_a_hard_choice():
+def test_tone_and_detail_split_an_image_into_its_4_pixel_means_and_the_rest():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 37, 50)
+    tone, detail = tone_and_detail(x)
+    assert tone.shape == detail.shape == x.shape
+    assert_close(tone + detail, x, rtol=0, atol=1e-6)
+    assert_close(tone_and_detail(torch.full((1, 3, 9, 10), 0.3))[0], torch.full((1, 3, 9, 10), 0.3))  # flat: no detail
+    checker = (torch.arange(16).view(4, 4) % 2 == 0).float().repeat(4, 4).view(1, 1, 16, 16)  # grain finer than 4 px
+    tone, detail = tone_and_detail(checker)
+    assert_close(tone, torch.full_like(checker, 0.5)) and assert_close(detail, checker - 0.5)
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 1, 8, 64)  # shade: in the tone
+    assert float(tone_and_detail(ramp)[1][..., 4:-4].abs().max()) < 0.01
+
+
+def test_shares_of_the_restoring_network_are_ramps_over_the_blend_bands_or_a_hard_choice():
     probability = torch.tensor([0.0, 0.3, 0.4, 0.45, 0.5, 0.59, 0.6, 0.9])
     router = shipped_router()
     banded = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6))
-    assert_close(banded.share_from_probability(probability), [0, 0, 0, 0.25, 0.5, 0.95, 1, 1], atol=1e-6)
+    tone, detail = banded.shares(probability)
+    assert_close(tone, [0, 0, 0, 0.25, 0.5, 0.95, 1, 1], atol=1e-6) and torch.equal(tone, detail)
+    split = RoutedModel(
+        torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6), detail_blend=(0.2, 0.5)
+    )
+    assert_close(split.shares(probability)[1], [0, 1 / 3, 2 / 3, 5 / 6, 1, 1, 1, 1], atol=1e-6)
     hard = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"))
-    assert hard.share_from_probability(probability).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
-    assert [banded.label(s) for s in (0.0, 0.5, 1.0)] == ["a", "b + a", "b"]
-    with pytest.raises(ValueError, match="0 <= low < high <= 1"):
+    assert [s.tolist() for s in hard.shares(probability)] == [[0, 0, 0, 0, 0, 1, 1, 1]] * 2
+    assert [banded.label(p) for p in (0.0, 0.5, 1.0)] == ["a", "b + a", "b"]
+    assert [split.label(p) for p in (0.1, 0.3, 0.55, 0.7)] == ["a", "b + a", "b + a", "b"]
+    with pytest.raises(ValueError, match=r"^blend must be .* 0 <= low < high <= 1"):
         RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.6, 0.4))
-    assert model_card("lowface-auto").kwargs["blend"] == [0.35, 0.65]  # benchmarks/results/soft_routing/
-    assert create_model("lowface-auto").blend == (0.35, 0.65)
+    with pytest.raises(ValueError, match="detail_blend must be"):
+        RoutedModel(
+            torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6), detail_blend=(0.5, 1.2)
+        )
+    with pytest.raises(ValueError, match="needs a blend band"):
+        RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), detail_blend=(0.2, 0.5))
+    kwargs = model_card("lowface-auto").kwargs  # benchmarks/results/split_routing/
+    assert (kwargs["blend"], kwargs["detail_blend"]) == (list(AUTO_BANDS[0]), list(AUTO_BANDS[1]))
+    model = create_model("lowface-auto")
+    assert (model.blend, model.detail_blend) == AUTO_BANDS
 
 
 def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(monkeypatch):
@@ -138,7 +171,7 @@ def test_gate_and_router_share_one_brightness_measurement_and_decide_as_apart(mo
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu")
     brightness = statistics.exposure_features(images)
     assert torch.equal(auto.weight(images, brightness), auto.weight(images))
-    assert torch.equal(auto.model.share(images, brightness), auto.model.share(images))
+    assert torch.equal(auto.model.probability(images, brightness), auto.model.probability(images))
     calls = []
     measure = statistics.exposure_features
     for module in (api, gate, statistics):
@@ -199,19 +232,17 @@ def test_route_smoother_does_not_flip_on_a_noisy_estimate_but_follows_a_lasting_
     assert sum(a != b for a, b in pairwise(choices)) == 2
 
 
-def test_route_smoother_of_a_banded_model_gives_the_share_of_the_smoothed_probability():
+def test_route_smoother_of_a_banded_model_gives_the_smoothed_probability_whose_shares_move_continuously():
     probabilities = iter([0.3] + [0.7] * 40)
     router = SimpleNamespace(probability=lambda frame, brightness=None: torch.tensor([next(probabilities)]))
     model = RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.4, 0.6))
     smoother = RouteSmoother(model)
     frame = torch.zeros(1, 3, 4, 4)
-    shares = [float(smoother(frame)) for _ in range(41)]
+    shares = [float(model.shares(smoother(frame))[0]) for _ in range(41)]
     assert shares[0] == 0.0 and shares[-1] == 1.0  # p 0.3 -> all fast; p 0.7 once the average has followed
     assert all(b >= a for a, b in pairwise(shares)) and 0 < shares[3] < 1  # continuous: through mixes, no jump
-    assert max(b - a for a, b in pairwise(shares)) < 0.25
 
 
-@pytest.mark.slow
 def test_auto_takes_no_weights_file_and_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="takes no weights file"):
         create_model("lowface-auto", tmp_path / "x.safetensors")

@@ -131,7 +131,7 @@ def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData
 class FrameEnhancer:
     """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
     input (:mod:`lowface.inference.temporal`), the gate weight smoothed over frames (no flicker) and, for a
-    routed model, the share of its restoring network smoothed (with hysteresis where it chooses one: no switching
+    routed model, its router's probability smoothed (with hysteresis where it chooses one: no switching
     back and forth) and the brightness its exposure target predicts smoothed over frames. All measure every
     ``MEASURE_EVERY``-th frame with the same time constant (about ten frames): at 1080p on two threads the gate's
     statistics and the router's noise estimate took 0.05 s a frame beside lowface-fast's 0.13 s.
@@ -153,8 +153,8 @@ class FrameEnhancer:
 
     @torch.inference_mode()  # grad mode is per thread and the pipeline's starts with it on: reference ops, 2.3x slower
     def prepare(self, frame: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
-        """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, restoring network's share,
-        predicted log mean luma)."""
+        """(1, 3, H, W) in [0, 1], the next frame -> (frame to enhance, gate weight, router probability to mix the
+        networks by, predicted log mean luma)."""
         frame = frame.contiguous()  # (from an (H, W, 3) array: every step below is faster on torch's own layout)
         x = self.denoiser(frame) if self.denoiser is not None else frame
         self.statistics.clear()

@@ -63,18 +63,21 @@ ROUTED_CARDS = [
             "restore": "lowface-restore-real",
             "router": ROUTER_FILE,
             "exposure": EXPOSURE_FILE,
-            "blend": [0.35, 0.65],
+            "blend": [0.25, 0.75],
+            "detail_blend": [0.0, 0.55],
         },
         "noise-aware: lowface-restore-real (halo-free, trained on real captures) for images whose estimated noise "
         "would show once brightened, lowface-fast-tone (lowface-fast with a tone head learnt on real pairs) for the "
         "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place), a mix of "
-        "both where the router is unsure (probability 0.35-0.65); the result moved towards the brightness predicted "
-        "for a well-exposed version (lowface/weights/exposure_target.json)",
+        "both where the router is unsure (the tone over probabilities 0.25-0.75, the detail - what a 1/4-scale "
+        "low-pass leaves - over 0-0.55); the result moved towards the brightness predicted for a well-exposed "
+        "version (lowface/weights/exposure_target.json)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real && "
         "python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --darken-only && "
-        "python benchmarks/soft_routing.py --data-root ../shared/data",
+        "python benchmarks/soft_routing.py --data-root ../shared/data "
+        "--out benchmarks/results/split_routing/choice.json",
     ),
     ModelCard(
         "lowface-auto-fast",
@@ -163,7 +166,7 @@ def model_fingerprint(name: str) -> str:
     """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
     its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
     tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
-    and of the router file (and of the exposure target's, where it has one; and its blend band)."""
+    and of the router file (and of the exposure target's, where it has one; and its blend bands)."""
     card = model_card(name)
     if card.architecture != "routed":
         if not card.sha256 or not card.kwargs:
@@ -174,6 +177,8 @@ def model_fingerprint(name: str) -> str:
              *(package_file(WEIGHTS, file).read_bytes().hex() for file in files)]  # fmt: skip
     if "blend" in card.kwargs:  # (left out without one: the fingerprints of routed pairs without a band stay)
         parts.append(f"blend {json.dumps(card.kwargs['blend'])}")
+    if "detail_blend" in card.kwargs:
+        parts.append(f"detail_blend {json.dumps(card.kwargs['detail_blend'])}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -235,8 +240,9 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
         networks = create_model(card.kwargs["fast"]), create_model(card.kwargs["restore"])
         router = shipped_router(card.kwargs["router"])
         exposure = shipped_exposure(card.kwargs["exposure"]) if "exposure" in card.kwargs else None
-        blend = tuple(card.kwargs["blend"]) if "blend" in card.kwargs else None
-        return RoutedModel(*networks, router, (card.kwargs["fast"], card.kwargs["restore"]), exposure, blend).eval()
+        blend, detail = (tuple(card.kwargs[k]) if k in card.kwargs else None for k in ("blend", "detail_blend"))
+        names = (card.kwargs["fast"], card.kwargs["restore"])
+        return RoutedModel(*networks, router, names, exposure, blend, detail).eval()
     model = MODELS.create(card.architecture, **constructor_arguments(name, weights))
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))

@@ -181,8 +181,9 @@ class Enhancer:
         images up to its ``whole_side`` in one piece) run tile by tile, exactly, so memory is bounded by the tile
         size whatever the image size. With the gate on, the
         result is x + w (enhanced - x), w (B,) from the whole image unless ``gate_weight`` gives it (video).
-        A routed model (``lowface-auto``) takes its networks' shares per whole image, or as ``route`` (B,) in [0, 1]
-        says (video: the restoring network's share); what ran is counted in ``route_counts``; with an exposure target,
+        A routed model (``lowface-auto``) mixes its networks by its router's probability for each whole image, or by
+        ``route`` (B,) in [0, 1] (video: the smoothed probability; 0 = the fast network alone, 1 = the restoring one);
+        what ran is counted in ``route_counts``; with an exposure target,
         its result is moved towards the brightness predicted from the whole input, or as ``exposure`` (B,) gives it
         (video: :class:`ExposureSmoother`).
         ``strength`` scales w (also a given ``gate_weight``).
@@ -198,10 +199,10 @@ class Enhancer:
             if not bool(weight.any()):  # clearly well exposed (or strength 0): returned as it came, model not run
                 return x.clone()
         if self.routed:
-            share = self.model.share(x, brightness) if route is None else route
+            probability = self.model.probability(x, brightness) if route is None else route
             with self._counting:
-                self.route_counts.update(map(self.model.label, share.tolist()))
-            out = self.model.apply_share(x, share, self._apply)
+                self.route_counts.update(map(self.model.label, probability.tolist()))
+            out = self.model.apply_route(x, probability, self._apply)
             if target is not None:
                 features = exposure_features(x) if brightness is None and exposure is None else brightness
                 target.settle(out, features, exposure)
