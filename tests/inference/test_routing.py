@@ -146,6 +146,7 @@ def test_shares_of_the_restoring_network_are_ramps_over_the_blend_bands_or_a_har
     assert [s.tolist() for s in hard.shares(probability)] == [[0, 0, 0, 0, 0, 1, 1, 1]] * 2
     assert [banded.label(p) for p in (0.0, 0.5, 1.0)] == ["a", "b + a", "b"]
     assert [split.label(p) for p in (0.1, 0.3, 0.55, 0.7)] == ["a", "b + a", "b + a", "b"]
+    assert split.apply_route(torch.zeros(0, 3, 4, 4), torch.zeros(0), lambda n, x: n(x)).shape == (0, 3, 4, 4)
     with pytest.raises(ValueError, match=r"^blend must be .* 0 <= low < high <= 1"):
         RoutedModel(torch.nn.Identity(), torch.nn.Identity(), router, ("a", "b"), blend=(0.6, 0.4))
     with pytest.raises(ValueError, match="detail_blend must be"):

@@ -66,11 +66,20 @@ def restore_share(probability: Tensor, blend: tuple[float, float] | None) -> Ten
     return ((probability - low) / (high - low)).clamp(0, 1)
 
 
-def tone_and_detail(x: Tensor, scale: int = DETAIL_SCALE) -> tuple[Tensor, Tensor]:
-    """(B, C, H, W) -> (tone, detail), tone + detail = x: tone is x's area mean over ``scale`` x ``scale`` pixels
-    brought back to full size bilinearly (shade and colour), detail the rest (texture, grain, edges)."""
-    small = F.avg_pool2d(x, scale, ceil_mode=True, count_include_pad=False)
-    tone = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+def _area_means(x: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, C, ceil(H / DETAIL_SCALE), ceil(W / DETAIL_SCALE)) means of DETAIL_SCALE-pixel squares."""
+    return F.avg_pool2d(x, DETAIL_SCALE, ceil_mode=True, count_include_pad=False)
+
+
+def _full_size(small: Tensor, like: Tensor) -> Tensor:
+    """:func:`_area_means`'s output brought back to ``like``'s size bilinearly."""
+    return F.interpolate(small, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def tone_and_detail(x: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, C, H, W) -> (tone, detail), tone + detail = x: tone is x's area mean over DETAIL_SCALE x DETAIL_SCALE
+    pixels brought back to full size bilinearly (shade and colour), detail the rest (texture, grain, edges)."""
+    tone = _full_size(_area_means(x), x)
     return tone, x - tone
 
 
@@ -79,10 +88,9 @@ def mix_tone_and_detail(fast: Tensor, restore: Tensor, tone: Tensor, detail: Ten
     (with two shares the mix is no longer a convex combination of [0, 1] images); (B, 3, H, W) images, (B,) shares.
     Computed as fast + detail (restore - fast) + (tone - detail) low, in place: 40 ms at 1080p, one thread (not 100)."""
     difference = restore - fast
-    small = F.avg_pool2d(difference, DETAIL_SCALE, ceil_mode=True, count_include_pad=False)
+    small = _area_means(difference)
     out = difference.mul_(detail.view(-1, 1, 1, 1)).add_(fast)
-    low = F.interpolate(small, size=out.shape[-2:], mode="bilinear", align_corners=False)
-    return out.addcmul_(low, (tone - detail).view(-1, 1, 1, 1)).clamp_(0, 1)
+    return out.addcmul_(_full_size(small, out), (tone - detail).view(-1, 1, 1, 1)).clamp_(0, 1)
 
 
 class RoutedModel(EnhancementModel):
@@ -145,7 +153,7 @@ class RoutedModel(EnhancementModel):
         order."""
         tone, detail = (share.to(x) for share in self.shares(probability.to(x)))
         alone = (tone == detail) & ((tone == 0) | (tone == 1))
-        if bool(alone.all()) and bool((tone == tone[0]).all()):  # one network for all (a frame, a routed batch)
+        if len(tone) and bool(alone.all()) and bool((tone == tone[0]).all()):  # one network for all (a frame)
             return run(self.networks[int(tone[0])], x).to(x)
         out = torch.empty_like(x)
         for index in (0, 1):
