@@ -80,8 +80,8 @@ def test_ray_gives_the_local_outputs_and_joins_video_segments_without_a_seam(clu
     difference = np.abs(ray_frames - local_frames).mean(axis=(1, 2, 3))
     assert difference[:30].max() == 0  # the first segment has no warm-up to miss: exactly the local frames
     # the rest settled by the warm-up: nearly local (under one grey level; this clip's router probability lies in
-    # lowface-auto's blend band, where the share of the restoring network moves 3.3 times as fast as the smoothed
-    # probability, so the 25-frame warm-up leaves up to about 0.7 level where a hard choice left under 0.5)
+    # lowface-auto's blend bands, where the restoring network's shares move about twice as fast as the smoothed
+    # probability, so the 25-frame warm-up leaves more than the under 0.5 level of a hard choice)
     assert difference.max() < 1.0, np.round(difference, 2).tolist()
     assert not any(p.name.endswith(".segments") for p in (tmp_path / "ray").iterdir())  # work folders removed
 
