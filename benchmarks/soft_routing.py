@@ -37,7 +37,7 @@ from lowface.data.celeba import celeba_split
 from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize, synthesize_float32
 from lowface.inference.enhancer import Enhancer
-from lowface.inference.routing import restore_share, tone_and_detail
+from lowface.inference.routing import mix_tone_and_detail, restore_share, tone_and_detail
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
@@ -62,7 +62,7 @@ def outputs(enhancer: Enhancer, dark: list[np.ndarray]) -> tuple[np.ndarray, lis
     probability, fast, restore = [], [], []
     for image in tqdm(dark, unit="img", leave=False):
         x = image_to_tensor(np.asarray(image, np.float32))
-        probability.append(float(enhancer.model.router.probability(x, exposure_features(x))))
+        probability.append(float(enhancer.model.probability(x, exposure_features(x))))
         fast.append(enhancer.enhance_tensor(x, route=torch.zeros(1)).clamp(0, 1))
         restore.append(enhancer.enhance_tensor(x, route=torch.ones(1)).clamp(0, 1))
     return np.array(probability), fast, restore
@@ -157,11 +157,9 @@ def main(data_root: Path, images: int, sice_every: int, tolerance: float, thread
         probability, fast, restore = val_outputs
         tone, detail = band_share(probability, pair[0]), band_share(probability, pair[1])
         mixes = []
-        for f, r, t, d in zip(fast, restore, tone, detail, strict=True):
-            low, high = tone_and_detail(r - f)
-            mixes.append(
-                np.round(((f + t * low + d * high).clamp(0, 1)[0].permute(1, 2, 0).numpy()) * 255).astype(np.uint8)
-            )
+        for f, r, t, d in zip(fast, restore, torch.from_numpy(tone), torch.from_numpy(detail), strict=True):
+            mix = mix_tone_and_detail(f, r, t.view(1).to(f), d.view(1).to(f))  # what the routed model computes
+            mixes.append(np.round(mix[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
         row = pair_fidelity(mixes, sets["sice-val"][1])
         absolute[label]["sice-val"].update({k: round(v, 4) for k, v in row.items() if k.startswith("ciede")})
         absolute[label]["sice-val"]["share_mixed"] = round(

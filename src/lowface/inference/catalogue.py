@@ -175,10 +175,9 @@ def model_fingerprint(name: str) -> str:
     files = [card.kwargs["router"], *([card.kwargs["exposure"]] if "exposure" in card.kwargs else [])]
     parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]),
              *(package_file(WEIGHTS, file).read_bytes().hex() for file in files)]  # fmt: skip
-    if "blend" in card.kwargs:  # (left out without one: the fingerprints of routed pairs without a band stay)
-        parts.append(f"blend {json.dumps(card.kwargs['blend'])}")
-    if "detail_blend" in card.kwargs:
-        parts.append(f"detail_blend {json.dumps(card.kwargs['detail_blend'])}")
+    for band in ("blend", "detail_blend"):  # (left out where absent: pairs without bands keep their fingerprints)
+        if band in card.kwargs:
+            parts.append(f"{band} {json.dumps(card.kwargs[band])}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -93,6 +93,12 @@ def mix_tone_and_detail(fast: Tensor, restore: Tensor, tone: Tensor, detail: Ten
     return out.addcmul_(_full_size(small, out), (tone - detail).view(-1, 1, 1, 1)).clamp_(0, 1)
 
 
+def one_network(tone: Tensor, detail: Tensor) -> Tensor:
+    """(B,) shares of the restoring network -> (B,) bool: True where one network alone makes the image (both shares
+    0: the fast one, both 1: the restoring one)."""
+    return (tone == detail) & ((tone == 0) | (tone == 1))
+
+
 class RoutedModel(EnhancementModel):
     """Two enhancers and a router. Image i is fast_i + t_i tone(restore_i - fast_i) + d_i detail(restore_i - fast_i)
     (:func:`tone_and_detail`), the shares t and d in [0, 1] following the router's probability p_i that the restoring
@@ -136,10 +142,8 @@ class RoutedModel(EnhancementModel):
 
     def label(self, probability: float) -> str:
         """What ran for an image with this router probability: a network's name, or both names for a mix."""
-        tone, detail = (float(s) for s in self.shares(torch.tensor([probability])))
-        if tone == detail and tone in (0.0, 1.0):
-            return self.names[int(tone)]
-        return f"{self.names[1]} + {self.names[0]}"
+        tone, detail = self.shares(torch.tensor([probability]))
+        return self.names[int(tone)] if bool(one_network(tone, detail)) else f"{self.names[1]} + {self.names[0]}"
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""
@@ -152,7 +156,7 @@ class RoutedModel(EnhancementModel):
         (B,) (:meth:`shares`), clamped to [0, 1]; images whose shares are both 0 or both 1 run one network, in input
         order."""
         tone, detail = (share.to(x) for share in self.shares(probability.to(x)))
-        alone = (tone == detail) & ((tone == 0) | (tone == 1))
+        alone = one_network(tone, detail)
         if len(tone) and bool(alone.all()) and bool((tone == tone[0]).all()):  # one network for all (a frame)
             return run(self.networks[int(tone[0])], x).to(x)
         out = torch.empty_like(x)
