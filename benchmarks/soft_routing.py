@@ -15,7 +15,10 @@ darkened by the router's training presets, CelebA's validation people darkened b
 with the largest SICE train gain over the hard choice (sum of PSNR and 100 x SSIM, raw and matched) among those that
 lose no more than ``--tolerance`` in any of the four on the LFW presets' mean or on CelebA. Reported, never chosen on:
 SICE's validation scenes, with CIEDE2000 for the hard choice, the best one-share band and the chosen pair. SICE's test
-scenes are not read. The record keeps every one-share band and the best admissible pairs.
+scenes are not read. The record keeps every one-share band and the best admissible pairs. ``--save-curves`` also
+keeps each image's router probability, router features (:func:`noise_features`) and fidelity grid in an ``.npz`` (keys
+``SET:p``, ``SET:features``, ``SET:curve``), so that other rules for the shares can be scored without running the
+networks again (``benchmarks/detail_feature.py``).
 
     python benchmarks/soft_routing.py --data-root ../shared/data --out benchmarks/results/split_routing/choice.json
 """
@@ -38,7 +41,7 @@ from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize, synthesize_float32
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.routing import mix_tone_and_detail, restore_share, tone_and_detail
-from lowface.inference.statistics import exposure_features
+from lowface.inference.statistics import exposure_features, noise_features
 from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
 from lowface.metrics.fidelity import psnr, ssim
@@ -57,15 +60,20 @@ def band_share(probability: np.ndarray, band: tuple[float, float] | None) -> np.
 
 
 @torch.inference_mode()
-def outputs(enhancer: Enhancer, dark: list[np.ndarray]) -> tuple[np.ndarray, list[torch.Tensor], list[torch.Tensor]]:
-    """Router probability (N,) and both networks' outputs (1, 3, H, W) of each dark (H, W, 3) float image."""
-    probability, fast, restore = [], [], []
+def outputs(
+    enhancer: Enhancer, dark: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, list[torch.Tensor], list[torch.Tensor]]:
+    """Router probability (N,), router features (N, 3) and both networks' outputs (1, 3, H, W) of each dark (H, W, 3)
+    float image."""
+    probability, features, fast, restore = [], [], [], []
     for image in tqdm(dark, unit="img", leave=False):
         x = image_to_tensor(np.asarray(image, np.float32))
-        probability.append(float(enhancer.model.probability(x, exposure_features(x))))
+        brightness = exposure_features(x)
+        probability.append(float(enhancer.model.probability(x, brightness)))
+        features.append(noise_features(x, brightness)[0].numpy())
         fast.append(enhancer.enhance_tensor(x, route=torch.zeros(1)).clamp(0, 1))
         restore.append(enhancer.enhance_tensor(x, route=torch.ones(1)).clamp(0, 1))
-    return np.array(probability), fast, restore
+    return np.array(probability), np.stack(features), fast, restore
 
 
 def curves(fast: list[torch.Tensor], restore: list[torch.Tensor], references: list[np.ndarray]) -> np.ndarray:
@@ -102,7 +110,14 @@ def at_shares(curve: np.ndarray, tone: np.ndarray, detail: np.ndarray) -> np.nda
 @click.option("--tolerance", default=0.05, show_default=True, help="largest loss allowed on LFW / CelebA (dB, SSIM %)")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def main(data_root: Path, images: int, sice_every: int, tolerance: float, threads: int, out: Path) -> None:
+@click.option(
+    "--save-curves",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also keep every image's probability, router features and fidelity grid here (.npz)",
+)
+def main(data_root: Path, images: int, sice_every: int, tolerance: float, threads: int, out: Path,
+         save_curves: Path | None) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     enhancer = Enhancer.from_pretrained("lowface-auto", gate=False)
     sets: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
@@ -118,12 +133,16 @@ def main(data_root: Path, images: int, sice_every: int, tolerance: float, thread
     val = RealPairsSet.load(data_root, "val")
     sets["sice-val"] = (val.dark, [r / 255.0 for r in val.references])
 
-    measured, val_outputs = {}, None
+    measured, val_outputs, saved = {}, None, {}
     for name, (dark, references) in tqdm(sets.items(), desc="sets"):
-        probability, fast, restore = outputs(enhancer, dark)
+        probability, features, fast, restore = outputs(enhancer, dark)
         measured[name] = (probability, curves(fast, restore, references))
+        saved.update({f"{name}:p": probability, f"{name}:features": features, f"{name}:curve": measured[name][1]})
         if name == "sice-val":
             val_outputs = (probability, fast, restore)
+    if save_curves is not None:
+        save_curves.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(save_curves, **saved)
 
     def fidelity(name: str, bands: tuple[tuple[float, float] | None, tuple[float, float] | None]) -> np.ndarray:
         probability, curve = measured[name]

@@ -73,15 +73,20 @@ def _widths(text: str | None) -> int | list[int] | None:
 @click.option("--denoiser-width", default=None, callback=lambda _c, _p, v: _widths(v),
               help="The student denoiser's width, its three levels' (e.g. 16,32,48), or those and its last decoder "
               "step's (e.g. 32,48,64,16).")  # fmt: skip
+@click.option(
+    "--denoiser-from",
+    default=None,
+    help="Take the denoiser (tensors, width and folding) from this restore_net (name or name:file).",
+)
 @click.option("--tone-width", type=click.IntRange(min=1), default=None, help="The student tone head's width.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
               show_default=True, help="Where SICE and CelebA are (for --tone-width).")  # fmt: skip
 @click.option("--steps", type=click.IntRange(min=1), default=15000, show_default=True, help="The tone fit's steps.")
-def main(
-    spec: str, out: Path, denoiser_width: int | list[int] | None, tone_width: int | None, data_root: Path, steps: int
-) -> None:
-    """Write SPEC's tensors to OUT with its denoiser narrowed to --denoiser-width and/or its tone head fitted at
-    --tone-width. SPEC: a shipped restore_net's name, or name:file.safetensors for another version of it."""
+def main(spec: str, out: Path, denoiser_width: int | list[int] | None, denoiser_from: str | None,
+         tone_width: int | None, data_root: Path, steps: int) -> None:  # fmt: skip
+    """Write SPEC's tensors to OUT with its denoiser narrowed to --denoiser-width (or replaced by --denoiser-from's)
+    and/or its tone head fitted at --tone-width. SPEC: a shipped restore_net's name, or name:file.safetensors for
+    another version of it."""
     try:
         name, weights = split_model_spec(spec)
     except FileNotFoundError as error:
@@ -89,8 +94,10 @@ def main(
     card = model_card(name)
     if card.architecture != "restore_net":
         raise click.ClickException(f"{name} is a {card.architecture}; only a restore_net has a denoiser to narrow")
-    if denoiser_width is None and tone_width is None:
-        raise click.UsageError("give --denoiser-width and/or --tone-width")
+    if denoiser_width is None and denoiser_from is None and tone_width is None:
+        raise click.UsageError("give --denoiser-width or --denoiser-from, and/or --tone-width")
+    if denoiser_width is not None and denoiser_from is not None:
+        raise click.UsageError("--denoiser-width narrows SPEC's own denoiser; --denoiser-from another's: not both")
     teacher = create_model(name, weights)
     kwargs = constructor_arguments(name, weights)
     tensors = teacher.state_dict()
@@ -99,6 +106,16 @@ def main(
         tensors = {key: value for key, value in tensors.items() if not key.startswith("denoiser.")}
         tensors |= {f"denoiser.{key}": value for key, value in narrowed_denoiser(teacher.denoiser, denoiser_width)
                     .state_dict().items()}  # fmt: skip
+    if denoiser_from is not None:
+        donor_name, donor_weights = split_model_spec(denoiser_from)
+        if model_card(donor_name).architecture != "restore_net":
+            raise click.ClickException(f"{donor_name} is not a restore_net: it has no denoiser to give")
+        donor = create_model(donor_name, donor_weights)
+        if donor.denoiser is None:
+            raise click.ClickException(f"{donor_name} has no denoiser (denoiser_width 0)")
+        kwargs |= {"denoiser_width": list(donor.denoiser.widths), "unshuffle": donor.denoiser.unshuffle}
+        tensors = {key: value for key, value in tensors.items() if not key.startswith("denoiser.")}
+        tensors |= {f"denoiser.{key}": value for key, value in donor.denoiser.state_dict().items()}
     if tone_width is not None:
         if teacher.tone is None:
             raise click.ClickException(f"{name} has no tone head")
