@@ -108,7 +108,31 @@ def test_narrow_student_writes_loadable_weights_with_the_students_arguments(tmp_
     refused = CliRunner().invoke(tool, ["zero-dce", str(tmp_path / "z.safetensors"), "--denoiser-width", "16"])
     assert refused.exit_code == 1 and "only a restore_net has a denoiser" in refused.output
     nothing = CliRunner().invoke(tool, ["lowface-restore-real", str(tmp_path / "n.safetensors")])
-    assert nothing.exit_code == 2 and "give --denoiser-width and/or --tone-width" in nothing.output
+    assert nothing.exit_code == 2 and "give --denoiser-width or --denoiser-from, and/or --tone-width" in nothing.output
+
+
+def test_denoiser_from_takes_another_networks_denoiser_and_its_folding(tmp_path):
+    out = tmp_path / "u4.safetensors"
+    tool = load_tool("narrow_student").main
+    donor_name = "lowface-restore-real-fast"
+    result = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-from", donor_name])
+    assert result.exit_code == 0, result.output
+    own = safetensors.torch.load_file(str(shipped_weights_path(model_card("lowface-restore-real"))))
+    donor = safetensors.torch.load_file(str(shipped_weights_path(model_card(donor_name))))
+    made = safetensors.torch.load_file(str(out))
+    assert made.keys() == own.keys() - {k for k in own if k.startswith("denoiser.")} | {
+        k for k in donor if k.startswith("denoiser.")
+    }
+    assert all(torch.equal(made[k], donor[k] if k.startswith("denoiser.") else own[k]) for k in made)
+    with safetensors.safe_open(str(out), "pt") as handle:
+        model = json.loads(handle.metadata()["model"])
+    assert model["unshuffle"] == 4 and model["denoiser_width"] == [24, 36, 48, 24]
+    assert model["tone_width"] == 8 and model["denoiser_mirror"]  # the rest: the receiving network's arguments
+    both = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-width", "16", "--denoiser-from",
+                                     "lowface-restore-real-fast"])  # fmt: skip
+    assert both.exit_code == 2 and "not both" in both.output
+    toneless = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-from", "lowface-fast-tone"])
+    assert toneless.exit_code == 1 and "lowface-fast-tone has no denoiser" in toneless.output
 
 
 def test_a_narrower_tone_head_fitted_to_its_teachers_function_computes_it_and_keeps_its_bounds():
