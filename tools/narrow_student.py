@@ -107,7 +107,10 @@ def main(spec: str, out: Path, denoiser_width: int | list[int] | None, denoiser_
         tensors |= {f"denoiser.{key}": value for key, value in narrowed_denoiser(teacher.denoiser, denoiser_width)
                     .state_dict().items()}  # fmt: skip
     if denoiser_from is not None:
-        donor_name, donor_weights = split_model_spec(denoiser_from)
+        try:
+            donor_name, donor_weights = split_model_spec(denoiser_from)
+        except FileNotFoundError as error:
+            raise click.ClickException(str(error)) from None
         if model_card(donor_name).architecture != "restore_net":
             raise click.ClickException(f"{donor_name} is not a restore_net: it has no denoiser to give")
         donor = create_model(donor_name, donor_weights)

@@ -133,6 +133,8 @@ def test_denoiser_from_takes_another_networks_denoiser_and_its_folding(tmp_path)
     assert both.exit_code == 2 and "not both" in both.output
     toneless = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-from", "lowface-fast-tone"])
     assert toneless.exit_code == 1 and "lowface-fast-tone has no denoiser" in toneless.output
+    gone = CliRunner().invoke(tool, ["lowface-restore-real", str(out), "--denoiser-from", "lowface-restore-real:x.st"])
+    assert gone.exit_code == 1 and "no weights file x.st" in gone.output
 
 
 def test_a_narrower_tone_head_fitted_to_its_teachers_function_computes_it_and_keeps_its_bounds():
