@@ -38,12 +38,6 @@ TONE_BANDS = ((0.25, 0.75), (0.2, 0.8), (0.3, 0.7), (0.25, 0.7), (0.35, 0.75))  
 NOISE_WEIGHTS = (0.0, 0.5, 1.0)  # k in log_noise - k log_mean
 
 
-def ramp(value: np.ndarray, band: tuple[float, float]) -> np.ndarray:
-    """clip((value - low) / (high - low), 0, 1)."""
-    low, high = band
-    return np.clip((value - low) / (high - low), 0.0, 1.0)
-
-
 class Grids:
     """The saved grids: ``probability(set)``, ``features(set)`` (N, 3), ``curve(set)`` (N, 6, 6, 4)."""
 
@@ -52,6 +46,10 @@ class Grids:
         self.data = {key: data[key] for key in data.files}
         self.sets = sorted({key.split(":")[0] for key in self.data})
         self.lfw = [name for name in self.sets if name.startswith("lfw-")]
+        self.hard = {}  # each set's fidelity under the hard choice, what every rule is compared with
+        for name in self.sets:
+            hard = band_share(self.probability(name), None)
+            self.hard[name] = self.fidelity(name, hard, hard)
 
     def probability(self, name: str) -> np.ndarray:
         return self.data[f"{name}:p"]
@@ -66,10 +64,7 @@ class Grids:
 
 def score(grids: Grids, shares: dict[str, tuple[np.ndarray, np.ndarray]], tolerance: float) -> dict:
     """Gains over the hard choice of each set's (tone, detail) ``shares`` (N,) each, and the rule's verdict."""
-    gains = {}
-    for name, (tone, detail) in shares.items():
-        hard = band_share(grids.probability(name), None)
-        gains[name] = (grids.fidelity(name, tone, detail) - grids.fidelity(name, hard, hard)) * SCALE
+    gains = {name: (grids.fidelity(name, *pair) - grids.hard[name]) * SCALE for name, pair in shares.items()}
     lfw = np.mean([gains[name] for name in grids.lfw], 0)
     return {
         "sice_train": gains["sice-train"].round(3).tolist(), "lfw_fit_presets": lfw.round(3).tolist(),
@@ -99,7 +94,7 @@ def main(curves: Path, tolerance: float, step: float, out: Path) -> None:
         shares = {}
         for name in grids.sets:
             by = grids.probability(name) if kind == "probability" else scores[kind][name]
-            shares[name] = (ramp(grids.probability(name), tone_band), ramp(by, band))
+            shares[name] = (band_share(grids.probability(name), tone_band), band_share(by, band))
         candidates.append({"tone_band": tone_band, "detail_by": kind, "detail_band": band,
                            **score(grids, shares, tolerance)})  # fmt: skip
     admissible = sorted((c for c in candidates if c["admissible"]), key=lambda c: -c["score"])
@@ -115,8 +110,10 @@ def main(curves: Path, tolerance: float, step: float, out: Path) -> None:
         restore_alone[name] = grids.fidelity(name, ones, ones).round(4).tolist()
         dominating[name] = 0
     for tone_band, detail_band in itertools.product(p_bands, p_bands):
-        shares = {name: (ramp(grids.probability(name), tone_band), ramp(grids.probability(name), detail_band))
-                  for name in grids.sets}  # fmt: skip
+        shares = {}
+        for name in grids.sets:
+            probability = grids.probability(name)
+            shares[name] = (band_share(probability, tone_band), band_share(probability, detail_band))
         if not score(grids, shares, tolerance)["admissible"]:
             continue
         for name in dominating:

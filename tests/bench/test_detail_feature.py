@@ -24,9 +24,9 @@ def grids(path, rng) -> None:
     np.savez(path, **data)
 
 
-def test_ramp_and_the_hard_choice_scores_nothing(tmp_path):
+def test_band_shares_and_the_hard_choice_scores_nothing(tmp_path):
     script = load_tool("detail_feature", "benchmarks")
-    assert np.allclose(script.ramp(np.array([0.1, 0.3, 0.5, 0.9]), (0.2, 0.6)), [0, 0.25, 0.75, 1])
+    assert np.allclose(script.band_share(np.array([0.1, 0.3, 0.5, 0.9]), (0.2, 0.6)), [0, 0.25, 0.75, 1])
     grids(tmp_path / "g.npz", np.random.default_rng(0))
     g = script.Grids(tmp_path / "g.npz")
     hard = {n: ((g.probability(n) > 0.5) * 1.0,) * 2 for n in g.sets}
