@@ -27,7 +27,7 @@ from lowface.io import image_to_tensor, read_image
 from lowface.metrics.color import match_brightness
 from lowface.metrics.fidelity import psnr, ssim
 
-ROUTES = {"fast alone": torch.zeros(1), "default (its shares)": None, "restore alone": torch.ones(1)}
+ROUTES = ("fast alone", "default (its shares)", "restore alone")  # route 0, the router's probability, route 1
 
 
 @click.command()
@@ -52,8 +52,9 @@ def main(data_root: Path, images: int, scale: float, sigmas: str, threads: int, 
             noise = sigma * rng.standard_normal(image.shape).astype(np.float32)
             x, y = image_to_tensor(np.clip(image * scale + noise, 0, 1)), image_to_tensor(image)
             with torch.inference_mode():
-                probability.append(float(enhancer.model.probability(x, exposure_features(x))))
-                for label, route in ROUTES.items():
+                own = enhancer.model.probability(x, exposure_features(x))  # what the default mixes by
+                probability.append(float(own))
+                for label, route in zip(ROUTES, (torch.zeros(1), own, torch.ones(1)), strict=True):
                     output = torch.round(enhancer.enhance_tensor(x, route=route).clamp(0, 1) * 255) / 255
                     matched = match_brightness(output, y)
                     rows[label].append([float(f(a, y)) for a in (output, matched) for f in (psnr, ssim)])
