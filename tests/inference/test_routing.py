@@ -242,8 +242,10 @@ def test_route_smoother_of_a_banded_model_gives_the_smoothed_probability_whose_s
     shares = [float(model.shares(smoother(frame))[0]) for _ in range(41)]
     assert shares[0] == 0.0 and shares[-1] == 1.0  # p 0.3 -> all fast; p 0.7 once the average has followed
     assert all(b >= a for a, b in pairwise(shares)) and 0 < shares[3] < 1  # continuous: through mixes, no jump
+    assert max(b - a for a, b in pairwise(shares)) < 0.25
 
 
+@pytest.mark.slow
 def test_auto_takes_no_weights_file_and_cannot_be_exported(tmp_path):
     with pytest.raises(ValueError, match="takes no weights file"):
         create_model("lowface-auto", tmp_path / "x.safetensors")
