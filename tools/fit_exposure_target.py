@@ -1,13 +1,14 @@
 """Fit the default's exposure target (lowface.inference.exposure) and write it into the package.
 
-Usage: python tools/fit_exposure_target.py --data-root ../shared/data --share 0.75
+Usage: python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --brighten-share 0.5 --max-lift 0.2
        [--out src/lowface/weights/exposure_target.json]
 
 Data, training material only (no LFW test identity, no SICE validation or test scene, no benchmark preset): SICE's
 train scenes, each under-exposed frame's features -> the log mean luma of its scene's reference; LFW's training list
 darkened by each training preset of tools/fit_exposure_gate.py (seed 1) -> the log mean luma of the clean image. The
 two groups weigh the same; weighted least squares on standardised features, ridge 1e-3. ``--share`` (the part of the
-way an output is moved) and ``--darken-only`` are chosen on SICE's validation scenes by benchmarks/exposure_share.py
+way an output brighter than the target is moved down), ``--brighten-share`` and ``--max-lift`` (the same for an
+output darker than it, and a bound on that lift) are chosen on SICE's validation scenes by benchmarks/exposure_share.py
 and by looking at the real photos. The report gives the
 root mean squared error in log mean luma per group, of the fit and of the validation scenes it did not see.
 """
@@ -15,6 +16,7 @@ root mean squared error in log mean luma per group, of the fit and of the valida
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -61,19 +63,26 @@ def lfw_group(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--share", type=float, required=True, help="Part of the way to the target, in [0, 1].")
-    parser.add_argument("--darken-only", action="store_true", help="Move only outputs brighter than the target.")
+    share_help = "Part of the way down to the target for an output brighter than it, in [0, 1]."
+    lift_help = "Part of the way up to the target for an output darker than it, in [0, 1] (0: only darken)."
+    parser.add_argument("--share", type=float, required=True, help=share_help)
+    parser.add_argument("--brighten-share", type=float, default=0.0, help=lift_help)
+    parser.add_argument("--max-lift", type=float, default=None, help="Brighten by at most this in log mean luma.")
     parser.add_argument("--out", type=Path, default=Path("src/lowface/weights/exposure_target.json"))
     args = parser.parse_args()
-    if not 0.0 <= args.share <= 1.0:
-        parser.error(f"--share must be in [0, 1], got {args.share}")
+    for name in ("share", "brighten_share"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
+    if args.max_lift is not None and args.max_lift < 0:
+        parser.error(f"--max-lift must be at least 0, got {args.max_lift}")
 
     groups = {"sice-train": sice_group(args.data_root, "train"), "lfw-train": lfw_group(args.data_root)}
     x = torch.cat([features for features, _ in groups.values()])
     y = torch.cat([targets for _, targets in groups.values()])
     weight = torch.cat([torch.full((len(t),), 1.0 / len(t), dtype=torch.float64) for _, t in groups.values()])
     fit = fit_linear(x, y, weight)
-    target = ExposureTarget(fit.mean, fit.std, fit.coef, fit.bias, args.share, not args.darken_only)
+    lift = math.inf if args.max_lift is None else args.max_lift
+    target = ExposureTarget(fit.mean, fit.std, fit.coef, fit.bias, args.share, args.brighten_share, lift)
 
     groups["sice-val"] = sice_group(args.data_root, "val")
     summary = {}

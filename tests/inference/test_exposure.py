@@ -63,19 +63,43 @@ def test_apply_curve_in_place_by_chunks_of_rows_equals_the_curve():
 
 
 def test_settle_moves_the_share_of_the_way_to_the_prediction_and_darken_only_never_brightens():
-    target = replace(shipped_exposure(), share=0.5, brighten=True)
+    target = replace(shipped_exposure(), share=0.5, brighten_share=0.5, max_lift=math.inf)
     out = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2)) * 0.3
     before = float(mean_luma(out[..., ::8, ::8]).log())  # the solver measures a strided sample
     predicted = torch.tensor([math.log(0.4)])
     settled = target.settle(out.clone(), predicted=predicted)
     assert_close(mean_luma(settled[..., ::8, ::8]).log(), torch.tensor([(before + math.log(0.4)) / 2]), rtol=0,
                  atol=1e-4)  # fmt: skip
-    assert_close(replace(target, share=0.0).settle(out.clone(), predicted=predicted), out, rtol=0, atol=1e-5)
-    darken_only = replace(target, brighten=False)
+    assert_close(replace(target, brighten_share=0.0).settle(out.clone(), predicted=predicted), out, rtol=0,
+                 atol=1e-5)  # fmt: skip
+    darken_only = replace(target, brighten_share=0.0)
     assert_close(darken_only.settle(out.clone(), predicted=predicted), out, rtol=0, atol=1e-5)
     darker = darken_only.settle(out.clone(), predicted=torch.tensor([math.log(0.05)]))
     assert_close(mean_luma(darker[..., ::8, ::8]).log(), torch.tensor([(before + math.log(0.05)) / 2]), rtol=0,
                  atol=1e-4)  # fmt: skip
+
+
+def test_settle_brightens_by_its_own_share_and_never_beyond_the_lift_bound():
+    out = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4)) * 0.2
+    before = float(mean_luma(out[..., ::8, ::8]).log())
+    predicted = torch.tensor([before + 1.0])  # e times brighter wanted
+    target = replace(shipped_exposure(), share=0.5, brighten_share=0.25, max_lift=math.inf)
+    lifted = mean_luma(target.settle(out.clone(), predicted=predicted)[..., ::8, ::8]).log()
+    assert float(lifted) == pytest.approx(before + 0.25, abs=1e-4)
+    bounded = mean_luma(replace(target, max_lift=0.1).settle(out.clone(), predicted=predicted)[..., ::8, ::8]).log()
+    assert float(bounded) == pytest.approx(before + 0.1, abs=1e-4)
+    # the bound is on brightening only: an output brighter than its prediction still moves the darkening share
+    darker = mean_luma(replace(target, max_lift=0.1).settle(out.clone(), predicted=predicted - 2.0)[..., ::8, ::8])
+    assert float(darker.log()) == pytest.approx(before - 0.5, abs=1e-4)
+
+
+def test_exposure_target_round_trips_through_its_file(tmp_path, monkeypatch):
+    for lift in (0.2, math.inf):
+        target = replace(shipped_exposure(), share=0.4, brighten_share=0.3, max_lift=lift)
+        target.save(tmp_path / "exposure.json")
+        monkeypatch.setattr("lowface.inference.exposure.package_file", lambda _, name: tmp_path / name)
+        monkeypatch.setattr("lowface.inference.logistic.package_file", lambda _, name: tmp_path / name)
+        assert ExposureTarget.load_shipped("exposure.json") == target
 
 
 def test_shipped_target_asks_for_a_brighter_image_the_darker_a_face_was_made():
@@ -105,23 +129,24 @@ def noisy_face() -> torch.Tensor:
     return _tensor(synthesize([public_face()], "x0.15-noise0.02", seed=3)[0][0])
 
 
-def test_default_takes_back_overbrightening_and_leaves_a_darker_result_as_it_is(noisy_face):
+def test_default_takes_back_overbrightening_and_lifts_a_darker_result_by_a_bounded_step(noisy_face):
     """A face at half its exposure comes back at 0.64 mean luma where the target predicts 0.55: the default darkens
     it the shipped share of the way (in log mean luma); the heavily darkened noisy face comes back darker than the
-    prediction, and the shipped target only darkens."""
+    prediction, and the default lifts it its brightening share of the way, by at most the shipped bound."""
     half = _tensor(public_face() * 0.5)
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
     target = auto.model.exposure
-    assert isinstance(target, ExposureTarget) and not target.brighten
+    assert isinstance(target, ExposureTarget) and target.brighten_share > 0 and target.max_lift < 0.5
     out = auto.enhance_tensor(torch.cat([half, noisy_face]))  # (the same photo: the same size)
     auto.model.exposure = None
     raw = torch.cat([auto.enhance_tensor(half), auto.enhance_tensor(noisy_face)])
-    predicted = target.predicted(half)
+    predicted = torch.cat([target.predicted(half), target.predicted(noisy_face)])
     assert_close(out[:1], target.settle(raw[:1].clone(), exposure_features(half)), rtol=0, atol=1e-6)
-    before, after = mean_luma(raw[:1, :, ::8, ::8]).log(), mean_luma(out[:1, :, ::8, ::8]).log()
-    assert float(predicted) < float(before) - 0.1
-    assert_close(after, before + target.share * (predicted - before), rtol=0, atol=1e-4)
-    assert_close(out[1:], raw[1:], rtol=0, atol=1e-5)
+    before, after = mean_luma(raw[:, :, ::8, ::8]).log(), mean_luma(out[:, :, ::8, ::8]).log()
+    assert float(predicted[0]) < float(before[0]) - 0.1 and float(predicted[1]) > float(before[1]) + 0.05
+    darken = target.share * (predicted[0] - before[0])
+    lift = torch.clamp(target.brighten_share * (predicted[1] - before[1]), max=target.max_lift)
+    assert_close(after - before, torch.stack([darken, lift]), rtol=0, atol=1e-4)
 
 
 def test_video_frames_get_the_images_exposure_on_a_steady_clip(noisy_face):

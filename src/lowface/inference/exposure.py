@@ -6,8 +6,10 @@ out), and left the darkest at 0.15 where it is 0.38. :class:`ExposureTarget`, a 
 statistics (:func:`lowface.inference.statistics.exposure_features`), predicts the log mean luma of a well-exposed
 version of the image; it is fitted by ``tools/fit_exposure_target.py`` on SICE's training scenes (each under-exposed
 frame -> its scene's reference) and LFW's training list under the training presets (darkened -> clean), and shipped
-as ``lowface/weights/exposure_target.json`` with ``share``, the part of the way (in log mean luma) from the output's
-own brightness to the prediction that the output is moved, chosen on SICE's validation scenes.
+as ``lowface/weights/exposure_target.json`` with the part of the way (in log mean luma) from the output's own
+brightness to the prediction that the output is moved - ``share`` down, ``brighten_share`` up, and up by at most
+``max_lift`` (the statistics of a dark frame cannot tell a night scene from an under-exposed day; a bounded lift keeps a
+floodlit building at night from going white) - chosen on SICE's validation scenes and CelebA's validation people.
 
 The move is one global curve per image, y = x / (c + (1 - c) x): monotone, 0 and 1 fixed, c < 1 brightens and c > 1
 darkens, with a bounded slope at black (1 / c; a gamma curve's is unbounded, and lifted the shadows' noise: SICE val
@@ -43,8 +45,9 @@ class ExposureTarget(LinearModel):
     """log mean luma of a well-exposed version = linear model on :func:`exposure_features`; ``share`` of the way
     there is what :meth:`settle` moves an output."""
 
-    share: float = 1.0
-    brighten: bool = True  # False: only an output brighter than the prediction is moved (darkened)
+    share: float = 1.0  # the part of the way an output brighter than the prediction is moved down
+    brighten_share: float = 1.0  # ... and an output darker than it up (0: only darken)
+    max_lift: float = math.inf  # brightening by at most this in log mean luma (a night scene stays a night scene)
 
     FEATURES = FEATURES
 
@@ -62,22 +65,27 @@ class ExposureTarget(LinearModel):
         sample = out[..., ::SAMPLE_STEP, ::SAMPLE_STEP].float()
         log_mean = mean_luma(sample).clamp_min(1e-3).log()
         predicted = self.predicted_from_features(features) if predicted is None else predicted
-        aim = log_mean + self.share * (predicted.to(log_mean) - log_mean)
-        if not self.brighten:
-            aim = torch.minimum(aim, log_mean)
+        aim = log_mean + self.move(predicted.to(log_mean) - log_mean)
         moves = (aim - log_mean).abs() > 1e-4  # (an output already at its aim is left exactly as it is)
         if not bool(moves.any()):
             return out
         return apply_curve_(out, torch.where(moves, solve_curve(sample, aim), 0.0))
 
+    def move(self, gap: Tensor) -> Tensor:
+        """(B,) predicted minus the output's log mean luma -> (B,) the change of log mean luma to make: ``share`` of a
+        gap below zero, ``brighten_share`` of one above it, at most ``max_lift``."""
+        return torch.where(gap < 0, self.share * gap, (self.brighten_share * gap).clamp_max(self.max_lift))
+
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "share": self.share, "brighten": self.brighten}
+        lift = None if math.isinf(self.max_lift) else self.max_lift  # (JSON has no infinity)
+        return {**super().to_dict(), "share": self.share, "brighten_share": self.brighten_share, "max_lift": lift}
 
     @classmethod
     def load_shipped(cls, file: str = EXPOSURE_FILE) -> ExposureTarget:
         target = super().load_shipped(file)
         data = json.loads(package_file(WEIGHTS, file).read_text())
-        return replace(target, share=float(data["share"]), brighten=bool(data["brighten"]))
+        lift = math.inf if data["max_lift"] is None else float(data["max_lift"])
+        return replace(target, share=float(data["share"]), brighten_share=float(data["brighten_share"]), max_lift=lift)
 
 
 @lru_cache(maxsize=2)
