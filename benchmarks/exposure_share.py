@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,11 +29,15 @@ from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
-from lowface.data.synth import synthesize_float32
+from lowface.data.lfw import lfw_train_images
+from lowface.data.synth import synthesize, synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.exposure import ExposureTarget, mean_luma, shipped_exposure
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image, tensor_to_uint8
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from fit_noise_router import FIT_PRESETS
 
 
 def gamma_settle(out: torch.Tensor, aim: torch.Tensor) -> torch.Tensor:
@@ -66,18 +71,27 @@ def moved(target: ExposureTarget, curve: str, out: torch.Tensor, features: torch
 @click.option("--brighten-shares", default=None, help="Comma-separated; default: each of --shares.")
 @click.option("--max-lifts", default="inf", show_default=True, help="Comma-separated bounds on brightening (log luma).")
 @click.option("--faces", "face_preset", default=None, help="Also CelebA's validation people darkened by this preset.")
+@click.option("--lfw-images", default=0, show_default=True,
+              help="Also this many LFW training-list images (spread as soft_routing.py's) under the router's four "
+              "training presets, against the clean images.")  # fmt: skip
 @click.option("--identity", default="facenet", show_default=True, help="Judges of the faces' identity similarity.")
 @click.option("--model", default="lowface-auto", show_default=True, help="A routed model; its networks' outputs.")
 @click.option("--threads", default=2, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
-def main(data_root, shares, curve, brighten, brighten_shares, max_lifts, face_preset, identity, model, threads,
-         out) -> None:  # fmt: skip
+def main(data_root, shares, curve, brighten, brighten_shares, max_lifts, face_preset, lfw_images, identity, model,
+         threads, out) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     pairs = RealPairsSet.load(data_root, "val")
     sets = {"sice": (pairs.dark, pairs.references)}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
+    if lfw_images:
+        paths = lfw_train_images(data_root)
+        spread = np.linspace(0, len(paths) - 1, min(2 * lfw_images, len(paths))).round().astype(int)[1::2]
+        clean = [read_image(paths[i]).rgb for i in spread]
+        for preset in FIT_PRESETS:
+            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
     judges = {name: RecognitionPipeline(name).eval() for name in identity.split(",")} if face_preset else {}
     clean_vectors = {name: embed_all(judge, sets["faces"][1])[0] for name, judge in judges.items()}
     settings = [(share, share if brighten_shares is None else lift_share, max_lift)

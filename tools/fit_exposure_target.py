@@ -1,6 +1,6 @@
 """Fit the default's exposure target (lowface.inference.exposure) and write it into the package.
 
-Usage: python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --brighten-share 0.5 --max-lift 0.2
+Usage: python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --darken-only
        [--out src/lowface/weights/exposure_target.json]
 
 Data, training material only (no LFW test identity, no SICE validation or test scene, no benchmark preset): SICE's
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, required=True, help=share_help)
     parser.add_argument("--brighten-share", type=float, default=0.0, help=lift_help)
     parser.add_argument("--max-lift", type=float, default=None, help="Brighten by at most this in log mean luma.")
+    parser.add_argument("--darken-only", action="store_true", help="Only darken (the same as --brighten-share 0).")
     parser.add_argument("--out", type=Path, default=Path("src/lowface/weights/exposure_target.json"))
     args = parser.parse_args()
     for name in ("share", "brighten_share"):
@@ -82,7 +83,8 @@ def main() -> None:
     weight = torch.cat([torch.full((len(t),), 1.0 / len(t), dtype=torch.float64) for _, t in groups.values()])
     fit = fit_linear(x, y, weight)
     lift = math.inf if args.max_lift is None else args.max_lift
-    target = ExposureTarget(fit.mean, fit.std, fit.coef, fit.bias, args.share, args.brighten_share, lift)
+    brighten_share = 0.0 if args.darken_only else args.brighten_share
+    target = ExposureTarget(fit.mean, fit.std, fit.coef, fit.bias, args.share, brighten_share, lift)
 
     groups["sice-val"] = sice_group(args.data_root, "val")
     summary = {}

@@ -71,12 +71,11 @@ ROUTED_CARDS = [
         "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place), a mix of "
         "both where the router is unsure (the tone over probabilities 0.25-0.75, the detail - what a 1/4-scale "
         "low-pass leaves - over 0-0.55); the result moved towards the brightness predicted for a well-exposed "
-        "version, half the way down or half the way up by at most 22 % (lowface/weights/exposure_target.json)",
+        "version (lowface/weights/exposure_target.json)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real && "
-        "python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --brighten-share 0.5 "
-        "--max-lift 0.2 && "
+        "python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --darken-only && "
         "python benchmarks/soft_routing.py --data-root ../shared/data "
         "--out benchmarks/results/split_routing/choice.json",
     ),

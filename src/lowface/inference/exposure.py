@@ -8,8 +8,9 @@ version of the image; it is fitted by ``tools/fit_exposure_target.py`` on SICE's
 frame -> its scene's reference) and LFW's training list under the training presets (darkened -> clean), and shipped
 as ``lowface/weights/exposure_target.json`` with the part of the way (in log mean luma) from the output's own
 brightness to the prediction that the output is moved - ``share`` down, ``brighten_share`` up, and up by at most
-``max_lift`` (the statistics of a dark frame cannot tell a night scene from an under-exposed day; a bounded lift keeps a
-floodlit building at night from going white) - chosen on SICE's validation scenes and CelebA's validation people.
+``max_lift`` - chosen on SICE's validation scenes, CelebA's validation people and LFW's training list. The default only
+darkens: brightening, even bounded, raised every SICE validation figure but cost noise-free and noisy LFW faces
+(``benchmarks/results/exposure_lift/README.md``).
 
 The move is one global curve per image, y = x / (c + (1 - c) x): monotone, 0 and 1 fixed, c < 1 brightens and c > 1
 darkens, with a bounded slope at black (1 / c; a gamma curve's is unbounded, and lifted the shadows' noise: SICE val
