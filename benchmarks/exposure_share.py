@@ -29,15 +29,14 @@ from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
-from lowface.data.lfw import lfw_train_images
 from lowface.data.synth import synthesize, synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.exposure import ExposureTarget, mean_luma, shipped_exposure
 from lowface.inference.statistics import exposure_features
 from lowface.io import image_to_tensor, read_image, tensor_to_uint8
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from fit_noise_router import FIT_PRESETS
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soft_routing import FIT_PRESETS, lfw_held_out
 
 
 def gamma_settle(out: torch.Tensor, aim: torch.Tensor) -> torch.Tensor:
@@ -87,19 +86,15 @@ def main(data_root, shares, curve, brighten, brighten_shares, max_lifts, face_pr
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
     if lfw_images:
-        paths = lfw_train_images(data_root)
-        spread = np.linspace(0, len(paths) - 1, min(2 * lfw_images, len(paths))).round().astype(int)[1::2]
-        clean = [read_image(paths[i]).rgb for i in spread]
+        clean = lfw_held_out(data_root, 2 * lfw_images)
         for preset in FIT_PRESETS:
             sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
     judges = {name: RecognitionPipeline(name).eval() for name in identity.split(",")} if face_preset else {}
     clean_vectors = {name: embed_all(judge, sets["faces"][1])[0] for name, judge in judges.items()}
-    settings = [(share, share if brighten_shares is None else lift_share, max_lift)
-                for share in map(float, shares.split(","))
-                for lift_share in map(float, (brighten_shares or "0").split(","))
-                for max_lift in map(float, max_lifts.split(","))]  # fmt: skip
-    if not brighten:
-        settings = sorted({(share, 0.0, math.inf) for share, _, _ in settings})
+    lift_shares = [0.0] if not brighten else brighten_shares and [float(v) for v in brighten_shares.split(",")]
+    lifts = [float(v) for v in max_lifts.split(",")] if brighten else [math.inf]
+    settings = [(share, lift_share, max_lift) for share in map(float, shares.split(","))
+                for lift_share in lift_shares or [share] for max_lift in lifts]  # fmt: skip
     enhancer = pretrained(model)
     target = shipped_exposure()  # (the default's, whichever routed model runs)
     enhancer.model.exposure = None  # the networks' own brightness

@@ -49,6 +49,15 @@ from lowface.metrics.fidelity import psnr, ssim
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from fit_noise_router import FIT_PRESETS
 
+
+def lfw_held_out(data_root: Path, images: int) -> list[np.ndarray]:
+    """The router fit's held-out half of LFW's training list: the odd positions of ``images`` spread over it, as
+    (H, W, 3) uint8 images."""
+    paths = lfw_train_images(data_root)
+    spread = np.linspace(0, len(paths) - 1, min(images, len(paths))).round().astype(int)[1::2]
+    return [read_image(paths[i]).rgb for i in spread]
+
+
 SHARES = np.linspace(0.0, 1.0, 6)  # the tone and detail shares at which each image's fidelity is measured
 METRICS = ("psnr", "ssim", "psnr_matched", "ssim_matched")
 SCALE = np.array([1.0, 100.0, 1.0, 100.0])  # gains in dB and SSIM points
@@ -123,9 +132,7 @@ def main(data_root: Path, images: int, sice_every: int, tolerance: float, thread
     sets: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     train = RealPairsSet.load(data_root, "train", every=sice_every)
     sets["sice-train"] = (train.dark, [r / 255.0 for r in train.references])
-    paths = lfw_train_images(data_root)
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(images, len(paths))).round().astype(int)][1::2]
-    clean = [read_image(p).rgb for p in paths]
+    clean = lfw_held_out(data_root, images)
     for preset in FIT_PRESETS:
         sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
     faces = [read_image(p).rgb for p in celeba_split(data_root, "val")]
