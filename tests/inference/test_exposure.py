@@ -135,6 +135,7 @@ def test_default_takes_back_overbrightening_and_leaves_a_darker_result_as_it_is(
     prediction, and the shipped target only darkens."""
     half = _tensor(public_face() * 0.5)
     auto = Enhancer.from_pretrained("lowface-auto", device="cpu", gate=False)
+    auto.model.chroma = None  # the exposure control alone (the chroma smoothing after it: test_chroma.py)
     target = auto.model.exposure
     assert isinstance(target, ExposureTarget) and target.brighten_share == 0
     out = auto.enhance_tensor(torch.cat([half, noisy_face]))  # (the same photo: the same size)

@@ -19,6 +19,7 @@ import safetensors
 import safetensors.torch
 
 from lowface.assets import WEIGHTS, AssetMissing, package_file, sha256_file, verify_sha256
+from lowface.inference.chroma import ChromaSmoothing
 from lowface.inference.exposure import EXPOSURE_FILE, shipped_exposure
 from lowface.inference.routing import ROUTER_FILE, RoutedModel, shipped_router
 from lowface.models.base import EnhancementModel
@@ -65,6 +66,7 @@ ROUTED_CARDS = [
             "exposure": EXPOSURE_FILE,
             "blend": [0.25, 0.75],
             "detail_blend": [0.0, 0.55],
+            "chroma": {"radius_share": 1 / 128, "eps": 1e-3, "dark": [0.02, 0.1]},
         },
         "noise-aware: lowface-restore-real (halo-free, trained on real captures) for images whose estimated noise "
         "would show once brightened, lowface-fast-tone (lowface-fast with a tone head learnt on real pairs) for the "
@@ -166,7 +168,8 @@ def model_fingerprint(name: str) -> str:
     """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
     its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
     tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
-    and of the router file (and of the exposure target's, where it has one; and its blend bands)."""
+    and of the router file (and of the exposure target's, where it has one; and its blend bands and chroma
+    smoothing)."""
     card = model_card(name)
     if card.architecture != "routed":
         if not card.sha256 or not card.kwargs:
@@ -175,9 +178,9 @@ def model_fingerprint(name: str) -> str:
     files = [card.kwargs["router"], *([card.kwargs["exposure"]] if "exposure" in card.kwargs else [])]
     parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]),
              *(package_file(WEIGHTS, file).read_bytes().hex() for file in files)]  # fmt: skip
-    for band in ("blend", "detail_blend"):  # (left out where absent: pairs without bands keep their fingerprints)
-        if band in card.kwargs:
-            parts.append(f"{band} {json.dumps(card.kwargs[band])}")
+    for setting in ("blend", "detail_blend", "chroma"):  # (left out where absent: older pairs keep their fingerprints)
+        if setting in card.kwargs:
+            parts.append(f"{setting} {json.dumps(card.kwargs[setting], sort_keys=True)}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -241,7 +244,8 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
         exposure = shipped_exposure(card.kwargs["exposure"]) if "exposure" in card.kwargs else None
         blend, detail = (tuple(card.kwargs[k]) if k in card.kwargs else None for k in ("blend", "detail_blend"))
         names = (card.kwargs["fast"], card.kwargs["restore"])
-        return RoutedModel(*networks, router, names, exposure, blend, detail).eval()
+        chroma = ChromaSmoothing(**card.kwargs["chroma"]) if "chroma" in card.kwargs else None
+        return RoutedModel(*networks, router, names, exposure, blend, detail, chroma).eval()
     model = MODELS.create(card.architecture, **constructor_arguments(name, weights))
     if weights is not None:
         model.load_state_dict(load_state_dict(weights))

@@ -185,7 +185,8 @@ class Enhancer:
         ``route`` (B,) in [0, 1] (video: the smoothed probability; 0 = the fast network alone, 1 = the restoring one);
         what ran is counted in ``route_counts``; with an exposure target,
         its result is moved towards the brightness predicted from the whole input, or as ``exposure`` (B,) gives it
-        (video: :class:`ExposureSmoother`).
+        (video: :class:`ExposureSmoother`), and with chroma smoothing its colour noise is then smoothed where the whole
+        input was dark (:mod:`lowface.inference.chroma`).
         ``strength`` scales w (also a given ``gate_weight``).
         """
         x = x.contiguous()  # an image array's channels-last strides slow every full-resolution step (+65 ms at 1080p)
@@ -202,10 +203,7 @@ class Enhancer:
             probability = self.model.probability(x, brightness) if route is None else route
             with self._counting:
                 self.route_counts.update(map(self.model.label, probability.tolist()))
-            out = self.model.apply_route(x, probability, self._apply)
-            if target is not None:
-                features = exposure_features(x) if brightness is None and exposure is None else brightness
-                target.settle(out, features, exposure)
+            out = self.model.finish_(self.model.apply_route(x, probability, self._apply), x, brightness, exposure)
         else:
             out = self._apply(self.model, x)
         if not blend or bool((weight == 1).all()):  # fully enhanced: out itself (the blend would only round it)

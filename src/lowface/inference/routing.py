@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lowface.inference.chroma import ChromaSmoothing
 from lowface.inference.exposure import ExposureTarget
 from lowface.inference.logistic import LogisticModel
 from lowface.inference.statistics import FrameSmoother, exposure_features, noise_features
@@ -105,7 +106,8 @@ class RoutedModel(EnhancementModel):
     network is the better choice: without a ``blend`` band t = d = 1 if p > 0.5 else 0 (one network runs); with one,
     t ramps over ``blend`` and d over ``detail_blend`` (default: the same band, so that the output is fast + t
     (restore - fast)). With an ``exposure`` target (:mod:`lowface.inference.exposure`), the result is then moved
-    towards the brightness it predicts for the input.
+    towards the brightness it predicts for the input; with ``chroma`` (:mod:`lowface.inference.chroma`), its colour
+    noise is then smoothed where the input was dark.
 
     ``forward`` routes whole inputs (what a direct call sees); :class:`lowface.Enhancer` routes each whole image
     first and then tiles the networks, so large images get the same shares as small ones.
@@ -113,7 +115,7 @@ class RoutedModel(EnhancementModel):
 
     def __init__(self, fast: EnhancementModel, restore: EnhancementModel, router: NoiseRouter, names: tuple[str, str],
                  exposure: ExposureTarget | None = None, blend: tuple[float, float] | None = None,
-                 detail_blend: tuple[float, float] | None = None):  # fmt: skip
+                 detail_blend: tuple[float, float] | None = None, chroma: ChromaSmoothing | None = None):  # fmt: skip
         """``blend``: (low, high), 0 <= low < high <= 1, the band of router probabilities over which the output moves
         from the fast network's to the restoring one's; None: a hard choice at 0.5. ``detail_blend``: the same for
         the detail alone (needs ``blend``; None: ``blend``)."""
@@ -127,6 +129,7 @@ class RoutedModel(EnhancementModel):
         self.router = router
         self.names = names
         self.exposure = exposure
+        self.chroma = chroma
         self.blend = None if blend is None else (float(blend[0]), float(blend[1]))
         self.detail_blend = self.blend if detail_blend is None else (float(detail_blend[0]), float(detail_blend[1]))
 
@@ -149,7 +152,17 @@ class RoutedModel(EnhancementModel):
         """(B, 3, H, W) in [0, 1] -> the enhanced images, same shape."""
         brightness = exposure_features(x)
         out = self.apply_route(x, self.probability(x, brightness), lambda network, part: network.enhance(part))
-        return self.exposure.settle(out.clone(), brightness) if self.exposure is not None else out
+        return self.finish_(out.clone(), x, brightness)
+
+    def finish_(self, out: Tensor, x: Tensor, brightness: Tensor | None = None,
+                predicted: Tensor | None = None) -> Tensor:  # fmt: skip
+        """The routed result ``out`` of x (B, 3, H, W) moved towards the predicted brightness (given as ``predicted``
+        (B,) log mean luma, or from x's :func:`exposure_features` ``brightness``, measured where None) and its chroma
+        smoothed, in place as far as the steps allow; returns it."""
+        if self.exposure is not None:
+            features = exposure_features(x) if brightness is None and predicted is None else brightness
+            out = self.exposure.settle(out, features, predicted)
+        return self.chroma.apply_(out, x) if self.chroma is not None else out
 
     def apply_route(self, x: Tensor, probability: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
         """``run(network, images)`` on the images each network contributes to, mixed by the shares of ``probability``
