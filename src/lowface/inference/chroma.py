@@ -62,7 +62,7 @@ class ChromaSmoothing:
         (clamped to [0, 1]); returns out."""
         height, width = out.shape[-2:]
         radius, factor = self.scales(height, width)
-        weight = self.weight(box_mean(area_downsample(luma(x.float()), factor), radius))
+        weight = self.weight(box_mean(luma(area_downsample(x.float(), factor)), radius))  # (luma is linear)
         if not bool((weight > 0).any()):  # nothing dark: nothing to do
             return out
         low = area_downsample(out.float(), factor)
@@ -73,13 +73,16 @@ class ChromaSmoothing:
         mean_c = box_mean(chroma, radius)
         a = (box_mean(y * chroma, radius) - mean_y * mean_c) / (var_y + self.eps)
         b = mean_c - a * mean_y
-        # per block: the weighted linear models w a, w b and the weight itself, upsampled a chunk of rows at a time
-        models = torch.cat([box_mean(a, radius) * weight, box_mean(b, radius) * weight, weight], 1)
+        # out + w (a y + b - (out - y)) = (1 - w) out + (w a + w) y + w b: three maps per block, upsampled a chunk of
+        # rows at a time
+        models = torch.cat([1 - weight, (box_mean(a, radius) + 1) * weight, box_mean(b, radius) * weight], 1)
         step = factor * -(-ROWS_PER_CHUNK // factor)  # (chunks start on block rows)
         for top in range(0, height, step):
             rows = out[..., top : top + step, :]
+            reach = weight[..., max(top // factor - 1, 0) : -(-(top + rows.shape[-2]) // factor) + 1, :]
+            if not bool((reach > 0).any()):  # (these rows' weight is 0: they stay as they are, bit for bit)
+                continue
             band = upsample_bilinear_rows(models, factor, top, rows.shape[-2])[..., :width].to(rows)
             row_luma = luma(rows)
-            # chroma -> (1 - w) chroma + w (a y + b): out += w a y + w b - w (out - y)
-            rows.add_(band[:, :3] * row_luma + band[:, 3:6] - band[:, 6:] * (rows - row_luma)).clamp_(0, 1)
+            rows.mul_(band[:, :1]).addcmul_(band[:, 1:4], row_luma).add_(band[:, 4:]).clamp_(0, 1)
         return out
