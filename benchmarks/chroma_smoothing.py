@@ -19,17 +19,15 @@ import click
 import torch
 
 from lowface.bench.methods import pretrained
-from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
+from lowface.bench.real_pairs import pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
-from lowface.data.celeba import celeba_split
-from lowface.data.synth import synthesize, synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.chroma import ChromaSmoothing
-from lowface.io import as_float, image_to_tensor, read_image, tensor_to_uint8
+from lowface.io import as_float, image_to_tensor, tensor_to_uint8
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soft_routing import FIT_PRESETS, lfw_held_out
+from soft_routing import validation_sets
 
 
 def floats(text: str) -> list[float]:
@@ -49,15 +47,7 @@ def floats(text: str) -> list[float]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 def main(data_root, radius_shares, eps_values, darks, face_preset, identity, lfw_images, model, threads, out) -> None:
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, "val")
-    sets = {"sice": (pairs.dark, pairs.references)}
-    if face_preset:
-        clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
-        sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
-    if lfw_images:
-        clean = lfw_held_out(data_root, 2 * lfw_images)
-        for preset in FIT_PRESETS:
-            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
+    sets = validation_sets(data_root, face_preset, lfw_images)
     judges = {name: RecognitionPipeline(name).eval() for name in identity.split(",")} if face_preset else {}
     clean_vectors = {name: embed_all(judge, sets["faces"][1])[0] for name, judge in judges.items()}
     settings = {"none": None} | {
@@ -80,7 +70,7 @@ def main(data_root, radius_shares, eps_values, darks, face_preset, identity, lfw
                        f"matched PSNR {r['psnr_matched']:.2f}  SSIM {r['ssim_matched']:.3f}  dE00 "
                        f"{r['ciede2000_matched']:.2f}{identities}")  # fmt: skip
     if out:
-        record = {**provenance(threads), "model": model, "split": "val", "frames": len(pairs.dark),
+        record = {**provenance(threads), "model": model, "split": "val", "frames": len(sets["sice"][0]),
                   "face_preset": face_preset, "identity": identity, "lfw_images": lfw_images, "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 

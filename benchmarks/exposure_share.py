@@ -25,18 +25,16 @@ import numpy as np
 import torch
 
 from lowface.bench.methods import pretrained
-from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
+from lowface.bench.real_pairs import pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
-from lowface.data.celeba import celeba_split
-from lowface.data.synth import synthesize, synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.inference.exposure import ExposureTarget, mean_luma, shipped_exposure
 from lowface.inference.statistics import exposure_features
-from lowface.io import image_to_tensor, read_image, tensor_to_uint8
+from lowface.io import image_to_tensor, tensor_to_uint8
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soft_routing import FIT_PRESETS, lfw_held_out
+from soft_routing import validation_sets
 
 
 def gamma_settle(out: torch.Tensor, aim: torch.Tensor) -> torch.Tensor:
@@ -80,15 +78,7 @@ def moved(target: ExposureTarget, curve: str, out: torch.Tensor, features: torch
 def main(data_root, shares, curve, brighten, brighten_shares, max_lifts, face_preset, lfw_images, identity, model,
          threads, out) -> None:  # fmt: skip
     torch.set_num_threads(threads)
-    pairs = RealPairsSet.load(data_root, "val")
-    sets = {"sice": (pairs.dark, pairs.references)}
-    if face_preset:
-        clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
-        sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
-    if lfw_images:
-        clean = lfw_held_out(data_root, 2 * lfw_images)
-        for preset in FIT_PRESETS:
-            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
+    sets = validation_sets(data_root, face_preset, lfw_images)
     judges = {name: RecognitionPipeline(name).eval() for name in identity.split(",")} if face_preset else {}
     clean_vectors = {name: embed_all(judge, sets["faces"][1])[0] for name, judge in judges.items()}
     lift_shares = [0.0] if not brighten else brighten_shares and [float(v) for v in brighten_shares.split(",")]
@@ -115,7 +105,7 @@ def main(data_root, shares, curve, brighten, brighten_shares, max_lifts, face_pr
                        + "".join(f" | identity {k[9:]} {v:.4f}" for k, v in r.items() if k.startswith("identity_"))
                        )  # fmt: skip
     if out:
-        record = {**provenance(threads), "model": model, "split": "val", "frames": len(pairs.dark),
+        record = {**provenance(threads), "model": model, "split": "val", "frames": len(sets["sice"][0]),
                   "face_preset": face_preset, "curve": curve, "brighten": brighten, "identity": identity,
                   "exposure_target": target.to_dict(), "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")

@@ -58,6 +58,23 @@ def lfw_held_out(data_root: Path, images: int) -> list[np.ndarray]:
     return [read_image(paths[i]).rgb for i in spread]
 
 
+def validation_sets(data_root: Path, face_preset: str | None = None, lfw_images: int = 0) -> dict[str, tuple]:
+    """The (dark images, references) that the default's post-processing is chosen on: SICE's validation frames
+    against their scenes' references ("sice"); with ``face_preset``, CelebA's validation people darkened by it (seed 0)
+    against their clean photos ("faces"); with ``lfw_images``, :func:`lfw_held_out` of twice that many under each of
+    the router's training presets (seed 1) against the clean images ("lfw-<preset>")."""
+    pairs = RealPairsSet.load(data_root, "val")
+    sets = {"sice": (pairs.dark, pairs.references)}
+    if face_preset:
+        clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
+        sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
+    if lfw_images:
+        clean = lfw_held_out(data_root, 2 * lfw_images)
+        for preset in FIT_PRESETS:
+            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
+    return sets
+
+
 SHARES = np.linspace(0.0, 1.0, 6)  # the tone and detail shares at which each image's fidelity is measured
 METRICS = ("psnr", "ssim", "psnr_matched", "ssim_matched")
 SCALE = np.array([1.0, 100.0, 1.0, 100.0])  # gains in dB and SSIM points
