@@ -73,7 +73,8 @@ ROUTED_CARDS = [
         "rest (the router in lowface/weights/noise_router.json, fitted with lowface-fast in that place), a mix of "
         "both where the router is unsure (the tone over probabilities 0.25-0.75, the detail - what a 1/4-scale "
         "low-pass leaves - over 0-0.55); the result moved towards the brightness predicted for a well-exposed "
-        "version (lowface/weights/exposure_target.json)",
+        "version (lowface/weights/exposure_target.json), then its colour noise smoothed along its own luma where the "
+        "input was dark (lowface/inference/chroma.py)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real && "
