@@ -203,9 +203,45 @@ def test_the_default_restoring_network_leaves_the_night_sky_round_a_lamp_alone(d
     monument, painted = rings()
     assert monument > 0.93 and min(painted) > 0.95, (monument, painted)
     model.enhancer.context_clip, model.enhancer.illumination_power = None, None  # v1: no clip, the whole gain
+    model.enhancer.surround_clip = None  # (and, v3.13, no surround estimate)
     model.tone.lift_cap = None  # and (v3.3) an unbounded tone head
     monument, painted = rings()
     assert monument < 0.85 and min(painted) < 0.9, (monument, painted)
+
+
+def test_the_default_restoring_network_draws_no_ring_round_a_lamp_wider_than_its_context(data_root):
+    """Issue 20, LIME 9: a pendant lamp about 160 px wide in a dark room. It raises its own local mean, so the context
+    clip leaves it bright, and the estimator spread it into the wall round it: the wall 3-15 px from the lamp came out
+    0.85 times as bright as 40-60 px away, where the photo has it 1.3 times as bright (the lamp lights it). With the
+    surround estimate (v3.13) the wall next to the lamp is again the brighter."""
+    import cv2
+
+    from lowface.inference.catalogue import create_model
+    from lowface.io import read_image
+
+    path = data_root / "lowlight_real" / "LIME" / "9.bmp"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    photo = read_image(path).rgb
+    weights = np.asarray([0.299, 0.587, 0.114], np.float32)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(((photo @ weights) > 0.3).astype(np.uint8))
+    lamp = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    distance = cv2.distanceTransform((~lamp).astype(np.uint8), cv2.DIST_L2, 5)
+    near, far = (distance > 3) & (distance <= 15), (distance > 40) & (distance <= 60)
+    model = create_model("lowface-restore-real")
+    assert model.enhancer.surround_clip == 1.5
+
+    def near_over_far() -> float:
+        with torch.inference_mode():
+            out = model(torch.from_numpy(photo).permute(2, 0, 1)[None]).reflectance[0].permute(1, 2, 0).numpy()
+        luma = out @ weights
+        return float(luma[near].mean() / luma[far].mean())
+
+    assert (photo @ weights)[near].mean() > 1.2 * (photo @ weights)[far].mean()
+    shipped = near_over_far()
+    model.enhancer.surround_clip = None  # v3.12
+    before = near_over_far()
+    assert shipped > 1.0 and before < 0.9, (shipped, before)
 
 
 def test_fingerprint_covers_constructor_arguments(monkeypatch):

@@ -150,6 +150,44 @@ def test_the_clipped_context_hides_a_lamp_from_the_estimator_and_tiles_exactly()
     assert clipped_away > 1e-4  # the clip changed what the estimator saw
 
 
+def test_the_surround_estimate_hides_a_wide_lamp_from_the_dark_round_it_and_tiles_exactly():
+    """``surround_clip``: a lamp wider than the context's Gaussian raises its own geometric mean, so the context clip
+    leaves it bright; the surround context clips it to about k times the soft minimum of the dark round it. The dark
+    takes the estimate on that context, the lamp its own; a scene without lights is estimated as without the option,
+    the illumination still tiles exactly (the same reach as the context clip), and plain inference, which estimates
+    the dark only where the two contexts differ, computes what training does."""
+    torch.manual_seed(3)
+    net = FastEnhanceNet(width=8, context_clip=1.75, surround_clip=1.5).double().eval()
+    for parameter in net.estimator.parameters():
+        nn.init.normal_(parameter, 0.0, 0.2)  # an estimator whose output depends on what it sees
+    plain_net = FastEnhanceNet(width=8, context_clip=1.75).double().eval()
+    plain_net.load_state_dict(net.state_dict())
+    sky = torch.full((1, 3, 96, 128), 0.02, dtype=torch.float64)
+    lamp = sky.clone()
+    lamp[..., 30:70, 40:80] = 0.8  # 40 low-resolution pixels wide: over three of the Gaussian's sigmas
+    surround, lit_share = net.surround(lamp)
+    assert net.context(lamp)[..., 50, 60].min() > 0.7  # the context clip: the lamp's middle as bright as it is
+    assert surround.max() < 1.5 * 0.04 and torch.equal(surround[..., :, :36], lamp[..., :, :36])
+    assert lit_share[0, 0, 50, 60] == 1 and lit_share[0, 0, 50, 38] == 0 and lit_share[0, 0, 5, 5] == 0
+    assert torch.equal(net.surround(sky)[0], sky)
+
+    dim = torch.rand(1, 3, 320, 352, dtype=torch.float64) * 0.05  # no light: the same estimate
+    lit = dim.clone()
+    lit[..., 100:260, 120:280] = 0.9  # a lamp 40 low-resolution pixels wide
+    with torch.no_grad():
+        assert_close(net(dim).illumination, plain_net(dim).illumination, atol=1e-12, rtol=0)
+        full = net(lit).illumination
+        changed = (full - plain_net(lit).illumination).abs()
+        tiled = tiled_apply(lambda t: net(t).illumination, lit, 96, net.receptive_radius, net.size_multiple)
+    reference = net(lit).illumination.detach()  # with gradients: both estimates on the whole image, as in training
+    assert_close(full, reference, atol=1e-10, rtol=0)  # plain inference: the second only where the contexts differ
+    assert changed[..., 60:96, :].max() > 1e-3 and changed[..., 150:210, 170:230].max() < 1e-12  # round it, not in it
+    assert net.receptive_radius == plain_net.receptive_radius
+    assert_close(tiled, full, atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match=r"surround_clip .* needs context_clip, got None"):
+        FastEnhanceNet(surround_clip=1.5)
+
+
 def test_the_illumination_power_takes_back_gain_only_below_the_pivot():
     """``illumination_power`` p, ``illumination_pivot`` c: I -> max(I, c^(1-p) I^p) on the estimated illumination.
     The log-domain upsampler is linear in log I, so at full resolution that is I^p exactly (c = 1), and with c < 1 a

@@ -155,6 +155,16 @@ class FastEnhanceNet(EnhancementModel):
     and the division darkens a ring there (issue 20); with it, a lamp is no brighter to the estimator than k times
     its surroundings, and a lit region larger than the Gaussian raises its own local mean and stays as it is.
 
+    ``surround_clip`` k (None: off, the design until 2026-12-06; needs ``context_clip``): a lamp larger than the
+    Gaussian raises its own geometric mean, so the context clip leaves it bright, and the CNN still spreads it into
+    the dark round it (LIME 9's pendant lamp: a ring about 25 px wide). With ``surround_clip`` the estimator runs a
+    second time, on the low-resolution input clipped at k times a soft minimum of its surroundings (the same Gaussian
+    over log luma, each pixel weighted by 1 / luma, so that a lamp counts for little against the dark round it). That
+    second estimate is taken for the pixels at or below k times the soft minimum (the dark round a light), the first
+    for those above it (the lamp itself, a lit face), blended over ``SURROUND_BLEND`` natural-log units. In a flat
+    region both contexts are the input and the estimates agree. The same reach as the context clip, so the tiling
+    halo is unchanged; the estimator's work doubles (a batch of two).
+
     ``illumination_power`` p (None: off, the design until 2026-12-02) and ``illumination_pivot`` c: the estimated
     illumination I becomes max(I, c^(1-p) I^p), so a region lit below c is divided by c (I / c)^p instead of I - its
     gain taken back as a power of its darkness (LIME's I^gamma, with a pivot) - and one lit above c is left as it is.
@@ -187,8 +197,12 @@ class FastEnhanceNet(EnhancementModel):
         illumination_power: float | None = None,
         illumination_pivot: float = 1.0,
         illumination_chroma: float = 1.0,
+        surround_clip: float | None = None,
     ):
         super().__init__()
+        if surround_clip and not context_clip:
+            raise ValueError("surround_clip estimates the dark round a light beside the clipped context: it needs "
+                             f"context_clip, got {context_clip}")  # fmt: skip
         if not 0.0 <= illumination_chroma <= 1.0:
             raise ValueError(
                 f"illumination_chroma is a share of the illumination's colour in [0, 1], got {illumination_chroma}"
@@ -199,7 +213,7 @@ class FastEnhanceNet(EnhancementModel):
         self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
         eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
-        self.context_clip, self.context_sigma = context_clip, context_sigma
+        self.context_clip, self.context_sigma, self.surround_clip = context_clip, context_sigma, surround_clip
         clip_radius = math.ceil(3 * context_sigma) if context_clip else 0
         # Estimator radius + the clip's blur + two box filters + one bilinear tap, in low-resolution pixels.
         self.low_radius = IlluminationEstimator.receptive_radius + clip_radius + 2 * guide_radius + 1
@@ -244,10 +258,10 @@ class FastEnhanceNet(EnhancementModel):
         scale = self.working_scale(*x.shape[-2:])
         low = area_downsample(x, scale)
         context = self.context(low)
-        if x.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16; cast
-            context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # once, here
-        with reduced_precision(x.device):
-            residual = self.estimator(context).to(low.dtype)
+        if self.surround_clip:
+            residual = self._residual_with_surround(low, context)
+        else:
+            residual = self._residual(context, low.dtype)
         illumination_low = clamp_passing_gradient(low + residual, ILLUMINATION_FLOOR, 1.0)
         if self.illumination_power:
             power, pivot = self.illumination_power, self.illumination_pivot
@@ -259,6 +273,40 @@ class FastEnhanceNet(EnhancementModel):
             return self._retinex_in_bands(x, low, illumination_low, scale)
         return retinex_divide(x, self.upsampler(low, illumination_low, x, scale))
 
+    def _residual(self, context: Tensor, dtype: torch.dtype) -> Tensor:
+        """The estimator on ``context`` (B, 3, h, w) -> residual illumination (B, 3, h, w) in ``dtype``."""
+        if context.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16
+            context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # cast once, here
+        with reduced_precision(context.device):
+            return self.estimator(context).to(dtype)
+
+    def _residual_with_surround(self, low: Tensor, context: Tensor) -> Tensor:
+        """The residual on ``context`` where a pixel is lit, on :meth:`surround` where it is dark (``surround_clip``).
+        In plain inference the second estimate runs only on the rectangle where the two contexts differ, widened by
+        the estimator's reach (and by that again for its zero padding): elsewhere it would equal the first. The same
+        values as the batch of two that training and captured graphs run."""
+        surround, lit_share = self.surround(low)
+        if not plain_inference():
+            lit, dark = self._residual(torch.cat([context, surround]), low.dtype).chunk(2)
+            return torch.lerp(dark, lit, lit_share)
+        residual = self._residual(context, low.dtype)
+        differs = (surround != context).any(1).any(0)  # (h, w)
+        if not differs.any():
+            return residual
+        reach = IlluminationEstimator.receptive_radius
+        height, width = differs.shape
+        rows, columns = differs.any(1).nonzero()[:, 0], differs.any(0).nonzero()[:, 0]
+        top, bottom = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + 1 + reach, height)
+        left, right = max(int(columns[0]) - reach, 0), min(int(columns[-1]) + 1 + reach, width)
+        crop_top, crop_left = max(top - reach, 0), max(left - reach, 0)
+        window = surround[..., crop_top : min(bottom + reach, height), crop_left : min(right + reach, width)]
+        dark = self._residual(window, low.dtype)[
+            ..., top - crop_top : bottom - crop_top, left - crop_left : right - crop_left
+        ]
+        lit = residual[..., top:bottom, left:right]
+        lit.copy_(torch.lerp(dark, lit, lit_share[..., top:bottom, left:right]))
+        return residual
+
     def context(self, low: Tensor) -> Tensor:
         """What the estimator sees: ``low`` (B, 3, h, w) in [0, 1], clipped at ``context_clip`` times its local
         geometric mean luma when that is set (see the class docstring)."""
@@ -266,6 +314,27 @@ class FastEnhanceNet(EnhancementModel):
             return low
         level = torch.exp(gaussian_blur(torch.log(luma(low) + LOG_OFFSET), self.context_sigma))
         return torch.minimum(low, self.context_clip * level)
+
+    # The luma over which a pixel goes from not clipped at all in the surround's context to clipped like a lamp: only
+    # what is bright in itself is hidden from the dark round it (in a dark photo a face's dim background is no light)
+    SURROUND_LIGHT = (0.1, 0.3)
+    SURROUND_BLEND = 1.0  # natural-log units of luma above the surround's clip over which the first estimate takes over
+
+    def surround(self, low: Tensor) -> tuple[Tensor, Tensor]:
+        """What the estimator sees for the dark round a light (``surround_clip``, see the class docstring): ``low``
+        (B, 3, h, w) in [0, 1] with its lights (``SURROUND_LIGHT``) clipped at ``surround_clip`` times the soft
+        minimum of their surroundings, and as in :meth:`context` elsewhere; and the share (B, 1, h, w) in [0, 1] of
+        the first estimate (on :meth:`context`) at each pixel: 0 at or below that clip level."""
+        grey = luma(low)
+        log_luma = torch.log(grey + LOG_OFFSET)
+        weight = torch.exp(-log_luma)  # 1 / luma: in [1, 255]
+        log_level = gaussian_blur(log_luma * weight, self.context_sigma) / gaussian_blur(weight, self.context_sigma)
+        log_clip = log_level + math.log(self.surround_clip)
+        lit_share = ((log_luma - log_clip) / self.SURROUND_BLEND).clamp(0.0, 1.0)
+        start, end = self.SURROUND_LIGHT
+        light = ((grey - start) / (end - start)).clamp(0.0, 1.0)  # only lights (bright in themselves) are clipped
+        clipped = torch.lerp(low, torch.minimum(low, torch.exp(log_clip)), light)
+        return torch.minimum(self.context(low), clipped), lit_share
 
     BAND_PIXELS = 262144  # full-resolution pixels per band in plain inference (136 rows of 1080p: 22 % faster there)
 

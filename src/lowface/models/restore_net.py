@@ -336,7 +336,8 @@ class RestoreNet(EnhancementModel):
     local mean taken on ``unshuffle``-pixel blocks, cheaper), then (``tone_width``
     set) a :class:`PointwiseTone` correction of each pixel from its value and gain (``tone_noise``: and the local
     level of the removed noise, :meth:`noise_level`). ``context_clip``: see :class:`FastEnhanceNet` (what keeps a
-    lamp from darkening its surroundings; ``context_sigma``: the reach of its local mean); ``illumination_power``,
+    lamp from darkening its surroundings; ``context_sigma``: the reach of its local mean; ``surround_clip``: the same
+    for a lamp larger than that reach); ``illumination_power``,
     ``illumination_pivot``: see there too (how much of the darkness below the pivot is divided out);
     ``illumination_chroma``: see there (how much of the illumination's colour is divided out). ``tone_lift_cap``,
     ``tone_lift_margin``: see :class:`PointwiseTone` (black stays black); ``tone_chroma``: its ``chroma_share``
@@ -380,6 +381,7 @@ class RestoreNet(EnhancementModel):
         context_sigma: float = 12.0,
         denoiser_mirror: bool = False,
         denoise_strength: float = 1.0,
+        surround_clip: float | None = None,
     ):
         super().__init__()
         if not 0.0 <= denoise_strength <= 1.0:
@@ -403,6 +405,7 @@ class RestoreNet(EnhancementModel):
             illumination_power=illumination_power,
             illumination_pivot=illumination_pivot,
             illumination_chroma=illumination_chroma,
+            surround_clip=surround_clip,
         )
         self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle, denoiser_mirror) if denoiser_width else None
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
