@@ -13,7 +13,8 @@ same on the darkened faces against the clean photos; with ``--no-reference``, al
 enhanced SICE frames (lower is better, as on the real photos); with ``--identity facenet,dlib``, also each judge's mean
 cosine similarity between an enhanced face and its own clean photo (both aligned as on the clean photo): a
 continuous, low-variance measure of the identity kept, for choosing among weights where rank-1 on 18 people moves
-by 1.4 points a probe.
+by 1.4 points a probe; with ``--lfw-images N``, also N of LFW's held-out training images (never its benchmark pairs)
+under each of the noise router's training presets, the guard that a real-scene setting costs the faces nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
-from lowface.data.synth import synthesize_float32
+from lowface.data.synth import synthesize, synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.io import read_image
 from lowface.metrics.brisque import brisque
@@ -47,16 +48,28 @@ from lowface.metrics.niqe import niqe
 @click.option("--sice/--no-sice", default=True, show_default=True, help="Score SICE's frames (--no-sice: faces only).")
 @click.option("--identity", "judges", default="", help="With --faces: judges whose identity similarity to report.")
 @click.option("--no-reference", "no_reference", is_flag=True, help="Also NIQE and BRISQUE of the SICE outputs.")
+@click.option(
+    "--lfw-images",
+    default=0,
+    show_default=True,
+    help="Also this many of LFW's held-out training images under each of the router's presets (a guard).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures as JSON.")
-def main(methods, split, data_root, every, threads, face_preset, sice, judges, no_reference, out) -> None:
+def main(methods, split, data_root, every, threads, face_preset, sice, judges, no_reference, lfw_images, out) -> None:
     torch.set_num_threads(threads)
-    if not sice and not face_preset:
-        raise click.UsageError("nothing to score: give --faces PRESET or keep --sice")
+    if not sice and not face_preset and not lfw_images:
+        raise click.UsageError("nothing to score: give --faces PRESET or --lfw-images N, or keep --sice")
     pairs = RealPairsSet.load(data_root, split, every=every) if sice else None
     sets = {"sice": (pairs.dark, pairs.references)} if pairs is not None else {}
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
+    if lfw_images:  # as soft_routing.validation_sets: the router fit's held-out half of LFW's training list, seed 1
+        from soft_routing import FIT_PRESETS, lfw_held_out
+
+        clean = lfw_held_out(data_root, 2 * lfw_images)
+        for preset in FIT_PRESETS:
+            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
     rows: dict[str, dict] = {}
     pipelines = {judge: RecognitionPipeline(judge).eval() for judge in filter(None, judges.split(","))}
     if pipelines and not face_preset:
@@ -84,7 +97,8 @@ def main(methods, split, data_root, every, threads, face_preset, sice, judges, n
     if out:
         frames = len(pairs.dark) if pairs is not None else 0
         record = {**provenance(threads), "split": split, "every": every, "frames": frames, "face_preset": face_preset,
-                  "faces": len(sets["faces"][0]) if face_preset else 0, "rows": rows}  # fmt: skip
+                  "faces": len(sets["faces"][0]) if face_preset else 0, "lfw_images": lfw_images,
+                  "rows": rows}  # fmt: skip
         out.write_text(json.dumps(record, indent=1) + "\n")
 
 
