@@ -161,12 +161,13 @@ class FastEnhanceNet(EnhancementModel):
     ``surround_clip`` k (None: off, the design until 2026-12-06; needs ``context_clip``): a lamp larger than the
     Gaussian raises its own geometric mean, so the context clip leaves it bright, and the CNN still spreads it into
     the dark round it (LIME 9's pendant lamp: a ring about 25 px wide). With ``surround_clip`` the estimator runs a
-    second time, on the low-resolution input clipped at k times a soft minimum of its surroundings (the same Gaussian
-    over log luma, each pixel weighted by 1 / luma, so that a lamp counts for little against the dark round it). That
-    second estimate is taken for the pixels at or below k times the soft minimum (the dark round a light), the first
-    for those above it (the lamp itself, a lit face), blended over ``SURROUND_BLEND`` natural-log units. In a flat
-    region both contexts are the input and the estimates agree. The same reach as the context clip, so the tiling
-    halo is unchanged; the estimator's work doubles (a batch of two).
+    second time, on the low-resolution input with its lights (luma over ``SURROUND_LIGHT``) clipped at k times a soft
+    minimum of their surroundings (the same Gaussian over log luma, each pixel weighted by 1 / luma, so that a lamp
+    counts for little against the dark round it). That second estimate is taken for the pixels at or below k times
+    the soft minimum (the dark round a light), the first for those above it (the lamp itself, a lit face), blended
+    over ``SURROUND_BLEND`` natural-log units. Without lights both contexts are the same and so are the estimates.
+    The same reach as the context clip, so the tiling halo is unchanged; the estimator's work up to doubles (a batch
+    of two; in plain inference only where the contexts differ).
 
     ``illumination_power`` p (None: off, the design until 2026-12-02) and ``illumination_pivot`` c: the estimated
     illumination I becomes max(I, c^(1-p) I^p), so a region lit below c is divided by c (I / c)^p instead of I - its
