@@ -31,7 +31,7 @@ from lowface.bench.real_pairs import RealPairsSet, pair_fidelity
 from lowface.bench.report import provenance
 from lowface.bench.wild import embed_all, identity_similarity
 from lowface.data.celeba import celeba_split
-from lowface.data.synth import synthesize, synthesize_float32
+from lowface.data.synth import synthesize_float32
 from lowface.face.pipeline import RecognitionPipeline
 from lowface.io import read_image
 from lowface.metrics.brisque import brisque
@@ -64,12 +64,10 @@ def main(methods, split, data_root, every, threads, face_preset, sice, judges, n
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
-    if lfw_images:  # as soft_routing.validation_sets: the router fit's held-out half of LFW's training list, seed 1
-        from soft_routing import FIT_PRESETS, lfw_held_out
+    if lfw_images:  # the router fit's held-out half of LFW's training list, as soft_routing.validation_sets takes it
+        from soft_routing import lfw_guard_sets
 
-        clean = lfw_held_out(data_root, 2 * lfw_images)
-        for preset in FIT_PRESETS:
-            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
+        sets |= lfw_guard_sets(data_root, lfw_images)
     rows: dict[str, dict] = {}
     pipelines = {judge: RecognitionPipeline(judge).eval() for judge in filter(None, judges.split(","))}
     if pipelines and not face_preset:

@@ -68,11 +68,16 @@ def validation_sets(data_root: Path, face_preset: str | None = None, lfw_images:
     if face_preset:
         clean = [read_image(p).rgb for p in celeba_split(data_root, "val")]
         sets["faces"] = (synthesize_float32(clean, face_preset, seed=0), clean)
-    if lfw_images:
-        clean = lfw_held_out(data_root, 2 * lfw_images)
-        for preset in FIT_PRESETS:
-            sets[f"lfw-{preset}"] = (synthesize(clean, preset, seed=1)[0], clean)
-    return sets
+    return sets | lfw_guard_sets(data_root, lfw_images)
+
+
+def lfw_guard_sets(data_root: Path, lfw_images: int) -> dict[str, tuple]:
+    """:func:`lfw_held_out` of twice ``lfw_images`` under each of the router's training presets (seed 1) against the
+    clean images, as {"lfw-<preset>": (dark images, references)}; empty for 0."""
+    if not lfw_images:
+        return {}
+    clean = lfw_held_out(data_root, 2 * lfw_images)
+    return {f"lfw-{preset}": (synthesize(clean, preset, seed=1)[0], clean) for preset in FIT_PRESETS}
 
 
 SHARES = np.linspace(0.0, 1.0, 6)  # the tone and detail shares at which each image's fidelity is measured

@@ -165,11 +165,11 @@ def test_the_surround_estimate_hides_a_wide_lamp_from_the_dark_round_it_and_tile
     sky = torch.full((1, 3, 96, 128), 0.02, dtype=torch.float64)
     lamp = sky.clone()
     lamp[..., 30:70, 40:80] = 0.8  # 40 low-resolution pixels wide: over three of the Gaussian's sigmas
-    surround, lit_share = net.surround(lamp)
+    surround, lit_share = net.surround(lamp, net.context(lamp))
     assert net.context(lamp)[..., 50, 60].min() > 0.7  # the context clip: the lamp's middle as bright as it is
     assert surround.max() < 1.5 * 0.04 and torch.equal(surround[..., :, :36], lamp[..., :, :36])
     assert lit_share[0, 0, 50, 60] == 1 and lit_share[0, 0, 50, 38] == 0 and lit_share[0, 0, 5, 5] == 0
-    assert torch.equal(net.surround(sky)[0], sky)
+    assert torch.equal(net.surround(sky, net.context(sky))[0], sky)
 
     dim = torch.rand(1, 3, 320, 352, dtype=torch.float64) * 0.05  # no light: the same estimate
     lit = dim.clone()

@@ -289,7 +289,7 @@ class FastEnhanceNet(EnhancementModel):
         In plain inference the second estimate runs only on the rectangle where the two contexts differ, widened by
         the estimator's reach (and by that again for its zero padding): elsewhere it would equal the first. The same
         values as the batch of two that training and captured graphs run."""
-        surround, lit_share = self.surround(low)
+        surround, lit_share = self.surround(low, context)
         if not plain_inference():
             lit, dark = self._residual(torch.cat([context, surround]), low.dtype).chunk(2)
             return torch.lerp(dark, lit, lit_share)
@@ -324,11 +324,11 @@ class FastEnhanceNet(EnhancementModel):
     SURROUND_LIGHT = (0.1, 0.3)
     SURROUND_BLEND = 1.0  # natural-log units of luma above the surround's clip over which the first estimate takes over
 
-    def surround(self, low: Tensor) -> tuple[Tensor, Tensor]:
+    def surround(self, low: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         """What the estimator sees for the dark round a light (``surround_clip``, see the class docstring): ``low``
         (B, 3, h, w) in [0, 1] with its lights (``SURROUND_LIGHT``) clipped at ``surround_clip`` times the soft
-        minimum of their surroundings, and as in :meth:`context` elsewhere; and the share (B, 1, h, w) in [0, 1] of
-        the first estimate (on :meth:`context`) at each pixel: 0 at or below that clip level."""
+        minimum of their surroundings, and as ``context`` (:meth:`context` of ``low``) elsewhere; and the share
+        (B, 1, h, w) in [0, 1] of the first estimate (on ``context``) at each pixel: 0 at or below that clip level."""
         grey = luma(low)
         log_luma = torch.log(grey + LOG_OFFSET)
         weight = torch.exp(-log_luma)  # 1 / luma: in [1, 255]
@@ -338,7 +338,7 @@ class FastEnhanceNet(EnhancementModel):
         start, end = self.SURROUND_LIGHT
         light = ((grey - start) / (end - start)).clamp(0.0, 1.0)  # only lights (bright in themselves) are clipped
         clipped = torch.lerp(low, torch.minimum(low, torch.exp(log_clip)), light)
-        return torch.minimum(self.context(low), clipped), lit_share
+        return torch.minimum(context, clipped), lit_share
 
     BAND_PIXELS = 262144  # full-resolution pixels per band in plain inference (136 rows of 1080p: 22 % faster there)
 
