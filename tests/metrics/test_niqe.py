@@ -7,6 +7,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -92,3 +93,25 @@ def test_agrees_with_basicsr_when_its_float32_convolutions_are_emulated(astronau
     assert niqe_module.niqe(astronaut) == pytest.approx(float(reference), abs=1e-3)
     monkeypatch.undo()
     assert niqe_module.niqe(astronaut) == pytest.approx(float(reference), abs=0.05)
+
+
+def test_flat_black_blocks_are_left_out_silently_as_basicsr_leaves_them_out(astronaut, monkeypatch):
+    """A night photo's black sky gives blocks with no negative (or positive) normalised values: NaN features that
+    the mean and covariance leave out. Same score as basicsr's port, and no NumPy warning on the way."""
+    dark = astronaut.copy()
+    dark[:288, :192] = 0.0  # six 96x96 blocks of pure black
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # basicsr's port warns on those blocks
+        reference = _basicsr_niqe().calculate_niqe(
+            (dark[..., ::-1] * 255).astype(np.float32), 0, input_order="HWC", convert_to="y"
+        )
+    real_convolve = niqe_module.convolve
+    monkeypatch.setattr(
+        niqe_module, "convolve",
+        lambda a, w, mode: real_convolve(a.astype(np.float32), w.astype(np.float32), mode=mode),
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score = niqe_module.niqe(dark)
+    assert np.isfinite(score)
+    assert score == pytest.approx(float(reference), abs=1e-3)

@@ -23,6 +23,7 @@ from lowface.metrics.catalogue import register_metric
 BLOCK = 96
 _GAMMA_GRID = np.arange(0.2, 10.001, 0.001)
 _R_GAMMA = gamma(2 / _GAMMA_GRID) ** 2 / (gamma(1 / _GAMMA_GRID) * gamma(3 / _GAMMA_GRID))
+_AGGD_FACTOR_MIN = np.sqrt(gamma(1 / _GAMMA_GRID[0]) / gamma(3 / _GAMMA_GRID[0]))
 
 
 NIQEModelMissing = AssetMissing  # the name earlier versions raised
@@ -79,10 +80,16 @@ def matlab_halve(image: np.ndarray) -> np.ndarray:
 
 
 def _aggd(values: np.ndarray) -> tuple[float, float, float]:
-    """Asymmetric generalised Gaussian fit by moment matching: (shape alpha, left scale, right scale)."""
+    """Asymmetric generalised Gaussian fit by moment matching: (shape alpha, left scale, right scale).
+    A side without values (a flat block, a block without negative products) gets a NaN scale and the smallest
+    alpha, as MATLAB's code gives (without NumPy's "mean of empty slice" warning); :func:`niqe_of_luma` then leaves
+    the NaN features out of the mean (MATLAB's ``nanmean``) and the block out of the covariance."""
     values = values.ravel()
-    left = np.sqrt(np.mean(values[values < 0] ** 2))
-    right = np.sqrt(np.mean(values[values > 0] ** 2))
+    left, right = (
+        np.sqrt(np.mean(side**2)) if side.size else np.nan for side in (values[values < 0], values[values > 0])
+    )
+    if np.isnan(left) or np.isnan(right):
+        return float(_GAMMA_GRID[0]), left * _AGGD_FACTOR_MIN, right * _AGGD_FACTOR_MIN
     gamma_hat = left / right
     r_hat = np.mean(np.abs(values)) ** 2 / np.mean(values**2)
     r_norm = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
