@@ -757,3 +757,20 @@ def test_a_large_image_waits_for_the_small_ones_and_runs_alone_on_every_thread()
     assert ("s1", "s2") in overlaps  # two small ones at once
     assert all(len(state) == 1 for state in overlaps if "L" in state)  # the large one alone
     assert threads_seen == {"s1": 1, "s2": 1, "L": 2, "s3": 1} and after == [1, 1]
+
+
+def test_score_leaves_a_blank_frame_out_of_the_no_reference_means(tmp_path: Path):
+    from lowface.bench.rows import no_reference
+
+    rng = np.random.default_rng(0)
+    textured = [np.round(rng.random((200, 240, 3)) * 255 * k).astype(np.uint8) for k in (0.5, 1.0)]
+    for i, image in enumerate([*textured, np.zeros((200, 240, 3), np.uint8)]):
+        write_image(tmp_path / "enh" / f"{i}.png", ImageData(image / np.float32(255)))
+    out = tmp_path / "scores.json"
+    result = run_cli("score", str(tmp_path / "enh"), "--detectors", "", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert [row["niqe"] for row in record["files"]][2] is None and record["files"][2]["brisque"] is None
+    expected = no_reference(textured, None)
+    assert record["summary"]["niqe"] == pytest.approx(expected["niqe"]) and np.isfinite(expected["niqe"])
+    assert record["summary"]["brisque"] == pytest.approx(expected["brisque"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,14 @@ def test_normalisation_file_may_hold_only_plain_data():
         brisque_module._PlainDataUnpickler(io.BytesIO(pickle.dumps(Payload()))).load()
     plain = {"min_": [0.1, 0.2], "max_": [1.0, 2.0]}
     assert brisque_module._PlainDataUnpickler(io.BytesIO(pickle.dumps(plain))).load() == plain
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0])
+def test_an_image_without_texture_scores_nan_without_warnings(model_installed, level: float):
+    """A black (lens cap) or blown-out frame has no statistics to fit: NaN, which the bench and ``lowface score``
+    leave out of their means, rather than NumPy's empty-slice warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(brisque_module.brisque(np.full((64, 80, 3), level)))
+        textured = np.random.default_rng(0).random((64, 80, 3))
+        assert np.isfinite(brisque_module.brisque(textured))

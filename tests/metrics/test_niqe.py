@@ -115,3 +115,12 @@ def test_flat_black_blocks_are_left_out_silently_as_basicsr_leaves_them_out(astr
         score = niqe_module.niqe(dark)
     assert np.isfinite(score)
     assert score == pytest.approx(float(reference), abs=1e-3)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0])
+def test_a_frame_without_texture_scores_nan_instead_of_failing(level: float):
+    """All blocks flat: no distribution to compare with the pristine one. NaN (left out of the bench's means), not
+    numpy.linalg's "SVD did not converge" from a covariance of no blocks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(niqe_module.niqe(np.full((200, 300, 3), level)))

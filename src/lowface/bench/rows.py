@@ -32,12 +32,19 @@ def mean_fidelity(
     return {name: float(np.mean(v)) for name, v in values.items()}
 
 
+def finite_mean(values: list[float]) -> float | None:
+    """Mean of the finite values; None where there are none."""
+    kept = [v for v in values if np.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
 def no_reference(images: list[np.ndarray], inputs: list[np.ndarray] | None) -> dict[str, float | None]:
-    """Mean NIQE (images whose shorter side allows it), BRISQUE, and LOE against the inputs (None: none)."""
+    """Mean NIQE (images whose shorter side allows it), BRISQUE, and LOE against the inputs (None: none); an
+    image without texture (a blank output: both scores NaN) is left out of those two means."""
     floats = [as_float(im) for im in images]
-    scores = [niqe(im) for im in floats if min(im.shape[:2]) >= NIQE_MIN_SIDE]
-    result: dict[str, float | None] = {"niqe": float(np.mean(scores)) if scores else None, "loe": None}
-    result["brisque"] = float(np.mean([brisque(im) for im in floats]))
+    niqe_scores = [niqe(im) for im in floats if min(im.shape[:2]) >= NIQE_MIN_SIDE]
+    result: dict[str, float | None] = {"niqe": finite_mean(niqe_scores), "loe": None}
+    result["brisque"] = finite_mean([brisque(im) for im in floats])
     if inputs is not None:
         result["loe"] = float(np.mean([loe(as_float(a), b) for a, b in zip(inputs, floats, strict=True)]))
     return result

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from lowface.bench.real_pairs import match_faces
-from lowface.bench.rows import NIQE_MIN_SIDE
+from lowface.bench.rows import NIQE_MIN_SIDE, finite_mean
 from lowface.io import IMAGE_SUFFIXES, ImageReadError, as_float, image_to_tensor, read_image, to_uint8
 from lowface.metrics.brisque import brisque
 from lowface.metrics.catalogue import create_metric
@@ -70,9 +70,11 @@ def score_image(
     image: np.ndarray, original: np.ndarray | None, reference: np.ndarray | None, detectors: dict[str, Any],
     reference_boxes: dict[str, list] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every metric of one (H, W, 3) float image in [0, 1]; ``original`` / ``reference`` of the same size or None."""
+    """Every metric of one (H, W, 3) float image in [0, 1]; ``original`` / ``reference`` of the same size or None.
+    A metric the image does not allow is None: NIQE below 192 pixels or without texture, BRISQUE without texture."""
     row: dict[str, Any] = {"niqe": niqe(image) if min(image.shape[:2]) >= NIQE_MIN_SIDE else None}
     row["brisque"] = brisque(image)
+    row |= {key: None for key in ("niqe", "brisque") if row[key] is not None and math.isnan(row[key])}  # no texture
     row["loe"] = loe(original, image) if original is not None else None
     if reference is not None:
         x, y = image_to_tensor(image), image_to_tensor(reference)
@@ -139,7 +141,8 @@ def score_folder(
 
 
 def summarise(rows: list[dict[str, Any]], detectors: list[str]) -> dict[str, Any]:
-    """Means of the metrics (over the rows that have them), totals of the face counts."""
+    """Means of the metrics (over the rows that have them: NIQE and BRISQUE are NaN on an image without texture),
+    totals of the face counts."""
     summary: dict[str, Any] = {"images": len(rows)}
     keys = [k for k in (rows[0] if rows else {}) if k != "file"]
     for key in keys:
@@ -147,7 +150,7 @@ def summarise(rows: list[dict[str, Any]], detectors: list[str]) -> dict[str, Any
         if key.split("_")[0] in ("faces", "found", "invented", "reference"):
             summary[key] = int(sum(values))
         else:
-            summary[key] = float(np.mean(values)) if values else None
+            summary[key] = finite_mean(values)
     for name in detectors:
         summary[f"images_with_faces_{name}"] = int(sum(1 for row in rows if row[f"faces_{name}"]))
     return summary

@@ -12,6 +12,7 @@ products; at full and half scale (bicubic).
 
 from __future__ import annotations
 
+import math
 import pickle
 from functools import lru_cache
 
@@ -91,8 +92,11 @@ def _phi(alpha: float) -> float:
 
 
 def aggd_fit(x: np.ndarray) -> tuple[float, float, float, float]:
-    """Asymmetric generalised Gaussian fit by moments: (alpha, mean, left sigma, right sigma)."""
+    """Asymmetric generalised Gaussian fit by moments: (alpha, mean, left sigma, right sigma); all NaN where ``x``
+    has no negative values (a flat image: no texture to fit), without NumPy's empty-slice warnings."""
     left, right = x[x < 0], x[x >= 0]
+    if left.size == 0 or not np.any(right):
+        return math.nan, math.nan, math.nan, math.nan
     sigma_l, sigma_r = np.sqrt(np.mean(left**2)), np.sqrt(np.mean(right**2))
     gamma = sigma_l / sigma_r
     r_hat = np.mean(np.abs(x)) ** 2 / np.mean(x**2)
@@ -123,8 +127,12 @@ def brisque_features(rgb: np.ndarray) -> np.ndarray:
 
 @register_metric("brisque", "BRISQUE", higher_is_better=False, fmt="{:.1f}")
 def brisque(rgb: np.ndarray) -> float:
-    """BRISQUE score of an (H, W, 3) RGB image in [0, 1]; lower is better."""
+    """BRISQUE score of an (H, W, 3) RGB image in [0, 1]; lower is better; NaN for an image without texture (a
+    blank, black or blown-out frame)."""
+    features = brisque_features(rgb)
+    if np.isnan(features).any():
+        return math.nan
     vectors, coefficients, rho, gamma, minima, maxima = load_model()
-    scaled = -1 + 2 * (brisque_features(rgb) - minima) / (maxima - minima)
+    scaled = -1 + 2 * (features - minima) / (maxima - minima)
     kernel = np.exp(-gamma * np.sum((vectors - scaled) ** 2, axis=1))
     return float(coefficients @ kernel - rho)

@@ -109,7 +109,8 @@ def _block_features(block: np.ndarray) -> list[float]:
 
 
 def niqe_of_luma(luma: np.ndarray) -> float:
-    """NIQE of a 2-D luma array on the 0-255 scale (at least 96x96)."""
+    """NIQE of a 2-D luma array on the 0-255 scale (at least 96x96); NaN where fewer than two of its 96x96 blocks
+    have texture (a blank, black or blown-out frame), whose statistics NIQE cannot compare."""
     mean_pristine, cov_pristine, window = pristine_model()
     rows, cols = luma.shape[0] // BLOCK, luma.shape[1] // BLOCK
     if rows == 0 or cols == 0:
@@ -127,6 +128,8 @@ def niqe_of_luma(luma: np.ndarray) -> float:
         if scale == 1:
             image = matlab_halve(image / 255.0) * 255.0
     features = np.concatenate(per_scale, 1)
+    if np.count_nonzero(~np.isnan(features).any(1)) < 2:
+        return math.nan  # fewer than two blocks with texture (a blank or clipped frame): no distribution to compare
     mean = np.nanmean(features, 0)
     covariance = np.cov(features[~np.isnan(features).any(1)], rowvar=False)
     difference = mean_pristine - mean
@@ -135,5 +138,6 @@ def niqe_of_luma(luma: np.ndarray) -> float:
 
 @register_metric("niqe", "NIQE", higher_is_better=False)
 def niqe(rgb: np.ndarray) -> float:
-    """NIQE of an (H, W, 3) RGB image in [0, 1] (lower is better); see the module docstring for the convention."""
+    """NIQE of an (H, W, 3) RGB image in [0, 1] (lower is better; NaN without texture, see :func:`niqe_of_luma`);
+    see the module docstring for the convention."""
     return niqe_of_luma(np.round(matlab_y(np.asarray(rgb, np.float64))))
