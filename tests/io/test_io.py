@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -136,6 +137,22 @@ def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str
     message = str(info.value)
     assert str(path) in message and reason in message and "\n" not in message
     print(message)
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".png"])
+def test_an_animation_is_refused_rather_than_cut_to_its_first_frame(tmp_path: Path, suffix: str):
+    """An animated WebP or APNG read as a still would come back as its first frame alone: refused, naming the
+    file and its frame count; the same file with one frame, and a camera JPEG with an MPO preview, read as stills."""
+    frames = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(1, 4)]
+    animated, still = tmp_path / f"animated{suffix}", tmp_path / f"still{suffix}"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(still)
+    with pytest.raises(ImageReadError, match=rf"animated{re.escape(suffix)}: an animated \w+ of 3 frames"):
+        read_image(animated)
+    assert read_image(still).rgb.shape == (16, 24, 3)
+    mpo = tmp_path / "camera.jpg"
+    frames[0].save(mpo, format="MPO", save_all=True, append_images=frames[1:2])
+    assert Image.open(mpo).format == "MPO" and read_image(mpo).rgb.shape == (16, 24, 3)
 
 
 def test_missing_file_error_names_it(tmp_path: Path):

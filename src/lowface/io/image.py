@@ -28,6 +28,7 @@ PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", 
                ".heic": "HEIF", ".heif": "HEIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
+ANIMATED_FORMATS = ("WEBP", "PNG")  # animations (APNG, animated WebP); a camera JPEG's MPO preview frame is not one
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
 
@@ -161,7 +162,8 @@ def read_image(path: str | Path) -> ImageData:
     """Read JPEG/PNG/BMP/TIFF/WebP/HEIC (8/16-bit, gray, RGBA, EXIF-rotated) or camera RAW -> ImageData.
 
     Raises ImageReadError naming the file for: missing/empty/non-image/truncated files, images smaller than
-    8x8, and images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding.
+    8x8, images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding, and
+    animations (APNG, animated WebP), whose other frames a still's output would drop.
     """
     path = Path(path)
     try:
@@ -191,6 +193,12 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
         )
     if min(width, height) < MIN_SIDE:
         raise ImageReadError(path, f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    if header.format in ANIMATED_FORMATS and getattr(header, "is_animated", False):
+        raise ImageReadError(
+            path,
+            f"an animated {header.format} of {header.n_frames} frames: only still images and videos are enhanced "
+            "(enhancing its first frame alone would lose the others); convert it to a video or to single frames first",
+        )
     orientation, exif = _exif(header)
     icc = header.info.get("icc_profile") or None
     try:
