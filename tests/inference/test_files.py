@@ -774,3 +774,52 @@ def test_score_leaves_a_blank_frame_out_of_the_no_reference_means(tmp_path: Path
     expected = no_reference(textured, None)
     assert record["summary"]["niqe"] == pytest.approx(expected["niqe"]) and np.isfinite(expected["niqe"])
     assert record["summary"]["brisque"] == pytest.approx(expected["brisque"])
+
+
+# ---- animations -------------------------------------------------------------------------------------------
+
+
+def _animation(
+    path: Path, scales: list[float], durations: list[int], loop: int, alpha: bool = False
+) -> list[np.ndarray]:
+    """Frames of a smooth test image at each brightness scale, saved as one animation; returns the RGBA frames."""
+    frames = []
+    for i, scale in enumerate(scales):
+        rgb = np.round(smooth_test_image(seed=i) * scale * 255).astype(np.uint8)
+        opaque = np.full(rgb.shape[:2], 255, np.uint8)
+        frames.append(
+            np.dstack([rgb, np.where(np.arange(rgb.shape[1]) < rgb.shape[1] // 4, 0, opaque) if alpha else opaque])
+        )
+    images = [Image.fromarray(f if alpha else f[..., :3]) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=loop)
+    return frames
+
+
+@pytest.mark.slow
+def test_animations_are_enhanced_frame_by_frame_keeping_timing_loop_and_alpha(tmp_path: Path):
+    """GIF, APNG (with alpha) and animated WebP: every frame enhanced, in the same format, with each frame's
+    duration, the loop count and the alpha plane kept; an animation the gate leaves alone is copied byte for byte."""
+    source = tmp_path / "in"
+    source.mkdir()
+    _animation(source / "dark.gif", [0.10, 0.15, 0.20], [40, 80, 120], loop=0)
+    apng = _animation(source / "dark.png", [0.12, 0.16], [30, 60], loop=2, alpha=True)
+    _animation(source / "dark.webp", [0.1, 0.2, 0.1], [100, 50, 100], loop=1)
+    _animation(source / "bright.gif", [0.9, 0.95], [100, 100], loop=0)
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-q")
+    assert result.exit_code == 0, result.output
+    for name, count, durations, loop in (("dark.gif", 3, [40, 80, 120], 0), ("dark.png", 2, [30, 60], 2),
+                                         ("dark.webp", 3, [100, 50, 100], 1)):  # fmt: skip
+        before, after = Image.open(source / name), Image.open(tmp_path / "out" / name)
+        assert (after.format, after.n_frames, after.info.get("loop", 0)) == (before.format, count, loop), name
+        for i in range(count):
+            before.seek(i)
+            after.seek(i)
+            after.load()
+            assert after.info["duration"] == durations[i], name
+            lift = np.asarray(after.convert("RGB"), np.float32).mean() / np.asarray(before.convert("RGB")).mean()
+            assert lift > 1.5, (name, i, lift)
+    out_png = Image.open(tmp_path / "out" / "dark.png")
+    for i, frame in enumerate(apng):
+        out_png.seek(i)
+        assert np.array_equal(np.asarray(out_png.convert("RGBA"))[..., 3], frame[..., 3])
+    assert (tmp_path / "out" / "bright.gif").read_bytes() == (source / "bright.gif").read_bytes()

@@ -14,6 +14,7 @@ from PIL import Image
 
 from conftest import assert_close, smooth_test_image
 from lowface.io import ImageData, ImageReadError, read_image, write_image
+from lowface.io.animation import read_animation
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
@@ -92,7 +93,7 @@ def test_exif_orientation_is_applied(tmp_path: Path):
 def test_write_is_atomic_and_leaves_no_partial_file(tmp_path: Path):
     data = ImageData(smooth_test_image())
     with pytest.raises(ValueError, match="unsupported output format"):
-        write_image(tmp_path / "x.gif", data)
+        write_image(tmp_path / "x.tga", data)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -139,10 +140,11 @@ def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str
     print(message)
 
 
-@pytest.mark.parametrize("suffix", [".webp", ".png"])
-def test_an_animation_is_refused_rather_than_cut_to_its_first_frame(tmp_path: Path, suffix: str):
-    """An animated WebP or APNG read as a still would come back as its first frame alone: refused, naming the
-    file and its frame count; the same file with one frame, and a camera JPEG with an MPO preview, read as stills."""
+@pytest.mark.parametrize("suffix", [".webp", ".png", ".gif"])
+def test_an_animation_is_not_read_as_a_still_cut_to_its_first_frame(tmp_path: Path, suffix: str):
+    """An animated WebP, APNG or GIF read as a still would come back as its first frame alone: refused, naming the
+    file and its frame count (lowface.io.animation reads it whole); the same file with one frame, and a camera JPEG
+    with an MPO preview, read as stills."""
     frames = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(1, 4)]
     animated, still = tmp_path / f"animated{suffix}", tmp_path / f"still{suffix}"
     frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -150,6 +152,9 @@ def test_an_animation_is_refused_rather_than_cut_to_its_first_frame(tmp_path: Pa
     with pytest.raises(ImageReadError, match=rf"animated{re.escape(suffix)}: an animated \w+ of 3 frames"):
         read_image(animated)
     assert read_image(still).rgb.shape == (16, 24, 3)
+    whole = read_animation(animated)
+    assert len(whole.frames) == 3 and whole.durations == [100] * 3 and whole.loop == 0
+    assert [int(f[0, 0, 0]) for f in whole.frames] == [40, 80, 120]
     mpo = tmp_path / "camera.jpg"
     frames[0].save(mpo, format="MPO", save_all=True, append_images=frames[1:2])
     assert Image.open(mpo).format == "MPO" and read_image(mpo).rgb.shape == (16, 24, 3)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from lowface.io import (
     tensor_to_image,
     tensor_to_uint8,
 )
+from lowface.io.animation import encode_animation, is_animated, read_animation
 from lowface.io.video import FrameStages, transcode
 from lowface.io.video_input import VideoInfo, probe_video
 
@@ -97,7 +98,10 @@ def enhance_image_file(
     it alone and the output format is the input's: the input's bytes are written, unchanged). ``compare``: also
     write a side-by-side before / after JPEG there. ``before_write(how, sha256 of the output)`` runs just before
     the output appears (the batch writes the output's record there, so an output never exists without one).
-    ``turn(pixels)``: a context the computation runs in (the batch's :class:`ImageTurns`)."""
+    ``turn(pixels)``: a context the computation runs in (the batch's :class:`ImageTurns`). An animated GIF, APNG
+    or WebP goes through :func:`enhance_animation_file`."""
+    if is_animated(job.source):
+        return enhance_animation_file(enhancer, job, quality, compare, before_write, turn)
     data = read_image(job.source)
     x = image_to_tensor(data.rgb)
     source_suffix = job.source.suffix.lower()
@@ -117,6 +121,41 @@ def enhance_image_file(
     atomic_write_bytes(job.target, payload)
     if compare is not None:
         atomic_write_bytes(compare, encode_image(side_by_side(data, result), ".jpg", 90))
+    return how
+
+
+def enhance_animation_file(
+    enhancer: Enhancer,
+    job: Job,
+    quality: int = 95,
+    compare: Path | None = None,
+    before_write: Callable[[str, str], None] | None = None,
+    turn: Callable[[int], contextlib.AbstractContextManager] | None = None,
+) -> str:
+    """:func:`enhance_image_file` for an animation: its frames in order through :class:`FrameEnhancer` (gate,
+    routing and exposure smoothed as in a video: no flicker), alpha untouched, written in the target's format with
+    the durations and loop count kept; "copied" where the gate leaves every frame alone and the format is the
+    input's. ``compare`` shows the first frame."""
+    animation = read_animation(job.source)
+    stream = FrameEnhancer(enhancer)
+    height, width = animation.frames[0].shape[:2]
+    frames, moved = [], False
+    with turn(height * width) if turn is not None else contextlib.nullcontext():
+        for rgba in animation.frames:
+            prepared = stream.prepare(pixels_to_tensor(np.ascontiguousarray(rgba[..., :3])))
+            weight = prepared[1] if prepared[1] is not None else torch.ones(1)
+            moved = moved or bool((weight * enhancer.strength).any())
+            frames.append(np.dstack([tensor_to_uint8(stream.finish(prepared)[0]), rgba[..., 3]]))
+    if not moved and job.source.suffix.lower() == job.target.suffix.lower():
+        how, payload = "copied", job.source.read_bytes()
+    else:
+        how, payload = "enhanced", encode_animation(replace(animation, frames=frames), job.target.suffix, quality)
+    if before_write is not None:
+        before_write(how, hashlib.sha256(payload).hexdigest())
+    atomic_write_bytes(job.target, payload)
+    if compare is not None:
+        first = [ImageData(rgba[..., :3] / np.float32(255)) for rgba in (animation.frames[0], frames[0])]
+        atomic_write_bytes(compare, encode_image(side_by_side(*first), ".jpg", 90))
     return how
 
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif"})
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".gif"})
 RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
 IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
 SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff"})

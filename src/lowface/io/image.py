@@ -25,10 +25,14 @@ from PIL import Image, UnidentifiedImageError
 from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-               ".heic": "HEIF", ".heif": "HEIF"}  # fmt: skip
+               ".heic": "HEIF", ".heif": "HEIF", ".gif": "GIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
-ANIMATED_FORMATS = ("WEBP", "PNG")  # animations (APNG, animated WebP); a camera JPEG's MPO preview frame is not one
+ANIMATED_FORMATS = (
+    "GIF",
+    "PNG",
+    "WEBP",
+)  # their animations (lowface.io.animation); a camera JPEG's MPO preview is not one
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
 
@@ -163,7 +167,7 @@ def read_image(path: str | Path) -> ImageData:
 
     Raises ImageReadError naming the file for: missing/empty/non-image/truncated files, images smaller than
     8x8, images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding, and
-    animations (APNG, animated WebP), whose other frames a still's output would drop.
+    animations (GIF, APNG, animated WebP: :mod:`lowface.io.animation`), whose other frames a still would drop.
     """
     path = Path(path)
     try:
@@ -196,8 +200,8 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     if header.format in ANIMATED_FORMATS and getattr(header, "is_animated", False):
         raise ImageReadError(
             path,
-            f"an animated {header.format} of {header.n_frames} frames: only still images and videos are enhanced "
-            "(enhancing its first frame alone would lose the others); convert it to a video or to single frames first",
+            f"an animated {header.format} of {header.n_frames} frames, not a still (its first frame alone would lose "
+            "the others): lowface enhance reads every frame, and so does lowface.io.animation.read_animation",
         )
     orientation, exif = _exif(header)
     icc = header.info.get("icc_profile") or None
@@ -263,9 +267,9 @@ def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quali
         raise RuntimeError("writing HEIC/HEIF needs pillow-heif: pip install pillow-heif")
     image = Image.fromarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels)
     options: dict[str, Any] = {}
-    if data.exif:
+    if data.exif and pil_format != "GIF":
         options["exif"] = data.exif
-    if data.icc:
+    if data.icc and pil_format != "GIF":
         options["icc_profile"] = data.icc
     if pil_format in ("JPEG", "WEBP", "HEIF"):
         options["quality"] = quality
