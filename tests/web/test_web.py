@@ -261,6 +261,22 @@ def test_a_camera_mov_is_enhanced_and_the_page_data_says_what_was_left_out(serve
     assert status["results"][0]["notes"] == ["1 data stream(s) not copied (unknown; a timecode is kept as metadata)"]
 
 
+def test_an_animated_gif_comes_back_animated_as_the_cli_makes_it(server, tmp_path: Path):
+    """An animation goes through the CLI's function (every frame, timing kept); the page shows its first frame."""
+    import zipfile
+
+    frames = [Image.fromarray(np.round(smooth_test_image(120, 160, seed=i) * 40).astype(np.uint8)) for i in range(3)]
+    source = tmp_path / "night.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=[70, 80, 90], loop=0)
+    job_id, status = run_job(server["base"], [source])
+    assert "error" not in status["results"][0], status
+    assert status["results"][0]["notes"] == ["an animation of 3 frames: the first one shown"]
+    bundle = zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(f"{server['base']}/api/jobs/{job_id}/zip").read()))
+    made = bundle.read("000-night.gif")
+    assert made == cli_result(source, tmp_path / "cli.gif", "-m", "gamma").read_bytes()
+    assert Image.open(io.BytesIO(made)).n_frames == 3
+
+
 def test_a_pair_of_photos_gets_both_recognizers_similarity_and_a_zip(server, tmp_path: Path):
     import zipfile
 

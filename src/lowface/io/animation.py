@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from lowface.io.files import atomic_write_bytes
-from lowface.io.image import ANIMATED_FORMATS, MAX_PIXELS, ImageReadError
+from lowface.io.image import ANIMATED_FORMATS, MAX_PIXELS, ImageData, ImageReadError, read_image
 
 PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP"}
 
@@ -35,10 +35,11 @@ class Animation:
         return any(bool((frame[..., 3] < 255).any()) for frame in self.frames)
 
 
-def is_animated(path: str | Path) -> bool:
-    """Whether ``path`` is an animated GIF, APNG or WebP (read from its header; False for anything else)."""
+def is_animated(source: str | Path | bytes) -> bool:
+    """Whether a file (a path, or its bytes) is an animated GIF, APNG or WebP (from its header; False for anything
+    else, unreadable files included)."""
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             return image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
     except (OSError, UnidentifiedImageError, ValueError):
         return False
@@ -66,6 +67,16 @@ def read_animation(path: str | Path) -> Animation:
         raise
     except Exception as exc:
         raise ImageReadError(path, f"corrupt or truncated animation ({exc})") from None
+
+
+def read_still(path: str | Path) -> ImageData:
+    """:func:`lowface.io.image.read_image`, or an animation's first frame (RGB and alpha): the one picture that
+    stands for it in a preview, a face detection or a comparison."""
+    if not is_animated(path):
+        return read_image(path)
+    with Image.open(path) as image:
+        rgba = np.asarray(image.convert("RGBA"), np.float32) / 255
+    return ImageData(np.ascontiguousarray(rgba[..., :3]), rgba[..., 3] if (rgba[..., 3] < 1).any() else None)
 
 
 def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> bytes:

@@ -92,10 +92,12 @@ class Worker:
 
     def _process(self, job: WebJob) -> None:
         import torch
+        from PIL import Image
 
         from lowface.inference.batch import enhance_image_file, enhance_video_file, video_notices
         from lowface.inference.jobs import Job, OutputOptions
-        from lowface.io import image_to_tensor, read_image
+        from lowface.io import image_to_tensor
+        from lowface.io.animation import is_animated, read_still
         from lowface.io.video_input import probe_video
 
         enhancer = self._enhancer(job.model, job.strength, job.denoise)
@@ -110,7 +112,10 @@ class Worker:
                     enhance_video_file(enhancer, Job(source, target), OutputOptions(), show_progress=False)
                 else:
                     entry["made"] = enhance_image_file(enhancer, Job(source, target))
-                    before, after = read_image(source), read_image(target)
+                    before, after = read_still(source), read_still(target)  # an animation: its first frame
+                    if is_animated(source):
+                        with Image.open(source) as animation:
+                            entry["notes"] = [f"an animation of {animation.n_frames} frames: the first one shown"]
                     _preview(before, job.folder / "preview" / f"{number:03d}-before.png")
                     _preview(after, job.folder / "preview" / f"{number:03d}-after.png")
                     entry["size"] = list(after.size)
@@ -134,7 +139,8 @@ class Worker:
         import torch
 
         from lowface.face.pipeline import RecognitionPipeline
-        from lowface.io import image_to_tensor, read_image
+        from lowface.io import image_to_tensor
+        from lowface.io.animation import read_still
 
         scores: dict[str, Any] = {}
         for name in ("facenet", "dlib"):
@@ -148,7 +154,7 @@ class Worker:
             row = {}
             for stage, folder, pattern in (("before", job.folder / "in", "{:03d}*"),
                                            ("after", job.folder / "out", "{:03d}*")):  # fmt: skip
-                images = [image_to_tensor(read_image(next(folder.glob(pattern.format(i)))).rgb) for i in range(2)]
+                images = [image_to_tensor(read_still(next(folder.glob(pattern.format(i)))).rgb) for i in range(2)]
                 with torch.inference_mode():
                     vectors = [pipeline.embed(x, [pipeline.align(x[0])]) for x in images]
                 row[stage] = round(float((vectors[0] * vectors[1]).sum()), 4)
@@ -223,6 +229,7 @@ def save_inputs(folder: Path, files: list[tuple[str, bytes]]) -> list[Path]:
     """Write the uploads as ``in/NNN.suffix`` (the suffix from an allow-list, the name never used) and check that
     each opens: the CLI's one-line reason names the uploaded file."""
     from lowface.io import decode_image
+    from lowface.io.animation import is_animated
 
     if len(files) > MAX_FILES:
         raise ValueError(f"{len(files)} files: at most {MAX_FILES} per job")
@@ -233,7 +240,7 @@ def save_inputs(folder: Path, files: list[tuple[str, bytes]]) -> list[Path]:
             suffix = Path(name).suffix.lower()
             if suffix not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                 raise ValueError(f"{name}: not an image or video this tool reads")
-            if suffix not in VIDEO_SUFFIXES and suffix in WRITABLE_SUFFIXES:
+            if suffix not in VIDEO_SUFFIXES and suffix in WRITABLE_SUFFIXES and not is_animated(data):
                 try:
                     decode_image(data, name)
                 except ImageReadError as exc:
