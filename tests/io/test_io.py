@@ -65,6 +65,25 @@ def test_grayscale_stays_grayscale(tmp_path: Path):
         assert np.array_equal(np.asarray(out), gray)
 
 
+def test_a_cmyk_jpeg_becomes_rgb_without_its_cmyk_profile_and_an_rgb_profile_is_kept(tmp_path: Path):
+    """The pixels of a CMYK JPEG are read as RGB: its CMYK profile no longer describes them and is not carried to
+    the output (an RGB JPEG tagged CMYK); an sRGB profile is carried through a round trip as before."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    cmyk = srgb[:16] + b"CMYK" + srgb[20:]  # the header's colour space field says CMYK
+    pixels = np.round(smooth_test_image(32, 40) * 200).astype(np.uint8)
+    Image.fromarray(pixels).convert("CMYK").save(tmp_path / "print.jpg", icc_profile=cmyk)
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", icc_profile=srgb)
+    printed = read_image(tmp_path / "print.jpg")
+    assert printed.rgb.shape == (32, 40, 3) and printed.icc is None
+    write_image(tmp_path / "out.jpg", printed)
+    assert "icc_profile" not in Image.open(tmp_path / "out.jpg").info
+    photo = read_image(tmp_path / "photo.jpg")
+    write_image(tmp_path / "out2.jpg", photo)
+    assert photo.icc == srgb and Image.open(tmp_path / "out2.jpg").info["icc_profile"] == srgb
+
+
 def test_alpha_is_kept_untouched(tmp_path: Path):
     rgba = np.zeros((20, 24, 4), np.uint8)
     rgba[..., :3] = 60
