@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from lowface.io.files import atomic_write_bytes
 from lowface.io.image import ANIMATED_FORMATS, MAX_PIXELS, ImageData, ImageReadError, read_image
 
-PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP"}
+PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".webp": "WEBP"}
 
 
 @dataclass
@@ -80,7 +79,7 @@ def read_still(path: str | Path) -> ImageData:
 
 
 def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> bytes:
-    """An animation's bytes for ``suffix`` (.gif, .png / .apng, .webp): durations and loop kept; alpha kept where
+    """An animation's bytes for ``suffix`` (.gif, .png, .webp): durations and loop kept; alpha kept where
     the frames have any (GIF: one transparent palette entry); GIF frames get an adaptive palette each."""
     pil_format = PIL_NAMES.get(suffix.lower())
     if pil_format is None:
@@ -98,8 +97,3 @@ def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> by
     buffer = io.BytesIO()
     images[0].save(buffer, format=pil_format, **options)
     return buffer.getvalue()
-
-
-def write_animation(path: str | Path, animation: Animation, quality: int = 95) -> None:
-    """Atomically write an animation; the format follows the suffix."""
-    atomic_write_bytes(path, encode_animation(animation, Path(path).suffix, quality))

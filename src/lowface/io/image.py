@@ -28,11 +28,8 @@ PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", 
                ".heic": "HEIF", ".heif": "HEIF", ".gif": "GIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
-ANIMATED_FORMATS = (
-    "GIF",
-    "PNG",
-    "WEBP",
-)  # their animations (lowface.io.animation); a camera JPEG's MPO preview is not one
+# formats whose animations lowface.io.animation reads (a camera JPEG's MPO preview frame is not an animation)
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
 

@@ -93,7 +93,7 @@ def _phi(alpha: float) -> float:
 
 def aggd_fit(x: np.ndarray) -> tuple[float, float, float, float]:
     """Asymmetric generalised Gaussian fit by moments: (alpha, mean, left sigma, right sigma); all NaN where ``x``
-    has no negative values (a flat image: no texture to fit), without NumPy's empty-slice warnings."""
+    has no negative or no positive values (a flat image: no texture to fit), without NumPy's warnings."""
     left, right = x[x < 0], x[x >= 0]
     if left.size == 0 or not np.any(right):
         return math.nan, math.nan, math.nan, math.nan
