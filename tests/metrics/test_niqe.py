@@ -79,20 +79,31 @@ def _basicsr_niqe():
         sys.modules.update(saved)
 
 
-def test_agrees_with_basicsr_when_its_float32_convolutions_are_emulated(astronaut, monkeypatch):
-    """basicsr convolves in float32 (3.065 on the astronaut); this module in float64 like MATLAB (3.100).
-    With float32 convolutions emulated the two agree to 1e-3: the algorithm is the same."""
-    reference = _basicsr_niqe().calculate_niqe(
-        (astronaut[..., ::-1] * 255).astype(np.float32), 0, input_order="HWC", convert_to="y"
-    )
+def _basicsr_score(rgb: np.ndarray) -> float:
+    """basicsr's NIQE of an (H, W, 3) RGB image in [0, 1] (its port warns on flat blocks: silenced here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(_basicsr_niqe().calculate_niqe((rgb[..., ::-1] * 255).astype(np.float32), 0, input_order="HWC",
+                                                    convert_to="y"))  # fmt: skip
+
+
+def _emulate_float32_convolutions(monkeypatch) -> None:
+    """This module's convolutions in float32, as basicsr's port computes them."""
     real_convolve = niqe_module.convolve
     monkeypatch.setattr(
         niqe_module, "convolve",
         lambda a, w, mode: real_convolve(a.astype(np.float32), w.astype(np.float32), mode=mode),
     )  # fmt: skip
-    assert niqe_module.niqe(astronaut) == pytest.approx(float(reference), abs=1e-3)
+
+
+def test_agrees_with_basicsr_when_its_float32_convolutions_are_emulated(astronaut, monkeypatch):
+    """basicsr convolves in float32 (3.065 on the astronaut); this module in float64 like MATLAB (3.100).
+    With float32 convolutions emulated the two agree to 1e-3: the algorithm is the same."""
+    reference = _basicsr_score(astronaut)
+    _emulate_float32_convolutions(monkeypatch)
+    assert niqe_module.niqe(astronaut) == pytest.approx(reference, abs=1e-3)
     monkeypatch.undo()
-    assert niqe_module.niqe(astronaut) == pytest.approx(float(reference), abs=0.05)
+    assert niqe_module.niqe(astronaut) == pytest.approx(reference, abs=0.05)
 
 
 def test_flat_black_blocks_are_left_out_silently_as_basicsr_leaves_them_out(astronaut, monkeypatch):
@@ -100,21 +111,13 @@ def test_flat_black_blocks_are_left_out_silently_as_basicsr_leaves_them_out(astr
     the mean and covariance leave out. Same score as basicsr's port, and no NumPy warning on the way."""
     dark = astronaut.copy()
     dark[:288, :192] = 0.0  # six 96x96 blocks of pure black
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # basicsr's port warns on those blocks
-        reference = _basicsr_niqe().calculate_niqe(
-            (dark[..., ::-1] * 255).astype(np.float32), 0, input_order="HWC", convert_to="y"
-        )
-    real_convolve = niqe_module.convolve
-    monkeypatch.setattr(
-        niqe_module, "convolve",
-        lambda a, w, mode: real_convolve(a.astype(np.float32), w.astype(np.float32), mode=mode),
-    )  # fmt: skip
+    reference = _basicsr_score(dark)
+    _emulate_float32_convolutions(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         score = niqe_module.niqe(dark)
     assert np.isfinite(score)
-    assert score == pytest.approx(float(reference), abs=1e-3)
+    assert score == pytest.approx(reference, abs=1e-3)
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0])

@@ -99,64 +99,56 @@ def enhance_image_file(
     write a side-by-side before / after JPEG there. ``before_write(how, sha256 of the output)`` runs just before
     the output appears (the batch writes the output's record there, so an output never exists without one).
     ``turn(pixels)``: a context the computation runs in (the batch's :class:`ImageTurns`). An animated GIF, APNG
-    or WebP goes through :func:`enhance_animation_file`."""
-    if is_animated(job.source):
-        return enhance_animation_file(enhancer, job, quality, compare, before_write, turn)
+    or WebP is enhanced whole (:func:`_animation_result`)."""
+    made = _animation_result if is_animated(job.source) else _still_result
+    how, payload, before, after = made(enhancer, job, quality, turn or (lambda _pixels: contextlib.nullcontext()))
+    if before_write is not None:
+        before_write(how, hashlib.sha256(payload).hexdigest())
+    atomic_write_bytes(job.target, payload)
+    if compare is not None:
+        atomic_write_bytes(compare, encode_image(side_by_side(before, after), ".jpg", 90))
+    return how
+
+
+Made = tuple[str, bytes, ImageData, ImageData]  # how, the output's bytes, before and after (a picture of each)
+
+
+def _still_result(enhancer: Enhancer, job: Job, quality: int, turn: Callable[[int], Any]) -> Made:
     data = read_image(job.source)
     x = image_to_tensor(data.rgb)
     source_suffix = job.source.suffix.lower()
     same_format = source_suffix == job.target.suffix.lower() and source_suffix not in RAW_SUFFIXES
-    with turn(x.shape[-2] * x.shape[-1]) if turn is not None else contextlib.nullcontext():
+    with turn(x.shape[-2] * x.shape[-1]):
         gate = enhancer.gate.weight(x) if enhancer.gate is not None else None  # computed once, used twice
         weight = (gate if gate is not None else x.new_ones(x.shape[0])) * enhancer.strength
         copy = same_format and not bool(weight.any())
         enhanced = None if copy else tensor_to_image(enhancer.enhance_tensor(x, gate_weight=gate))
     if enhanced is None:
-        result, how, payload = data, "copied", job.source.read_bytes()
-    else:
-        result, how = data.with_rgb(enhanced), "enhanced"
-        payload = encode_image(result, job.target.suffix, quality)
-    if before_write is not None:
-        before_write(how, hashlib.sha256(payload).hexdigest())
-    atomic_write_bytes(job.target, payload)
-    if compare is not None:
-        atomic_write_bytes(compare, encode_image(side_by_side(data, result), ".jpg", 90))
-    return how
+        return "copied", job.source.read_bytes(), data, data
+    result = data.with_rgb(enhanced)
+    return "enhanced", encode_image(result, job.target.suffix, quality), data, result
 
 
-def enhance_animation_file(
-    enhancer: Enhancer,
-    job: Job,
-    quality: int = 95,
-    compare: Path | None = None,
-    before_write: Callable[[str, str], None] | None = None,
-    turn: Callable[[int], contextlib.AbstractContextManager] | None = None,
-) -> str:
-    """:func:`enhance_image_file` for an animation: its frames in order through :class:`FrameEnhancer` (gate,
-    routing and exposure smoothed as in a video: no flicker), alpha untouched, written in the target's format with
-    the durations and loop count kept; "copied" where the gate leaves every frame alone and the format is the
-    input's. ``compare`` shows the first frame."""
+def _animation_result(enhancer: Enhancer, job: Job, quality: int, turn: Callable[[int], Any]) -> Made:
+    """An animation's frames in order through :class:`FrameEnhancer` (gate, routing and exposure smoothed as in a
+    video: no flicker), alpha untouched, written in the target's format with the durations and loop count kept;
+    "copied" where the gate leaves every frame alone and the format is the input's. Before / after: the first
+    frames."""
     animation = read_animation(job.source)
     stream = FrameEnhancer(enhancer)
     height, width = animation.frames[0].shape[:2]
     frames, moved = [], False
-    with turn(height * width) if turn is not None else contextlib.nullcontext():
+    with turn(height * width):
         for rgba in animation.frames:
             prepared = stream.prepare(pixels_to_tensor(np.ascontiguousarray(rgba[..., :3])))
             weight = prepared[1] if prepared[1] is not None else torch.ones(1)
             moved = moved or bool((weight * enhancer.strength).any())
             frames.append(np.dstack([tensor_to_uint8(stream.finish(prepared)[0]), rgba[..., 3]]))
+    before, after = (ImageData(rgba[..., :3] / np.float32(255)) for rgba in (animation.frames[0], frames[0]))
     if not moved and job.source.suffix.lower() == job.target.suffix.lower():
-        how, payload = "copied", job.source.read_bytes()
-    else:
-        how, payload = "enhanced", encode_animation(replace(animation, frames=frames), job.target.suffix, quality)
-    if before_write is not None:
-        before_write(how, hashlib.sha256(payload).hexdigest())
-    atomic_write_bytes(job.target, payload)
-    if compare is not None:
-        first = [ImageData(rgba[..., :3] / np.float32(255)) for rgba in (animation.frames[0], frames[0])]
-        atomic_write_bytes(compare, encode_image(side_by_side(*first), ".jpg", 90))
-    return how
+        return "copied", job.source.read_bytes(), before, before
+    payload = encode_animation(replace(animation, frames=frames), job.target.suffix, quality)
+    return "enhanced", payload, before, after
 
 
 def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData:
