@@ -202,8 +202,8 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
         )
     orientation, exif = _exif(header)
     icc = header.info.get("icc_profile") or None
-    if icc is not None and icc[16:20] not in (b"RGB ", b"GRAY"):  # a CMYK or Lab profile: the pixels become RGB
-        icc = None  # here, so it would no longer describe them (an RGB file tagged CMYK confuses viewers)
+    if header.mode in ("CMYK", "LAB"):  # the pixels become RGB here: the file's CMYK or Lab profile would no longer
+        icc = None  # describe them (an RGB file tagged CMYK confuses viewers)
     try:
         if _is_sixteen_bit(header, raw):
             pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
