@@ -179,6 +179,17 @@ def test_an_animation_is_not_read_as_a_still_cut_to_its_first_frame(tmp_path: Pa
     assert Image.open(mpo).format == "MPO" and read_image(mpo).rgb.shape == (16, 24, 3)
 
 
+def test_a_tiff_of_several_pages_is_refused_but_one_with_a_preview_page_reads(tmp_path: Path):
+    """A multi-page TIFF (a scan or a stack) as a still would come back as its first page alone: refused, naming
+    the file and its page count. A second, smaller page (a camera's or scanner's preview) does not count."""
+    full = [Image.fromarray(np.full((40, 60, 3), level, np.uint8)) for level in (30, 60, 90)]
+    full[0].save(tmp_path / "stack.tif", save_all=True, append_images=full[1:])
+    full[0].save(tmp_path / "preview.tif", save_all=True, append_images=[full[1].resize((15, 10))])
+    with pytest.raises(ImageReadError, match=r"stack\.tif: a TIFF of 3 full-size pages"):
+        read_image(tmp_path / "stack.tif")
+    assert read_image(tmp_path / "preview.tif").rgb.mean() == pytest.approx(30 / 255)
+
+
 def test_missing_file_error_names_it(tmp_path: Path):
     with pytest.raises(ImageReadError, match=r"missing\.png: cannot read file"):
         read_image(tmp_path / "missing.png")

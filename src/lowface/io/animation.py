@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from lowface.io.image import ANIMATED_FORMATS, MAX_PIXELS, ImageData, ImageReadError, read_image
+from lowface.io.image import MAX_PIXELS, ImageData, ImageReadError, read_image
+from lowface.io.multiframe import is_animation
 
 PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".webp": "WEBP"}
 
@@ -39,7 +40,7 @@ def is_animated(source: str | Path | bytes) -> bool:
     else, unreadable files included)."""
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-            return image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
+            return is_animation(image)
     except (OSError, UnidentifiedImageError, ValueError):
         return False
 

@@ -23,13 +23,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
+from lowface.io.multiframe import several_images
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
                ".heic": "HEIF", ".heif": "HEIF", ".gif": "GIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
-# formats whose animations lowface.io.animation reads (a camera JPEG's MPO preview frame is not an animation)
-ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
 
@@ -163,8 +162,9 @@ def read_image(path: str | Path) -> ImageData:
     """Read JPEG/PNG/BMP/TIFF/WebP/HEIC (8/16-bit, gray, RGBA, EXIF-rotated) or camera RAW -> ImageData.
 
     Raises ImageReadError naming the file for: missing/empty/non-image/truncated files, images smaller than
-    8x8, images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding, and
-    animations (GIF, APNG, animated WebP: :mod:`lowface.io.animation`), whose other frames a still would drop.
+    8x8, images over LOWFACE_MAX_PIXELS (200 MP by default), refused from the header before decoding, animations
+    (GIF, APNG, animated WebP: :mod:`lowface.io.animation`) and TIFFs of several full-size pages, whose other frames
+    or pages a still would drop (a TIFF's reduced-resolution preview page is not one).
     """
     path = Path(path)
     try:
@@ -194,12 +194,9 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
         )
     if min(width, height) < MIN_SIDE:
         raise ImageReadError(path, f"image is {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} is needed")
-    if header.format in ANIMATED_FORMATS and getattr(header, "is_animated", False):
-        raise ImageReadError(
-            path,
-            f"an animated {header.format} of {header.n_frames} frames, not a still (its first frame alone would lose "
-            "the others): lowface enhance reads every frame, and so does lowface.io.animation.read_animation",
-        )
+    several = several_images(header)
+    if several is not None:
+        raise ImageReadError(path, several)
     orientation, exif = _exif(header)
     icc = header.info.get("icc_profile") or None
     if header.mode in ("CMYK", "LAB"):  # the pixels become RGB here: the file's CMYK or Lab profile would no longer
