@@ -63,12 +63,12 @@ def main(methods, data_root, split, threads, out) -> None:
         row["all but LOL"] = scores([o for o, s in zip(outputs, sets, strict=True) if not s.startswith("LOL")])
         row[f"sice {split}"] = scores(enhanced(method, list(pairs.dark)))
         click.echo(method + "  " + "  ".join(f"{k}: {v['niqe']:.2f} / {v['brisque']:.1f}" for k, v in row.items()))
-    out.write_text(json.dumps({**provenance(threads), "split": split, "rows": rows}, indent=1) + "\n")
+    made = provenance(threads)
+    out.write_text(json.dumps({**made, "split": split, "rows": rows}, indent=1) + "\n")
     columns = list(rows[methods[0]])
     lines = [
         f"NIQE / BRISQUE (lower is better), 8-bit outputs. Command: `python benchmarks/no_reference_sets.py --split "
-        f"{split} --threads {threads} --out {out} {' '.join(methods)}`, {provenance(threads)['date']}, "
-        f"{provenance(threads)['machine']}.",
+        f"{split} --threads {threads} --out {out} {' '.join(methods)}`, {made['date']}, {made['machine']}.",
         "",
         "| method | " + " | ".join(f"{c} ({rows[methods[0]][c]['count']})" for c in columns) + " |",
         "|---" * (len(columns) + 1) + "|",

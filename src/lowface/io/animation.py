@@ -85,7 +85,8 @@ def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> by
     pil_format = PIL_NAMES.get(suffix.lower())
     if pil_format is None:
         raise ValueError(f"an animation cannot be written as {suffix!r}; use one of {sorted(PIL_NAMES)}")
-    mode = "RGBA" if animation.has_alpha else "RGB"
+    alpha = animation.has_alpha
+    mode = "RGBA" if alpha else "RGB"
     images = [Image.fromarray(frame).convert(mode) for frame in animation.frames]
     options: dict = {"save_all": True, "append_images": images[1:], "duration": animation.durations,
                      "loop": animation.loop}  # fmt: skip
@@ -94,7 +95,7 @@ def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> by
     if pil_format == "WEBP":
         options["quality"] = quality
     if pil_format == "GIF":
-        options["disposal"] = 2 if animation.has_alpha else 1  # each frame whole: clear (alpha) or draw over
+        options["disposal"] = 2 if alpha else 1  # each frame whole: clear (alpha) or draw over
     buffer = io.BytesIO()
     images[0].save(buffer, format=pil_format, **options)
     return buffer.getvalue()

@@ -128,10 +128,11 @@ def niqe_of_luma(luma: np.ndarray) -> float:
         if scale == 1:
             image = matlab_halve(image / 255.0) * 255.0
     features = np.concatenate(per_scale, 1)
-    if np.count_nonzero(~np.isnan(features).any(1)) < 2:
+    complete = ~np.isnan(features).any(1)  # the blocks with texture
+    if np.count_nonzero(complete) < 2:
         return math.nan  # fewer than two blocks with texture (a blank or clipped frame): no distribution to compare
     mean = np.nanmean(features, 0)
-    covariance = np.cov(features[~np.isnan(features).any(1)], rowvar=False)
+    covariance = np.cov(features[complete], rowvar=False)
     difference = mean_pristine - mean
     return float(np.sqrt(difference @ np.linalg.pinv((cov_pristine + covariance) / 2) @ difference))
 
