@@ -47,8 +47,23 @@ def audio_frames(stream, seconds: float, hertz: float = 440.0) -> list:
     return chunks
 
 
-def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90) -> Path:
-    """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation."""
+def panning_frames(count: int, height: int = 48, width: int = 64, noise: float = 0.02) -> list:
+    """``count`` dark noisy RGB frames of one scene seen by a camera panning 2 px a frame (footage as
+    ``--temporal-denoise`` meets it), pts 0, 1, 2, ..."""
+    rng = np.random.default_rng(0)
+    scene = smooth_test_image(height, width + 2 * count, seed=3) * 0.2
+    frames = []
+    for index in range(count):
+        view = scene[:, 2 * index : 2 * index + width] + rng.normal(0, noise, (height, width, 3))
+        frame = av.VideoFrame.from_ndarray(np.round(np.clip(view, 0, 1) * 255).astype(np.uint8), "rgb24")
+        frame.pts = index
+        frames.append(frame)
+    return frames
+
+
+def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90, panning: bool = False) -> Path:
+    """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation; a different scene
+    each frame, or with ``panning`` one noisy scene that the camera pans over (:func:`panning_frames`)."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
@@ -56,7 +71,7 @@ def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 
         video.set_display_rotation(float(rotation))
         sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
         pts = 0
-        timed = dark_frames(frames)
+        timed = panning_frames(frames) if panning else dark_frames(frames)
         for i, frame in enumerate(timed):
             frame.pts, frame.time_base = pts, Fraction(1, 1000)
             pts += 33 if i % 3 else 90  # variable frame rate

@@ -73,7 +73,7 @@ def sandbox(folder: Path) -> Path:
     Image.fromarray((smooth_test_image(96, 128) * 40).astype(np.uint8)).save(folder / "IMG_0042.heic", format="HEIF")
     write_dng(folder / "DSC_0001.dng")
     make_clip(folder / "clip.mp4", frames=8)
-    shutil.copy(folder / "clip.mp4", folder / "cctv.mp4")
+    shutil.copy(folder / "clip.mp4", folder / "night.mp4")
     (folder / ".venv").symlink_to(ROOT / ".venv")
     return folder
 

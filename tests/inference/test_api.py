@@ -77,6 +77,19 @@ def test_bad_tensors_and_types_are_refused(gamma):
         gamma.enhance("nope.jpg")
 
 
+def test_enhance_tensor_clips_an_overshoot_instead_of_returning_nan_and_refuses_nan():
+    auto = Enhancer.from_pretrained("lowface-auto", device="cpu")
+    x = torch.from_numpy(smooth_test_image()).permute(2, 0, 1)[None].float().contiguous() * 0.1
+    overshoot = x.clone()
+    overshoot[0, 0, 5, 5], overshoot[0, 2, 9, 9] = -0.01, 1.2  # a bicubic resize's or a denoiser's overshoot
+    out = auto.enhance_tensor(overshoot)
+    assert torch.isfinite(out).all()  # one negative pixel used to turn the whole output into NaN
+    assert torch.equal(out, auto.enhance_tensor(overshoot.clamp(0, 1)))
+    overshoot[0, 1, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        auto.enhance_tensor(overshoot)
+
+
 def test_one_call_enhance_and_unknown_model_message():
     rgb = (smooth_test_image() * 60).astype(np.uint8)
     assert lowface.enhance(rgb, model="gamma").shape == rgb.shape

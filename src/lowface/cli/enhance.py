@@ -107,7 +107,8 @@ from lowface.cli.common import passive_openmp, user_errors
     default=0.0,
     show_default=True,
     metavar="FRAMES",
-    help="Video: average static pixels over up to FRAMES frames before enhancing (still camera; 0: off; try 8).",
+    help="Video: average each pixel over up to FRAMES past frames along the camera's and the scene's motion before "
+    "enhancing (less shimmering noise; 0: off; try 8).",
 )
 @click.option(
     "--compare",

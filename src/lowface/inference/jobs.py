@@ -24,6 +24,7 @@ from lowface.io import (
 from lowface.io.video_output import check_encode_speed, encoder_for
 
 RECORD_SUFFIX = ".lowface.json"
+TEMPORAL_FILTER = "motion-compensated"  # what --temporal-denoise runs (lowface.inference.temporal)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class OutputOptions:
         if job.is_video:
             encoder, quality = encoder_for(job.target.suffix, self.codec, self.video_quality)
             record = {"encoder": encoder, "video_quality": quality, "temporal_frames": self.temporal_frames}
+            if self.temporal_frames:  # (outputs of the filter that averaged in place, before 2026-12-06, are redone)
+                record["temporal_filter"] = TEMPORAL_FILTER
             # (the default speed unrecorded: outputs made before the option existed are still made the same way)
             return record if self.encode_speed == "balanced" else {**record, "encode_speed": self.encode_speed}
         return {"quality": self.quality} if job.target.suffix.lower() in (".jpg", ".jpeg", ".webp", ".heic") else {}
