@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -154,6 +156,26 @@ def test_a_video_path_is_enhanced_into_the_output_video(tmp_path):
         lowface.enhance(source, model="gamma")
     with pytest.raises(ValueError, match=r"cannot write \.ts videos"):
         lowface.enhance(source, model="gamma", output=tmp_path / "clip.ts")
+
+
+def test_a_video_is_steadied_by_temporal_denoise_through_the_one_call_api(tmp_path):
+    from samples import panning_frames
+
+    source = tmp_path / "pan.avi"  # MJPEG keeps the noise that H.264 would smooth away at this size
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for frame in panning_frames(16):
+        writer.write(frame.to_ndarray(format="bgr24"))
+    writer.release()
+    along = {}
+    for frames in (None, 8.0):
+        written = lowface.enhance(source, model="gamma", output=tmp_path / f"out-{frames}.avi", temporal_denoise=frames)
+        with av.open(str(written)) as video:
+            pixels = np.stack([f.to_ndarray(format="rgb24").astype(np.float32) for f in video.decode(video=0)])
+        # each frame against the last one moved along the pan (2 px): what changes is noise
+        along[frames] = np.abs(pixels[9:, :, :-2] - pixels[8:-1, :, 2:]).mean()
+    assert along[8.0] < 0.5 * along[None]
+    with pytest.raises(ValueError, match="temporal_denoise averages a video's frames"):
+        lowface.enhance(smooth_test_image(), model="gamma", temporal_denoise=8)
 
 
 def test_the_gate_is_on_by_default_everywhere_and_strength_scales_the_change():

@@ -9,7 +9,7 @@ from typing import Any
 
 from lowface.inference.batch import enhance_image_file, enhance_video_file
 from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
-from lowface.inference.jobs import Job
+from lowface.inference.jobs import Job, OutputOptions
 from lowface.io import VIDEO_SUFFIXES
 from lowface.io.video_output import encoder_for
 
@@ -27,6 +27,7 @@ def enhance(
     gate: bool = True,
     output: str | Path | None = None,
     denoise: float | None = None,
+    temporal_denoise: float | None = None,
 ) -> Any:
     """One call: enhance ``image`` with a named model (cached between calls); returns the same kind.
 
@@ -35,8 +36,12 @@ def enhance(
     kept, an image the gate leaves alone copied byte for byte; a video with its audio, timestamps and colour) and the
     output path is returned; ``image`` must then be a path. With ``gate`` (default, as everywhere) a well-exposed
     image comes back unchanged. ``denoise`` in [0, 1] (None: the model's own): the share of the estimated noise the
-    restoring network removes (lower keeps more fine grain)."""
+    restoring network removes (lower keeps more fine grain). ``temporal_denoise`` N (a video only, as the CLI's
+    ``--temporal-denoise``): each pixel averaged over up to N past frames along the motion
+    (:mod:`lowface.inference.temporal`)."""
     video = isinstance(image, str | Path) and Path(image).suffix.lower() in VIDEO_SUFFIXES
+    if temporal_denoise and not video:
+        raise ValueError("temporal_denoise averages a video's frames: give a video path and output=")
     if video and output is None:
         raise TypeError(f"{image} is a video: give output= (a video file to write)")
     if video:
@@ -47,5 +52,8 @@ def enhance(
     if not isinstance(image, str | Path):
         raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
     job = Job(Path(image), Path(output))
-    enhance_video_file(enhancer, job, show_progress=False) if video else enhance_image_file(enhancer, job)
+    if video:
+        enhance_video_file(enhancer, job, OutputOptions(temporal_frames=temporal_denoise or None), show_progress=False)
+    else:
+        enhance_image_file(enhancer, job)
     return Path(output)
