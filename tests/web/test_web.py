@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -347,3 +348,38 @@ def test_the_noise_removal_control_gives_the_clis_denoise_and_is_ignored_by_mode
     assert np.array_equal(web, np.round(cli.rgb * 255)) and not np.array_equal(web, np.round(own.rgb * 255))
     _, status = run_job(server["base"], [source], "gamma", denoise="0.4")  # the slider is there for every model
     assert status["status"] == "done"
+
+
+def decoded(path: Path) -> np.ndarray:
+    """A video's frames, (T, H, W, 3) float32 in 0-255."""
+    import av
+
+    with av.open(str(path)) as video:
+        return np.stack([frame.to_ndarray(format="rgb24").astype(np.float32) for frame in video.decode(video=0)])
+
+
+def test_the_steady_video_control_runs_the_temporal_denoiser_on_the_video(server, tmp_path: Path):
+    import zipfile
+
+    import cv2
+
+    from samples import panning_frames
+
+    source = tmp_path / "pan.avi"  # MJPEG keeps the noise that H.264 would smooth away at this size
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for frame in panning_frames(16):
+        writer.write(frame.to_ndarray(format="bgr24"))
+    writer.release()
+    along = {}
+    for temporal in ("0", "8"):
+        job_id, status = run_job(server["base"], [source], "gamma", temporal=temporal)
+        assert status["temporal"] == float(temporal)
+        made = zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(f"{server['base']}/api/jobs/{job_id}/zip").read()))
+        name = next(n for n in made.namelist() if n.startswith("000-pan"))
+        (tmp_path / f"web-{temporal}-{name}").write_bytes(made.read(name))
+        pixels = decoded(tmp_path / f"web-{temporal}-{name}")
+        # each frame against the last one moved along the pan (2 px): what changes is noise
+        along[temporal] = np.abs(pixels[9:, :, :-2] - pixels[8:-1, :, 2:]).mean()
+    assert along["8"] < 0.5 * along["0"]  # as the CLI's --temporal-denoise 8 (tests/inference/test_api.py)
+    with pytest.raises(urllib.error.HTTPError, match="400"):
+        run_job(server["base"], [source], "gamma", temporal="0.5")

@@ -82,7 +82,8 @@ class MotionCompensation:
     # least LOCAL_GAIN[0] times smaller than the camera motion's, wholly from LOCAL_GAIN[1] times (a face walking)
     RESIDUAL_BOX = 9
     LOCAL_GAIN = (1.1, 1.4)
-    CAMERA_GAIN = 0.9  # the camera is taken to move when its motion explains the whole frame 10 % better than none
+    # the camera is taken to move when its motion explains the whole frame 15 % better than none, not at all below 5 %
+    CAMERA_GAIN = (1.05, 1.15)
     GRID = 8  # flow pixels between the samples the camera motion is fitted to
     FIT_ROUNDS = 6
 
@@ -101,7 +102,8 @@ class MotionCompensation:
     def camera_flow(self, flow: np.ndarray) -> np.ndarray:
         """The (h, w, 2) flow of the camera: an affine motion fitted to ``flow`` on a grid of samples by iteratively
         reweighted least squares (Tukey's biweight: a person walking does not pull it) - deterministic, unlike
-        RANSAC's random draws, so that a video comes out the same in every run and on every Ray worker."""
+        RANSAC's random draws, and its sums in NumPy's own loops, not a threaded BLAS's, so that a video comes out
+        the same in every run, with any number of threads and on every Ray worker."""
         height, width = flow.shape[:2]
         rows, columns = np.mgrid[self.GRID // 2 : height : self.GRID, self.GRID // 2 : width : self.GRID]
         design = np.stack([columns.ravel(), rows.ravel(), np.ones(columns.size)], 1)  # (N, 3)
@@ -109,8 +111,11 @@ class MotionCompensation:
         weights = np.ones(len(target))
         affine = np.zeros((3, 2))
         for _ in range(self.FIT_ROUNDS):
-            root = np.sqrt(weights)[:, None]
-            affine = np.linalg.lstsq(design * root, target * root, rcond=None)[0]  # flow = design @ affine
+            if weights.sum() < 3:  # (no samples left to fit)
+                break
+            normal = np.einsum("n,ni,nj->ij", weights, design, design, optimize=False)
+            moments = np.einsum("n,ni,nk->ik", weights, design, target, optimize=False)
+            affine = np.linalg.solve(normal + 1e-9 * np.eye(3), moments)  # flow = design @ affine
             error = np.linalg.norm(target - design @ affine, axis=1)
             scale = max(4.685 * 1.4826 * float(np.median(error)), 0.5)  # Tukey's c times a robust spread
             weights = np.clip(1.0 - (error / scale) ** 2, 0.0, None) ** 2
@@ -155,8 +160,12 @@ class MotionCompensation:
         camera = self.camera_flow(flow)
         residual = self._residual(now, before, camera)
         still = cv2.blur(np.abs(now - before), (self.RESIDUAL_BOX,) * 2)
-        if residual.mean() > self.CAMERA_GAIN * still.mean():  # a camera that does not move: none fitted to noise
-            camera, residual = np.zeros_like(flow), still
+        # a camera that does not move: none fitted to noise (a share, not a switch: every choice here is smooth)
+        low, high = self.CAMERA_GAIN
+        share = min(max((float(still.mean()) / max(float(residual.mean()), 1e-6) - low) / (high - low), 0.0), 1.0)
+        if share < 1.0:
+            camera = camera * np.float32(share)
+            residual = self._residual(now, before, camera) if share > 0.0 else still
         ratio = residual / np.maximum(self._residual(now, before, flow), 1e-3)
         low, high = self.LOCAL_GAIN
         local = np.clip((ratio - low) / (high - low), 0.0, 1.0)[..., None]

@@ -69,6 +69,14 @@ def _share(value: object, name: str) -> float:
     return share
 
 
+def _frames(value: object) -> float:
+    """The temporal noise reduction's frames: 0 (off) or 1-64; ValueError otherwise."""
+    frames = float(value)
+    if not (frames == 0 or 1 <= frames <= 64):
+        raise ValueError(f"temporal must be 0 (off) or 1-64 frames, got {frames}")
+    return frames
+
+
 def create_app(device: str | None = None, workdir: Path | None = None) -> Starlette:
     """The web app; its temporary folder is ``workdir`` (default: a new one), emptied at shutdown."""
     root = Path(tempfile.mkdtemp(prefix="lowface-serve-", dir=workdir))
@@ -95,6 +103,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
                 raise ValueError(f"unknown model {model!r}")
             strength = _share(fields.get("strength", "1"), "strength")
             denoise = _share(fields.get("denoise", "1"), "denoise")
+            temporal = _frames(fields.get("temporal", "0"))
             detector = fields.get("detector") or "none"
             if detector not in web_detectors():
                 raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(web_detectors())}")
@@ -105,7 +114,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             inputs = save_inputs(folder, files)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        job = WebJob(job_id, folder, [name for name, _ in files], inputs, model, strength, detector, denoise)
+        job = WebJob(job_id, folder, [name for name, _ in files], inputs, model, strength, detector, denoise, temporal)
         return _enqueue(job)
 
     def _enqueue(job: WebJob) -> JSONResponse:
@@ -126,6 +135,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
         try:
             strength = _share(body.get("strength", job.strength), "strength")
             denoise = _share(body.get("denoise", job.denoise), "denoise")
+            temporal = _frames(body.get("temporal", job.temporal))
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         job_id = uuid.uuid4().hex
@@ -136,7 +146,7 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
             inputs.append(folder / "in" / source.name)
             shutil.copyfile(source, inputs[-1])
         again = WebJob(job_id, folder, job.names, inputs, body.get("model", job.model), strength,
-                       body.get("detector", job.detector), denoise)  # fmt: skip
+                       body.get("detector", job.detector), denoise, temporal)  # fmt: skip
         return _enqueue(again)
 
     async def status(request: Request) -> JSONResponse:

@@ -31,6 +31,7 @@ class WebJob:
     strength: float
     detector: str
     denoise: float = 1.0  # the share of the noise removed, where the model has a denoiser
+    temporal: float = 0.0  # a video's temporal noise reduction, in frames (0: off), as --temporal-denoise
     status: str = "queued"  # queued, running, done, failed, cancelled
     done: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -41,7 +42,8 @@ class WebJob:
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "done": self.done, "total": len(self.inputs),
-                "model": self.model, "strength": self.strength, "denoise": self.denoise, "detector": self.detector,
+                "model": self.model, "strength": self.strength, "denoise": self.denoise, "temporal": self.temporal,
+                "detector": self.detector,
                 "results": self.results,
                 "similarity": self.similarity, "error": self.error}  # fmt: skip
 
@@ -109,7 +111,8 @@ class Worker:
             try:
                 if entry["video"]:
                     entry["notes"] = video_notices(probe_video(source))  # HDR written as SDR, data streams left out
-                    enhance_video_file(enhancer, Job(source, target), OutputOptions(), show_progress=False)
+                    options = OutputOptions(temporal_frames=job.temporal or None)
+                    enhance_video_file(enhancer, Job(source, target), options, show_progress=False)
                 else:
                     entry["made"] = enhance_image_file(enhancer, Job(source, target))
                     before, after = read_still(source), read_still(target)  # an animation: its first frame

@@ -19,6 +19,7 @@ async function init() {
   $("strength").addEventListener("change", () => current && rerun());
   $("denoise").addEventListener("input", () => { $("denoise-value").value = Number($("denoise").value).toFixed(2); });
   $("denoise").addEventListener("change", () => current && rerun());
+  $("temporal").addEventListener("change", () => current && rerun());
   document.body.dataset.ready = "1";
 }
 
@@ -34,13 +35,15 @@ async function submit() {
   form.append("model", $("model").value);
   form.append("strength", $("strength").value);
   form.append("denoise", $("denoise").value);
+  form.append("temporal", $("temporal").checked ? "8" : "0");
   form.append("detector", $("detector").value);
   await start(fetch("/api/jobs", { method: "POST", body: form }));
 }
 
 async function rerun() {
   const body = JSON.stringify({ strength: Number($("strength").value), denoise: Number($("denoise").value),
-                                model: $("model").value, detector: $("detector").value });
+                                temporal: $("temporal").checked ? 8 : 0, model: $("model").value,
+                                detector: $("detector").value });
   await start(fetch(`/api/jobs/${current}/rerun`, { method: "POST", body }));
 }
 
