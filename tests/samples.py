@@ -61,6 +61,18 @@ def panning_frames(count: int, height: int = 48, width: int = 64, noise: float =
     return frames
 
 
+def noisy_panning_avi(path: Path, frames: int = 16) -> Path:
+    """:func:`panning_frames` as an MJPEG AVI (64x48, 10 fps, OpenCV's writer): MJPEG keeps the noise that H.264
+    smooths away at this size, so a temporal noise reduction shows in the output."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for frame in panning_frames(frames):
+        writer.write(frame.to_ndarray(format="bgr24"))
+    writer.release()
+    return path
+
+
 def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90, panning: bool = False) -> Path:
     """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation; a different scene
     each frame, or with ``panning`` one noisy scene that the camera pans over (:func:`panning_frames`)."""

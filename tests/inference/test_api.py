@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import av
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -159,13 +158,9 @@ def test_a_video_path_is_enhanced_into_the_output_video(tmp_path):
 
 
 def test_a_video_is_steadied_by_temporal_denoise_through_the_one_call_api(tmp_path):
-    from samples import panning_frames
+    from samples import noisy_panning_avi
 
-    source = tmp_path / "pan.avi"  # MJPEG keeps the noise that H.264 would smooth away at this size
-    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
-    for frame in panning_frames(16):
-        writer.write(frame.to_ndarray(format="bgr24"))
-    writer.release()
+    source = noisy_panning_avi(tmp_path / "pan.avi")
     along = {}
     for frames in (None, 8.0):
         written = lowface.enhance(source, model="gamma", output=tmp_path / f"out-{frames}.avi", temporal_denoise=frames)

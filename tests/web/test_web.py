@@ -361,15 +361,9 @@ def decoded(path: Path) -> np.ndarray:
 def test_the_steady_video_control_runs_the_temporal_denoiser_on_the_video(server, tmp_path: Path):
     import zipfile
 
-    import cv2
+    from samples import noisy_panning_avi
 
-    from samples import panning_frames
-
-    source = tmp_path / "pan.avi"  # MJPEG keeps the noise that H.264 would smooth away at this size
-    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
-    for frame in panning_frames(16):
-        writer.write(frame.to_ndarray(format="bgr24"))
-    writer.release()
+    source = noisy_panning_avi(tmp_path / "pan.avi")
     along = {}
     for temporal in ("0", "8"):
         job_id, status = run_job(server["base"], [source], "gamma", temporal=temporal)
