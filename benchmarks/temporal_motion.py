@@ -117,8 +117,9 @@ def relative_warp(maps: list[np.ndarray], index: int) -> np.ndarray:
 def figures(outputs: list[np.ndarray], truths: list[np.ndarray], maps: list[np.ndarray], corners: list[tuple[int, int]],
             gain: float, matched: bool = False) -> dict[str, float]:  # fmt: skip
     """PSNR over the picture and the face (frames WARMUP on) and flicker, ``outputs`` and ``truths`` brightened by
-    ``gain`` (or each output matched to its truth's mean brightness, ``matched``). The face's figure excludes it
-    from flicker's valid region only through its own motion (the camera's warp moves the background)."""
+    ``gain`` (or each output matched to its truth's mean brightness, ``matched``). The face's PSNR is over the
+    FACE_HEIGHT-square box at its top-left corner (the face is about 68 px wide: some background counts too); flicker
+    follows the camera's motion only, so the walking face's own motion counts in it, alike for every method."""
     height, width = WINDOW
     psnr, face_psnr, flicker = [], [], []
     errors = []

@@ -31,20 +31,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lowface.filters import LUMA
+
 BLOCK = 16
 MEAN_ABS_PER_SIGMA = math.sqrt(2 / math.pi)  # E|n| / sigma for Gaussian n
 FLOW_WIDTH = 480  # the flow is estimated at most this wide (1080p: a quarter), where noise is averaged 4x4 down
 
 
-def difference_sigma(difference: Tensor, inside: Tensor | None = None) -> Tensor:
+def difference_sigma(difference: Tensor) -> Tensor:
     """(B, C, H, W) frame difference -> (B,) standard deviation of its noise: the 10th percentile over 16x16
-    blocks of the mean absolute difference (static regions), over E|n| / sigma of a Gaussian. ``inside`` (B, 1, H,
-    W) bool, where given: only blocks wholly inside it count (the rest had no past to compare with)."""
-    return _block_sigma(difference.abs().mean(1, keepdim=True), inside)
+    blocks of the mean absolute difference (static regions), over E|n| / sigma of a Gaussian."""
+    return _block_sigma(difference.abs().mean(1, keepdim=True), None)
 
 
 def _block_sigma(deviation: Tensor, inside: Tensor | None) -> Tensor:
-    """:func:`difference_sigma` from the (B, 1, H, W) mean absolute difference over the channels."""
+    """:func:`difference_sigma` from the (B, 1, H, W) mean absolute difference over the channels; ``inside`` (B, 1,
+    H, W) bool, where given: only blocks wholly inside it count (the rest had no past to compare with)."""
     block = min(BLOCK, *deviation.shape[-2:])
     means = F.avg_pool2d(deviation, block).flatten(1)
     if inside is not None:
@@ -59,6 +61,15 @@ def _box_mean(x: Tensor, size: int) -> Tensor:
     if x.device.type != "cpu":
         return F.avg_pool2d(x, size, stride=1, padding=size // 2, count_include_pad=False)
     return torch.from_numpy(cv2.blur(x[0, 0].numpy(), (size, size)))[None, None]
+
+
+def _sampling_maps(flow: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's remap maps (columns, rows), each (h, w) float32, of pixels moved by ``flow`` (h, w, 2), its x and y
+    first multiplied by ``scale``."""
+    height, width = flow.shape[:2]
+    columns = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0] * np.float32(scale[0])
+    rows = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1] * np.float32(scale[1])
+    return columns, rows
 
 
 def _planes(x: Tensor) -> np.ndarray:
@@ -94,9 +105,8 @@ class MotionCompensation:
     @staticmethod
     def small_luma(x: Tensor, size: tuple[int, int]) -> np.ndarray:
         """(1, 3, H, W) -> (h, w) float32 BT.601 luma, area-downscaled to ``size`` (w, h) plane by plane."""
-        weights = (0.299, 0.587, 0.114)
         planes = [cv2.resize(plane, size, interpolation=cv2.INTER_AREA) for plane in _planes(x)]
-        grey = sum(w * p for w, p in zip(weights, planes, strict=True))
+        grey = sum(w * p for w, p in zip(LUMA, planes, strict=True))
         return cv2.GaussianBlur(grey, (0, 0), MotionCompensation.FLOW_BLUR)
 
     def camera_flow(self, flow: np.ndarray) -> np.ndarray:
@@ -124,10 +134,7 @@ class MotionCompensation:
 
     def _residual(self, now: np.ndarray, before: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """Box mean of |now - before warped along flow| (all (h, w) float32)."""
-        height, width = now.shape
-        columns = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-        rows = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-        warped = cv2.remap(before, columns, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(before, *_sampling_maps(flow), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return cv2.blur(np.abs(now - warped), (self.RESIDUAL_BOX,) * 2)
 
     def remember(self, frame: Tensor) -> None:
@@ -171,8 +178,7 @@ class MotionCompensation:
         local = np.clip((ratio - low) / (high - low), 0.0, 1.0)[..., None]
         flow = camera + local * (flow - camera)
         flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-        columns = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0] * np.float32(width / size[0])
-        rows = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1] * np.float32(height / size[1])
+        columns, rows = _sampling_maps(flow, (width / size[0], height / size[1]))
         warped = np.stack([cv2.remap(plane, columns, rows, self.INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
                            for plane in _planes(past)])  # fmt: skip
         np.clip(warped, 0.0, 1.0, out=warped)  # (bicubic overshoots at edges; the state stays an image in [0, 1])
