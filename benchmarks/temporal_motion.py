@@ -115,11 +115,11 @@ def relative_warp(maps: list[np.ndarray], index: int) -> np.ndarray:
 
 
 def figures(outputs: list[np.ndarray], truths: list[np.ndarray], maps: list[np.ndarray], corners: list[tuple[int, int]],
-            gain: float, matched: bool = False) -> dict[str, float]:  # fmt: skip
+            alpha: np.ndarray, gain: float, matched: bool = False) -> dict[str, float]:  # fmt: skip
     """PSNR over the picture and the face (frames WARMUP on) and flicker, ``outputs`` and ``truths`` brightened by
-    ``gain`` (or each output matched to its truth's mean brightness, ``matched``). The face's PSNR is over the
-    FACE_HEIGHT-square box at its top-left corner (the face is about 68 px wide: some background counts too); flicker
-    follows the camera's motion only, so the walking face's own motion counts in it, alike for every method."""
+    ``gain`` (or each output matched to its truth's mean brightness, ``matched``). The face's PSNR is over the face
+    itself: its squared error weighted by the sprite's (h, w) ``alpha`` at its top-left corner; flicker follows the
+    camera's motion only, so the walking face's own motion counts in it, alike for every method."""
     height, width = WINDOW
     psnr, face_psnr, flicker = [], [], []
     errors = []
@@ -129,8 +129,9 @@ def figures(outputs: list[np.ndarray], truths: list[np.ndarray], maps: list[np.n
         error = np.ascontiguousarray(np.clip(scaled, 0, 1) - np.clip(reference, 0, 1))  # (OpenCV reads it)
         errors.append(error)
         psnr.append(-10 * math.log10(max(float((error**2).mean()), 1e-10)))
-        face = error[top : top + FACE_HEIGHT, left : left + FACE_HEIGHT]
-        face_psnr.append(-10 * math.log10(max(float((face**2).mean()), 1e-10)))
+        face = error[top : top + alpha.shape[0], left : left + alpha.shape[1]]
+        face_mse = float((face**2 * alpha[..., None]).sum()) / (3 * float(alpha.sum()))
+        face_psnr.append(-10 * math.log10(max(face_mse, 1e-10)))
     for index in range(WARMUP, len(outputs)):
         affine = relative_warp(maps, index)
         moved = cv2.warpAffine(errors[index - 1], affine, (width, height), flags=cv2.INTER_LINEAR,
@@ -223,13 +224,13 @@ def main() -> None:
                 gain = BRIGHT_MEAN / max(float(np.mean(truth)), 1e-4)
                 for method in methods:
                     out, seconds = filtered(dark, method, args.strength)
-                    row = {**figures(out, truth, maps, corners, gain), "seconds": seconds}
+                    row = {**figures(out, truth, maps, corners, sprite[1], gain), "seconds": seconds}
                     if enhancer is not None:
                         stream = FrameEnhancer(enhancer)
                         with torch.inference_mode():
                             bright = [stream(torch.from_numpy(f).permute(2, 0, 1)[None].contiguous())[0]
                                       .permute(1, 2, 0).numpy() for f in out]  # fmt: skip
-                        enhanced = figures(bright, clean, maps, corners, 1.0, matched=True)
+                        enhanced = figures(bright, clean, maps, corners, sprite[1], 1.0, matched=True)
                         row.update({f"enhanced_{k}": v for k, v in enhanced.items()})
                     rows.setdefault((kind, exposure, method), []).append(row)
         print(f"scene {number + 1}/{len(scenes)} done", flush=True)
