@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from conftest import smooth_test_image
+from lowface.io.video_output import x264_options
 
 
 def mux_frames(out, stream, frames) -> None:
@@ -79,6 +80,7 @@ def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = x264_options({})  # the same clip in every process (the tests compare runs on it)
         video.time_base = video.codec_context.time_base = Fraction(1, 1000)
         video.set_display_rotation(float(rotation))
         sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None

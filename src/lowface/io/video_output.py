@@ -194,9 +194,15 @@ def quality_options(encoder: str, quality: int, speed: str = "balanced") -> dict
         return {}
     constant_quality = {"b": "0", "row-mt": "1"} if encoder == "libvpx-vp9" else {}  # (VP9: no bitrate cap)
     options = {"crf": str(quality), **constant_quality, **SPEED_OPTIONS[encoder][speed]}
-    if encoder == "libx264" and x264_avx512_capped():
-        options["x264-params"] = ":".join(filter(None, (options.get("x264-params"), "asm=avx2")))
-    return options
+    return x264_options(options) if encoder == "libx264" else options
+
+
+def x264_options(options: dict[str, str]) -> dict[str, str]:
+    """libx264's (or libx264rgb's) ``options`` with x264 held to its AVX2 routines where :func:`x264_avx512_capped`
+    says so: the same frames then give the same stream on every run."""
+    if not x264_avx512_capped():
+        return options
+    return {**options, "x264-params": ":".join(filter(None, (options.get("x264-params"), "asm=avx2")))}
 
 
 @functools.cache
@@ -204,8 +210,9 @@ def x264_avx512_capped() -> bool:
     """Whether x264 is held to AVX2 routines: on CPUs with AVX-512, where its AVX-512 ones make the same frames give
     different files from run to run at some sizes (`veryfast`, 2026-12-07, AMD EPYC: 2-4 different H.264 streams in
     8 encodes of one 320x240 or 704x576 clip, none when capped; 720p and 1080p were stable; 1080p encoding time the
-    same within noise, 0.44-0.59 s for 24 frames either way). Only where AVX-512 is there, so AVX2 is too: x264 does
-    not check a forced ``asm`` against the CPU."""
+    same within noise, 0.44-0.59 s for 24 frames either way). They vary more in a process that has run other work
+    than in a fresh one, as a read of uninitialised memory would. Only where AVX-512 is there, so AVX2 is too: x264
+    does not check a forced ``asm`` against the CPU."""
     import torch
 
     return torch.backends.cpu.get_cpu_capability().startswith("AVX512")

@@ -15,7 +15,14 @@ import numpy as np
 from lowface.io import ImageReadError
 from lowface.io.video import pipeline
 from lowface.io.video_input import main_video_stream, open_input, probe_video
-from lowface.io.video_output import commit, copied_streams, create_output, encoder_for, video_stream
+from lowface.io.video_output import (
+    commit,
+    copied_streams,
+    create_output,
+    encoder_for,
+    video_stream,
+    x264_options,
+)
 
 SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
 
@@ -65,7 +72,7 @@ def encode_segment(
         stream.width, stream.height = video.codec_context.width, video.codec_context.height
         stream.pix_fmt = "rgb24"
         stream.time_base = stream.codec_context.time_base = video.time_base
-        stream.options = {"crf": "0", "preset": "ultrafast"}
+        stream.options = x264_options({"crf": "0", "preset": "ultrafast"})
         items = _frames_between(container, video, warmup_from, start, stop)
         written = pipeline(items, output, stream, {}, video.time_base, process, None)
     os.replace(partial, target)
