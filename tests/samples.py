@@ -95,6 +95,21 @@ def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 
     return path
 
 
+def damaged_clip(path: Path, frames: int = 30, damaged: int = 15) -> Path:
+    """:func:`make_clip` (panning) with the payload of its ``damaged``-th video packet overwritten by noise, as a bad
+    sector or a dropped network packet leaves a recording: the container is intact, the decoder refuses that packet."""
+    make_clip(path, frames=frames, panning=True)
+    with av.open(str(path)) as container:
+        packet = [p for p in container.demux(video=0) if p.size][damaged]
+        assert not packet.is_keyframe
+        position, size = packet.pos, packet.size
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(0).integers(0, 256, size - 4, dtype=np.uint8)  # after the NAL's 4-byte length
+    data[position + 4 : position + size] = noise.tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
 def camera_mov(path: Path) -> Path:
     """A MOV as cameras write them: H.264, AAC and a timecode track (01:02:03:04)."""
     with av.open(str(path), "w") as out:

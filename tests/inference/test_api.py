@@ -157,6 +157,15 @@ def test_a_video_path_is_enhanced_into_the_output_video(tmp_path):
         lowface.enhance(source, model="gamma", output=tmp_path / "clip.ts")
 
 
+def test_a_damaged_packet_in_a_video_is_skipped_with_a_warning_naming_the_file(tmp_path):
+    from samples import damaged_clip, streams
+
+    source = damaged_clip(tmp_path / "dashcam.mp4")
+    with pytest.warns(UserWarning, match=r"dashcam\.mp4: 1 damaged video packet\(s\) skipped"):
+        written = lowface.enhance(source, model="gamma", output=tmp_path / "out.mp4")
+    assert len(streams(written)["pts"]) == 29
+
+
 def test_a_video_is_steadied_by_temporal_denoise_through_the_one_call_api(tmp_path):
     from samples import noisy_panning_avi
 

@@ -22,7 +22,7 @@ from lowface.inference.batch import run_batch
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.jobs import OutputOptions, plan_jobs
 from lowface.io import ImageData, write_image
-from samples import make_clip, streams
+from samples import damaged_clip, make_clip, streams
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'lowface[ray]'")
 
@@ -86,6 +86,21 @@ def test_ray_gives_the_local_outputs_and_joins_video_segments_without_a_seam(clu
     # probability, so the 25-frame warm-up leaves more than the under 0.5 level of a hard choice)
     assert difference.max() < 1.0, np.round(difference, 2).tolist()
     assert not any(p.name.endswith(".segments") for p in (tmp_path / "ray").iterdir())  # work folders removed
+
+
+def test_a_damaged_packet_costs_its_frame_on_ray_as_in_a_local_run_and_is_said(cluster, tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    damaged_clip(tmp_path / "in" / "cctv.mp4")  # packet 15 of 30 damaged: the segment of frames 10-19 skips it
+    options = OutputOptions(video_quality=0)
+    local_run(tmp_path / "in", tmp_path / "local", "gamma", options)
+    said: list[str] = []
+    report = run_on_ray(EnhancerSpec("gamma"), plan_jobs([tmp_path / "in"], tmp_path / "ray"), options,
+                        segment_frames=10, warmup_frames=5, log=said.append)  # fmt: skip
+    assert report.ok and len(report.done) == 1, report.as_dict()
+    assert sum("cctv.mp4: 1 damaged video packet(s) skipped" in line for line in said) == 1, said
+    local, joined = streams(tmp_path / "local" / "cctv.mp4"), streams(tmp_path / "ray" / "cctv.mp4")
+    assert len(joined["pts"]) == 29 and joined["pts"] == local["pts"]
+    assert np.array_equal(frames_of(tmp_path / "ray" / "cctv.mp4"), frames_of(tmp_path / "local" / "cctv.mp4"))
 
 
 def test_ray_workers_apply_the_denoising_strength_and_record_it(cluster, tmp_path: Path):

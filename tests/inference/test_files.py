@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,8 @@ from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.inference.jobs import plan_jobs
 from lowface.io import ImageData, read_image, write_image
-from samples import audio_frames, camera_mov, dark_frames, make_clip, mux_frames, streams, write_dng
+from lowface.io.video_input import read_video_frames
+from samples import audio_frames, camera_mov, damaged_clip, dark_frames, make_clip, mux_frames, streams, write_dng
 
 
 def run_cli(*args: str, input: bytes | None = None):
@@ -264,6 +266,27 @@ def test_video_keeps_audio_timestamps_and_rotation_and_is_h264(tmp_path: Path):
                    "-m", "gamma", "-q")  # fmt: skip
     assert webm.exit_code == 0, webm.output
     assert streams(tmp_path / "v.webm")["codecs"] == ["vp9", "opus"]  # WebM cannot hold AAC: re-encoded
+
+
+def test_a_video_with_a_damaged_packet_is_enhanced_without_it_and_says_so(tmp_path: Path):
+    """A corrupted piece of a recording (one packet of 30) costs its frame, not the whole video: the rest is enhanced
+    at its own times, and the user is told."""
+    source = damaged_clip(tmp_path / "cctv.mp4")
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "gamma", "-q")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"cctv\.mp4: 1 damaged video packet\(s\) skipped, the first at \d+\.\d\d s", result.stderr)
+    with av.open(str(source)) as container:
+        readable = [frame.pts for packet in container.demux(video=0) for frame in _decoded_or_none(packet)]
+    after = streams(tmp_path / "out.mp4")
+    assert len(readable) == 29 and after["pts"] == readable  # every readable frame once, at its own time
+    assert len(list(read_video_frames(source))) == 29  # the API's reader skips it too
+
+
+def _decoded_or_none(packet) -> list:
+    try:
+        return packet.decode()
+    except av.error.InvalidDataError:
+        return []
 
 
 @pytest.mark.slow

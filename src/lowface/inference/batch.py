@@ -14,6 +14,7 @@ import hashlib
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -55,7 +56,7 @@ from lowface.io import (
 )
 from lowface.io.animation import encode_animation, is_animated, read_animation
 from lowface.io.video import FrameStages, transcode
-from lowface.io.video_input import VideoInfo, probe_video
+from lowface.io.video_input import DecodeDamage, VideoInfo, probe_video
 
 
 @dataclass
@@ -232,9 +233,11 @@ def enhance_video_file(
     options: OutputOptions = OutputOptions(),
     show_progress: bool = True,
     before_commit: Callable[[Path], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> int:
     """Every frame through :class:`FrameEnhancer` (:func:`frames_at_once` frames at a time), written by
-    :func:`lowface.io.video.transcode` (audio and subtitles copied, timestamps and rotation kept). Returns the
+    :func:`lowface.io.video.transcode` (audio and subtitles copied, timestamps and rotation kept). Damaged packets
+    in the source are skipped and said once, to ``notice`` (or as a Python warning naming the file). Returns the
     number of frames."""
     stream = FrameEnhancer(enhancer, options.temporal_frames)
     threads = torch.get_num_threads()
@@ -250,11 +253,15 @@ def enhance_video_file(
 
     frames = partial(tqdm, desc=job.source.name, unit="item", leave=False, disable=not show_progress)
     per_frame_threads()  # the frames' preparation here, beside the workers
+    damage = DecodeDamage()
     try:
-        return transcode(job.source, job.target, stages, options.codec, options.video_quality, frames, before_commit,
-                         options.encode_speed)  # fmt: skip
+        written = transcode(job.source, job.target, stages, options.codec, options.video_quality, frames,
+                            before_commit, options.encode_speed, damage)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
+    if (said := damage.notice()) is not None:
+        notice(said) if notice is not None else warnings.warn(f"{job.source}: {said}", stacklevel=2)
+    return written
 
 
 def needs_work(job: Job, recipe: dict[str, Any], options: OutputOptions, overwrite: bool, report: BatchReport,
@@ -404,7 +411,8 @@ def run_batch(
         remove_partial_files(job)
         for notice in video_notices(probe_video(job.source)):
             say(f"{job.source}: {notice}")
-        frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record))
+        frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record),
+                                    lambda said: say(f"{job.source}: {said}"))  # fmt: skip
         return "enhanced", f"{frames} frames"
 
     # images two at a time on one thread each on a CPU, as video frames are; a large one alone (ImageTurns)

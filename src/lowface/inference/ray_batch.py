@@ -40,6 +40,7 @@ from lowface.inference.records import (
     drop_orphan_record,
     recording,
 )
+from lowface.io.video_input import DecodeDamage
 
 SEGMENT_FRAMES = 300  # 10 s at 30 fps per work item
 WARMUP_FRAMES = 60  # gate smoothing 0.9^60 = 0.002 of its start value left; the temporal denoiser's window
@@ -94,30 +95,32 @@ class EnhanceActor:
         statuses, messages, pids = [], [], []
         for item in batch["item"]:
             try:
-                statuses.append(self.run(json.loads(item)))
-                messages.append("")
+                status, skipped = self.run(json.loads(item))
+                statuses.append(status)
+                messages.append(skipped.notice() or "")
             except (ValueError, OSError, RuntimeError) as exc:
                 statuses.append("failed")
                 messages.append(str(exc))
             pids.append(self.pid)
         return {"item": list(batch["item"]), "status": statuses, "message": messages, "pid": pids}
 
-    def run(self, item: dict[str, Any]) -> str:
+    def run(self, item: dict[str, Any]) -> tuple[str, DecodeDamage]:
+        """One work item -> (status, the damaged packets a video segment skipped)."""
         from lowface.inference.batch import FrameEnhancer, make_image_output
         from lowface.io import image_to_tensor, tensor_to_uint8
         from lowface.io.video_segments import encode_segment
 
         if item["kind"] == "image":
             job = Job(Path(item["source"]), Path(item["target"]))
-            return make_image_output(self.enhancer, job, item["record"], self.options.quality)
+            return make_image_output(self.enhancer, job, item["record"], self.options.quality), DecodeDamage()
         stream = FrameEnhancer(self.enhancer, self.options.temporal_frames)
 
         def process(rgb):
             return tensor_to_uint8(stream(image_to_tensor(rgb))[0])
 
-        segment = Path(item["segment"])
-        encode_segment(item["source"], segment, process, item["start"], item["stop"], item["warmup_from"])
-        return "segment"
+        segment, damage = Path(item["segment"]), DecodeDamage()
+        encode_segment(item["source"], segment, process, item["start"], item["stop"], item["warmup_from"], damage)
+        return "segment", damage
 
 
 @dataclass
@@ -143,7 +146,7 @@ def plan_work(
 ) -> tuple[list[dict[str, Any]], list[VideoPlan]]:
     """Work items for what is missing or made otherwise, and the videos to join; fills ``report`` with what is
     skipped or kept. Segments already on disk from an earlier run of the same recipe are not redone."""
-    from lowface.io.video_segments import frame_times
+    from lowface.io.video_segments import DAMAGE_SUFFIX, frame_times
 
     items, videos = [], []
     for job in jobs:
@@ -163,7 +166,7 @@ def plan_work(
         folder = _segment_folder(job)
         if folder.is_dir():  # segments of another recipe or another version of the source are stale
             for old in folder.iterdir():
-                if not old.name.endswith(f"-{key}.mkv"):
+                if not old.name.removesuffix(DAMAGE_SUFFIX).endswith(f"-{key}.mkv"):
                     old.unlink()
         segments = []
         for number, start in enumerate(range(0, len(times), segment_frames)):
@@ -239,6 +242,8 @@ def run_on_ray(
                 log(f"error: {message}")
             elif item["kind"] == "image":
                 (report.copied if row["status"] == "copied" else report.done).append(Path(item["target"]))
+            elif row["message"]:  # a segment that skipped damaged packets
+                log(f"{item['source']}: {row['message']}")
     failed_sources = {source for source, _ in report.failed}
     for plan in videos:
         if plan.job.source in failed_sources:

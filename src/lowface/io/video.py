@@ -31,7 +31,7 @@ import numpy as np
 from lowface.io import ImageReadError, as_float, pixels_to_uint8
 from lowface.io.video_colour import decoded_pixels, encodable
 from lowface.io.video_fields import deinterlaced
-from lowface.io.video_input import main_video_stream, open_input, probe_video
+from lowface.io.video_input import DecodeDamage, main_video_stream, open_input, probe_video
 from lowface.io.video_output import AudioRecode, commit, copied_streams, create_output, encoder_for, video_stream
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
@@ -50,12 +50,12 @@ def _reader(items: Iterator, out: queue.Queue, stop: threading.Event) -> None:
         out.put(("error", exc))
 
 
-def _demuxed(container, video, others: list) -> Iterator[tuple[str, Any]]:
-    """A file in order: decoded video frames as ("frame", frame), the packets of the streams ``others`` as
-    ("packet", packet)."""
+def _demuxed(container, video, others: list, damage: DecodeDamage) -> Iterator[tuple[str, Any]]:
+    """A file in order: decoded video frames as ("frame", frame) (damaged packets skipped, into ``damage``), the
+    packets of the streams ``others`` as ("packet", packet)."""
     for packet in container.demux([video, *others]):
         if packet.stream is video:
-            for frame in packet.decode():
+            for frame in damage.decode(packet):
                 yield "frame", frame
         elif packet.dts is not None:  # the demuxer's final empty packets carry nothing
             yield "packet", packet
@@ -215,6 +215,7 @@ def transcode(
     frames: Callable[[Iterator], Iterator] | None = None,
     before_commit: Callable[[Path], None] | None = None,
     speed: str = "balanced",
+    damage: DecodeDamage | None = None,
 ) -> int:
     """Write ``target`` (atomically: a temporary file renamed at the end) with every video frame of ``source``
     passed through ``process`` ((H, W, 3) float32 RGB in [0, 1] -> the same; or :class:`FrameStages`, several
@@ -222,7 +223,8 @@ def transcode(
 
     ``frames`` may wrap the item iterator (a progress bar); ``before_commit(temporary file)`` runs when the file
     is complete, just before it is renamed to ``target``; ``speed``: the encoder's, one of
-    :data:`lowface.io.video_output.ENCODE_SPEEDS`. Returns the number of frames written."""
+    :data:`lowface.io.video_output.ENCODE_SPEEDS`; video packets the decoder finds damaged are skipped and recorded
+    in ``damage``. Returns the number of frames written."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -233,7 +235,8 @@ def transcode(
         video.thread_type = "AUTO"
         stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = copied_streams(output, container, video, source, target)
-        items = _demuxed(container, video, [container.streams[index] for index in copies])
+        damage = DecodeDamage() if damage is None else damage
+        items = _demuxed(container, video, [container.streams[index] for index in copies], damage)
         written = pipeline(items, output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")

@@ -1,11 +1,11 @@
 """Reading video files: which stream is the video (:func:`main_video_stream`), what a file holds
 (:func:`probe_video`), and its frames as RGB (:func:`read_video_frames`), deinterlaced (:mod:`.video_fields`) and
-converted as :func:`lowface.io.video_colour.decoded_pixels` does."""
+converted as :func:`lowface.io.video_colour.decoded_pixels` does; damaged packets skipped (:class:`DecodeDamage`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,6 +30,38 @@ class VideoInfo:
     hdr: str | None = None  # "PQ" or "HLG" for an HDR source (enhanced and written as SDR BT.709), else None
 
 
+@dataclass
+class DecodeDamage:
+    """The video packets the decoder refused as damaged data (a corrupted piece of a recording: a dropped network
+    packet, a bad sector, a camera that lost power mid-write), skipped so that the rest of the video is still
+    enhanced, as FFmpeg's own tool goes on; the frames that depend on them may show decoding errors."""
+
+    times: list[float | None] = field(default_factory=list)  # each skipped packet's time in the stream, seconds
+
+    def decode(self, packet) -> list:
+        """The frames ``packet`` decodes to, or none (recorded) when the decoder finds it damaged."""
+        try:
+            return packet.decode()
+        except av.error.InvalidDataError:
+            known = packet.pts is not None and packet.time_base is not None
+            self.times.append(float(packet.pts * packet.time_base) if known else None)
+            return []
+
+    def frames(self, container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
+        """``container.decode(stream)`` without the damaged packets."""
+        for packet in container.demux(stream):
+            yield from self.decode(packet)
+
+    def notice(self) -> str | None:
+        """One line for the user when packets were skipped, else None."""
+        if not self.times:
+            return None
+        known = [time for time in self.times if time is not None]
+        first = f", the first at {min(known):.2f} s" if known else ""
+        return (f"{len(self.times)} damaged video packet(s) skipped{first}: the frames they held are missing from the "
+                "output and the next ones may show decoding errors")  # fmt: skip
+
+
 def open_input(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
@@ -46,7 +78,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         if min(height, width) < MIN_SIDE:
             raise ImageReadError(path, f"video frames are {width}x{height}; at least {MIN_SIDE}x{MIN_SIDE} needed")
         try:
-            first = next(container.decode(stream))
+            first = next(DecodeDamage().frames(container, stream))
             rotation = round(first.rotation or 0)
         except StopIteration:
             raise ImageReadError(path, "the video stream holds no frame") from None
@@ -73,11 +105,13 @@ def main_video_stream(container: av.container.InputContainer, path: str | Path):
     return max(streams, key=lambda s: (s.codec_context.width * s.codec_context.height, -s.index))
 
 
-def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+def read_video_frames(path: str | Path, damage: DecodeDamage | None = None) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation;
-    interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`)."""
+    interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`); damaged packets
+    skipped and recorded in ``damage``."""
+    damage = DecodeDamage() if damage is None else damage
     with open_input(path) as container:
         stream = main_video_stream(container, path)
         stream.thread_type = "AUTO"
-        for _, frame in deinterlaced(("frame", frame) for frame in container.decode(stream)):
+        for _, frame in deinterlaced(("frame", frame) for frame in damage.frames(container, stream)):
             yield as_float(decoded_pixels(frame))

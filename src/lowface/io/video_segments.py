@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ import numpy as np
 
 from lowface.io import ImageReadError
 from lowface.io.video import pipeline
-from lowface.io.video_input import main_video_stream, open_input, probe_video
+from lowface.io.video_input import DecodeDamage, main_video_stream, open_input, probe_video
 from lowface.io.video_output import (
     commit,
     copied_streams,
@@ -24,6 +25,7 @@ from lowface.io.video_output import (
     x264_options,
 )
 
+DAMAGE_SUFFIX = ".damaged"  # beside a segment that skipped damaged packets: how many (the frames it lacks)
 SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
 
 
@@ -37,12 +39,13 @@ def frame_times(path: str | Path) -> list[int]:
     return sorted(times)
 
 
-def _frames_between(container, video, first: int, start: int, stop: int | None) -> Iterator[tuple[str, Any]]:
+def _frames_between(container, video, first: int, start: int, stop: int | None,
+                    damage: DecodeDamage) -> Iterator[tuple[str, Any]]:  # fmt: skip
     """Frames with first <= pts < stop: those before ``start`` as "warmup", the rest as "frame"; and an interlaced
     source's frame at ``stop`` as "warmup", the deinterlacer's look-ahead for the segment's last frame
-    (:mod:`.video_fields`), so that it is deinterlaced as in the whole file."""
+    (:mod:`.video_fields`), so that it is deinterlaced as in the whole file. Damaged packets skipped (``damage``)."""
     container.seek(first, stream=video, backward=True, any_frame=False)
-    for frame in container.decode(video):
+    for frame in damage.frames(container, video):
         if frame.pts is None or frame.pts < first:
             continue
         if stop is not None and frame.pts >= stop:
@@ -59,10 +62,12 @@ def encode_segment(
     start: int,
     stop: int | None,
     warmup_from: int,
+    damage: DecodeDamage | None = None,
 ) -> int:
     """Process the frames of ``source`` with start <= pts < stop (None: to the end) into a lossless segment file,
     timestamps kept; the frames from ``warmup_from`` to ``start`` go through ``process`` first and are dropped,
-    so that stateful filters (temporal denoising, smoothed gate and router) arrive settled. Atomic."""
+    so that stateful filters (temporal denoising, smoothed gate and router) arrive settled. Atomic. Damaged packets
+    are skipped; those timed in [start, stop) go into ``damage``."""
     target = Path(target)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part{SEGMENT_SUFFIX}")
     with open_input(source) as container, create_output(partial, target) as output:
@@ -73,26 +78,45 @@ def encode_segment(
         stream.pix_fmt = "rgb24"
         stream.time_base = stream.codec_context.time_base = video.time_base
         stream.options = x264_options({"crf": "0", "preset": "ultrafast"})
-        items = _frames_between(container, video, warmup_from, start, stop)
+        skipped = DecodeDamage()
+        items = _frames_between(container, video, warmup_from, start, stop, skipped)
         written = pipeline(items, output, stream, {}, video.time_base, process, None)
+        end = float("inf") if stop is None else float(stop * video.time_base)
+        own = [t for t in skipped.times if t is None or float(start * video.time_base) <= t < end]
+    if damage is not None:  # the segment's own: a warm-up's and a look-ahead's belong to its neighbours
+        damage.times += own
+    counted = target.with_name(target.name + DAMAGE_SUFFIX)  # beside the segment, for the join (also on a rerun)
+    counted.write_text(str(len(own))) if own else counted.unlink(missing_ok=True)
     os.replace(partial, target)
     return written
 
 
-def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction) -> Iterator[tuple[float, str, Any]]:
-    """The segments' frames in order, each given the source's timestamp of its place (``times``, display order):
-    a segment container's own clock (Matroska counts milliseconds) never rounds the source's timestamps."""
-    index = 0
+def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction,
+                    damaged: int = 0) -> Iterator[tuple[float, str, Any]]:  # fmt: skip
+    """The segments' frames in order, each given the source's timestamp of its place (``times``, display order: the
+    nearest to the frame's own, which a segment container's clock may have rounded - Matroska counts milliseconds).
+    At most ``damaged`` source frames may be missing (skipped as damaged packets); any other gap, a frame out of order
+    or one the source does not have is an error."""
+    seconds = [float(t * time_base) for t in times]
+    used, last = 0, -1
     for path in segments:
         with open_input(path) as container:
             for frame in container.decode(container.streams.video[0]):
-                if index >= len(times):
-                    raise ValueError(f"{path}: more frames than the source has ({len(times)})")
-                frame.pts = times[index]
-                yield float(times[index] * time_base), "frame", frame
-                index += 1
-    if index != len(times):
-        raise ValueError(f"the segments hold {index} frames, the source {len(times)}: a segment is incomplete")
+                place = _nearest(seconds, float(frame.pts * frame.time_base))
+                if place is None or place <= last:
+                    raise ValueError(f"{path}: a frame at {float(frame.pts * frame.time_base):.3f} s that the source "
+                                     "does not have in that place")  # fmt: skip
+                frame.pts, last, used = times[place], place, used + 1
+                yield seconds[place], "frame", frame
+    if len(times) - used > damaged:
+        raise ValueError(f"the segments hold {used} frames, the source {len(times)}: a segment is incomplete")
+
+
+def _nearest(seconds: list[float], time: float, tolerance: float = 0.001) -> int | None:
+    """The index of the time in sorted ``seconds`` nearest to ``time``, within ``tolerance``, or None."""
+    right = bisect.bisect_left(seconds, time)
+    found = min((i for i in (right - 1, right) if 0 <= i < len(seconds)), key=lambda i: abs(seconds[i] - time))
+    return found if abs(seconds[found] - time) <= tolerance else None
 
 
 def _other_packets(container, others: list) -> Iterator[tuple[float, str, Any]]:
@@ -114,7 +138,8 @@ def join_segments(
 ) -> int:
     """Encode the frames of ``segments`` (in order) into ``target`` as :func:`transcode` would have written them,
     with the other streams of ``source`` copied, interleaved by time. Atomic (``before_commit`` as in
-    :func:`transcode`). Returns the number of frames."""
+    :func:`transcode`); as many frames may be missing as the segments skipped damaged packets (their
+    ``DAMAGE_SUFFIX`` files). Returns the number of frames."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -123,7 +148,9 @@ def join_segments(
         video = main_video_stream(container, source)
         stream = video_stream(output, video, encoder, quality, rotation, speed)
         copies = copied_streams(output, container, video, source, target)
-        frames = _segment_frames(segments, frame_times(source), video.time_base)
+        damaged = sum(int(path.read_text()) for segment in segments
+                      if (path := segment.with_name(segment.name + DAMAGE_SUFFIX)).exists())  # fmt: skip
+        frames = _segment_frames(segments, frame_times(source), video.time_base, damaged)
         others = _other_packets(container, [container.streams[index] for index in copies])
         merged = heapq.merge(frames, others, key=lambda item: item[0])
         items = ((kind, value) for _, kind, value in merged)

@@ -112,7 +112,8 @@ class Worker:
                 if entry["video"]:
                     entry["notes"] = video_notices(probe_video(source))  # HDR written as SDR, data streams left out
                     options = OutputOptions(temporal_frames=job.temporal or None)
-                    enhance_video_file(enhancer, Job(source, target), options, show_progress=False)
+                    enhance_video_file(enhancer, Job(source, target), options, show_progress=False,
+                                       notice=entry["notes"].append)  # damaged packets skipped  # fmt: skip
                 else:
                     entry["made"] = enhance_image_file(enhancer, Job(source, target))
                     before, after = read_still(source), read_still(target)  # an animation: its first frame
