@@ -262,6 +262,13 @@ def test_a_camera_mov_is_enhanced_and_the_page_data_says_what_was_left_out(serve
     assert status["results"][0]["notes"] == ["1 data stream(s) not copied (unknown; a timecode is kept as metadata)"]
 
 
+def test_a_video_with_a_damaged_packet_is_enhanced_and_the_page_data_says_so(server, tmp_path: Path):
+    from samples import damaged_clip
+
+    _, status = run_job(server["base"], [damaged_clip(tmp_path / "dashcam.mp4")])
+    assert [note.split(",")[0] for note in status["results"][0]["notes"]] == ["1 damaged video packet(s) skipped"]
+
+
 def test_an_animated_gif_comes_back_animated_as_the_cli_makes_it(server, tmp_path: Path):
     """An animation goes through the CLI's function (every frame, timing kept); the page shows its first frame."""
     import zipfile
