@@ -259,8 +259,11 @@ def enhance_video_file(
                             before_commit, options.encode_speed, damage)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    if (said := damage.notice()) is not None:
-        notice(said) if notice is not None else warnings.warn(f"{job.source}: {said}", stacklevel=2)
+    said = damage.notice()
+    if said is not None and notice is not None:
+        notice(said)
+    elif said is not None:
+        warnings.warn(f"{job.source}: {said}", stacklevel=2)
     return written
 
 

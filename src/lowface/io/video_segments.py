@@ -86,7 +86,12 @@ def encode_segment(
     if damage is not None:  # the segment's own: a warm-up's and a look-ahead's belong to its neighbours
         damage.times += own
     counted = target.with_name(target.name + DAMAGE_SUFFIX)  # beside the segment, for the join (also on a rerun)
-    counted.write_text(str(len(own))) if own else counted.unlink(missing_ok=True)
+    if own:
+        written_count = counted.with_name(f".{counted.name}.{os.getpid()}.part")
+        written_count.write_text(str(len(own)))
+        os.replace(written_count, counted)
+    else:
+        counted.unlink(missing_ok=True)
     os.replace(partial, target)
     return written
 
@@ -114,6 +119,8 @@ def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction,
 
 def _nearest(seconds: list[float], time: float, tolerance: float = 0.001) -> int | None:
     """The index of the time in sorted ``seconds`` nearest to ``time``, within ``tolerance``, or None."""
+    if not seconds:
+        return None
     right = bisect.bisect_left(seconds, time)
     found = min((i for i in (right - 1, right) if 0 <= i < len(seconds)), key=lambda i: abs(seconds[i] - time))
     return found if abs(seconds[found] - time) <= tolerance else None
