@@ -98,6 +98,9 @@ def test_a_damaged_packet_costs_its_frame_on_ray_as_in_a_local_run_and_is_said(c
                         segment_frames=10, warmup_frames=5, log=said.append)  # fmt: skip
     assert report.ok and len(report.done) == 1, report.as_dict()
     assert sum("cctv.mp4: 1 damaged video packet(s) skipped" in line for line in said) == 1, said
+    assert [(source.name, note.split(",")[0]) for source, note in report.notes] == [
+        ("cctv.mp4", "1 damaged video packet(s) skipped")
+    ]
     local, joined = streams(tmp_path / "local" / "cctv.mp4"), streams(tmp_path / "ray" / "cctv.mp4")
     assert len(joined["pts"]) == 29 and joined["pts"] == local["pts"]
     assert np.array_equal(frames_of(tmp_path / "ray" / "cctv.mp4"), frames_of(tmp_path / "local" / "cctv.mp4"))

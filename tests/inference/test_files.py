@@ -272,9 +272,11 @@ def test_a_video_with_a_damaged_packet_is_enhanced_without_it_and_says_so(tmp_pa
     """A corrupted piece of a recording (one packet of 30) costs its frame, not the whole video: the rest is enhanced
     at its own times, and the user is told."""
     source = damaged_clip(tmp_path / "cctv.mp4")
-    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "gamma", "-q")
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out.mp4"), "-m", "gamma", "-q", "--json")
     assert result.exit_code == 0, result.output
     assert re.search(r"cctv\.mp4: 1 damaged video packet\(s\) skipped, the first at \d+\.\d\d s", result.stderr)
+    [note] = json.loads(result.stdout)["notes"]  # and in the JSON outcome
+    assert note["source"] == str(source) and note["note"].startswith("1 damaged video packet(s) skipped")
     with av.open(str(source)) as container:
         readable = [frame.pts for packet in container.demux(video=0) for frame in _decoded_or_none(packet)]
     after = streams(tmp_path / "out.mp4")

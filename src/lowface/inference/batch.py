@@ -66,6 +66,7 @@ class BatchReport:
     skipped: list[Path] = field(default_factory=list)  # already made the same way
     kept: list[Path] = field(default_factory=list)  # exists without a record: not ours to replace
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[tuple[Path, str]] = field(default_factory=list)  # done, with something to say (damaged packets, HDR)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +79,7 @@ class BatchReport:
             "skipped_already_done": [str(p) for p in self.skipped],
             "kept_not_made_by_lowface": [str(p) for p in self.kept],
             "failed": [{"source": str(s), "error": m} for s, m in self.failed],
+            "notes": [{"source": str(s), "note": m} for s, m in self.notes],
         }
 
 
@@ -412,10 +414,14 @@ def run_batch(
         if record is None:
             return None
         remove_partial_files(job)
-        for notice in video_notices(probe_video(job.source)):
+
+        def note(notice: str) -> None:
+            report.notes.append((job.source, notice))
             say(f"{job.source}: {notice}")
-        frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record),
-                                    lambda said: say(f"{job.source}: {said}"))  # fmt: skip
+
+        for notice in video_notices(probe_video(job.source)):
+            note(notice)
+        frames = enhance_video_file(enhancer, job, options, progress == "bar", recording(job, record), note)
         return "enhanced", f"{frames} frames"
 
     # images two at a time on one thread each on a CPU, as video frames are; a large one alone (ImageTurns)

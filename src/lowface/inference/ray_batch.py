@@ -243,6 +243,7 @@ def run_on_ray(
             elif item["kind"] == "image":
                 (report.copied if row["status"] == "copied" else report.done).append(Path(item["target"]))
             elif row["message"]:  # a segment that skipped damaged packets
+                report.notes.append((Path(item["source"]), row["message"]))
                 log(f"{item['source']}: {row['message']}")
     failed_sources = {source for source, _ in report.failed}
     for plan in videos:
