@@ -21,7 +21,7 @@ from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.inference.jobs import plan_jobs
 from lowface.io import ImageData, read_image, write_image
-from lowface.io.video_input import read_video_frames
+from lowface.io.video_input import read_video_frames, unfinished_mp4
 from samples import audio_frames, camera_mov, damaged_clip, dark_frames, make_clip, mux_frames, streams, write_dng
 
 
@@ -282,6 +282,20 @@ def test_a_video_with_a_damaged_packet_is_enhanced_without_it_and_says_so(tmp_pa
     after = streams(tmp_path / "out.mp4")
     assert len(readable) == 29 and after["pts"] == readable  # every readable frame once, at its own time
     assert len(list(read_video_frames(source))) == 29  # the API's reader skips it too
+
+
+@pytest.mark.parametrize("kept", [0.5, 0.97])  # the index not written at all / cut short
+def test_an_mp4_cut_off_mid_recording_is_named_as_such(tmp_path: Path, kept: float):
+    """A phone or dashcam that stops mid-recording leaves the media data without the index it writes last: the
+    error says so (FFmpeg's own words were "Invalid data" or "no video stream"), and a whole file is not taken for
+    one."""
+    whole = make_clip(tmp_path / "whole.mp4", frames=30, panning=True)  # PyAV writes the index (moov) at the end
+    data = whole.read_bytes()
+    (tmp_path / "dashcam.mp4").write_bytes(data[: int(len(data) * kept)])
+    result = run_cli("enhance", str(tmp_path / "dashcam.mp4"), "-o", str(tmp_path / "out.mp4"), "-m", "gamma", "-q")
+    assert result.exit_code == 1
+    assert "dashcam.mp4: an MP4 / MOV file whose recording was cut off before it was finished" in result.stderr
+    assert not unfinished_mp4(whole) and not (tmp_path / "out.mp4").exists()
 
 
 def _decoded_or_none(packet) -> list:

@@ -4,6 +4,8 @@ converted as :func:`lowface.io.video_colour.decoded_pixels` does; damaged packet
 
 from __future__ import annotations
 
+import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -62,11 +64,46 @@ class DecodeDamage:
                 "output and the next ones may show decoding errors")  # fmt: skip
 
 
+UNFINISHED_MP4 = (
+    "an MP4 / MOV file whose recording was cut off before it was finished (its media data is there, its index - the "
+    "moov box - is missing or cut short): no decoder can read it as it is; tools such as untrunc rebuild the index "
+    "from a good recording of the same camera"
+)
+
+
 def open_input(path: str | Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
+        if unfinished_mp4(path):
+            raise ImageReadError(path, UNFINISHED_MP4) from None
         raise ImageReadError(path, f"cannot open video ({type(exc).__name__}: {exc})") from None
+
+
+def unfinished_mp4(path: str | Path) -> bool:
+    """Whether ``path`` is an ISO media file (MP4, MOV, 3GP: its top-level boxes) with media data (``mdat``) but no
+    complete index (``moov``): what a phone or dashcam leaves when it stops mid-recording, as the index is written
+    last. Reads the box headers only."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as file:
+            kinds, offset, index_complete = set(), 0, False
+            while offset + 8 <= size:
+                file.seek(offset)
+                header = file.read(16)
+                length, kind = struct.unpack(">I4s", header[:8])
+                if length == 1 and len(header) == 16:  # a 64-bit size follows
+                    length = struct.unpack(">Q", header[8:16])[0]
+                elif length == 0:  # to the end of the file
+                    length = size - offset
+                if length < 8:
+                    break
+                kinds.add(kind)
+                index_complete |= kind == b"moov" and offset + length <= size
+                offset += length
+    except OSError:
+        return False
+    return b"ftyp" in kinds and b"mdat" in kinds and not index_complete
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -101,7 +138,7 @@ def main_video_stream(container: av.container.InputContainer, path: str | Path):
     (naming the file) when there is none."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
-        raise ImageReadError(path, "no video stream in the file")
+        raise ImageReadError(path, UNFINISHED_MP4 if unfinished_mp4(path) else "no video stream in the file")
     return max(streams, key=lambda s: (s.codec_context.width * s.codec_context.height, -s.index))
 
 
