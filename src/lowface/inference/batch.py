@@ -261,11 +261,11 @@ def enhance_video_file(
                             before_commit, options.encode_speed, damage)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    said = damage.notice()
-    if said is not None and notice is not None:
-        notice(said)
-    elif said is not None:
-        warnings.warn(f"{job.source}: {said}", stacklevel=2)
+    if (said := damage.notice()) is not None:
+        if notice is None:
+            warnings.warn(f"{job.source}: {said}", stacklevel=2)
+        else:
+            notice(said)
     return written
 
 

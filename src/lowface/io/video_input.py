@@ -142,13 +142,12 @@ def main_video_stream(container: av.container.InputContainer, path: str | Path):
     return max(streams, key=lambda s: (s.codec_context.width * s.codec_context.height, -s.index))
 
 
-def read_video_frames(path: str | Path, damage: DecodeDamage | None = None) -> Iterator[np.ndarray]:
+def read_video_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) float32 RGB frames in [0, 1] from a video file, in order (as stored, before rotation;
     interlaced frames deinterlaced; at 16-bit precision, HDR as SDR: :func:`.decoded_pixels`); damaged packets
-    skipped and recorded in ``damage``."""
-    damage = DecodeDamage() if damage is None else damage
+    skipped."""
     with open_input(path) as container:
         stream = main_video_stream(container, path)
         stream.thread_type = "AUTO"
-        for _, frame in deinterlaced(("frame", frame) for frame in damage.frames(container, stream)):
+        for _, frame in deinterlaced(("frame", frame) for frame in DecodeDamage().frames(container, stream)):
             yield as_float(decoded_pixels(frame))

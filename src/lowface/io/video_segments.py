@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lowface.io import ImageReadError
+from lowface.io.files import atomic_write_bytes
 from lowface.io.video import pipeline
 from lowface.io.video_input import DecodeDamage, main_video_stream, open_input, probe_video
 from lowface.io.video_output import (
@@ -87,9 +88,7 @@ def encode_segment(
         damage.times += own
     counted = target.with_name(target.name + DAMAGE_SUFFIX)  # beside the segment, for the join (also on a rerun)
     if own:
-        written_count = counted.with_name(f".{counted.name}.{os.getpid()}.part")
-        written_count.write_text(str(len(own)))
-        os.replace(written_count, counted)
+        atomic_write_bytes(counted, str(len(own)).encode())
     else:
         counted.unlink(missing_ok=True)
     os.replace(partial, target)
@@ -107,10 +106,10 @@ def _segment_frames(segments: list[Path], times: list[int], time_base: Fraction,
     for path in segments:
         with open_input(path) as container:
             for frame in container.decode(container.streams.video[0]):
-                place = _nearest(seconds, float(frame.pts * frame.time_base))
+                time = float(frame.pts * frame.time_base)
+                place = _nearest(seconds, time)
                 if place is None or place <= last:
-                    raise ValueError(f"{path}: a frame at {float(frame.pts * frame.time_base):.3f} s that the source "
-                                     "does not have in that place")  # fmt: skip
+                    raise ValueError(f"{path}: a frame at {time:.3f} s that the source does not have in that place")
                 frame.pts, last, used = times[place], place, used + 1
                 yield seconds[place], "frame", frame
     if len(times) - used > damaged:
