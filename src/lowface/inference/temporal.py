@@ -72,6 +72,13 @@ def _sampling_maps(flow: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) ->
     return columns, rows
 
 
+def _ramp(value: float, band: tuple[float, float]) -> float:
+    """0 at or below ``band``'s low end, 1 at or above its high end, linear between: the smooth choices of the filter
+    (a hard switch would let two runs that started at different frames decide differently)."""
+    low, high = band
+    return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
 def _planes(x: Tensor) -> np.ndarray:
     """(1, C, H, W) float32 CPU tensor -> its (C, H, W) array, shared."""
     return x[0].contiguous().numpy()
@@ -168,8 +175,7 @@ class MotionCompensation:
         residual = self._residual(now, before, camera)
         still = cv2.blur(np.abs(now - before), (self.RESIDUAL_BOX,) * 2)
         # a camera that does not move: none fitted to noise (a share, not a switch: every choice here is smooth)
-        low, high = self.CAMERA_GAIN
-        share = min(max((float(still.mean()) / max(float(residual.mean()), 1e-6) - low) / (high - low), 0.0), 1.0)
+        share = _ramp(float(still.mean()) / max(float(residual.mean()), 1e-6), self.CAMERA_GAIN)
         if share < 1.0:
             camera = camera * np.float32(share)
             residual = self._residual(now, before, camera) if share > 0.0 else still
@@ -234,8 +240,7 @@ class TemporalDenoiser:
             sigma = self.sigma if self.sigma is not None else torch.zeros_like(sigma)
         cut = 0.0
         if self.sigma is not None:
-            low, high = self.CUT
-            cut = min(max((float(sigma / self.sigma.clamp_min(1e-4)) - low) / (high - low), 0.0), 1.0)
+            cut = _ramp(float(sigma / self.sigma.clamp_min(1e-4)), self.CUT)
             if cut == 1.0:
                 self.state = x.clone()  # a cut to another scene: its first frame as it is, no ghost of the last one
                 return frame
