@@ -104,19 +104,32 @@ def test_an_sd_clip_keeps_bt601_and_is_tagged_with_it(tmp_path: Path):
     assert np.abs(frame.to_ndarray(format="yuv444p")[:, 8, 8].astype(int) - [100, 90, 200]).max() <= 1
 
 
-@pytest.mark.parametrize("pix_fmt, scale", [("yuv420p", 1), ("yuv420p10le", 4)])
-def test_shadow_levels_are_decoded_without_the_truncation_bias(tmp_path: Path, pix_fmt: str, scale: int):
-    """A luma ramp just above black (Y 16..40, chroma neutral) decodes to (Y - 16) / 219 within 0.5 % (FFmpeg's
-    16-bit white is 65,283, not 65,535) and 0.01 of an 8-bit level: its 8-bit RGB output truncates (half a level dark
-    on average, Y 17 -> 0 with its accurate rounding), which an eightfold brightening makes four levels."""
+LEVEL_CASES = [("yuv420p", 1, False), ("yuv420p10le", 4, False), ("yuv420p", 1, True)]
+
+
+@pytest.mark.parametrize("pix_fmt, scale, full", LEVEL_CASES, ids=["8-bit", "10-bit", "full-range"])
+def test_every_level_is_decoded_at_full_scale_and_a_video_left_alone_keeps_its_luma(
+    tmp_path: Path, pix_fmt: str, scale: int, full: bool
+):
+    """Every luma level (chroma neutral) decodes to (Y - black) / (white - black) within 0.02 of an 8-bit level.
+    FFmpeg's 8-bit RGB output truncates (half a level dark on average, Y 17 -> 0 with its accurate rounding, which an
+    eightfold brightening makes four levels); its 16-bit output scales by 256 instead of 257 (white 65,283: every level
+    above mid-grey one level of 255 dark). Written back unprocessed and losslessly, the luma is the source's exactly
+    (before: a third of the levels one lower)."""
     dtype = np.uint16 if scale > 1 else np.uint8
-    levels = np.minimum(np.arange(16, 80), 40)  # 64 columns (whole lines of the frame's planes), the last at 40
-    luma = np.repeat(levels[None, :].astype(dtype) * scale, 4, 0)
-    planes = (luma, np.full((2, 32), 128 * scale, dtype), np.full((2, 32), 128 * scale, dtype))
-    source = yuv_clip(tmp_path / "ramp.mkv", planes, pix_fmt, (1, 1, 1, 1))
-    decoded = next(read_video_frames(source))[1, :25]  # (25, 3)
-    expected = (np.arange(16, 41) - 16) / 219
-    assert np.all(np.abs(decoded - expected[:, None]) <= 0.005 * expected[:, None] + 0.01 / 255)
+    black, white = (0, 255) if full else (16, 235)
+    levels = np.minimum(np.arange(black, black + 256), white)  # 256 columns: whole lines of the frame's planes
+    luma = np.repeat(levels[None, :].astype(dtype) * scale, 8, 0)
+    planes = (luma, np.full((4, 128), 128 * scale, dtype), np.full((4, 128), 128 * scale, dtype))
+    source = yuv_clip(tmp_path / "ramp.mkv", planes, pix_fmt, (1, 1, 1, 2 if full else 1))
+    decoded = next(read_video_frames(source))[1]  # (256, 3)
+    expected = (levels - black) / (white - black)
+    assert np.abs(decoded - expected[:, None]).max() <= 0.02 / 255
+    if pix_fmt == "yuv420p" and not full:  # (a full-range source is written in limited range: rounded twice)
+        target = tmp_path / "out.mkv"
+        transcode(source, target, None, codec="h264", quality=0)
+        frame, _ = first_frame(target)
+        assert np.array_equal(frame.to_ndarray(format="yuv444p")[0, 1], levels)
 
 
 def hlg_signal(scene: np.ndarray) -> np.ndarray:
