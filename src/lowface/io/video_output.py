@@ -83,16 +83,15 @@ class create_output:
 
 
 def video_stream(output, video, encoder: str, quality: int, rotation: int, speed: str = "balanced"):
-    """The output video stream: the input's size and pixel shape, time base (timestamps kept as they are), rotation
-    and colour (:func:`lowface.io.video_colour.output_colour`: an HDR source's output is SDR BT.709), encoded at CRF
-    ``quality`` and ``speed`` (:data:`ENCODE_SPEEDS`)."""
+    """The output video stream: the input's size, its pixel shape (:func:`output_pixel_format`), time base
+    (timestamps kept as they are), rotation and colour (:func:`lowface.io.video_colour.output_colour`: an HDR
+    source's output is SDR BT.709), encoded at CRF ``quality`` and ``speed`` (:data:`ENCODE_SPEEDS`)."""
     context = video.codec_context
     stream = output.add_stream(encoder, rate=video.average_rate or video.guessed_rate or Fraction(25))
     stream.width, stream.height = context.width, context.height
     if context.sample_aspect_ratio:  # anamorphic sources (HDV 1440x1080, DV, DVD) keep their display shape
         stream.codec_context.sample_aspect_ratio = context.sample_aspect_ratio
-    odd = context.width % 2 or context.height % 2  # 4:2:0 needs even sides; 4:4:4 keeps every pixel
-    stream.pix_fmt = "yuv444p" if odd and encoder != "mpeg4" else "yuv420p"
+    stream.pix_fmt = output_pixel_format(encoder, context.width, context.height)
     stream.time_base = video.time_base
     stream.codec_context.time_base = video.time_base
     stream.options = quality_options(encoder, quality, speed)
@@ -108,6 +107,18 @@ def video_stream(output, video, encoder: str, quality: int, rotation: int, speed
     if (start := timecode(video)) is not None:
         stream.metadata["timecode"] = start  # MOV / MP4: a timecode track; Matroska: a tag
     return stream
+
+
+# encoders whose 4:2:0 needs even sides: they write an odd-sized video in 4:4:4 (every pixel kept). VP9, SVT-AV1 and
+# MPEG-4 code odd sides in 4:2:0 (SVT-AV1 and MPEG-4 have no 4:4:4: an odd-sized AV1 output failed until 2026-12-07).
+EVEN_SIDED_420 = frozenset({"libx264", "libx265"})
+
+
+def output_pixel_format(encoder: str, width: int, height: int) -> str:
+    """The pixel format ``encoder`` writes a ``width`` x ``height`` video in: 8-bit 4:2:0, or 4:4:4 for odd sides where
+    :data:`EVEN_SIDED_420`. (10 bits for HEVC and AV1 kept 0.0-0.4 dB more of enhanced 1080p frames at 2-30 % more
+    encoder CPU: not taken, ``benchmarks/results/encode_depth/``.)"""
+    return "yuv444p" if (width % 2 or height % 2) and encoder in EVEN_SIDED_420 else "yuv420p"
 
 
 # the audio codec a container gets when it cannot hold the source's (WebM takes only Opus and Vorbis)
