@@ -162,17 +162,19 @@ def hdr_to_sdr(pixels: np.ndarray, colour: VideoColour) -> np.ndarray:
 def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
     """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`tag_stream`),
     limited range, and at the stream's size: a source whose frame size changes midway (a broadcast capture, a
-    stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. RGB streams (lossless
-    segments) take its RGB as it is."""
+    stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. Rounded accurately (FFmpeg's
+    default rounding tinted 4:2:0 output: red and blue 0.1 of a level low, green 0.06 high; 1.7 ms more a 1080p
+    frame). RGB streams (lossless segments) take its RGB as it is."""
     context = stream.codec_context
     same_size = (frame.width, frame.height) == (stream.width, stream.height)
-    resize = {} if same_size else {"width": stream.width, "height": stream.height, "interpolation": "BICUBIC"}
+    resize = {} if same_size else {"width": stream.width, "height": stream.height}
     if stream.pix_fmt in ("rgb24", "gbrp"):
-        return frame.reformat(**resize, threads=CONVERSION_THREADS) if resize else frame
+        return frame.reformat(**resize, interpolation="BICUBIC", threads=CONVERSION_THREADS) if resize else frame
+    scaling = Interpolation.BILINEAR if same_size else Interpolation.BICUBIC  # (bilinear: the chroma's halving)
     return frame.reformat(format=stream.pix_fmt, dst_colorspace=SWS_MATRIX[int(context.colorspace)],
                           dst_color_range="MPEG", dst_color_trc=int(context.color_trc),
                           dst_color_primaries=int(context.color_primaries), threads=CONVERSION_THREADS,
-                          **resize)  # fmt: skip
+                          **resize, interpolation=scaling | Interpolation.ACCURATE_RND)  # fmt: skip
 
 
 def decoded_pixels(frame: av.VideoFrame) -> np.ndarray:
