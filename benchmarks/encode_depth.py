@@ -16,7 +16,6 @@ over luma (BT.709 weights).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
@@ -24,9 +23,8 @@ from pathlib import Path
 import av
 import numpy as np
 from common import provenance, write_results
-from encode_options import SIZE, noisy_pan, process_cpu, real_mosaic
+from encode_options import SIZE, clip_arguments, enhanced_clips, process_cpu
 
-from lowface import Enhancer
 from lowface.io.video_colour import decoded_pixels
 from lowface.io.video_output import VIDEO_CODECS, quality_options
 
@@ -67,17 +65,8 @@ def encode(frames: list[np.ndarray], codec: str, bits: int, path: Path) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--frames", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--noise", type=float, default=0.03)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/encode_depth/depth.json"))
-    args = parser.parse_args()
-
-    enhancer = Enhancer.from_pretrained("lowface-auto", "cpu")
-    clips = {"noisy pan": noisy_pan(enhancer, args.data_root, args.frames, args.noise),
-             "real mosaic": real_mosaic(enhancer, args.data_root, args.frames)}  # fmt: skip
+    args = clip_arguments(__doc__, 2, "benchmarks/results/encode_depth/depth.json")
+    clips = enhanced_clips(args)
     candidates = [(codec, bits) for codec in CODECS for bits in (8, 10)]
     runs: dict[tuple[str, str, int], list[dict]] = {(clip, *c): [] for clip in clips for c in candidates}
     with tempfile.TemporaryDirectory() as scratch:

@@ -74,10 +74,12 @@ def noisy_panning_avi(path: Path, frames: int = 16) -> Path:
     return path
 
 
-def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90, panning: bool = False) -> Path:
+def make_clip(path: Path, frames: int = 12, audio: bool = True, rotation: int = 90, panning: bool = False,
+              index_first: bool = False) -> Path:  # fmt: skip
     """A dark H.264 clip (64x48) with variable frame durations, an AAC tone and a display rotation; a different scene
-    each frame, or with ``panning`` one noisy scene that the camera pans over (:func:`panning_frames`)."""
-    with av.open(str(path), "w") as out:
+    each frame, or with ``panning`` one noisy scene that the camera pans over (:func:`panning_frames`).
+    ``index_first``: an MP4's index (moov) before its media data, as web downloads have it ("faststart")."""
+    with av.open(str(path), "w", options={"movflags": "faststart"} if index_first else {}) as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.options = x264_options({})  # the same clip in every process (the tests compare runs on it)

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from conftest import smooth_test_image
-from lowface.inference.batch import run_batch
+from lowface.inference.batch import BatchReport, run_batch
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.jobs import OutputOptions, plan_jobs
 from lowface.io import ImageData, write_image
@@ -43,11 +43,11 @@ def photos(folder: Path, count: int, side: int = 96) -> None:
         write_image(folder / f"{i:02d}.png", ImageData(smooth_test_image(side, side, seed=i) * 0.2))
 
 
-def local_run(inputs: Path, output: Path, model: str, options: OutputOptions) -> None:
+def local_run(inputs: Path, output: Path, model: str, options: OutputOptions) -> BatchReport:
     torch.set_num_threads(1)  # as each Ray worker runs (--threads 1)
     try:
-        run_batch(Enhancer.from_pretrained(model, device="cpu"), plan_jobs([inputs], output), options=options,
-                  progress="none")  # fmt: skip
+        return run_batch(Enhancer.from_pretrained(model, device="cpu"), plan_jobs([inputs], output), options=options,
+                         progress="none")  # fmt: skip
     finally:
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
@@ -104,6 +104,24 @@ def test_a_damaged_packet_costs_its_frame_on_ray_as_in_a_local_run_and_is_said(c
     local, joined = streams(tmp_path / "local" / "cctv.mp4"), streams(tmp_path / "ray" / "cctv.mp4")
     assert len(joined["pts"]) == 29 and joined["pts"] == local["pts"]
     assert np.array_equal(frames_of(tmp_path / "ray" / "cctv.mp4"), frames_of(tmp_path / "local" / "cctv.mp4"))
+
+
+def test_a_video_cut_short_is_said_on_ray_as_in_a_local_run(cluster, tmp_path: Path):
+    """A Matroska file cut short (an interrupted copy): Ray enhances the frames that are there, as a local run does,
+    and says once, as the local run does, that the file ends before its header says."""
+    (tmp_path / "in").mkdir()
+    data = make_clip(tmp_path / "whole.mkv", frames=60, panning=True).read_bytes()
+    (tmp_path / "in" / "download.mkv").write_bytes(data[: int(len(data) * 0.6)])
+    options = OutputOptions(video_quality=0)
+    local = local_run(tmp_path / "in", tmp_path / "local", "gamma", options)
+    said: list[str] = []
+    report = run_on_ray(EnhancerSpec("gamma"), plan_jobs([tmp_path / "in"], tmp_path / "ray"), options,
+                        segment_frames=10, warmup_frames=5, log=said.append)  # fmt: skip
+    assert report.ok and report.notes == local.notes and len(report.notes) == 1, (report.notes, local.notes)
+    assert report.notes[0][1].startswith("the file is cut short (its header states a longer video")
+    assert sum("download.mkv: the file is cut short" in line for line in said) == 1, said
+    ray, alone = streams(tmp_path / "ray" / "download.mkv"), streams(tmp_path / "local" / "download.mkv")
+    assert 0 < len(ray["pts"]) < 60 and ray["pts"] == alone["pts"]
 
 
 def test_ray_workers_apply_the_denoising_strength_and_record_it(cluster, tmp_path: Path):

@@ -21,7 +21,7 @@ from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.inference.jobs import plan_jobs
 from lowface.io import ImageData, read_image, write_image
-from lowface.io.video_input import read_video_frames, unfinished_mp4
+from lowface.io.video_input import cut_short, read_video_frames, unfinished_mp4
 from samples import audio_frames, camera_mov, damaged_clip, dark_frames, make_clip, mux_frames, streams, write_dng
 
 
@@ -296,6 +296,28 @@ def test_an_mp4_cut_off_mid_recording_is_named_as_such(tmp_path: Path, kept: flo
     assert result.exit_code == 1
     assert "dashcam.mp4: an MP4 / MOV file whose recording was cut off before it was finished" in result.stderr
     assert not unfinished_mp4(whole) and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_video_cut_short_is_enhanced_to_its_end_and_says_so(tmp_path: Path, suffix: str):
+    """A download or copy interrupted part-way (an MP4 with its index first, a Matroska file): the frames that are
+    there are enhanced, exit code 0, and the user is told that the file ends before its index or header says it
+    does, instead of getting a shorter video without a word. The whole file says nothing."""
+    whole = make_clip(tmp_path / f"whole{suffix}", frames=60, panning=True, index_first=True)
+    data = whole.read_bytes()
+    (tmp_path / f"download{suffix}").write_bytes(data[: int(len(data) * 0.6)])
+    inputs = [str(tmp_path / f"download{suffix}"), str(whole)]
+    result = run_cli("enhance", *inputs, "-o", str(tmp_path / "out"), "-m", "gamma", "-q", "--json")
+    assert result.exit_code == 0, result.output
+    [note] = json.loads(result.stdout)["notes"]
+    assert note["source"] == inputs[0] and note["note"].startswith("the file is cut short (")
+    assert re.search(rf"download{suffix}: the file is cut short .* the video ends at \d+\.\d\d s of 3\.\d\d s",
+                     result.stderr), result.stderr  # fmt: skip
+    assert 0 < len(streams(tmp_path / "out" / f"download{suffix}")["pts"]) < 60
+    assert len(streams(tmp_path / "out" / f"whole{suffix}")["pts"]) == 60
+    if suffix == ".mp4":  # fewer packets than samples in a whole MP4 (what an edit list's trim leaves) is no cut
+        with av.open(str(whole)) as container:
+            assert cut_short(container, container.streams.video[0], 0, 0.5) is None
 
 
 def _decoded_or_none(packet) -> list:

@@ -239,8 +239,8 @@ def enhance_video_file(
 ) -> int:
     """Every frame through :class:`FrameEnhancer` (:func:`frames_at_once` frames at a time), written by
     :func:`lowface.io.video.transcode` (audio and subtitles copied, timestamps and rotation kept). Damaged packets
-    in the source are skipped and said once, to ``notice`` (or as a Python warning naming the file). Returns the
-    number of frames."""
+    in the source are skipped and said once, and so is a source cut short of its header, to ``notice`` (or as a
+    Python warning naming the file). Returns the number of frames."""
     stream = FrameEnhancer(enhancer, options.temporal_frames)
     threads = torch.get_num_threads()
     workers = frames_at_once(enhancer)
@@ -261,7 +261,7 @@ def enhance_video_file(
                             before_commit, options.encode_speed, damage)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    if (said := damage.notice()) is not None:
+    for said in damage.notices():
         if notice is None:
             warnings.warn(f"{job.source}: {said}", stacklevel=2)
         else:

@@ -33,14 +33,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lowface.inference.batch import BatchReport, needs_work
+from lowface.inference.batch import BatchReport, needs_work, video_notices
 from lowface.inference.devices import keep_freed_memory
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.inference.records import (
     drop_orphan_record,
     recording,
 )
-from lowface.io.video_input import DecodeDamage
+from lowface.io.video_input import DecodeDamage, probe_video
 
 SEGMENT_FRAMES = 300  # 10 s at 30 fps per work item
 WARMUP_FRAMES = 60  # gate smoothing 0.9^60 = 0.002 of its start value left; the temporal denoiser's window
@@ -97,7 +97,7 @@ class EnhanceActor:
             try:
                 status, skipped = self.run(json.loads(item))
                 statuses.append(status)
-                messages.append(skipped.notice() or "")
+                messages.append("; ".join(skipped.notices()))
             except (ValueError, OSError, RuntimeError) as exc:
                 statuses.append("failed")
                 messages.append(str(exc))
@@ -158,7 +158,11 @@ def plan_work(
                 items.append({"kind": "image", "source": str(job.source), "target": str(job.target),
                               "record": record})  # fmt: skip
                 continue
-            times = frame_times(job.source)
+            cut = DecodeDamage()
+            times = frame_times(job.source, cut)
+            report.notes += [(job.source, notice) for notice in video_notices(probe_video(job.source))]
+            if cut.cut:  # (the damaged packets the segments skip are said as they are found)
+                report.notes.append((job.source, cut.cut))
         except (ValueError, OSError) as exc:
             report.failed.append((job.source, str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"))
             continue
@@ -210,6 +214,8 @@ def run_on_ray(
     items, videos = plan_work(recipe, jobs, options, overwrite, segment_frames, warmup_frames, report)
     for target in report.kept:
         log(f"kept: {target} exists and was not made by lowface (no record); --overwrite replaces it")
+    for source, notice in report.notes:  # what a video's header says (HDR written as SDR, data streams, a cut file)
+        log(f"{source}: {notice}")
     if items:
         if not ray.is_initialized():
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,

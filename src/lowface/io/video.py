@@ -224,7 +224,8 @@ def transcode(
     ``frames`` may wrap the item iterator (a progress bar); ``before_commit(temporary file)`` runs when the file
     is complete, just before it is renamed to ``target``; ``speed``: the encoder's, one of
     :data:`lowface.io.video_output.ENCODE_SPEEDS`; video packets the decoder finds damaged are skipped and recorded
-    in ``damage``. Returns the number of frames written."""
+    in ``damage``, and so is a stream cut short of its file's header (:meth:`DecodeDamage.check_whole`). Returns the
+    number of frames written."""
     target = Path(target)
     encoder, quality = encoder_for(target.suffix, codec, quality)
     rotation = probe_video(source).rotation
@@ -240,5 +241,6 @@ def transcode(
         written = pipeline(items, output, stream, copies, video.time_base, process, frames)
         if not written:
             raise ImageReadError(source, "the video stream holds no frame")
+        damage.check_whole(container, video)
     commit(partial, target, before_commit)
     return written

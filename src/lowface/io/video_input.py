@@ -39,9 +39,21 @@ class DecodeDamage:
     enhanced, as FFmpeg's own tool goes on; the frames that depend on them may show decoding errors."""
 
     times: list[float | None] = field(default_factory=list)  # each skipped packet's time in the stream, seconds
+    packets: int = 0  # the stream's packets read (those with data)
+    end: float | None = None  # where the last of them ends, seconds in the stream's time
+    cut: str | None = None  # how the stream falls short of its file's header (:meth:`check_whole`), else None
+
+    def count(self, packet) -> None:
+        """Count a packet of the stream as read (``packets``, ``end``)."""
+        if packet.size:
+            self.packets += 1
+            if packet.pts is not None and packet.time_base is not None:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                self.end = end if self.end is None else max(self.end, end)
 
     def decode(self, packet) -> list:
         """The frames ``packet`` decodes to, or none (recorded) when the decoder finds it damaged."""
+        self.count(packet)
         try:
             return packet.decode()
         except av.error.InvalidDataError:
@@ -54,14 +66,62 @@ class DecodeDamage:
         for packet in container.demux(stream):
             yield from self.decode(packet)
 
-    def notice(self) -> str | None:
-        """One line for the user when packets were skipped, else None."""
-        if not self.times:
+    def check_whole(self, container: av.container.InputContainer, stream) -> None:
+        """After the whole stream was read through :meth:`decode`: note (``cut``) whether it stopped short of what
+        the file's header states (:func:`cut_short`)."""
+        self.cut = cut_short(container, stream, self.packets, self.end)
+
+    def notices(self) -> list[str]:
+        """A line for the user each: the stream was cut short, packets were skipped (none: nothing to say)."""
+        said = [self.cut] if self.cut else []
+        if self.times:
+            known = [time for time in self.times if time is not None]
+            first = f", the first at {min(known):.2f} s" if known else ""
+            said.append(f"{len(self.times)} damaged video packet(s) skipped{first}: the frames they held are missing "
+                        "from the output and the next ones may show decoding errors")  # fmt: skip
+        return said
+
+
+# how much shorter than its header states a Matroska video must be (and at least two frames) to be called cut short
+CUT_TOLERANCE_S = 0.5
+
+
+def cut_short(container: av.container.InputContainer, stream, packets: int, end: float | None) -> str | None:
+    """A notice when a video stream's ``packets`` (the count read, with data) stop short of what its file's header
+    states - a file cut short by an interrupted copy or download, whose output ends where it does - else None.
+    Stated: an MP4 / MOV index's sample count, where its media data box (``mdat``) runs past the end of the file (an
+    edit list that trims the video also leaves fewer packets than samples); a Matroska track's DURATION tag (FFmpeg
+    and mkvmerge write it near the start; ``end``, seconds, is compared with it). MPEG-TS, AVI and raw streams state
+    nothing that a cut leaves unchanged (FFmpeg estimates their length from what is there): no notice. (A cut MP4
+    whose index comes last cannot be opened at all: :data:`UNFINISHED_MP4`.)"""
+    name, seconds = container.format.name, None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    if "mp4" in name or "mov" in name:
+        boxes, size = iso_boxes(container.name)
+        cut = any(kind == b"mdat" and end > size for kind, _, end in boxes)  # (an edit list's trims are not cuts)
+        if not cut or not stream.frames or packets >= stream.frames:
             return None
-        known = [time for time in self.times if time is not None]
-        first = f", the first at {min(known):.2f} s" if known else ""
-        return (f"{len(self.times)} damaged video packet(s) skipped{first}: the frames they held are missing from the "
-                "output and the next ones may show decoding errors")  # fmt: skip
+        stated = f"its index lists {stream.frames} video frames and {packets} are there"
+        seconds = float(stream.duration * stream.time_base) if stream.duration else None
+    elif "matroska" in name:
+        seconds = _tag_seconds(stream.metadata.get("DURATION"))
+        frame = 1 / float(stream.average_rate or stream.guessed_rate or 25)  # (a block's duration is often unstored)
+        if seconds is None or end is None or seconds - (end - start) <= max(CUT_TOLERANCE_S, 2 * frame):
+            return None
+        stated = "its header states a longer video"
+    else:
+        return None
+    where = f", the video ends at {end - start:.2f} s of {seconds:.2f} s" if end is not None and seconds else ""
+    return f"the file is cut short ({stated}{where}: an interrupted copy or download?); the output ends there too"
+
+
+def _tag_seconds(value: str | None) -> float | None:
+    """A Matroska DURATION tag ("01:02:03.456000000") in seconds; None when absent or unreadable."""
+    try:
+        hours, minutes, seconds = (value or "").split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
 
 
 UNFINISHED_MP4 = (
@@ -84,10 +144,21 @@ def unfinished_mp4(path: str | Path) -> bool:
     """Whether ``path`` is an ISO media file (MP4, MOV, 3GP: its top-level boxes) with media data (``mdat``) but no
     complete index (``moov``): what a phone or dashcam leaves when it stops mid-recording, as the index is written
     last. Reads the box headers only."""
+    boxes, size = iso_boxes(path)
+    kinds = {kind for kind, _, _ in boxes}
+    index_complete = any(kind == b"moov" and end <= size for kind, _, end in boxes)
+    return b"ftyp" in kinds and b"mdat" in kinds and not index_complete
+
+
+def iso_boxes(path: str | Path) -> tuple[list[tuple[bytes, int, int]], int]:
+    """(the top-level boxes of an ISO media file as (kind, start, end) in bytes, where each says it ends; the file's
+    size). A box that says it ends past the file's end was cut. Reads the box headers only; none for a file that
+    cannot be read."""
+    boxes = []
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as file:
-            kinds, offset, index_complete = set(), 0, False
+            offset = 0
             while offset + 8 <= size:
                 file.seek(offset)
                 header = file.read(16)
@@ -98,12 +169,11 @@ def unfinished_mp4(path: str | Path) -> bool:
                     length = size - offset
                 if length < 8:
                     break
-                kinds.add(kind)
-                index_complete |= kind == b"moov" and offset + length <= size
+                boxes.append((kind, offset, offset + length))
                 offset += length
     except OSError:
-        return False
-    return b"ftyp" in kinds and b"mdat" in kinds and not index_complete
+        return [], 0
+    return boxes, size
 
 
 def probe_video(path: str | Path) -> VideoInfo:

@@ -30,11 +30,19 @@ DAMAGE_SUFFIX = ".damaged"  # beside a segment that skipped damaged packets: how
 SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames, a fraction of their raw size
 
 
-def frame_times(path: str | Path) -> list[int]:
+def frame_times(path: str | Path, damage: DecodeDamage | None = None) -> list[int]:
     """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
-    packets without decoding; ImageReadError when a packet has none (such a file is not split)."""
+    packets without decoding; ImageReadError when a packet has none (such a file is not split). ``damage``: told
+    whether the stream is cut short of its file's header (:meth:`DecodeDamage.check_whole`)."""
+    damage = DecodeDamage() if damage is None else damage
     with open_input(path) as container:
-        times = [p.pts for p in container.demux(main_video_stream(container, path)) if p.size]
+        stream = main_video_stream(container, path)
+        times = []
+        for packet in container.demux(stream):
+            damage.count(packet)
+            if packet.size:
+                times.append(packet.pts)
+        damage.check_whole(container, stream)
     if any(t is None for t in times):
         raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
     return sorted(times)
