@@ -1,6 +1,6 @@
 """Copy a finished training run's weights into the package and record them in weights/manifest.json.
 
-Usage: python tools/ship_weights.py NAME RUN_DIR --description "..." --command "lowface train ..."
+Usage: python tools/ship_weights.py NAME RUN_DIR --summary "one line" --description "..." --command "lowface train ..."
        [--weights RUN_DIR/snapshots/step-2000.safetensors]
 
 The step and training time recorded are the shipped file's own (its safetensors metadata, written by the trainer);
@@ -54,13 +54,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name")
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--description", required=True)
+    parser.add_argument("--description", required=True, help="what it is; a new version adds its change and effect")
+    parser.add_argument("--summary", default=None, help="one line for `lowface models` (default: the name's old one)")
     parser.add_argument("--command", required=True)
     parser.add_argument("--weights", type=Path, default=None, help="a snapshot (default: RUN_DIR/model.safetensors)")
     parser.add_argument("--note", default=None, help="e.g. where the init_from weights came from")
     parser.add_argument("--trained-on", default=None, help="the machine, when it was not this one (e.g. a GPU)")
     args = parser.parse_args()
 
+    manifest_path = WEIGHTS_DIR / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    summary = args.summary or manifest.get(args.name, {}).get("summary")
+    if not summary:
+        parser.error(f"{args.name} is new: give it a --summary (one line for `lowface models`)")
     config = yaml.safe_load((args.run_dir / "config.yaml").read_text())
     log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     target = WEIGHTS_DIR / f"{args.name}.safetensors"
@@ -70,12 +76,11 @@ def main() -> None:
     weights = args.weights or args.run_dir / "model.safetensors"
     trained = trained_for(weights, log)
     shutil.copyfile(weights, target)
-    manifest_path = WEIGHTS_DIR / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     kwargs = {k: v for k, v in config["model"].items() if k != "type"}
     manifest[args.name] = {
         "architecture": config["model"]["type"],
         "kwargs": kwargs,
+        "summary": summary,
         "description": args.description,
         "file": target.name,
         "sha256": sha256_file(target),

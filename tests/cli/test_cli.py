@@ -158,6 +158,20 @@ def test_models_lists_baselines_with_licences():
     assert "licence" in result.output
 
 
+def test_models_lists_every_enhancer_on_one_line_and_tells_its_whole_story_with_verbose():
+    """Every enhancer gets one readable line (a summary: the descriptions carry every version's change, up to 7,000
+    characters); -v adds the full description, wrapped."""
+    from lowface.inference.catalogue import list_models, model_card
+
+    short, full = run_cli("models").output.splitlines(), run_cli("models", "-v").output
+    for name in list_models():
+        card = model_card(name)
+        [line] = [line for line in short if line.split()[:1] == [name]]
+        assert line.endswith(card.headline) and len(card.headline) <= 120, (name, card.headline)
+        assert " ".join(card.description.split()[-6:]) in " ".join(full.split())
+    assert len(model_card("lowface-restore-real").description) > 2000 and max(map(len, short)) < 160
+
+
 def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):
     """Killed mid-batch: every output present is complete; the rerun adds exactly the missing ones."""
     source = tmp_path / "many"

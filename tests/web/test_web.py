@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from conftest import smooth_test_image
+from lowface.inference.catalogue import model_card
 from lowface.io import ImageData, read_image, write_image
 
 pytestmark = pytest.mark.slow  # processes, a browser, a Ray cluster or the docs build
@@ -309,6 +310,8 @@ def test_a_long_job_shows_progress_and_can_be_cancelled_and_the_view_zooms(serve
         write_image(files[-1], ImageData(smooth_test_image(720, 960, seed=i) * 0.15))
     page, _ = open_page(browser, server["base"])
     page.select_option("#model", "lowface-restore")
+    title = page.eval_on_selector("#model", "s => s.selectedOptions[0].title")
+    assert title == model_card("lowface-restore").headline  # each choice says what it is
     page.set_input_files("#files", [str(f) for f in files])
     page.click("#go")
     page.wait_for_function("Number(document.querySelector('#progress').value) >= 1", timeout=300_000)

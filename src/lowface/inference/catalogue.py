@@ -36,12 +36,18 @@ class ModelCard:
     name: str
     architecture: str
     kwargs: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
+    description: str = ""  # what it is and, for shipped weights, each version's change and its measured effect
     file: str | None = None
     sha256: str | None = None
     licence: str = "MIT (lowface code; no weights)"
     command: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""  # one line for listings (`lowface models`); the description when empty
+
+    @property
+    def headline(self) -> str:
+        """The one line a listing shows: the summary, else the description."""
+        return self.summary or self.description
 
 
 CLASSICAL_CARDS = [
@@ -77,6 +83,8 @@ ROUTED_CARDS = [
         "input was dark (lowface/inference/chroma.py)",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
+        summary="the default: lowface-restore-real for noisy images, lowface-fast-tone for clean ones, mixed where "
+        "the router is unsure",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real && "
         "python tools/fit_exposure_target.py --data-root ../shared/data --share 0.5 --darken-only && "
         "python benchmarks/soft_routing.py --data-root ../shared/data "
@@ -97,6 +105,7 @@ ROUTED_CARDS = [
         "well-exposed version, as lowface-auto's",
         licence="MIT (both networks and the router trained / fitted by lowface's own code; LFW, CelebA and SICE: "
         "research use)",
+        summary="lowface-auto at video rate: lowface-restore-real-fast for noisy images, lowface-fast for clean ones",
         command="python tools/fit_noise_router.py --data-root ../shared/data --restore lowface-restore-real-fast "
         "--out src/lowface/weights/noise_router_fast.json",
     ),

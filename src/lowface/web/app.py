@@ -87,10 +87,12 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
         return HTMLResponse((static / "index.html").read_text())
 
     async def models(request: Request) -> JSONResponse:
-        from lowface.inference.catalogue import list_models
+        from lowface.inference.catalogue import list_models, model_card
         from lowface.inference.enhancer import DEFAULT_MODEL
 
-        return JSONResponse({"models": list_models(), "default": DEFAULT_MODEL, "detectors": web_detectors()})
+        summaries = {name: model_card(name).headline for name in list_models()}  # (the choices' tooltips)
+        return JSONResponse({"models": list_models(), "summaries": summaries, "default": DEFAULT_MODEL,
+                             "detectors": web_detectors()})  # fmt: skip
 
     async def submit(request: Request) -> JSONResponse:
         from lowface.inference.catalogue import list_models

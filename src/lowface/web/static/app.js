@@ -6,7 +6,11 @@ let current = null; // the job shown
 
 async function init() {
   const info = await (await fetch("/api/models")).json();
-  for (const name of info.models) $("model").add(new Option(name, name, name === info.default, name === info.default));
+  for (const name of info.models) {
+    const option = new Option(name, name, name === info.default, name === info.default);
+    option.title = info.summaries[name];  // what the model is, one line
+    $("model").add(option);
+  }
   for (const name of info.detectors) $("detector").add(new Option(name, name));
   $("files").addEventListener("change", () => choose([...$("files").files]));
   const drop = $("drop");
