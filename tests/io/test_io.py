@@ -137,19 +137,24 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not_an_image": (b"hello, I am text, not pixels\n" * 10, "not an image"),
         "tiny": (None, "1x1"),
         "huge": (_huge_png_header(20000, 20000), "20000x20000"),
+        "float_tiff": (None, "a TIFF whose samples cannot be read (floating point"),  # (an HDR merge, an editor's)
     }
     paths = {}
     for name, (payload, reason) in cases.items():
-        path = tmp_path / f"{name}.png" if name != "truncated" else tmp_path / "truncated.jpg"
+        path = tmp_path / {"truncated": "truncated.jpg", "float_tiff": "merge.tif"}.get(name, f"{name}.png")
         if name == "tiny":
             Image.new("RGB", (1, 1)).save(path)
+        elif name == "float_tiff":
+            import tifffile
+
+            tifffile.imwrite(path, smooth_test_image(32, 32).astype(np.float32), photometric="rgb")
         else:
             path.write_bytes(payload)
         paths[name] = (path, reason)
     return paths
 
 
-@pytest.mark.parametrize("case", ["truncated", "empty", "not_an_image", "tiny", "huge"])
+@pytest.mark.parametrize("case", ["truncated", "empty", "not_an_image", "tiny", "huge", "float_tiff"])
 def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str):
     path, reason = _bad_inputs(tmp_path)[case]
     with pytest.raises(ImageReadError) as info:

@@ -86,6 +86,8 @@ def _is_sixteen_bit(header: Image.Image, raw: bytes) -> bool:
 
 
 ORIENTATION_TAG = 0x0112
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # little / big endian, classic and BigTIFF
+
 # TIFF tags that describe a file's layout (size, strips, compression, ...) and its ICC profile (kept separately)
 TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 292, 293,
                               317, 320, 322, 323, 324, 325, 338, 339, 34675})  # fmt: skip
@@ -184,6 +186,9 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     try:
         header = Image.open(io.BytesIO(raw))
     except UnidentifiedImageError:
+        if raw[:4] in TIFF_MAGIC:  # Pillow reads 1-32-bit integer samples, not floating point (HDR merges, editors)
+            raise ImageReadError(path, "a TIFF whose samples cannot be read (floating point, or another layout "
+                                       "Pillow lacks): save it as an 8- or 16-bit integer TIFF") from None  # fmt: skip
         raise ImageReadError(path, "not an image (unrecognised format)") from None
     except Exception as exc:
         raise ImageReadError(path, f"cannot parse image header ({exc})") from None
