@@ -87,7 +87,6 @@ def _is_sixteen_bit(header: Image.Image, raw: bytes) -> bool:
 
 ORIENTATION_TAG = 0x0112
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # little / big endian, classic and BigTIFF
-
 # TIFF tags that describe a file's layout (size, strips, compression, ...) and its ICC profile (kept separately)
 TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 292, 293,
                               317, 320, 322, 323, 324, 325, 338, 339, 34675})  # fmt: skip

@@ -164,7 +164,7 @@ def encodable(frame: av.VideoFrame, stream) -> av.VideoFrame:
     """An RGB frame in the output stream's pixel format, through the YUV matrix its tags name (:func:`tag_stream`),
     limited range, and at the stream's size: a source whose frame size changes midway (a broadcast capture, a
     stream recording) is scaled to its first frames' size, as FFmpeg's own tool does. Rounded accurately (FFmpeg's
-    default rounding tinted 4:2:0 output: red and blue 0.1 of a level low, green 0.06 high; 1.7 ms more a 1080p
+    default rounding tinted 4:2:0 output: red and blue 0.1 of a level low, green 0.06 high; 3.7 ms more a 1080p
     frame). RGB streams (lossless segments) take its RGB as it is."""
     context = stream.codec_context
     same_size = (frame.width, frame.height) == (stream.width, stream.height)
