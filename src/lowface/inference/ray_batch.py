@@ -158,11 +158,11 @@ def plan_work(
                 items.append({"kind": "image", "source": str(job.source), "target": str(job.target),
                               "record": record})  # fmt: skip
                 continue
-            cut = DecodeDamage()
-            times = frame_times(job.source, cut)
+            reading = DecodeDamage()
+            times = frame_times(job.source, reading)
             report.notes += [(job.source, notice) for notice in video_notices(probe_video(job.source))]
-            if cut.cut:  # (the damaged packets the segments skip are said as they are found)
-                report.notes.append((job.source, cut.cut))
+            if reading.cut:  # (the damaged packets the segments skip are said as they are found)
+                report.notes.append((job.source, reading.cut))
         except (ValueError, OSError) as exc:
             report.failed.append((job.source, str(exc) if str(job.source) in str(exc) else f"{job.source}: {exc}"))
             continue
