@@ -98,7 +98,7 @@ def cut_short(container: av.container.InputContainer, stream, packets: int, end:
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     if "mp4" in name or "mov" in name:
         boxes, size = iso_boxes(container.name)
-        cut = any(kind == b"mdat" and end > size for kind, _, end in boxes)  # (an edit list's trims are not cuts)
+        cut = any(kind == b"mdat" and stop > size for kind, _, stop in boxes)  # (an edit list's trims are not cuts)
         if not cut or not stream.frames or packets >= stream.frames:
             return None
         stated = f"its index lists {stream.frames} video frames and {packets} are there"
@@ -146,7 +146,7 @@ def unfinished_mp4(path: str | Path) -> bool:
     last. Reads the box headers only."""
     boxes, size = iso_boxes(path)
     kinds = {kind for kind, _, _ in boxes}
-    index_complete = any(kind == b"moov" and end <= size for kind, _, end in boxes)
+    index_complete = any(kind == b"moov" and stop <= size for kind, _, stop in boxes)
     return b"ftyp" in kinds and b"mdat" in kinds and not index_complete
 
 

@@ -32,17 +32,18 @@ SEGMENT_SUFFIX = ".mkv"  # lossless RGB H.264 (libx264rgb, CRF 0): exact frames,
 
 def frame_times(path: str | Path, damage: DecodeDamage | None = None) -> list[int]:
     """Every video frame's presentation timestamp (in the stream's time base), in display order, read from the
-    packets without decoding; ImageReadError when a packet has none (such a file is not split). ``damage``: told
-    whether the stream is cut short of its file's header (:meth:`DecodeDamage.check_whole`)."""
-    damage = DecodeDamage() if damage is None else damage
+    packets without decoding; ImageReadError when a packet has none (such a file is not split). ``damage``, when
+    given: told whether the stream is cut short of its file's header (:meth:`DecodeDamage.check_whole`)."""
     with open_input(path) as container:
         stream = main_video_stream(container, path)
         times = []
         for packet in container.demux(stream):
-            damage.count(packet)
+            if damage is not None:
+                damage.count(packet)
             if packet.size:
                 times.append(packet.pts)
-        damage.check_whole(container, stream)
+        if damage is not None:
+            damage.check_whole(container, stream)
     if any(t is None for t in times):
         raise ImageReadError(path, "video packets without timestamps: it cannot be split into segments")
     return sorted(times)

@@ -90,8 +90,9 @@ def create_app(device: str | None = None, workdir: Path | None = None) -> Starle
         from lowface.inference.catalogue import list_models, model_card
         from lowface.inference.enhancer import DEFAULT_MODEL
 
-        summaries = {name: model_card(name).headline for name in list_models()}  # (the choices' tooltips)
-        return JSONResponse({"models": list_models(), "summaries": summaries, "default": DEFAULT_MODEL,
+        names = list_models()
+        summaries = {name: model_card(name).headline for name in names}  # (the choices' tooltips)
+        return JSONResponse({"models": names, "summaries": summaries, "default": DEFAULT_MODEL,
                              "detectors": web_detectors()})  # fmt: skip
 
     async def submit(request: Request) -> JSONResponse:
