@@ -32,7 +32,15 @@ from lowface.io import ImageReadError, as_float, pixels_to_uint8
 from lowface.io.video_colour import decoded_pixels, encodable
 from lowface.io.video_fields import deinterlaced
 from lowface.io.video_input import DecodeDamage, main_video_stream, open_input, probe_video
-from lowface.io.video_output import AudioRecode, commit, copied_streams, create_output, encoder_for, video_stream
+from lowface.io.video_output import (
+    AudioRecode,
+    commit,
+    copied_streams,
+    create_output,
+    encoder_for,
+    in_decode_order,
+    video_stream,
+)
 
 QUEUE_FRAMES = 2  # frames held between two stages, per queue: decoded (12 MB at 1080p), processed (25 MB)
 _END = object()
@@ -82,7 +90,7 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
                 frame = encodable(av.VideoFrame.from_ndarray(pixels, format="rgb24"), stream)
                 frame.pts, frame.time_base = pts, time_base
                 for packet in stream.encode(frame):
-                    output.mux(packet)
+                    output.mux(in_decode_order(packet))
             elif isinstance(target := copies[value.stream.index], AudioRecode):
                 for packet in target.recode(value):
                     output.mux(packet)
@@ -90,7 +98,7 @@ def _writer(output: av.container.OutputContainer, stream: av.video.stream.VideoS
                 value.stream = target
                 output.mux(value)
         for packet in stream.encode(None):  # flush the encoders
-            output.mux(packet)
+            output.mux(in_decode_order(packet))
         for target in copies.values():
             if isinstance(target, AudioRecode):
                 for packet in target.output.encode(None):

@@ -121,6 +121,21 @@ def output_pixel_format(encoder: str, width: int, height: int) -> str:
     return "yuv444p" if (width % 2 or height % 2) and encoder in EVEN_SIDED_420 else "yuv420p"
 
 
+REORDER_LIMIT_S = 60  # no encoder holds a frame back this long: a decode time further from its display is garbage
+
+
+def in_decode_order(packet):
+    """``packet`` with a decode timestamp a muxer takes. libx265 hands back an uninitialised one when a clip has two
+    frames (dts - pts was +5.6e18, -8.8e18, 0 ... from one run to the next); Matroska refused the packets of about
+    half such runs ("Invalid argument"). A decode time after the display time, or more than a minute before it, is
+    set to the display time: two frames are coded in display order (neither can wait for a later one)."""
+    if packet.pts is not None and packet.dts is not None:
+        early = (packet.pts - packet.dts) * packet.time_base
+        if early < 0 or early > REORDER_LIMIT_S:
+            packet.dts = packet.pts
+    return packet
+
+
 # the audio codec a container gets when it cannot hold the source's (WebM takes only Opus and Vorbis)
 AUDIO_FALLBACK = {".webm": "libopus", ".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".avi": "aac", ".mkv": "libopus"}
 
