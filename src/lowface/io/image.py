@@ -9,7 +9,6 @@ as 16-bit TIFF.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import zlib
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
+from lowface.io.heif import encode_deep_heif, heif_support, read_deep_heif
 from lowface.io.multiframe import several_images
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
@@ -31,18 +31,6 @@ MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
 
 Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer message
-
-
-@functools.cache
-def _heif_support() -> bool:
-    """Register pillow-heif's HEIC/HEIF codec with PIL on first use (importing lowface loads no codec library);
-    False without pillow-heif (HEIC then reads as an unrecognised format; writing one names the package)."""
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
 
 
 class ImageReadError(ValueError):
@@ -181,7 +169,7 @@ def read_image(path: str | Path) -> ImageData:
 
 def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     """Decode an image file's bytes (see :func:`read_image`); ``path`` names it in errors."""
-    _heif_support()
+    heif_support()
     try:
         header = Image.open(io.BytesIO(raw))
     except UnidentifiedImageError:
@@ -206,7 +194,10 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     if header.mode in ("CMYK", "LAB"):  # the pixels become RGB here: the file's CMYK or Lab profile would no longer
         icc = None  # describe them (an RGB file tagged CMYK confuses viewers)
     try:
-        if _is_sixteen_bit(header, raw):
+        if header.format == "HEIF" and header.info.get("bit_depth", 8) > 8:  # phones' 10-bit HEIF, cameras' HIF
+            pixels, hdr = read_deep_heif(raw)
+            data, icc = from_channels(pixels, 16, bgr=False), None if hdr else icc
+        elif _is_sixteen_bit(header, raw):
             pixels = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
             if pixels is None:
                 raise ValueError("decoder failed (truncated or corrupt data)")
@@ -251,6 +242,8 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
     pixels = quantize(planes, bit_depth)
     if bit_depth == 8 and suffix in PIL_FORMATS:
         return _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
+    if PIL_FORMATS.get(suffix) == "HEIF":
+        return encode_deep_heif(pixels, data.exif, data.icc, quality)
     if pixels.shape[2] >= 3:  # OpenCV wants BGR(A)
         pixels = pixels[..., [2, 1, 0, *range(3, pixels.shape[2])]]
     ok, buffer = cv2.imencode(suffix, np.ascontiguousarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels))
@@ -263,7 +256,7 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
 
 def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quality: int) -> bytes:
     """8-bit (H, W, 1..4) pixels -> file bytes, with EXIF and ICC."""
-    if not _heif_support() and pil_format == "HEIF":
+    if not heif_support() and pil_format == "HEIF":
         raise RuntimeError("writing HEIC/HEIF needs pillow-heif: pip install pillow-heif")
     image = Image.fromarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels)
     options: dict[str, Any] = {}
