@@ -4,6 +4,7 @@ converted as :func:`lowface.io.video_colour.decoded_pixels` does; damaged packet
 
 from __future__ import annotations
 
+import heapq
 import os
 import struct
 from collections.abc import Iterator
@@ -32,6 +33,19 @@ class VideoInfo:
     hdr: str | None = None  # "PQ" or "HLG" for an HDR source (enhanced and written as SDR BT.709), else None
 
 
+# containers that store no presentation times: FFmpeg guesses each packet's as the next one's decode time, which put
+# the frames of a stream with B-frames (H.264, XviD) out of order - 90, 246, 213, 279, 123 ms - and gave the last two
+# the same time; the encoder refused them. One packet holds one frame, so the frames (decoded in display order) take
+# the packets' decode times, the times the file does store, in order (:func:`display_time`).
+UNTIMED_FORMATS = frozenset({"avi"})
+
+
+def display_time(packet) -> int | None:
+    """The display time of the frame ``packet`` holds, as the file states it: its presentation time, or in an
+    :data:`UNTIMED_FORMATS` file its decode time (a frame of display order takes the earliest such time pending)."""
+    return packet.dts if packet.stream.container.format.name in UNTIMED_FORMATS else packet.pts
+
+
 @dataclass
 class DecodeDamage:
     """The video packets the decoder refused as damaged data (a corrupted piece of a recording: a dropped network
@@ -42,6 +56,7 @@ class DecodeDamage:
     packets: int = 0  # the stream's packets read (those with data)
     end: float | None = None  # where the last of them ends, seconds in the stream's time
     cut: str | None = None  # how the stream falls short of its file's header (:meth:`check_whole`), else None
+    pending: list[int] = field(default_factory=list)  # an AVI's packet times not yet given to a frame (a heap)
 
     def count(self, packet) -> None:
         """Count a packet of the stream as read (``packets``, ``end``)."""
@@ -52,14 +67,24 @@ class DecodeDamage:
                 self.end = end if self.end is None else max(self.end, end)
 
     def decode(self, packet) -> list:
-        """The frames ``packet`` decodes to, or none (recorded) when the decoder finds it damaged."""
+        """The frames ``packet`` decodes to, or none (recorded) when the decoder finds it damaged. In an AVI file the
+        frames are given their packets' decode times in display order (:data:`UNTIMED_FORMATS`)."""
         self.count(packet)
+        retimed = packet.size and packet.dts is not None and packet.stream.container.format.name in UNTIMED_FORMATS
+        if retimed:
+            heapq.heappush(self.pending, packet.dts)
         try:
-            return packet.decode()
+            frames = packet.decode()
         except av.error.InvalidDataError:
             known = packet.pts is not None and packet.time_base is not None
             self.times.append(float(packet.pts * packet.time_base) if known else None)
+            if retimed:  # its frame never comes
+                self.pending.remove(packet.dts)
+                heapq.heapify(self.pending)
             return []
+        for frame in frames if self.pending else ():
+            frame.pts = heapq.heappop(self.pending)
+        return frames
 
     def frames(self, container: av.container.InputContainer, stream) -> Iterator[av.VideoFrame]:
         """``container.decode(stream)`` without the damaged packets."""
@@ -82,18 +107,20 @@ class DecodeDamage:
         return said
 
 
-# how much shorter than its header states a Matroska video must be (and at least two frames) to be called cut short
+# how much shorter than its header states a Matroska or AVI video must be (and two frames) to be called cut short
 CUT_TOLERANCE_S = 0.5
 
 
 def cut_short(container: av.container.InputContainer, stream, packets: int, end: float | None) -> str | None:
     """A notice when a video stream's ``packets`` (the count read, with data) stop short of what its file's header
     states - a file cut short by an interrupted copy or download, whose output ends where it does - else None.
-    Stated: an MP4 / MOV index's sample count, where its media data box (``mdat``) runs past the end of the file (an
-    edit list that trims the video also leaves fewer packets than samples); a Matroska track's DURATION tag (FFmpeg
-    and mkvmerge write it near the start; ``end``, seconds, is compared with it). MPEG-TS, AVI and raw streams state
-    nothing that a cut leaves unchanged (FFmpeg estimates their length from what is there): no notice. (A cut MP4
-    whose index comes last cannot be opened at all: :data:`UNFINISHED_MP4`.)"""
+    Stated: an MP4 / MOV index's sample count, where its media data box (``mdat``) runs past the end of the file
+    (an edit list that trims the video also leaves fewer packets than samples); an AVI header's length, where its
+    RIFF chunk runs past the end of the file (:func:`riff_cut`: a cut that takes only the index at the end loses no
+    frame), and a Matroska track's DURATION tag (FFmpeg and mkvmerge write it near the start), each compared with
+    ``end``, seconds. MPEG-TS and raw
+    streams state nothing that a cut leaves unchanged (FFmpeg estimates their length from what is there): no
+    notice. (A cut MP4 whose index comes last cannot be opened at all: :data:`UNFINISHED_MP4`.)"""
     name, seconds = container.format.name, None
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     if "mp4" in name or "mov" in name:
@@ -103,8 +130,11 @@ def cut_short(container: av.container.InputContainer, stream, packets: int, end:
             return None
         stated = f"its index lists {stream.frames} video frames and {packets} are there"
         seconds = float(stream.duration * stream.time_base) if stream.duration else None
-    elif "matroska" in name:
-        seconds = _tag_seconds(stream.metadata.get("DURATION"))
+    elif "matroska" in name or name == "avi":
+        if name == "avi":  # its header's length, in frame slots (a variable-rate AVI's empty chunks count)
+            seconds = float(stream.frames * stream.time_base) if stream.frames and riff_cut(container.name) else None
+        else:
+            seconds = _tag_seconds(stream.metadata.get("DURATION"))
         frame = 1 / float(stream.average_rate or stream.guessed_rate or 25)  # (a block's duration is often unstored)
         if seconds is None or end is None or seconds - (end - start) <= max(CUT_TOLERANCE_S, 2 * frame):
             return None
@@ -148,6 +178,24 @@ def unfinished_mp4(path: str | Path) -> bool:
     kinds = {kind for kind, _, _ in boxes}
     index_complete = any(kind == b"moov" and stop <= size for kind, _, stop in boxes)
     return b"ftyp" in kinds and b"mdat" in kinds and not index_complete
+
+
+def riff_cut(path: str | Path) -> bool:
+    """Whether an AVI file's RIFF chunks (one; an OpenDML file's 'AVIX' ones after it) say they end past the end of
+    the file: a cut. Reads the chunk headers only; False for a file that cannot be read."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as file:
+            offset = 0
+            while offset + 8 <= size:
+                file.seek(offset)
+                kind, length = struct.unpack("<4sI", file.read(8))
+                if kind != b"RIFF":  # (trailing bytes after the last chunk)
+                    return False
+                offset += 8 + length + (length & 1)
+    except OSError:
+        return False
+    return offset > size
 
 
 def iso_boxes(path: str | Path) -> tuple[list[tuple[bytes, int, int]], int]:

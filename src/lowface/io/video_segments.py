@@ -16,7 +16,7 @@ import numpy as np
 from lowface.io import ImageReadError
 from lowface.io.files import atomic_write_bytes
 from lowface.io.video import pipeline
-from lowface.io.video_input import DecodeDamage, main_video_stream, open_input, probe_video
+from lowface.io.video_input import DecodeDamage, display_time, main_video_stream, open_input, probe_video
 from lowface.io.video_output import (
     commit,
     copied_streams,
@@ -41,7 +41,7 @@ def frame_times(path: str | Path, damage: DecodeDamage | None = None) -> list[in
             if damage is not None:
                 damage.count(packet)
             if packet.size:
-                times.append(packet.pts)
+                times.append(display_time(packet))
         if damage is not None:
             damage.check_whole(container, stream)
     if any(t is None for t in times):
