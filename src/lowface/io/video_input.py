@@ -34,7 +34,7 @@ class VideoInfo:
 
 
 # containers that store no presentation times: FFmpeg guesses each packet's as the next one's decode time, which put
-# the frames of a stream with B-frames (H.264, XviD) out of order - 90, 246, 213, 279, 123 ms - and gave the last two
+# the frames of a stream with B-frames (H.264) out of order - 90, 246, 213, 279, 123 ms - and gave the last two
 # the same time; the encoder refused them. One packet holds one frame, so the frames (decoded in display order) take
 # the packets' decode times, the times the file does store, in order (:func:`display_time`).
 UNTIMED_FORMATS = frozenset({"avi"})
