@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -183,45 +183,51 @@ def unfinished_mp4(path: str | Path) -> bool:
 def riff_cut(path: str | Path) -> bool:
     """Whether an AVI file's RIFF chunks (one; an OpenDML file's 'AVIX' ones after it) say they end past the end of
     the file: a cut. Reads the chunk headers only; False for a file that cannot be read."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as file:
-            offset = 0
-            while offset + 8 <= size:
-                file.seek(offset)
-                kind, length = struct.unpack("<4sI", file.read(8))
-                if kind != b"RIFF":  # (trailing bytes after the last chunk)
-                    return False
-                offset += 8 + length + (length & 1)
-    except OSError:
-        return False
-    return offset > size
+    chunks, size = top_level_chunks(path, _riff_chunk)
+    return any(end > size for _, _, end in chunks)
 
 
 def iso_boxes(path: str | Path) -> tuple[list[tuple[bytes, int, int]], int]:
     """(the top-level boxes of an ISO media file as (kind, start, end) in bytes, where each says it ends; the file's
     size). A box that says it ends past the file's end was cut. Reads the box headers only; none for a file that
     cannot be read."""
-    boxes = []
+    return top_level_chunks(path, _iso_box)
+
+
+def top_level_chunks(path: str | Path, chunk: Callable[[bytes, int], tuple[bytes, int] | None]):
+    """(a file's top-level chunks as (kind, start, end) in bytes, where each says it ends; the file's size): ``chunk``
+    reads one from the (up to) 16 bytes at its start and the bytes left in the file, as (kind, length), or None where
+    the chunks end. Reads the headers only; ([], 0) for a file that cannot be read."""
+    chunks = []
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as file:
             offset = 0
             while offset + 8 <= size:
                 file.seek(offset)
-                header = file.read(16)
-                length, kind = struct.unpack(">I4s", header[:8])
-                if length == 1 and len(header) == 16:  # a 64-bit size follows
-                    length = struct.unpack(">Q", header[8:16])[0]
-                elif length == 0:  # to the end of the file
-                    length = size - offset
-                if length < 8:
+                found = chunk(file.read(16), size - offset)
+                if found is None:
                     break
-                boxes.append((kind, offset, offset + length))
+                kind, length = found
+                chunks.append((kind, offset, offset + length))
                 offset += length
     except OSError:
         return [], 0
-    return boxes, size
+    return chunks, size
+
+
+def _iso_box(header: bytes, left: int) -> tuple[bytes, int] | None:
+    length, kind = struct.unpack(">I4s", header[:8])
+    if length == 1 and len(header) == 16:  # a 64-bit size follows
+        length = struct.unpack(">Q", header[8:16])[0]
+    elif length == 0:  # to the end of the file
+        length = left
+    return None if length < 8 else (kind, length)
+
+
+def _riff_chunk(header: bytes, left: int) -> tuple[bytes, int] | None:
+    kind, length = struct.unpack("<4sI", header[:8])
+    return (kind, 8 + length + (length & 1)) if kind == b"RIFF" else None  # (not RIFF: bytes after the last chunk)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
