@@ -185,7 +185,7 @@ def test_exif_and_icc_survive_and_orientation_is_reset_once_applied(tmp_path: Pa
     image = Image.fromarray(pixels)
     exif = image.getexif()
     exif[0x0112], exif[0x010F] = 6, "lowface camera"  # rotate 90 degrees clockwise; Make
-    for suffix in (".jpg", ".png", ".webp", ".tif"):
+    for suffix in (".jpg", ".png", ".webp", ".tif", ".avif"):
         source = tmp_path / f"in{suffix}"
         image.save(source, exif=exif.tobytes(), icc_profile=profile, **({"quality": 95} if suffix == ".jpg" else {}))
         out = tmp_path / f"out{suffix}"
@@ -193,7 +193,7 @@ def test_exif_and_icc_survive_and_orientation_is_reset_once_applied(tmp_path: Pa
         written = Image.open(out)
         assert written.info.get("icc_profile") == profile, suffix
         kept = written.getexif()
-        assert kept.get(0x010F) == "lowface camera" and kept.get(0x0112) == 1, suffix
+        assert kept.get(0x010F) == "lowface camera" and kept.get(0x0112, 1) == 1, suffix  # (AVIF: no tag, upright)
         assert written.size == (40, 64)  # turned once, on read
 
 
@@ -859,18 +859,20 @@ def _animation(
 
 @pytest.mark.slow
 def test_animations_are_enhanced_frame_by_frame_keeping_timing_loop_and_alpha(tmp_path: Path):
-    """GIF, APNG (with alpha) and animated WebP: every frame enhanced, in the same format, with each frame's
+    """GIF, APNG (with alpha), animated WebP and AVIF: every frame enhanced, in the same format, with each frame's
     duration, the loop count and the alpha plane kept; an animation the gate leaves alone is copied byte for byte."""
     source = tmp_path / "in"
     source.mkdir()
     _animation(source / "dark.gif", [0.10, 0.15, 0.20], [40, 80, 120], loop=0)
     apng = _animation(source / "dark.png", [0.12, 0.16], [30, 60], loop=2, alpha=True)
     _animation(source / "dark.webp", [0.1, 0.2, 0.1], [100, 50, 100], loop=1)
+    _animation(source / "dark.avif", [0.1, 0.15], [70, 140], loop=0)
     _animation(source / "bright.gif", [0.9, 0.95], [100, 100], loop=0)
     result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-q")
     assert result.exit_code == 0, result.output
     for name, count, durations, loop in (("dark.gif", 3, [40, 80, 120], 0), ("dark.png", 2, [30, 60], 2),
-                                         ("dark.webp", 3, [100, 50, 100], 1)):  # fmt: skip
+                                         ("dark.webp", 3, [100, 50, 100], 1),
+                                         ("dark.avif", 2, [70, 140], 0)):  # fmt: skip
         before, after = Image.open(source / name), Image.open(tmp_path / "out" / name)
         assert (after.format, after.n_frames, after.info.get("loop", 0)) == (before.format, count, loop), name
         for i in range(count):

@@ -17,7 +17,7 @@ from lowface.io import ImageData, ImageReadError, read_image, write_image
 from lowface.io.animation import read_animation
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp", ".avif"])
 def test_eight_bit_round_trip(tmp_path: Path, suffix: str):
     rgb = smooth_test_image()
     path = tmp_path / f"img{suffix}"
@@ -164,9 +164,9 @@ def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str
     print(message)
 
 
-@pytest.mark.parametrize("suffix", [".webp", ".png", ".gif"])
+@pytest.mark.parametrize("suffix", [".webp", ".png", ".gif", ".avif"])
 def test_an_animation_is_not_read_as_a_still_cut_to_its_first_frame(tmp_path: Path, suffix: str):
-    """An animated WebP, APNG or GIF read as a still would come back as its first frame alone: refused, naming the
+    """An animated WebP, APNG, GIF or AVIF read as a still would come back as its first frame alone: refused, naming the
     file and its frame count (lowface.io.animation reads it whole); the same file with one frame, and a camera JPEG
     with an MPO preview, read as stills."""
     frames = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(1, 4)]
@@ -178,7 +178,7 @@ def test_an_animation_is_not_read_as_a_still_cut_to_its_first_frame(tmp_path: Pa
     assert read_image(still).rgb.shape == (16, 24, 3)
     whole = read_animation(animated)
     assert len(whole.frames) == 3 and whole.durations == [100] * 3 and whole.loop == 0
-    assert [int(f[0, 0, 0]) for f in whole.frames] == [40, 80, 120]
+    assert np.abs(np.array([int(f[0, 0, 0]) for f in whole.frames]) - [40, 80, 120]).max() <= 2  # (AVIF: lossy)
     mpo = tmp_path / "camera.jpg"
     frames[0].save(mpo, format="MPO", save_all=True, append_images=frames[1:2])
     assert Image.open(mpo).format == "MPO" and read_image(mpo).rgb.shape == (16, 24, 3)

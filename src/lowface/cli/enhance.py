@@ -44,10 +44,12 @@ from lowface.cli.common import passive_openmp, user_errors
 @click.option(
     "--format",
     "out_format",
-    type=click.Choice(["png", "jpg", "tif", "webp", "bmp", "heic"]),
+    type=click.Choice(["png", "jpg", "tif", "webp", "bmp", "heic", "avif"]),
     help="Write images in this format instead of the input's (camera RAW: tif by default).",
 )
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP/HEIC quality.")
+@click.option(
+    "--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP/HEIC/AVIF quality."
+)
 @click.option(
     "--codec",
     type=click.Choice(["h264", "hevc", "vp9", "av1", "mpeg4"]),

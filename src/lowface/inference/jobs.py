@@ -17,6 +17,7 @@ from typing import Any
 
 from lowface.io import (
     IMAGE_SUFFIXES,
+    LOSSY_SUFFIXES,
     VIDEO_SUFFIXES,
     WRITABLE_SUFFIXES,
     output_suffix,
@@ -41,7 +42,7 @@ class Job:
 class OutputOptions:
     """How outputs are written (part of each output's record, so a change redoes the output)."""
 
-    quality: int = 95  # JPEG / WebP / HEIC quality
+    quality: int = 95  # JPEG / WebP / HEIC / AVIF quality
     codec: str | None = None  # video codec (None: the container's default, see lowface.io.video)
     video_quality: int | None = None  # video CRF (None: the codec's default)
     temporal_frames: float | None = None  # video temporal noise reduction
@@ -58,7 +59,7 @@ class OutputOptions:
                 record["temporal_filter"] = TEMPORAL_FILTER
             # (the default speed unrecorded: outputs made before the option existed are still made the same way)
             return record if self.encode_speed == "balanced" else {**record, "encode_speed": self.encode_speed}
-        return {"quality": self.quality} if job.target.suffix.lower() in (".jpg", ".jpeg", ".webp", ".heic") else {}
+        return {"quality": self.quality} if job.target.suffix.lower() in LOSSY_SUFFIXES else {}
 
 
 def record_path(target: Path) -> Path:

@@ -17,6 +17,7 @@ from lowface.io.arrays import (
 )
 from lowface.io.files import (
     IMAGE_SUFFIXES,
+    LOSSY_SUFFIXES,
     RAW_SUFFIXES,
     SIXTEEN_BIT_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -37,6 +38,7 @@ from lowface.io.image import (
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "LOSSY_SUFFIXES",
     "MAX_PIXELS",
     "MIN_SIDE",
     "RAW_SUFFIXES",

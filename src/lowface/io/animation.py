@@ -1,4 +1,4 @@
-"""Animated images in and out: GIF, APNG and animated WebP, every frame composited as a viewer shows it.
+"""Animated images in and out: GIF, APNG, animated WebP and AVIF, every frame composited as a viewer shows it.
 
 A still's path would keep only the first frame (:func:`lowface.io.image.decode_image` refuses animations for that
 reason); ``lowface enhance`` reads them here, enhances the frames in order as a short video
@@ -18,7 +18,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from lowface.io.image import MAX_PIXELS, ImageData, ImageReadError, read_image
 from lowface.io.multiframe import is_animation
 
-PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".webp": "WEBP"}
+PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".webp": "WEBP", ".avif": "AVIF"}
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Animation:
 
 
 def is_animated(source: str | Path | bytes) -> bool:
-    """Whether a file (a path, or its bytes) is an animated GIF, APNG or WebP (from its header; False for anything
+    """Whether a file (a path, or its bytes) is an animated GIF, APNG, WebP or AVIF (from its header; False for anything
     else, unreadable files included)."""
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
@@ -80,7 +80,7 @@ def read_still(path: str | Path) -> ImageData:
 
 
 def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> bytes:
-    """An animation's bytes for ``suffix`` (.gif, .png, .webp): durations and loop kept; alpha kept where
+    """An animation's bytes for ``suffix`` (.gif, .png, .webp, .avif): durations and loop kept; alpha kept where
     the frames have any (GIF: one transparent palette entry); GIF frames get an adaptive palette each."""
     pil_format = PIL_NAMES.get(suffix.lower())
     if pil_format is None:
@@ -92,7 +92,7 @@ def encode_animation(animation: Animation, suffix: str, quality: int = 95) -> by
                      "loop": animation.loop}  # fmt: skip
     if animation.icc and pil_format != "GIF":
         options["icc_profile"] = animation.icc
-    if pil_format == "WEBP":
+    if pil_format in ("WEBP", "AVIF"):
         options["quality"] = quality
     if pil_format == "GIF":
         options["disposal"] = 2 if alpha else 1  # each frame whole: clear (alpha) or draw over

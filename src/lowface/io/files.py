@@ -7,12 +7,13 @@ import os
 import tempfile
 from pathlib import Path
 
-WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".gif"})
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif",
+                               ".gif"})  # fmt: skip
+LOSSY_SUFFIXES = frozenset({".jpg", ".jpeg", ".webp", ".heic", ".heif", ".avif"})  # written at a quality
 RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
 IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
-SIXTEEN_BIT_SUFFIXES = frozenset(
-    {".png", ".tif", ".tiff", ".heic", ".heif"}
-)  # deep images keep their depth (HEIC: 10 bits)
+# formats that keep a deep image deep: 16-bit PNG and TIFF, 10-bit HEIC
+SIXTEEN_BIT_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".heic", ".heif"})
 RAW_OUTPUT_SUFFIX = ".tif"  # a developed RAW is written as 16-bit TIFF (no RAW writer exists)
 WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 # read, written as VIDEO_OUTPUT_SUFFIX: camcorders' AVCHD (.mts, .m2ts), broadcast and CCTV exports (.ts, .mpg, .wmv,

@@ -26,7 +26,7 @@ from lowface.io.heif import encode_deep_heif, heif_support, read_deep_heif
 from lowface.io.multiframe import several_images
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-               ".heic": "HEIF", ".heif": "HEIF", ".gif": "GIF"}  # fmt: skip
+               ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF", ".gif": "GIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
 
@@ -264,7 +264,7 @@ def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quali
         options["exif"] = data.exif
     if data.icc and pil_format != "GIF":
         options["icc_profile"] = data.icc
-    if pil_format in ("JPEG", "WEBP", "HEIF"):
+    if pil_format in ("JPEG", "WEBP", "HEIF", "AVIF"):
         options["quality"] = quality
     if pil_format == "PNG":
         options["compress_level"] = 3

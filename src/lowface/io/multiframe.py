@@ -1,16 +1,16 @@
 """Image files that hold several images, which a still's path would cut to its first: animations (GIF, APNG,
-animated WebP, read whole by :mod:`lowface.io.animation`) and TIFFs of several full-size pages (a scan or a stack).
-A camera JPEG's MPO preview frame and a TIFF's reduced-resolution preview page are not other images."""
+animated WebP and AVIF, read whole by :mod:`lowface.io.animation`) and TIFFs of several full-size pages (a scan or a
+stack). A camera JPEG's MPO preview frame and a TIFF's reduced-resolution preview page are not other images."""
 
 from __future__ import annotations
 
 from PIL import Image
 
-ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
 
 
 def is_animation(image: Image.Image) -> bool:
-    """Whether an opened image file is an animated GIF, APNG or WebP."""
+    """Whether an opened image file is an animated GIF, APNG, WebP or AVIF."""
     return image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
 
 
