@@ -108,18 +108,27 @@ def test_a_damaged_packet_costs_its_frame_on_ray_as_in_a_local_run_and_is_said(c
 
 def test_a_video_cut_short_is_said_on_ray_as_in_a_local_run(cluster, tmp_path: Path):
     """A Matroska file cut short (an interrupted copy): Ray enhances the frames that are there, as a local run does,
-    and says once, as the local run does, that the file ends before its header says."""
+    and says once, as the local run does, that the file ends before its header says; and that an HDR photo (a PQ
+    HEIC) was written as SDR."""
+    import pillow_heif
+
     (tmp_path / "in").mkdir()
     data = make_clip(tmp_path / "whole.mkv", frames=60, panning=True).read_bytes()
     (tmp_path / "in" / "download.mkv").write_bytes(data[: int(len(data) * 0.6)])
+    pq = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9, "full_range_flag": 1}
+    dark = (smooth_test_image(48, 64) * 0.3 * 65535).astype(np.uint16).tobytes()
+    pillow_heif.from_bytes(mode="RGB;16", size=(64, 48), data=dark).save(tmp_path / "in" / "hdr.heic", nclx_profile=pq)
     options = OutputOptions(video_quality=0)
     local = local_run(tmp_path / "in", tmp_path / "local", "gamma", options)
     said: list[str] = []
     report = run_on_ray(EnhancerSpec("gamma"), plan_jobs([tmp_path / "in"], tmp_path / "ray"), options,
                         segment_frames=10, warmup_frames=5, log=said.append)  # fmt: skip
-    assert report.ok and report.notes == local.notes and len(report.notes) == 1, (report.notes, local.notes)
-    assert report.notes[0][1].startswith("the file is cut short (its header states a longer video")
+    assert report.ok and sorted(report.notes) == sorted(local.notes), (report.notes, local.notes)
+    notes = dict((source.name, note) for source, note in report.notes)
+    assert notes["download.mkv"].startswith("the file is cut short (its header states a longer video")
+    assert notes["hdr.heic"] == "HDR photo (PQ): enhanced and written as SDR (BT.709)" and len(report.notes) == 2
     assert sum("download.mkv: the file is cut short" in line for line in said) == 1, said
+    assert sum("hdr.heic: HDR photo (PQ)" in line for line in said) == 1, said
     ray, alone = streams(tmp_path / "ray" / "download.mkv"), streams(tmp_path / "local" / "download.mkv")
     assert 0 < len(ray["pts"]) < 60 and ray["pts"] == alone["pts"]
 

@@ -237,6 +237,38 @@ def test_heic_is_read_and_written(tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_an_hdr_heic_is_enhanced_as_sdr_and_says_so(tmp_path: Path):
+    """A PQ photo (a camera's HDR HEIF) is read as SDR and written as SDR, as HDR video is, and the user is told,
+    on the CLI (and its --json notes) and as the API's warning; a 10-bit SDR photo says nothing."""
+    import warnings
+
+    import pillow_heif
+
+    import lowface
+
+    pq = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9, "full_range_flag": 1}
+    for name, nclx in (("hdr.heic", pq), ("sdr.heic", None)):
+        pixels = (smooth_test_image(48, 64) * 0.3 * 65535).astype(np.uint16)  # PQ 0.3: about 5 cd/m2, a dark scene
+        options = {"nclx_profile": nclx} if nclx else {}
+        heif = pillow_heif.from_bytes(mode="RGB;16", size=(64, 48), data=pixels.tobytes())
+        heif.save(tmp_path / name, quality=90, **options)
+    result = run_cli("enhance", str(tmp_path / "hdr.heic"), str(tmp_path / "sdr.heic"), "-o", str(tmp_path / "out"),
+                     "-m", "gamma", "--json", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    assert notes == [
+        {"source": str(tmp_path / "hdr.heic"), "note": "HDR photo (PQ): enhanced and written as SDR (BT.709)"}
+    ]
+    assert "hdr.heic: HDR photo (PQ)" in result.stderr and "sdr.heic:" not in result.stderr
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lowface.enhance(tmp_path / "hdr.heic", model="gamma", output=tmp_path / "api.heic")
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'hdr.heic'}: HDR photo (PQ): enhanced and written as SDR (BT.709)"
+    ]
+
+
+@pytest.mark.slow
 def test_camera_raw_is_developed_and_written_as_sixteen_bit_tiff(tmp_path: Path):
     pytest.importorskip("tifffile")
     source = write_dng(tmp_path / "night.dng")

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lowface.inference.batch import enhance_image_file, enhance_video_file
+from lowface.inference.batch import enhance_image_file, enhance_video_file, image_notices
 from lowface.inference.enhancer import DEFAULT_MODEL, Enhancer
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.io import VIDEO_SUFFIXES
@@ -48,12 +49,20 @@ def enhance(
         encoder_for(Path(output).suffix)  # a container that is not written is refused before any work
     enhancer = _cached_enhancer(model, device, gate, denoise)
     if output is None:
-        return enhancer.enhance(image, bgr=bgr)
+        result = enhancer.enhance(image, bgr=bgr)
+        _say_image_notices(image)
+        return result
     if not isinstance(image, str | Path):
         raise TypeError("output= needs image to be a path (write an array yourself with lowface.io.write_image)")
     job = Job(Path(image), Path(output))
     if video:
         enhance_video_file(enhancer, job, OutputOptions(temporal_frames=temporal_denoise or None), show_progress=False)
-    else:
-        enhance_image_file(enhancer, job)
+    elif enhance_image_file(enhancer, job) == "enhanced":
+        _say_image_notices(image)
     return Path(output)
+
+
+def _say_image_notices(image: Any) -> None:
+    """An image file's notices (:func:`image_notices`: an HDR photo made SDR) as Python warnings naming it."""
+    for notice in image_notices(Path(image)) if isinstance(image, str | Path) else ():
+        warnings.warn(f"{image}: {notice}", stacklevel=3)

@@ -55,6 +55,7 @@ from lowface.io import (
     tensor_to_uint8,
 )
 from lowface.io.animation import encode_animation, is_animated, read_animation
+from lowface.io.heif import hdr_photo
 from lowface.io.video import FrameStages, transcode
 from lowface.io.video_input import DecodeDamage, VideoInfo, probe_video
 
@@ -205,6 +206,12 @@ class FrameEnhancer:
     def __call__(self, frame: Tensor) -> Tensor:
         """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""
         return self.finish(self.prepare(frame))
+
+
+def image_notices(path: Path) -> list[str]:
+    """What a user should know about an image's output: an HDR photo (a PQ or HLG HEIC) written as SDR."""
+    hdr = hdr_photo(path)
+    return [f"HDR photo ({hdr}): enhanced and written as SDR (BT.709)"] if hdr else []
 
 
 def video_notices(info: VideoInfo) -> list[str]:
@@ -407,6 +414,9 @@ def run_batch(
         elif compare is not None:
             side = compare / (job.target.stem + ".jpg")
         how = make_image_output(enhancer, job, record, options.quality, side, turns.run)
+        for notice in image_notices(job.source) if how == "enhanced" else ():
+            report.notes.append((job.source, notice))
+            say(f"{job.source}: {notice}")
         return how, "copied unchanged (well exposed)" if how == "copied" else "enhanced"
 
     def video(job: Job) -> tuple[str, str] | None:

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lowface.inference.batch import BatchReport, needs_work, video_notices
+from lowface.inference.batch import BatchReport, image_notices, needs_work, video_notices
 from lowface.inference.devices import keep_freed_memory
 from lowface.inference.jobs import Job, OutputOptions
 from lowface.inference.records import (
@@ -248,6 +248,9 @@ def run_on_ray(
                 log(f"error: {message}")
             elif item["kind"] == "image":
                 (report.copied if row["status"] == "copied" else report.done).append(Path(item["target"]))
+                for notice in image_notices(Path(item["source"])) if row["status"] != "copied" else ():
+                    report.notes.append((Path(item["source"]), notice))
+                    log(f"{item['source']}: {notice}")
             elif row["message"]:  # a segment that skipped damaged packets
                 report.notes.append((Path(item["source"]), row["message"]))
                 log(f"{item['source']}: {row['message']}")

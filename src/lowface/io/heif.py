@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,22 @@ def heif_support() -> bool:
         return False
     pillow_heif.register_heif_opener()
     return True
+
+
+def hdr_photo(path: str | Path) -> str | None:
+    """ "PQ" or "HLG" when ``path`` is a HEIC / HEIF photo with an HDR transfer (its colour profile's), else None
+    (any other file, an unreadable one included). Reads the header only."""
+    if Path(path).suffix.lower() not in (".heic", ".heif") or not heif_support():
+        return None
+    from PIL import Image
+
+    from lowface.io.video_colour import HDR_TRANSFERS
+
+    try:
+        with Image.open(path) as header:
+            return HDR_TRANSFERS.get((header.info.get("nclx_profile") or {}).get("transfer_characteristics"))
+    except Exception:  # (an unreadable file is said by the reader)
+        return None
 
 
 def read_deep_heif(raw: bytes) -> tuple[np.ndarray, bool]:

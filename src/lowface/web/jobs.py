@@ -96,7 +96,7 @@ class Worker:
         import torch
         from PIL import Image
 
-        from lowface.inference.batch import enhance_image_file, enhance_video_file, video_notices
+        from lowface.inference.batch import enhance_image_file, enhance_video_file, image_notices, video_notices
         from lowface.inference.jobs import Job, OutputOptions
         from lowface.io import image_to_tensor
         from lowface.io.animation import is_animated, read_still
@@ -116,6 +116,8 @@ class Worker:
                                        notice=entry["notes"].append)  # damaged packets skipped  # fmt: skip
                 else:
                     entry["made"] = enhance_image_file(enhancer, Job(source, target))
+                    if entry["made"] == "enhanced" and (notes := image_notices(source)):
+                        entry["notes"] = notes  # an HDR photo written as SDR
                     before, after = read_still(source), read_still(target)  # an animation: its first frame
                     if is_animated(source):
                         with Image.open(source) as animation:
