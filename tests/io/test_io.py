@@ -138,23 +138,31 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "tiny": (None, "1x1"),
         "huge": (_huge_png_header(20000, 20000), "20000x20000"),
         "float_tiff": (None, "a TIFF whose samples cannot be read (floating point"),  # (an HDR merge, an editor's)
+        "truncated_heic": (None, "corrupt or truncated image data (Invalid input"),  # (libheif's ends in a line break)
     }
     paths = {}
     for name, (payload, reason) in cases.items():
-        path = tmp_path / {"truncated": "truncated.jpg", "float_tiff": "merge.tif"}.get(name, f"{name}.png")
+        path = tmp_path / {"truncated": "truncated.jpg", "float_tiff": "merge.tif",
+                           "truncated_heic": "cut.heic"}.get(name, f"{name}.png")  # fmt: skip
         if name == "tiny":
             Image.new("RGB", (1, 1)).save(path)
         elif name == "float_tiff":
             import tifffile
 
             tifffile.imwrite(path, smooth_test_image(32, 32).astype(np.float32), photometric="rgb")
+        elif name == "truncated_heic":  # a 10-bit HEIC, cut in half
+            import pillow_heif
+
+            deep = (smooth_test_image(64, 64) * 65535).astype(np.uint16).tobytes()
+            pillow_heif.from_bytes(mode="RGB;16", size=(64, 64), data=deep).save(path, quality=90)
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         else:
             path.write_bytes(payload)
         paths[name] = (path, reason)
     return paths
 
 
-@pytest.mark.parametrize("case", ["truncated", "empty", "not_an_image", "tiny", "huge", "float_tiff"])
+@pytest.mark.parametrize("case", ["truncated", "empty", "not_an_image", "tiny", "huge", "float_tiff", "truncated_heic"])
 def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str):
     path, reason = _bad_inputs(tmp_path)[case]
     with pytest.raises(ImageReadError) as info:

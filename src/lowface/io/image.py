@@ -34,9 +34,11 @@ Image.MAX_IMAGE_PIXELS = None  # we check the header ourselves, with a clearer m
 
 
 class ImageReadError(ValueError):
-    """A file that cannot be read as an image; the message names the file and the reason."""
+    """A file that cannot be read as an image; the message names the file and the reason, on one line (a codec's
+    own message may span several: libheif's ends in a line break)."""
 
     def __init__(self, path: str | Path, reason: str):
+        reason = " ".join(reason.split())
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = str(path), reason
 
