@@ -4,6 +4,7 @@ Public API (imported lazily, so ``import lowface`` stays cheap)::
 
     lowface.enhance(image)                            # one call (model "lowface-auto"), same kind back
     lowface.Enhancer.from_pretrained("lowface-fast")  # a reusable enhancer with one chosen network
+    lowface.FrameEnhancer(enhancer)                   # one video stream, frame by frame: no flicker
     lowface.list_models(), lowface.create_model(name)
 """
 
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "enhance": "lowface.inference",
     "Enhancer": "lowface.inference",
+    "FrameEnhancer": "lowface.inference",
     "list_models": "lowface.inference",
     "create_model": "lowface.inference",
     "read_image": "lowface.io",

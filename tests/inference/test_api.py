@@ -200,3 +200,23 @@ def test_the_gate_is_on_by_default_everywhere_and_strength_scales_the_change():
         Enhancer.from_pretrained("gamma", device="cpu", half=True)
     with pytest.raises(ValueError, match="unknown device 'gpu'; use auto, cpu"):
         Enhancer.from_pretrained("gamma", device="gpu")
+
+
+def test_a_stream_of_opencv_frames_goes_through_the_video_pipelines_frame_enhancer():
+    """lowface.FrameEnhancer: frames as OpenCV gives them (uint8 BGR) in, the same kind out, each the frame that the
+    video pipeline's tensor path gives on a stream of its own (the gate, router and exposure smoothed over the
+    frames); one frame at a time."""
+    enhancer = Enhancer.from_pretrained("lowface-auto", device="cpu")
+    rng = np.random.default_rng(0)
+    frames = [(np.clip(smooth_test_image(48, 64) * 0.08 * (1 + 0.2 * i) + rng.normal(0, 0.01, (48, 64, 3)), 0, 1)
+               * 255).round().astype(np.uint8) for i in range(6)]  # fmt: skip
+    by_array, by_tensor = lowface.FrameEnhancer(enhancer), lowface.FrameEnhancer(enhancer)
+    for frame in frames:
+        out = by_array.enhance(np.ascontiguousarray(frame[..., ::-1]), bgr=True)
+        reference = by_tensor(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255)
+        assert out.dtype == np.uint8 and out.shape == frame.shape
+        expected_rgb = np.round(reference[0].permute(1, 2, 0).numpy() * 255)
+        assert np.abs(out[..., ::-1].astype(np.float32) - expected_rgb).max() <= 1
+        assert out.mean() > 1.5 * frame.mean()
+    with pytest.raises(ValueError, match="one frame at a time"):
+        by_array.enhance(torch.rand(2, 3, 8, 8))

@@ -29,6 +29,7 @@ _LAZY = {
     "model_card": "lowface.inference.catalogue",
     "DEFAULT_MODEL": "lowface.inference.enhancer",
     "Enhancer": "lowface.inference.enhancer",
+    "FrameEnhancer": "lowface.inference.batch",
 }
 
 __all__ = sorted(_LAZY)

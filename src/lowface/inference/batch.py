@@ -53,6 +53,7 @@ from lowface.io import (
     read_image,
     tensor_to_image,
     tensor_to_uint8,
+    to_batch,
 )
 from lowface.io.animation import encode_animation, is_animated, read_animation
 from lowface.io.heif import hdr_photo
@@ -164,7 +165,8 @@ def side_by_side(before: ImageData, after: ImageData, gap: int = 8) -> ImageData
 
 
 class FrameEnhancer:
-    """One video stream through an enhancer, frame by frame, in order: optional temporal noise reduction of the
+    """One video stream through an enhancer, frame by frame, in order (what ``lowface enhance`` runs on a video, and
+    the way to enhance a live stream: a camera, an RTSP feed): optional temporal noise reduction of the
     input (:mod:`lowface.inference.temporal`), the gate weight smoothed over frames (no flicker) and, for a
     routed model, its router's probability smoothed (with hysteresis where it chooses one: no switching
     back and forth) and the brightness its exposure target predicts smoothed over frames. All measure every
@@ -206,6 +208,14 @@ class FrameEnhancer:
     def __call__(self, frame: Tensor) -> Tensor:
         """(1, 3, H, W) in [0, 1], the next frame -> its enhanced version."""
         return self.finish(self.prepare(frame))
+
+    def enhance(self, frame: Any, bgr: bool = False) -> Any:
+        """The next frame in any kind :meth:`Enhancer.enhance` takes - a NumPy frame from OpenCV's VideoCapture
+        (``bgr=True``), a PIL image, a (3, H, W) tensor - enhanced, the same kind back."""
+        batch, restore = to_batch(frame, bgr=bgr)
+        if batch.shape[0] != 1:
+            raise ValueError(f"one frame at a time, in order (got a batch of {batch.shape[0]})")
+        return restore(self(batch.to(self.enhancer.device)))
 
 
 def image_notices(path: Path) -> list[str]:
