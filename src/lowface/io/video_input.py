@@ -50,7 +50,9 @@ def display_time(packet) -> int | None:
 class DecodeDamage:
     """The video packets the decoder refused as damaged data (a corrupted piece of a recording: a dropped network
     packet, a bad sector, a camera that lost power mid-write), skipped so that the rest of the video is still
-    enhanced, as FFmpeg's own tool goes on; the frames that depend on them may show decoding errors."""
+    enhanced, as FFmpeg's own tool goes on; the frames that depend on them may show decoding errors. What decodes
+    a stream's packets here also counts them (a cut file, :meth:`check_whole`) and times an AVI's frames
+    (:data:`UNTIMED_FORMATS`)."""
 
     times: list[float | None] = field(default_factory=list)  # each skipped packet's time in the stream, seconds
     packets: int = 0  # the stream's packets read (those with data)
@@ -115,12 +117,12 @@ def cut_short(container: av.container.InputContainer, stream, packets: int, end:
     """A notice when a video stream's ``packets`` (the count read, with data) stop short of what its file's header
     states - a file cut short by an interrupted copy or download, whose output ends where it does - else None.
     Stated: an MP4 / MOV index's sample count, where its media data box (``mdat``) runs past the end of the file
-    (an edit list that trims the video also leaves fewer packets than samples); an AVI header's length, where its
-    RIFF chunk runs past the end of the file (:func:`riff_cut`: a cut that takes only the index at the end loses no
-    frame), and a Matroska track's DURATION tag (FFmpeg and mkvmerge write it near the start), each compared with
-    ``end``, seconds. MPEG-TS and raw
-    streams state nothing that a cut leaves unchanged (FFmpeg estimates their length from what is there): no
-    notice. (A cut MP4 whose index comes last cannot be opened at all: :data:`UNFINISHED_MP4`.)"""
+    (an edit list that trims the video also leaves fewer packets than samples); an AVI header's length, where
+    its RIFF chunk runs past the end of the file (:func:`riff_cut`: a cut that takes only the index at the end
+    loses no frame), and a Matroska track's DURATION tag (FFmpeg and mkvmerge write it near the start), each
+    compared with ``end``, seconds. MPEG-TS and raw streams state nothing that a cut leaves unchanged (FFmpeg
+    estimates their length from what is there): no notice. (A cut MP4 whose index comes last cannot be opened at
+    all: :data:`UNFINISHED_MP4`.)"""
     name, seconds = container.format.name, None
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     if "mp4" in name or "mov" in name:
@@ -194,7 +196,9 @@ def iso_boxes(path: str | Path) -> tuple[list[tuple[bytes, int, int]], int]:
     return top_level_chunks(path, _iso_box)
 
 
-def top_level_chunks(path: str | Path, chunk: Callable[[bytes, int], tuple[bytes, int] | None]):
+def top_level_chunks(
+    path: str | Path, chunk: Callable[[bytes, int], tuple[bytes, int] | None]
+) -> tuple[list[tuple[bytes, int, int]], int]:
     """(a file's top-level chunks as (kind, start, end) in bytes, where each says it ends; the file's size): ``chunk``
     reads one from the (up to) 16 bytes at its start and the bytes left in the file, as (kind, length), or None where
     the chunks end. Reads the headers only; ([], 0) for a file that cannot be read."""
