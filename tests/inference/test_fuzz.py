@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 import torch
 from click.testing import CliRunner
@@ -20,19 +21,25 @@ import lowface
 from conftest import smooth_test_image
 from lowface.cli import main
 from lowface.io import ImageData, ImageReadError, read_image, write_image
+from lowface.io.heif import heif_support
 from lowface.train.config import TrainConfig, load_config
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-SUFFIXES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".webp", ".gif", ".txt", ""]
+SUFFIXES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".webp", ".gif", ".heic", ".avif", ".txt", ""]
+heif_support()  # HEIC through PIL, as lowface.io reads it
 
 
 def _valid_file(fmt: str) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray((smooth_test_image(24, 32) * 255).astype(np.uint8)).save(buffer, fmt)
+    if fmt == "HEIF-10":  # a 10-bit HEIC (read through its own, deep path)
+        deep = (smooth_test_image(24, 32) * 65535).astype(np.uint16).tobytes()
+        pillow_heif.from_bytes(mode="RGB;16", size=(32, 24), data=deep).save(buffer, format="HEIF")
+    else:
+        Image.fromarray((smooth_test_image(24, 32) * 255).astype(np.uint8)).save(buffer, fmt)
     return buffer.getvalue()
 
 
-VALID = {fmt: _valid_file(fmt) for fmt in ("PNG", "JPEG", "TIFF", "WEBP", "BMP")}
+VALID = {fmt: _valid_file(fmt) for fmt in ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "AVIF", "HEIF", "HEIF-10")}
 
 
 def assert_decodes_or_names_the_file(path: Path) -> None:
