@@ -1,5 +1,5 @@
 """Sample media the tests make on the fly (a dark video clip with audio, a camera RAW file) and what they inspect
-(a video's streams), plus the system browser the report and web-app tests drive."""
+(a video's streams), a photo with a phone's XMP, plus the system browser the report and web-app tests drive."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image, PngImagePlugin
 
 from conftest import smooth_test_image
+from lowface.io.heif import heif_support
 from lowface.io.video_output import x264_options
 
 
@@ -160,3 +162,35 @@ def write_dng(path: Path, level: float = 0.15) -> Path:
 
 def browser() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+NAMESPACES = ('xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+              'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+              'xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" '
+              'xmlns:Container="http://ns.google.com/photos/1.0/container/"')  # fmt: skip
+# what a phone's motion photo with a gain map says, with a photographer's keywords and rating
+PHONE_XMP = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    f'<rdf:Description rdf:about="" {NAMESPACES} xmp:Rating="4" tiff:Orientation="6" GCamera:MotionPhoto="1" '
+    'GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="968645" hdrgm:Version="1.0">'
+    "<dc:subject><rdf:Bag><rdf:li>night</rdf:li><rdf:li>street</rdf:li></rdf:Bag></dc:subject>"
+    '<Container:Directory><rdf:Seq><rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="video/mp4" '
+    'Item:Length="2048"/></rdf:li></rdf:Seq></Container:Directory>'
+    '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+).encode()
+FORMATS = {".jpg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".avif": "AVIF", ".heic": "HEIF"}
+
+
+def photo_with_xmp(path: Path, xmp: bytes = PHONE_XMP) -> Path:
+    """A 40x64 photo in ``path``'s format with ``xmp`` where that format keeps it."""
+    heif_support()
+    pil_format = FORMATS[path.suffix]
+    options: dict = {"xmp": xmp}
+    if pil_format == "PNG":
+        options = {"pnginfo": PngImagePlugin.PngInfo()}
+        options["pnginfo"].add_itxt("XML:com.adobe.xmp", xmp.decode())
+    elif pil_format == "TIFF":  # (a TIFF's XMP is its tag 700)
+        options = {"tiffinfo": {700: xmp}}
+    Image.fromarray((smooth_test_image(40, 64) * 80).astype(np.uint8)).save(path, format=pil_format, **options)
+    return path

@@ -22,7 +22,17 @@ from lowface.cli import main
 from lowface.inference.jobs import plan_jobs
 from lowface.io import ImageData, read_image, write_image
 from lowface.io.video_input import cut_short, read_video_frames, unfinished_mp4
-from samples import audio_frames, camera_mov, damaged_clip, dark_frames, make_clip, mux_frames, streams, write_dng
+from samples import (
+    audio_frames,
+    camera_mov,
+    damaged_clip,
+    dark_frames,
+    make_clip,
+    mux_frames,
+    photo_with_xmp,
+    streams,
+    write_dng,
+)
 
 
 def run_cli(*args: str, input: bytes | None = None):
@@ -234,6 +244,22 @@ def test_heic_is_read_and_written(tmp_path: Path):
     assert result.exit_code == 0 and "1 enhanced" in result.stderr, result.output
     out = read_image(tmp_path / "out" / "phone.heic")
     assert out.size == (64, 96) and out.rgb.mean() > 1.5 * read_image(source).rgb.mean()
+
+
+@pytest.mark.slow
+def test_a_motion_photo_keeps_its_keywords_and_no_longer_claims_its_video(tmp_path: Path):
+    """A phone's motion photo: a JPEG whose XMP lists a video appended after its last byte (and a gain map, and the
+    photographer's keywords). The output is a plain JPEG: the keywords and rating are kept, the orientation says 1,
+    and nothing claims a video or gain map that the file no longer carries (galleries would look for them)."""
+    source = photo_with_xmp(tmp_path / "PXL_night.MP.jpg")
+    source.write_bytes(source.read_bytes() + b"\0\0\0\x18ftypmp42" + bytes(2024))  # the video after the JPEG
+    result = run_cli("enhance", str(source), "-o", str(tmp_path / "out"), "-m", "gamma", "-q")
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "out" / source.name).read_bytes()
+    assert written.endswith(b"\xff\xd9") and b"ftypmp42" not in written
+    xmp = Image.open(tmp_path / "out" / source.name).info["xmp"].decode()
+    assert "<rdf:li>night</rdf:li>" in xmp and 'xmp:Rating="4"' in xmp and 'tiff:Orientation="1"' in xmp
+    assert "MotionPhoto" not in xmp and "Container:Directory" not in xmp and "hdrgm:Version" not in xmp
 
 
 @pytest.mark.slow

@@ -69,13 +69,16 @@ def read_deep_heif(raw: bytes) -> tuple[np.ndarray, bool]:
     return pixels, True
 
 
-def encode_deep_heif(pixels: np.ndarray, exif: bytes | None, icc: bytes | None, quality: int) -> bytes:
-    """(H, W, 1 | 3 | 4) uint16 pixels -> 10-bit HEIC bytes, with ``exif`` and the ``icc`` profile."""
+def encode_deep_heif(
+    pixels: np.ndarray, quality: int, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None
+) -> bytes:
+    """(H, W, 1 | 3 | 4) uint16 pixels -> 10-bit HEIC bytes, with the EXIF block, ICC profile and XMP packet given."""
     import pillow_heif
 
     height, width, channels = pixels.shape
     heif = pillow_heif.from_bytes(mode=DEEP_MODES[channels], size=(width, height), data=pixels.tobytes())
-    options = {key: value for key, value in (("exif", exif), ("icc_profile", icc)) if value}
+    kept = (("exif", exif), ("icc_profile", icc), ("xmp", xmp))
+    options = {key: value for key, value in kept if value}
     buffer = io.BytesIO()
     heif.save(buffer, format="HEIF", quality=quality, **options)
     return buffer.getvalue()

@@ -1,10 +1,9 @@
 """Image files: reading, decoding, encoding and writing, with what the file had kept.
 
-Files keep what they had on the way out:
-bit depth (8/16), grayscale, alpha (passed through untouched), EXIF (its orientation applied on read and reset to
-1 on write) and the ICC profile. Phones' HEIC/HEIF is read and written through pillow-heif; camera RAW (DNG, CR2,
-NEF, ARW, ...) is developed with rawpy (camera white balance, sRGB, 16-bit, no automatic brightening) and written
-as 16-bit TIFF.
+Files keep what they had on the way out: bit depth (8/16), grayscale, alpha (passed through untouched), EXIF and XMP
+(:mod:`lowface.io.metadata`: the orientation applied on read and reset to 1) and the ICC profile. Phones'
+HEIC/HEIF is read and written through pillow-heif (:mod:`lowface.io.heif`); camera RAW (DNG, CR2, NEF, ARW, ...) is
+developed with rawpy (camera white balance, sRGB, 16-bit, no automatic brightening) and written as 16-bit TIFF.
 """
 
 from __future__ import annotations
@@ -19,10 +18,11 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
 from lowface.io.heif import encode_deep_heif, heif_support, read_deep_heif
+from lowface.io.metadata import XMP_TAG, png_text_chunk, read_exif, read_xmp
 from lowface.io.multiframe import several_images
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
@@ -46,7 +46,8 @@ class ImageReadError(ValueError):
 @dataclass(frozen=True)
 class ImageData:
     """A decoded image. rgb: (H, W, 3) float32 in [0, 1]; alpha: (H, W) float32 in [0, 1] or None; exif: the EXIF
-    block (orientation already applied and reset to 1) or None; icc: the ICC colour profile or None."""
+    block (orientation already applied and reset to 1) or None; icc: the ICC colour profile or None; xmp: the XMP
+    packet (:func:`lowface.io.metadata.read_xmp`) or None."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
@@ -54,6 +55,7 @@ class ImageData:
     grayscale: bool = False
     exif: bytes | None = None
     icc: bytes | None = None
+    xmp: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -75,29 +77,7 @@ def _is_sixteen_bit(header: Image.Image, raw: bytes) -> bool:
     return False
 
 
-ORIENTATION_TAG = 0x0112
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # little / big endian, classic and BigTIFF
-# TIFF tags that describe a file's layout (size, strips, compression, ...) and its ICC profile (kept separately)
-TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 292, 293,
-                              317, 320, 322, 323, 324, 325, 338, 339, 34675})  # fmt: skip
-
-
-def _exif(header: Image.Image) -> tuple[int, bytes | None]:
-    """(EXIF orientation 1..8, the EXIF block with orientation reset to 1, or None when there is none)."""
-    try:
-        found = header.getexif()
-        orientation = int(found.get(ORIENTATION_TAG, 1))
-        if not found:
-            return orientation, None
-        exif = Image.Exif()  # a copy: a TIFF's own EXIF object is its tags, which the decoder still needs
-        exif.load(found.tobytes())
-        for tag in TIFF_LAYOUT_TAGS & set(exif):  # a TIFF's layout tags describe its own strips, not ours
-            del exif[tag]
-        if ORIENTATION_TAG in exif:
-            exif[ORIENTATION_TAG] = 1  # the pixels are turned on read: a viewer must not turn them again
-        return orientation, exif.tobytes()
-    except Exception:  # a broken EXIF block must not make a readable image unreadable; it is dropped
-        return 1, None
 
 
 def _read_raw(path: Path) -> ImageData:
@@ -191,7 +171,8 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     several = several_images(header)
     if several is not None:
         raise ImageReadError(path, several)
-    orientation, exif = _exif(header)
+    orientation, exif = read_exif(header)
+    xmp = read_xmp(header)
     icc = header.info.get("icc_profile") or None
     if header.mode in ("CMYK", "LAB"):  # the pixels become RGB here: the file's CMYK or Lab profile would no longer
         icc = None  # describe them (an RGB file tagged CMYK confuses viewers)
@@ -223,7 +204,7 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     if orientation != 1:
         alpha = None if data.alpha is None else _apply_orientation(data.alpha, orientation)
         data = replace(data, rgb=_apply_orientation(data.rgb, orientation), alpha=alpha)
-    return replace(data, exif=exif, icc=icc)
+    return replace(data, exif=exif, icc=icc, xmp=xmp)
 
 
 def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -232,8 +213,8 @@ def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
 
 
 def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
-    """Encode ImageData for a file suffix (.png, .jpg, ...), with its EXIF and ICC profile where the format holds
-    them (not BMP; not 16-bit TIFF). 16-bit only where the format allows it (PNG, TIFF)."""
+    """Encode ImageData for a file suffix (.png, .jpg, ...), with its EXIF, ICC profile and XMP where the format holds
+    them (not BMP; not 16-bit TIFF). Deep only where the format allows it (16-bit PNG and TIFF, 10-bit HEIC)."""
     suffix = suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
         raise ValueError(f"unsupported output format {suffix!r}; use one of {sorted(WRITABLE_SUFFIXES)}")
@@ -245,7 +226,7 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
     if bit_depth == 8 and suffix in PIL_FORMATS:
         return _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
     if PIL_FORMATS.get(suffix) == "HEIF":
-        return encode_deep_heif(pixels, data.exif, data.icc, quality)
+        return encode_deep_heif(pixels, quality, data.exif, data.icc, data.xmp)
     if pixels.shape[2] >= 3:  # OpenCV wants BGR(A)
         pixels = pixels[..., [2, 1, 0, *range(3, pixels.shape[2])]]
     ok, buffer = cv2.imencode(suffix, np.ascontiguousarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels))
@@ -257,13 +238,23 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
 
 
 def _encode_with_pil(pixels: np.ndarray, pil_format: str, data: ImageData, quality: int) -> bytes:
-    """8-bit (H, W, 1..4) pixels -> file bytes, with EXIF and ICC."""
+    """8-bit (H, W, 1..4) pixels -> file bytes, with EXIF, ICC and XMP where the format holds them."""
     if not heif_support() and pil_format == "HEIF":
         raise RuntimeError("writing HEIC/HEIF needs pillow-heif: pip install pillow-heif")
     image = Image.fromarray(pixels.squeeze(2) if pixels.shape[2] == 1 else pixels)
     options: dict[str, Any] = {}
     if data.exif and pil_format != "GIF":
         options["exif"] = data.exif
+    if data.xmp and pil_format in ("JPEG", "WEBP", "HEIF", "AVIF"):
+        options["xmp"] = data.xmp
+    elif data.xmp and pil_format == "PNG":
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        options["pnginfo"].add_itxt("XML:com.adobe.xmp", data.xmp.decode())
+    elif data.xmp and pil_format == "TIFF":  # a TIFF's EXIF block is its tags: the XMP goes in as its own
+        exif = Image.Exif()
+        exif.load(data.exif or b"")
+        exif[XMP_TAG] = data.xmp
+        options["exif"] = exif.tobytes()
     if data.icc and pil_format != "GIF":
         options["icc_profile"] = data.icc
     if pil_format in ("JPEG", "WEBP", "HEIF", "AVIF"):
@@ -280,12 +271,14 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 def _with_png_metadata(png: bytes, data: ImageData) -> bytes:
-    """Insert iCCP and eXIf chunks right after IHDR (where PNG wants them: before the image data)."""
+    """Insert iCCP, eXIf and XMP (iTXt) chunks right after IHDR (where PNG wants them: before the image data)."""
     chunks = b""
     if data.icc:
         chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(data.icc))
     if data.exif:
         chunks += _png_chunk(b"eXIf", data.exif.removeprefix(b"Exif\0\0"))
+    if data.xmp:
+        chunks += _png_chunk(b"iTXt", png_text_chunk("XML:com.adobe.xmp", data.xmp))
     end_of_header = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, payload, CRC
     return png[:end_of_header] + chunks + png[end_of_header:]
 
