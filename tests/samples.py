@@ -167,7 +167,8 @@ def browser() -> str | None:
 NAMESPACES = ('xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
               'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
               'xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" '
-              'xmlns:Container="http://ns.google.com/photos/1.0/container/"')  # fmt: skip
+              'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+              'xmlns:xmpGImg="http://ns.adobe.com/xap/1.0/g/img/"')  # fmt: skip
 # what a phone's motion photo with a gain map says, with a photographer's keywords and rating
 PHONE_XMP = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
@@ -175,6 +176,8 @@ PHONE_XMP = (
     f'<rdf:Description rdf:about="" {NAMESPACES} xmp:Rating="4" tiff:Orientation="6" GCamera:MotionPhoto="1" '
     'GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="968645" hdrgm:Version="1.0">'
     "<dc:subject><rdf:Bag><rdf:li>night</rdf:li><rdf:li>street</rdf:li></rdf:Bag></dc:subject>"
+    '<xmp:Thumbnails><rdf:Alt><rdf:li rdf:parseType="Resource"><xmpGImg:image>/9j/4AAQ</xmpGImg:image></rdf:li>'
+    "</rdf:Alt></xmp:Thumbnails>"
     '<Container:Directory><rdf:Seq><rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="video/mp4" '
     'Item:Length="2048"/></rdf:li></rdf:Seq></Container:Directory>'
     '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'

@@ -13,7 +13,8 @@ from samples import FORMATS, PHONE_XMP, photo_with_xmp
 
 def test_the_xmp_is_made_true_of_the_output():
     """Keywords and rating kept; the orientation (applied to the pixels on read) reset to 1; a motion photo's video,
-    a gain map and the directory of such trailing parts - none of which the output carries - no longer claimed."""
+    a gain map and the directory of such trailing parts - none of which the output carries - no longer claimed; the
+    input's thumbnail gone."""
     from lowface.io.metadata import read_xmp
 
     header = Image.new("RGB", (8, 8))
@@ -21,7 +22,7 @@ def test_the_xmp_is_made_true_of_the_output():
     kept = read_xmp(header).decode()
     assert "<rdf:li>night</rdf:li><rdf:li>street</rdf:li>" in kept and 'xmp:Rating="4"' in kept
     assert 'tiff:Orientation="1"' in kept
-    for gone in ("GCamera:MotionPhoto", "hdrgm:Version", "Container:Directory", "Container:Item"):
+    for gone in ("GCamera:MotionPhoto", "hdrgm:Version", "Container:Directory", "Container:Item", "xmp:Thumbnails"):
         assert gone not in kept, gone
     assert kept.startswith("<?xpacket") and kept.endswith('<?xpacket end="w"?>')
     header.info["xmp"] = "<x:xmpmeta><tiff:Orientation>8</tiff:Orientation></x:xmpmeta>"  # (the element form)

@@ -1,12 +1,13 @@
-"""What a photo keeps on the way out besides its pixels: its EXIF block and its XMP packet (keywords, captions,
-ratings, rights), each made true of the output.
+"""What a photo keeps on the way out besides its pixels: its EXIF block and its XMP packet (keywords, captions, ratings,
+rights), each made true of the output.
 
 EXIF: the orientation is applied to the pixels on read and reset to 1, and a TIFF's layout tags (its own strips) are
 left out. XMP: its orientation is reset likewise, and what it says about data the output does not carry is removed -
 a Google motion photo's video (``GCamera:MotionPhoto*``, ``GCamera:MicroVideo*``), an Ultra HDR or Adobe gain map
 (``hdrgm:``) and the container directory that lists such parts (``Container:Directory``), which a gallery would
-otherwise look for after the last byte of the new file. These are found by the prefixes that Google's and Adobe's
-writers give them.
+otherwise look for after the last byte of the new file, and a thumbnail of the input (``xmp:Thumbnails``, which a
+browser would show dark). (The EXIF block's thumbnail is not kept either: Pillow writes no IFD1.) These are found by
+the prefixes that Google's and Adobe's writers give them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 
 
 _XMP_ORIENTATION = (re.compile(r"""(tiff:Orientation\s*=\s*["'])\s*\d\s*(["'])"""),
                     re.compile(r"(<tiff:Orientation>)\s*\d\s*(</tiff:Orientation>)"))  # fmt: skip
-_GONE = r"(?:GCamera:(?:MotionPhoto|MicroVideo)\w*|hdrgm:\w+|Container:Directory)"
+_GONE = r"(?:GCamera:(?:MotionPhoto|MicroVideo)\w*|hdrgm:\w+|Container:Directory|xmp:Thumbnails)"
 _XMP_GONE = (re.compile(rf"""\s+{_GONE}\s*=\s*(?:"[^"]*"|'[^']*')"""),  # attributes
              re.compile(rf"<({_GONE})\b[^>]*/>"),  # empty elements
              re.compile(rf"<({_GONE})\b[^>]*>.*?</\1\s*>", re.DOTALL))  # elements  # fmt: skip
