@@ -40,3 +40,25 @@ def test_xmp_survives_a_round_trip_in_every_format_that_holds_it(tmp_path: Path,
         write_image(tmp_path / f"deep{suffix}", deep)
         written = read_image(tmp_path / f"deep{suffix}")
         assert written.bit_depth == 16 and b"<rdf:li>night</rdf:li>" in written.xmp
+
+
+def test_a_jpegs_iptc_records_are_kept_and_its_other_photoshop_resources_are_not(tmp_path: Path):
+    """A news photo's caption and keyword (IPTC-IIM, in the JPEG's APP13 segment) are kept when it is written as a
+    JPEG; the segment's thumbnail of the dark input is not."""
+    from PIL import IptcImagePlugin
+
+    iptc = b"\x1c\x02\x78\x00\x0cnight street" + b"\x1c\x02\x19\x00\x05night"  # caption, keyword: 27 bytes (odd)
+    resources = b"8BIM\x04\x04\x00\x00" + len(iptc).to_bytes(4, "big") + iptc + b"\0"
+    resources += b"8BIM\x04\x0c\x00\x00" + (6).to_bytes(4, "big") + b"THUMB!"
+    segment = b"Photoshop 3.0\0" + resources
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (32, 24), (20, 20, 20)).save(plain, exif=Image.Exif().tobytes())
+    jpeg = plain.read_bytes()
+    source = tmp_path / "news.jpg"
+    source.write_bytes(jpeg[:2] + b"\xff\xed" + (2 + len(segment)).to_bytes(2, "big") + segment + jpeg[2:])
+    data = read_image(source)
+    assert data.iptc == iptc
+    write_image(tmp_path / "out.jpg", data)
+    written = Image.open(tmp_path / "out.jpg")
+    assert IptcImagePlugin.getiptcinfo(written) == {(2, 120): b"night street", (2, 25): b"night"}
+    assert b"THUMB!" not in (tmp_path / "out.jpg").read_bytes()

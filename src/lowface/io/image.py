@@ -22,7 +22,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from lowface.io.files import RAW_SUFFIXES, SIXTEEN_BIT_SUFFIXES, WRITABLE_SUFFIXES, atomic_write_bytes
 from lowface.io.heif import encode_deep_heif, heif_support, read_deep_heif
-from lowface.io.metadata import XMP_TAG, png_text_chunk, read_exif, read_xmp
+from lowface.io.metadata import XMP_TAG, png_text_chunk, read_exif, read_iptc, read_xmp, with_iptc
 from lowface.io.multiframe import several_images
 
 PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
@@ -47,7 +47,7 @@ class ImageReadError(ValueError):
 class ImageData:
     """A decoded image. rgb: (H, W, 3) float32 in [0, 1]; alpha: (H, W) float32 in [0, 1] or None; exif: the EXIF
     block (orientation already applied and reset to 1) or None; icc: the ICC colour profile or None; xmp: the XMP
-    packet (:func:`lowface.io.metadata.read_xmp`) or None."""
+    packet (:func:`lowface.io.metadata.read_xmp`) or None; iptc: a JPEG's IPTC-IIM records or None."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
@@ -56,6 +56,7 @@ class ImageData:
     exif: bytes | None = None
     icc: bytes | None = None
     xmp: bytes | None = None
+    iptc: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -204,7 +205,7 @@ def decode_image(raw: bytes, path: str | Path = "<bytes>") -> ImageData:
     if orientation != 1:
         alpha = None if data.alpha is None else _apply_orientation(data.alpha, orientation)
         data = replace(data, rgb=_apply_orientation(data.rgb, orientation), alpha=alpha)
-    return replace(data, exif=exif, icc=icc, xmp=xmp)
+    return replace(data, exif=exif, icc=icc, xmp=xmp, iptc=read_iptc(header))
 
 
 def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -224,7 +225,8 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
     planes = np.concatenate([color, data.alpha[..., None]], axis=2) if keep_alpha else color
     pixels = quantize(planes, bit_depth)
     if bit_depth == 8 and suffix in PIL_FORMATS:
-        return _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
+        encoded = _encode_with_pil(pixels, PIL_FORMATS[suffix], data, quality)
+        return with_iptc(encoded, data.iptc) if data.iptc and PIL_FORMATS[suffix] == "JPEG" else encoded
     if PIL_FORMATS.get(suffix) == "HEIF":
         return encode_deep_heif(pixels, quality, data.exif, data.icc, data.xmp)
     if pixels.shape[2] >= 3:  # OpenCV wants BGR(A)

@@ -1,5 +1,5 @@
-"""What a photo keeps on the way out besides its pixels: its EXIF block and its XMP packet (keywords, captions, ratings,
-rights), each made true of the output.
+"""What a photo keeps on the way out besides its pixels: its EXIF block, its XMP packet (keywords, captions, ratings,
+rights) and a JPEG's IPTC-IIM records, each made true of the output.
 
 EXIF: the orientation is applied to the pixels on read and reset to 1, and a TIFF's layout tags (its own strips) are
 left out. XMP: its orientation is reset likewise, and what it says about data the output does not carry is removed -
@@ -66,6 +66,42 @@ def read_xmp(header: Image.Image) -> bytes | None:
     for pattern in _XMP_GONE:
         text = pattern.sub("", text)
     return text.encode("utf-8")
+
+
+PHOTOSHOP = b"Photoshop 3.0\0"  # a JPEG's APP13 segment: Photoshop's image resources (IRB)
+IPTC_RESOURCE = 0x0404  # the IPTC-IIM records among them (a news photo's caption, byline, keywords)
+
+
+def read_iptc(header: Image.Image) -> bytes | None:
+    """A JPEG's IPTC-IIM records (from its APP13 segment), or None. Only those: the segment's other resources (a
+    thumbnail of the dark input, Photoshop's own settings and a digest of the old records) are left behind."""
+    for marker, payload in getattr(header, "applist", []):
+        if marker == "APP13" and payload.startswith(PHOTOSHOP):
+            return _photoshop_resources(payload[len(PHOTOSHOP) :]).get(IPTC_RESOURCE)
+    return None
+
+
+def _photoshop_resources(data: bytes) -> dict[int, bytes]:
+    """Photoshop image resources ('8BIM', id, padded Pascal name, size, padded data) by id; a broken tail ignored."""
+    found, at = {}, 0
+    while at + 12 <= len(data) and data[at : at + 4] == b"8BIM":
+        kind = int.from_bytes(data[at + 4 : at + 6], "big")
+        name = data[at + 6] + 1
+        at += 6 + name + (name & 1)
+        size = int.from_bytes(data[at : at + 4], "big")
+        found[kind] = data[at + 4 : at + 4 + size]
+        at += 4 + size + (size & 1)
+    return found
+
+
+def with_iptc(jpeg: bytes, iptc: bytes) -> bytes:
+    """``jpeg`` with an APP13 segment holding ``iptc`` (IPTC-IIM records) after its other APPn segments."""
+    resource = b"8BIM" + IPTC_RESOURCE.to_bytes(2, "big") + b"\0\0" + len(iptc).to_bytes(4, "big") + iptc
+    payload = PHOTOSHOP + resource + b"\0" * (len(iptc) & 1)
+    at = 2  # after SOI
+    while jpeg[at] == 0xFF and 0xE0 <= jpeg[at + 1] <= 0xEF:
+        at += 2 + int.from_bytes(jpeg[at + 2 : at + 4], "big")
+    return jpeg[:at] + b"\xff\xed" + (2 + len(payload)).to_bytes(2, "big") + payload + jpeg[at:]
 
 
 def png_text_chunk(keyword: str, text: bytes) -> bytes:
