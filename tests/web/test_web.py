@@ -387,3 +387,18 @@ def test_the_steady_video_control_runs_the_temporal_denoiser_on_the_video(server
     assert along["8"] < 0.5 * along["0"]  # as the CLI's --temporal-denoise 8 (tests/inference/test_api.py)
     with pytest.raises(urllib.error.HTTPError, match="400"):
         run_job(server["base"], [source], "gamma", temporal="0.5")
+
+
+def test_an_hdr_heic_and_an_avif_are_enhanced_and_the_page_data_says_what_the_cli_says(server, tmp_path: Path):
+    """A PQ HEIC is written as SDR and the page says so, as the CLI does; an AVIF comes back as an AVIF."""
+    import pillow_heif
+
+    pq = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9, "full_range_flag": 1}
+    dark = (smooth_test_image(48, 64) * 0.3 * 65535).astype(np.uint16).tobytes()
+    pillow_heif.from_bytes(mode="RGB;16", size=(64, 48), data=dark).save(tmp_path / "hdr.heic", nclx_profile=pq)
+    Image.fromarray((smooth_test_image(48, 64) * 40).astype(np.uint8)).save(tmp_path / "dark.avif")
+    job_id, status = run_job(server["base"], [tmp_path / "hdr.heic", tmp_path / "dark.avif"])
+    hdr, avif = status["results"]
+    assert hdr["notes"] == ["HDR photo (PQ): enhanced and written as SDR (BT.709)"] and not avif.get("notes")
+    result = urllib.request.urlopen(f"{server['base']}/api/jobs/{job_id}/files/1/result").read()
+    assert result[4:12] == b"ftypavif" and Image.open(io.BytesIO(result)).size == (64, 48)
