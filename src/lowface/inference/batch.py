@@ -215,7 +215,7 @@ class FrameEnhancer:
         batch, restore = to_batch(frame, bgr=bgr)
         if batch.shape[0] != 1:
             raise ValueError(f"one frame at a time, in order (got a batch of {batch.shape[0]})")
-        return restore(self(batch.to(self.enhancer.device)))
+        return restore(self(batch))  # (on the CPU, as the video pipeline hands frames over: the enhancer moves them)
 
 
 def image_notices(path: Path) -> list[str]:
