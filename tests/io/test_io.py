@@ -17,7 +17,7 @@ from lowface.io import ImageData, ImageReadError, read_image, write_image
 from lowface.io.animation import read_animation
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp", ".avif"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".jfif", ".bmp", ".tif", ".webp", ".avif"])
 def test_eight_bit_round_trip(tmp_path: Path, suffix: str):
     rgb = smooth_test_image()
     path = tmp_path / f"img{suffix}"
@@ -172,7 +172,7 @@ def test_bad_inputs_get_one_line_error_naming_the_file(tmp_path: Path, case: str
     print(message)
 
 
-@pytest.mark.parametrize("suffix", [".webp", ".png", ".gif", ".avif"])
+@pytest.mark.parametrize("suffix", [".webp", ".png", ".apng", ".gif", ".avif"])
 def test_an_animation_is_not_read_as_a_still_cut_to_its_first_frame(tmp_path: Path, suffix: str):
     """An animated WebP, APNG, GIF or AVIF read as a still would come back as its first frame alone: refused, naming the
     file and its frame count (lowface.io.animation reads it whole); the same file with one frame, and a camera JPEG

@@ -154,7 +154,7 @@ def _check_single(source: Path, output: Path, out_format: str | None) -> None:
         out_format
         and output.suffix.lower() != out_format
         and not (
-            {output.suffix.lower(), out_format} <= {".jpg", ".jpeg"}
+            {output.suffix.lower(), out_format} <= {".jpg", ".jpeg", ".jfif", ".jpe"}
             or {output.suffix.lower(), out_format} <= {".tif", ".tiff"}
         )
     ):

@@ -18,7 +18,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from lowface.io.image import MAX_PIXELS, ImageData, ImageReadError, read_image
 from lowface.io.multiframe import is_animation
 
-PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".webp": "WEBP", ".avif": "AVIF"}
+PIL_NAMES = {".gif": "GIF", ".png": "PNG", ".apng": "PNG", ".webp": "WEBP", ".avif": "AVIF"}
 
 
 @dataclass

@@ -7,9 +7,10 @@ import os
 import tempfile
 from pathlib import Path
 
-WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif",
-                               ".gif"})  # fmt: skip
-LOSSY_SUFFIXES = frozenset({".jpg", ".jpeg", ".webp", ".heic", ".heif", ".avif"})  # written at a quality
+# (.jfif: what some browsers save a JPEG as; .apng: an animated PNG)
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".apng", ".bmp", ".tif", ".tiff", ".webp",
+                               ".heic", ".heif", ".avif", ".gif"})  # fmt: skip
+LOSSY_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".jpe", ".webp", ".heic", ".heif", ".avif"})  # at a quality
 RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"})
 IMAGE_SUFFIXES = WRITABLE_SUFFIXES | RAW_SUFFIXES
 # formats that keep a deep image deep: 16-bit PNG and TIFF, 10-bit HEIC

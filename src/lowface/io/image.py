@@ -25,8 +25,9 @@ from lowface.io.heif import encode_deep_heif, heif_support, read_deep_heif
 from lowface.io.metadata import XMP_TAG, png_text_chunk, read_exif, read_iptc, read_xmp, with_iptc
 from lowface.io.multiframe import several_images
 
-PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-               ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF", ".gif": "GIF"}  # fmt: skip
+PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jfif": "JPEG", ".jpe": "JPEG", ".png": "PNG", ".apng": "PNG",
+               ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".heic": "HEIF", ".heif": "HEIF", ".avif": "AVIF",
+               ".gif": "GIF"}  # fmt: skip
 MIN_SIDE = 8
 MAX_PIXELS = int(os.environ.get("LOWFACE_MAX_PIXELS", 200_000_000))
 
@@ -220,7 +221,7 @@ def encode_image(data: ImageData, suffix: str, quality: int = 95) -> bytes:
     if suffix not in WRITABLE_SUFFIXES:
         raise ValueError(f"unsupported output format {suffix!r}; use one of {sorted(WRITABLE_SUFFIXES)}")
     bit_depth = data.bit_depth if suffix in SIXTEEN_BIT_SUFFIXES else 8
-    keep_alpha = data.alpha is not None and suffix not in (".jpg", ".jpeg", ".bmp")
+    keep_alpha = data.alpha is not None and PIL_FORMATS.get(suffix) != "JPEG" and suffix != ".bmp"
     color = (data.rgb @ np.asarray([0.299, 0.587, 0.114], np.float32))[..., None] if data.grayscale else data.rgb
     planes = np.concatenate([color, data.alpha[..., None]], axis=2) if keep_alpha else color
     pixels = quantize(planes, bit_depth)
