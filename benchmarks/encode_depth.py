@@ -16,14 +16,13 @@ over luma (BT.709 weights).
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 from pathlib import Path
 
 import av
 import numpy as np
 from common import provenance, write_results
-from encode_options import SIZE, clip_arguments, enhanced_clips, process_cpu
+from encode_options import SIZE, clip_arguments, cpu_times, enhanced_clips, process_cpu, table_head
 
 from lowface.io.video_colour import decoded_pixels
 from lowface.io.video_output import VIDEO_CODECS, quality_options
@@ -80,14 +79,12 @@ def main() -> None:
     for (clip, codec, bits), results in runs.items():
         first = results[0]
         rows.append({"clip": clip, "codec": codec, "bits": bits, "crf": VIDEO_CODECS[codec][1],
-                     "cpu_ms_median": round(statistics.median(r["cpu_ms"] for r in results), 1),
-                     "cpu_ms_all": [round(r["cpu_ms"], 1) for r in results], "mbit_s": first["mbit_s"],
-                     "psnr_rgb": first["psnr_rgb"], "psnr_luma": first["psnr_luma"]})  # fmt: skip
+                     **cpu_times(results), "mbit_s": first["mbit_s"], "psnr_rgb": first["psnr_rgb"],
+                     "psnr_luma": first["psnr_luma"]})  # fmt: skip
     record = {**provenance(), "frames": args.frames, "rounds": args.rounds, "rows": rows}
-    lines = [f"# Output depth on enhanced 1080p frames: {args.frames} frames, default CRF, {args.rounds} rounds "
-             "alternated", "", f"`{record['command']}` - {record['date']}, {record['machine']}", "",
-             "| clip | codec (CRF) | bits | CPU ms/frame (median) | Mbit/s at 30 fps | PSNR RGB / luma (dB) |",
-             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    title = f"Output depth on enhanced 1080p frames: {args.frames} frames, default CRF, {args.rounds} rounds alternated"
+    lines = table_head(title, record, ["clip", "codec (CRF)", "bits", "CPU ms/frame (median)", "Mbit/s at 30 fps",
+                                       "PSNR RGB / luma (dB)"])  # fmt: skip
     for row in rows:
         lines.append(f"| {row['clip']} | {row['codec']} ({row['crf']}) | {row['bits']} | {row['cpu_ms_median']} | "
                      f"{row['mbit_s']} | {row['psnr_rgb']} / {row['psnr_luma']} |")  # fmt: skip

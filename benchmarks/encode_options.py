@@ -117,6 +117,18 @@ def enhanced_clips(args: argparse.Namespace) -> dict[str, list[np.ndarray]]:
             "real mosaic": real_mosaic(enhancer, args.data_root, args.frames)}  # fmt: skip
 
 
+def cpu_times(results: list[dict]) -> dict[str, object]:
+    """The rounds' encoder CPU ms a frame: their median and each, for a results row."""
+    return {"cpu_ms_median": round(statistics.median(r["cpu_ms"] for r in results), 1),
+            "cpu_ms_all": [round(r["cpu_ms"], 1) for r in results]}  # fmt: skip
+
+
+def table_head(title: str, record: dict, columns: list[str]) -> list[str]:
+    """A results page's first lines: ``title``, the command, date and machine of ``record``, a table's header."""
+    return [f"# {title}", "", f"`{record['command']}` - {record['date']}, {record['machine']}", "",
+            "| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]  # fmt: skip
+
+
 def main() -> None:
     args = clip_arguments(__doc__, 3, "benchmarks/results/encode_options/x264.json")
     clips = enhanced_clips(args)
@@ -132,15 +144,12 @@ def main() -> None:
     rows = []
     for (clip, name), results in runs.items():
         first = results[0]
-        rows.append({"clip": clip, "settings": name, "options": CANDIDATES[name],
-                     "cpu_ms_median": round(statistics.median(r["cpu_ms"] for r in results), 1),
-                     "cpu_ms_all": [round(r["cpu_ms"], 1) for r in results],
+        rows.append({"clip": clip, "settings": name, "options": CANDIDATES[name], **cpu_times(results),
                      "mbit_s": first["mbit_s"], "psnr_y": first["psnr_y"], "psnr_uv": first["psnr_uv"]})  # fmt: skip
     record = {**provenance(), "frames": args.frames, "rounds": args.rounds, "rows": rows}
-    lines = [f"# x264 on enhanced 1080p frames: {args.frames} frames, CRF 18, {args.rounds} rounds alternated",
-             "", f"`{record['command']}` - {record['date']}, {record['machine']}", "",
-             "| clip | settings | encoder CPU ms/frame (median) | Mbit/s at 30 fps | PSNR Y / UV (dB) |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = table_head(f"x264 on enhanced 1080p frames: {args.frames} frames, CRF 18, {args.rounds} rounds alternated",
+                       record, ["clip", "settings", "encoder CPU ms/frame (median)", "Mbit/s at 30 fps",
+                                "PSNR Y / UV (dB)"])  # fmt: skip
     for row in rows:
         lines.append(f"| {row['clip']} | {row['settings']} | {row['cpu_ms_median']} | {row['mbit_s']} | "
                      f"{row['psnr_y']} / {row['psnr_uv']} |")  # fmt: skip
