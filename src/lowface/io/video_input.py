@@ -40,10 +40,15 @@ class VideoInfo:
 UNTIMED_FORMATS = frozenset({"avi"})
 
 
+def untimed(packet) -> bool:
+    """Whether ``packet`` comes from an :data:`UNTIMED_FORMATS` file (its presentation time is FFmpeg's guess)."""
+    return packet.stream.container.format.name in UNTIMED_FORMATS
+
+
 def display_time(packet) -> int | None:
     """The display time of the frame ``packet`` holds, as the file states it: its presentation time, or in an
     :data:`UNTIMED_FORMATS` file its decode time (a frame of display order takes the earliest such time pending)."""
-    return packet.dts if packet.stream.container.format.name in UNTIMED_FORMATS else packet.pts
+    return packet.dts if untimed(packet) else packet.pts
 
 
 @dataclass
@@ -72,7 +77,7 @@ class DecodeDamage:
         """The frames ``packet`` decodes to, or none (recorded) when the decoder finds it damaged. In an AVI file the
         frames are given their packets' decode times in display order (:data:`UNTIMED_FORMATS`)."""
         self.count(packet)
-        retimed = packet.size and packet.dts is not None and packet.stream.container.format.name in UNTIMED_FORMATS
+        retimed = packet.size and packet.dts is not None and untimed(packet)
         if retimed:
             heapq.heappush(self.pending, packet.dts)
         try:
