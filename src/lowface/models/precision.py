@@ -13,6 +13,7 @@ float32: :func:`reduced_precision` is a no-op outside plain inference.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -20,7 +21,7 @@ import torch
 
 from lowface.filters import plain_inference
 
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 
 _CONV_DTYPE: ContextVar[torch.dtype] = ContextVar("lowface_conv_dtype", default=torch.float32)
 
@@ -36,9 +37,14 @@ def native_bfloat16(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` (bfloat16 where :func:`native_bfloat16`, else float32), ``float32`` or ``bfloat16`` -> the dtype."""
+    """``auto`` (bfloat16 where :func:`native_bfloat16`, else float32), ``float32``, ``bfloat16`` or ``int8`` (CPUs
+    only) -> the dtype."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "int8":
+        if device.type != "cpu":
+            raise ValueError(f"int8 convolutions run on CPUs only, not on {device}; use auto, float32 or bfloat16")
+        return torch.int8
     if precision == "auto":
         return torch.bfloat16 if native_bfloat16(device) else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
@@ -47,9 +53,10 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 @contextlib.contextmanager
 def conv_precision(dtype: torch.dtype) -> Iterator[None]:
     """Within the block, networks that support it (:func:`reduced_precision`) run their convolutions in ``dtype``
-    (float32 or bfloat16) in plain inference. Per thread and task (a context variable)."""
-    if dtype not in (torch.float32, torch.bfloat16):
-        raise ValueError(f"convolutions run in float32 or bfloat16, not {dtype}")
+    (float32 or bfloat16) in plain inference; int8: those that can (:func:`int8_convolutions`) in int8, the others in
+    bfloat16 where the CPU multiplies it natively, else float32. Per thread and task (a context variable)."""
+    if dtype not in (torch.float32, torch.bfloat16, torch.int8):
+        raise ValueError(f"convolutions run in float32, bfloat16 or int8, not {dtype}")
     token = _CONV_DTYPE.set(dtype)
     try:
         yield
@@ -61,7 +68,19 @@ def reduced_dtype() -> torch.dtype | None:
     """The reduced dtype that :func:`conv_precision` set, in plain inference; None where convolutions run in the
     model's own dtype (float32 set, training, tracing, export)."""
     dtype = _CONV_DTYPE.get()
+    if dtype == torch.int8:  # what the networks without int8 convolutions run in beside them (int8: CPUs only)
+        dtype = torch.bfloat16 if _cpu_bfloat16() else torch.float32
     return dtype if dtype != torch.float32 and plain_inference() else None
+
+
+def int8_convolutions() -> bool:
+    """Whether :func:`conv_precision` asked for int8 convolutions and the code runs as plain inference."""
+    return _CONV_DTYPE.get() == torch.int8 and plain_inference()
+
+
+@functools.cache
+def _cpu_bfloat16() -> bool:
+    return native_bfloat16(torch.device("cpu"))
 
 
 def uses_reduced_precision(model: torch.nn.Module) -> bool:

@@ -37,7 +37,9 @@ from lowface.models.fused import (
     fused_upsampled_join,
     upsampled_join,
 )
-from lowface.models.precision import reduced_dtype, reduced_precision
+from lowface.models.int8 import Int8UNet, int8_can_run
+from lowface.models.int8_aware import ActivationQuantiser
+from lowface.models.precision import int8_convolutions, reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
 GAIN_NORMALISER = 4.0 * 2.302585  # log(1e4): the largest gain 1 / I can reach
@@ -143,11 +145,18 @@ class ReflectanceDenoiser(nn.Module):
     native).
     ``mirror_edges``: every convolution pads its input with a mirror of it (:class:`lowface.models.fused.MirrorConv2d`)
     instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
+    ``int8_aware``: every map a convolution reads (the folded input and each block's output) is rounded to 8 bits by
+    an :class:`lowface.models.int8_aware.ActivationQuantiser` (``quantisers``, keyed by the block), in training and
+    inference alike, which then runs the reference ops in float32: a network trained this way learns around the grain
+    of int8 activations (quantisation-aware training), and its tracked ranges are the scales an int8 runtime needs.
     """
 
     USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
+    QUANTISED_MAPS = ("input", "encode1_0", "encode1_1", "encode2_0", "encode2_1", "bottom_0", "bottom_1", "bottom_2",
+                      "decode2_0", "decode1_0")  # fmt: skip
 
-    def __init__(self, width: int | Sequence[int] = 32, unshuffle: int = 2, mirror_edges: bool = False):
+    def __init__(self, width: int | Sequence[int] = 32, unshuffle: int = 2, mirror_edges: bool = False,
+                 int8_aware: bool = False):  # fmt: skip
         super().__init__()
         self.unshuffle, self.mirror_edges = unshuffle, mirror_edges
         self.multiple = 4 * unshuffle
@@ -164,10 +173,15 @@ class ReflectanceDenoiser(nn.Module):
         self.out = conv(head, 3 * unshuffle**2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        quantisers = {name: ActivationQuantiser() for name in self.QUANTISED_MAPS}
+        self.quantisers = nn.ModuleDict(quantisers) if int8_aware else None
 
     def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
         height, width = reflectance.shape[-2:]
-        fast = plain_inference()
+        fast = plain_inference() and not self.quantising()
+        if fast and int8_convolutions() and self.calibrated() and int8_can_run(reflectance):
+            folded = space_to_depth([reflectance, log_gain], self.unshuffle, self.multiple, torch.float32, True)
+            return depth_to_space(self.int8_unet()(folded), self.unshuffle, height, width, reflectance.dtype)
         if fast:
             # on a CPU folded straight into oneDNN's native layout (5-8 % faster, same values) and the convolutions'
             # precision
@@ -187,6 +201,8 @@ class ReflectanceDenoiser(nn.Module):
 
     def unet(self, folded: Tensor) -> Tensor:
         """The U-Net on the folded view: (B, 4 u^2, h, w) -> (B, 3 u^2, h, w), h and w multiples of 4."""
+        if self.quantising():
+            return self._int8_aware_unet(folded)
         fused = fused_convolutions_can_run(folded)
         blocks = _fused_blocks if fused else _plain_blocks
         e1 = blocks(self.encode1, folded)
@@ -197,6 +213,39 @@ class ReflectanceDenoiser(nn.Module):
         # 1080p with the teacher's widths, 9.2 -> 8.0 with the student's (the smaller second join: no gain, or a loss)
         d1 = fused_upsampled_join(*self.decode1, d2, e1) if fused else blocks([self.decode1], upsampled_join(d2, e1))
         return fused_convolution(self.out, d1) if fused else self.out(d1)  # (zero-padded: the module's values exactly)
+
+    def quantising(self) -> bool:
+        """Whether the U-Net rounds its maps to 8 bits as it runs: training an ``int8_aware`` denoiser, or calibrating
+        its ``quantisers`` (in training mode while the rest is not)."""
+        return self.quantisers is not None and (self.training or self.quantisers.training)
+
+    def calibrated(self) -> bool:
+        """Whether every quantiser has tracked a range: the int8 runtime can be built."""
+        return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
+
+    def int8_unet(self) -> Int8UNet:
+        """The U-Net with int8 convolutions (:class:`lowface.models.int8.Int8UNet`), built once for these weights
+        and ranges (again after either changes)."""
+        state = tuple((t.data_ptr(), t._version) for t in [*self.parameters(), *self.buffers()])
+        cached = self.__dict__.get("_int8")
+        if cached is None or cached[0] != state:
+            cached = (state, Int8UNet(self, reduced_dtype() or torch.float32))
+            self.__dict__["_int8"] = cached
+        return cached[1]
+
+    def _int8_aware_unet(self, folded: Tensor) -> Tensor:
+        """:meth:`unet` in the reference ops with every map a convolution reads rounded to 8 bits."""
+        quantisers = self.quantisers
+
+        def stage(blocks: Sequence[nn.Module], name: str, x: Tensor) -> Tensor:
+            for index, block in enumerate(blocks):
+                x = quantisers[f"{name}_{index}"](block(x))
+            return x
+
+        e1 = stage(self.encode1, "encode1", quantisers["input"](folded))
+        e2 = stage(self.encode2, "encode2", e1)
+        d2 = stage([self.decode2], "decode2", upsampled_join(stage(self.bottom, "bottom", e2), e2))
+        return self.out(stage([self.decode1], "decode1", upsampled_join(d2, e1)))
 
 
 class PointwiseTone(nn.Module):
@@ -346,6 +395,8 @@ class RestoreNet(EnhancementModel):
     building's residual is not spread into the dark sky round it as a glow.
 
     ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not zeros).
+    ``denoiser_int8_aware``: the denoiser's ``int8_aware`` (8-bit activations simulated, for quantisation-aware
+    training).
     ``denoise_strength`` in [0, 1]: the share of the predicted (high-passed) noise that is subtracted - below 1 some
     of the finest grain stays, the rest of the output is unchanged (the tone head still sees the whole noise level);
     :func:`set_denoise_strength` sets it on a built model.
@@ -380,6 +431,7 @@ class RestoreNet(EnhancementModel):
         tone_margin_reach: float = 16.0,
         context_sigma: float = 12.0,
         denoiser_mirror: bool = False,
+        denoiser_int8_aware: bool = False,
         denoise_strength: float = 1.0,
         surround_clip: float | None = None,
     ):
@@ -407,7 +459,8 @@ class RestoreNet(EnhancementModel):
             illumination_chroma=illumination_chroma,
             surround_clip=surround_clip,
         )
-        self.denoiser = ReflectanceDenoiser(denoiser_width, unshuffle, denoiser_mirror) if denoiser_width else None
+        self.denoiser = (ReflectanceDenoiser(denoiser_width, unshuffle, denoiser_mirror, denoiser_int8_aware)
+                         if denoiser_width else None)  # fmt: skip
         self.tone = (PointwiseTone(tone_width, tone_noise, tone_lift_cap, tone_lift_margin, tone_chroma)
                      if tone_width else None)  # fmt: skip
         self.tone_noise = tone_noise
