@@ -4,15 +4,19 @@ the U-Net in int8: lowface.models.int8). Post-training: the weights are not chan
 
     python tools/calibrate_int8.py lowface-restore-real runs/int8/lowface-restore-real.safetensors \\
         --data-root ../shared/data
+    python tools/calibrate_int8.py lowface-restore-real runs/int8/lowface-restore-real.safetensors --ship \\
+        --version-note "v3.14: ..."    # and put it in the package: the file, manifest.json, SHA256SUMS
 
 Each range is the mean over the images of each image's minimum and maximum (the maps upstream already rounded to 8
-bits, as the int8 runtime reads them), over every ``--every``-th under-exposed frame of SICE's train scenes (never
-its validation or test scenes).
+bits, as the int8 runtime reads them), over every ``--every``-th under-exposed frame of SICE's train scenes and as many
+in-the-wild photos of CelebA's train people darkened by the ``real-mix`` training synthesis (never a validation or
+test scene or person).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -20,9 +24,14 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from lowface.assets import record_checksum, sha256_file
+from lowface.data.celeba import celeba_split
 from lowface.data.sice import sice_pairs
+from lowface.data.synth import synthesize_float32
 from lowface.inference.catalogue import create_model, model_card, shipped_weights_path
 from lowface.io import atomic_write_bytes, image_to_tensor, read_image
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "lowface" / "weights"
 
 
 @click.command()
@@ -31,9 +40,13 @@ from lowface.io import atomic_write_bytes, image_to_tensor, read_image
 @click.option("--data-root", type=click.Path(exists=True, file_okay=False, path_type=Path), default="../shared/data")
 @click.option("--every", type=int, default=8, show_default=True, help="Take every n-th under-exposed train frame.")
 @click.option("--threads", type=int, default=2, show_default=True)
-def main(name: str, out: Path, data_root: Path, every: int, threads: int) -> None:
+@click.option("--ship", is_flag=True, help="Also make OUT the package's file for NAME and record it in the manifest.")
+@click.option("--version-note", default=None, help="With --ship: what the new version is, added to the description.")
+def main(name: str, out: Path, data_root: Path, every: int, threads: int, ship: bool, version_note: str | None) -> None:
     """Write NAME's shipped tensors and its denoiser's int8 ranges to OUT (its manifest arguments with
     denoiser_int8_aware set)."""
+    if ship and not version_note:
+        raise click.UsageError("--ship needs a --version-note (the change and its measured effect)")
     torch.set_num_threads(threads)
     card = model_card(name)
     if card.architecture != "restore_net" or card.file is None:
@@ -52,19 +65,43 @@ def main(name: str, out: Path, data_root: Path, every: int, threads: int) -> Non
     for quantiser in quantisers.values():
         quantiser.momentum = None
     quantisers.train()
-    frames = [dark for dark, _ in sice_pairs(data_root, "train")][::every]
+    frames = [np.asarray(read_image(dark).rgb, np.float32) for dark, _ in sice_pairs(data_root, "train")][::every]
+    people = celeba_split(data_root, "train")
+    clean = [read_image(path).rgb for path in people[:: max(1, len(people) // len(frames))][: len(frames)]]
+    faces = synthesize_float32(clean, "real-mix", seed=1)
     with torch.inference_mode():
-        for path in frames:
-            calibrating.enhance(image_to_tensor(np.asarray(read_image(path).rgb, np.float32)))
+        for image in [*frames, *faces]:
+            calibrating.enhance(image_to_tensor(np.asarray(image, np.float32)))
     quantisers.eval()
     ranges = {key: [round(float(q.low), 4), round(float(q.high), 4)] for key, q in quantisers.items()}
     state = {key: value.detach().cpu().contiguous() for key, value in calibrating.state_dict().items()}
     model_config = {"type": card.architecture, **arguments}
     metadata = {**metadata, "model": json.dumps(model_config),
-                "int8_calibration": f"{len(frames)} under-exposed SICE train frames (every {every}th)"}  # fmt: skip
+                "int8_calibration": f"{len(frames)} under-exposed SICE train frames (every {every}th), {len(faces)} "
+                                    "CelebA train people's photos darkened by real-mix"}  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, safetensors.torch.save(state, metadata=metadata))
-    click.echo(f"{out}: {len(frames)} frames; ranges {json.dumps(ranges)}")
+    click.echo(f"{out}: {len(frames)} frames, {len(faces)} faces; ranges {json.dumps(ranges)}")
+    if ship:
+        ship_calibrated(name, out, arguments, metadata["int8_calibration"], version_note or "")
+
+
+def ship_calibrated(name: str, weights: Path, arguments: dict, calibration: str, version_note: str) -> None:
+    """Copy ``weights`` over NAME's packaged file and record the new file, its arguments, the calibration command and
+    ``version_note`` in the manifest (and both checksums in SHA256SUMS)."""
+    manifest_path = WEIGHTS_DIR / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest[name]
+    target = WEIGHTS_DIR / entry["file"]
+    shutil.copyfile(weights, target)
+    command = f"python tools/calibrate_int8.py {name} {weights} --ship"
+    entry.update(kwargs=dict(arguments), sha256=sha256_file(target), command=f"{entry['command']} && {command}",
+                 description=f"{entry['description']}; {version_note}")  # fmt: skip
+    entry["extra"]["int8_calibration"] = calibration
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    record_checksum(target)
+    record_checksum(manifest_path)
+    click.echo(f"shipped {name}: {target} sha256 {entry['sha256']}")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_resolve_precision_and_its_errors():
     assert resolve_precision("auto", torch.device("mps")) == torch.float32
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         resolve_precision("fp8", cpu)
-    with pytest.raises(ValueError, match="float32 or bfloat16"), conv_precision(torch.float16):
+    with pytest.raises(ValueError, match="float32, bfloat16 or int8"), conv_precision(torch.float16):
         pass
 
 

@@ -186,6 +186,8 @@ class Int8UNet:
     def __init__(self, denoiser: nn.Module, dtype: torch.dtype = torch.float32):
         ranges = {name: (float(q.low), float(q.high)) for name, q in denoiser.quantisers.items()}
         grids = {name: Grid.spanning(*span) for name, span in ranges.items()}
+        # the folded input is a reflectance clamped to [0, 1] and a log gain normalised to at most 1: its whole range
+        grids["input"] = Grid.spanning(min(ranges["input"][0], 0.0), max(ranges["input"][1], 1.0))
         self.dtype, self.input_grid, self.out = dtype, grids["input"], denoiser.out
 
         def stage(blocks: nn.Sequential, name: str, source: str) -> tuple[list[Int8Block], str]:

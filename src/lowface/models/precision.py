@@ -8,6 +8,9 @@ bfloat16 is emulated and slower, so ``auto`` keeps float32 there. Only the U-Net
 resampling run in bfloat16 (8 bits of mantissa); its output, the illumination, the high-pass and the tone head stay
 float32, and the output moves by about 1e-3 (``benchmarks/results/bfloat16/``). Training and export always run
 float32: :func:`reduced_precision` is a no-op outside plain inference.
+
+``int8`` (CPUs): a restoring network calibrated for it (its denoiser's activation ranges shipped with its weights)
+runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else as ``auto`` would.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ def native_bfloat16(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
     return False
+
+
+def native_int8(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU that multiplies int8 in one instruction (VNNI or AMX): where oneDNN's int8
+    convolutions are about twice as fast as its bfloat16 ones and use all 8 bits of an activation (without VNNI the
+    products go through 16-bit sums that can saturate - why PyTorch's own x86 quantisation keeps activations to 7 bits
+    there; not measured here, no such CPU was at hand)."""
+    return device.type == "cpu" and bool(torch.cpu._is_vnni_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:

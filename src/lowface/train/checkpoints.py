@@ -43,7 +43,8 @@ def load_initial_weights(model: nn.Module, init_from: str | list[str]) -> None:
     from FastEnhanceNet weights); ``PATH#part,part`` takes only those top-level parts from a file of the same model
     (e.g. the ``denoiser`` and ``tone`` of one RestoreNet into another whose ``enhancer`` differs). Parts no entry
     covers keep their initialisation. Raises when an entry fits no part, or a named part is missing or differs in
-    shape."""
+    shape. A file's int8 calibration (a denoiser's ``quantisers`` ranges: state, not weights) is left out where the
+    model has no quantisers."""
     for path, parts in initial_weight_entries(init_from):
         if parts:
             _load_parts(model, path, parts)
@@ -51,8 +52,15 @@ def load_initial_weights(model: nn.Module, init_from: str | list[str]) -> None:
             _load_whole_or_part(model, path)
 
 
+def _weights_for(model_state: dict, path: str) -> dict:
+    """``path``'s tensors less the int8 calibration ranges that ``model_state`` has no place for."""
+    state = safetensors.torch.load_file(path)
+    return {key: value for key, value in state.items() if ".quantisers." not in key or key in model_state}
+
+
 def _load_parts(model: nn.Module, path: str, parts: list[str]) -> None:
-    state, own = safetensors.torch.load_file(path), model.state_dict()
+    own = model.state_dict()
+    state = _weights_for(own, path)
     for part in parts:
         taken = {key: value for key, value in state.items() if key.startswith(part + ".")}
         if not taken:
@@ -64,8 +72,8 @@ def _load_parts(model: nn.Module, path: str, parts: list[str]) -> None:
 
 
 def _load_whole_or_part(model: nn.Module, path: str) -> None:
-    state = safetensors.torch.load_file(path)
     own = model.state_dict()
+    state = _weights_for(own, path)
 
     def fits(candidate: dict) -> bool:
         return all(key in own and own[key].shape == value.shape for key, value in candidate.items())

@@ -1,0 +1,153 @@
+"""int8 convolutions for the restoring U-Net: the simulated 8-bit activations (quantisation-aware training and
+calibration) and the oneDNN runtime built from their ranges."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lowface.models import RestoreNet
+from lowface.models.int8 import Grid, int8_can_run, leaky_table
+from lowface.models.int8_aware import ActivationQuantiser
+from lowface.models.precision import conv_precision, native_bfloat16, resolve_precision
+
+needs_int8 = pytest.mark.skipif(not int8_can_run(torch.zeros(1)), reason="this PyTorch has no oneDNN int8 convolutions")
+FLOAT = torch.bfloat16 if native_bfloat16(torch.device("cpu")) else torch.float32  # what int8 runs the rest in
+
+
+def test_a_quantiser_tracks_its_range_and_rounds_to_256_levels_with_straight_through_gradients():
+    quantiser = ActivationQuantiser(momentum=0.5).eval()
+    assert torch.equal(quantiser(torch.tensor([3.0])), torch.tensor([3.0]))  # eval, never calibrated: untouched
+    quantiser.train()
+    quantiser(torch.tensor([0.5, 2.0]))  # the first batch sets the range; zero is always inside it
+    assert (float(quantiser.low), float(quantiser.high)) == (0.0, 2.0)
+    quantiser(torch.tensor([-1.0, 4.0]))
+    assert (float(quantiser.low), float(quantiser.high)) == (-0.5, 3.0)
+    quantiser.eval()
+    x = torch.linspace(-2, 5, 5000, requires_grad=True)
+    y = quantiser(x)
+    step = 3.5 / 255  # the levels are nudged so that zero is one of them
+    values = torch.unique(y.detach())
+    assert len(values) == 256 and (values == 0).any() and torch.allclose(values.diff(), torch.tensor(step), atol=1e-6)
+    assert abs(float(values[0]) + 0.5) < step and abs(float(values[-1]) - 3.0) < step
+    assert (float(quantiser.low), float(quantiser.high)) == (-0.5, 3.0)  # eval: fixed
+    y.sum().backward()
+    inside = (x > float(values[0])) & (x < float(values[-1]))
+    outside = (x < float(values[0]) - step) | (x > float(values[-1]) + step)
+    assert torch.equal(x.grad[inside], torch.ones(int(inside.sum()))) and float(x.grad[outside].abs().sum()) == 0
+
+
+def test_a_calibrating_quantiser_without_momentum_averages_every_batch():
+    quantiser = ActivationQuantiser(momentum=None).train()
+    for low, high in [(-0.3, 1.0), (-0.1, 2.0), (0.2, 3.0)]:
+        quantiser(torch.tensor([low, high]))
+    assert float(quantiser.low) == pytest.approx(-0.4 / 3) and float(quantiser.high) == pytest.approx(2.0)
+
+
+def test_the_leaky_table_maps_a_pre_activation_grid_onto_the_activation_grid():
+    pre, post = Grid.spanning(-3.0, 1.0), Grid.spanning(-0.3, 1.0)
+    table = torch.from_numpy(leaky_table(pre, post))
+    values = post.values()[table.long()]
+    levels = post.values()
+    expected = torch.nn.functional.leaky_relu(pre.values(), 0.1).clamp(levels[0], levels[-1])  # saturated at the top
+    assert float((values - expected).abs().max()) <= post.scale / 2 + 1e-6
+    assert post.values()[post.zero_point] == 0 and pre.values()[pre.zero_point] == 0
+
+
+def calibrated_net(size: tuple[int, int] = (72, 104)) -> RestoreNet:
+    """A RestoreNet with mirror-padded, int8-aware denoiser whose last layers act, calibrated on dark noise."""
+    torch.manual_seed(0)
+    net = RestoreNet(tone_width=8, detail_guide_eps=0.01, denoiser_mirror=True, denoiser_int8_aware=True).eval()
+    torch.nn.init.normal_(net.denoiser.out.weight, 0.0, 0.05)
+    net.denoiser.quantisers.train()
+    with torch.inference_mode():
+        for seed in range(4):
+            net(torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(seed)) * 0.3)
+    net.denoiser.quantisers.eval()
+    return net
+
+
+def test_an_uncalibrated_int8_aware_network_asked_for_int8_runs_its_float_path():
+    torch.manual_seed(0)
+    net = RestoreNet(denoiser_int8_aware=True).eval()
+    torch.nn.init.normal_(net.denoiser.out.weight, 0.0, 0.05)
+    x = torch.rand(1, 3, 40, 56) * 0.3
+    with torch.inference_mode():
+        with conv_precision(torch.int8):
+            int8 = net(x).reflectance
+        with conv_precision(FLOAT):
+            reference = net(x).reflectance
+    assert not net.denoiser.calibrated() and torch.equal(int8, reference)
+
+
+@needs_int8
+def test_the_int8_unet_follows_the_float_network_to_its_borders():
+    net = calibrated_net()
+    x = torch.rand(2, 3, 70, 101, generator=torch.Generator().manual_seed(9)) * 0.3  # odd sizes: padded, cropped
+    with torch.inference_mode():
+        with conv_precision(torch.float32):
+            reference = net(x)
+        with conv_precision(torch.int8):
+            int8 = net(x)
+            alone = net(x[1:]).reflectance
+    difference = (int8.reflectance - reference.reflectance).abs()
+    assert int8.reflectance.shape == x.shape and int8.reflectance.dtype == torch.float32
+    assert 0 < float(difference.mean()) < 0.01, "int8 is the network, to within its rounding"
+    border = torch.cat([difference[..., :3, :].flatten(), difference[..., -3:, :].flatten(),
+                        difference[..., :, :3].flatten(), difference[..., :, -3:].flatten()])  # fmt: skip
+    assert float(border.mean()) < 3 * float(difference.mean()) + 2e-3, "mirror padding kept at the borders"
+    assert torch.allclose(alone, int8.reflectance[1:], atol=2e-3), "each image of a batch on its own"
+
+
+@needs_int8
+def test_the_int8_runtime_is_rebuilt_when_the_weights_change():
+    net = calibrated_net()
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(3)) * 0.3
+    with torch.inference_mode(), conv_precision(torch.int8):
+        before = net(x).reflectance
+        runtime = net.denoiser.int8_unet()
+        assert net.denoiser.int8_unet() is runtime  # packed once
+        net.denoiser.out.weight.mul_(2.0)
+        after = net(x).reflectance
+    assert net.denoiser.int8_unet() is not runtime and not torch.equal(before, after)
+
+
+def test_training_an_int8_aware_denoiser_rounds_its_maps_and_passes_gradients():
+    net = calibrated_net()
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(5)) * 0.3
+    with torch.no_grad():
+        plain = net(x).reflectance  # eval: the float network
+    net.train()
+    low_before = float(net.denoiser.quantisers["encode1_0"].low)
+    trained = net(x).reflectance
+    trained.mean().backward()
+    assert not torch.equal(trained.detach(), plain)
+    assert float(net.denoiser.quantisers["encode1_0"].low) != low_before  # training moves the ranges
+    gradient = net.denoiser.encode1[0][0].weight.grad
+    assert gradient is not None and torch.isfinite(gradient).all() and float(gradient.abs().sum()) > 0
+
+
+def test_int8_is_a_cpu_precision():
+    assert resolve_precision("int8", torch.device("cpu")) == torch.int8
+    with pytest.raises(ValueError, match="int8 convolutions run on CPUs only"):
+        resolve_precision("int8", torch.device("cuda"))
+
+
+def test_calibrated_weights_start_a_training_run_with_or_without_quantisers(tmp_path):
+    """A shipped file carries its int8 ranges; a config without ``denoiser_int8_aware`` still starts from it (the
+    ranges are left out), and one with it takes them."""
+    import safetensors.torch
+
+    from lowface.train.checkpoints import load_initial_weights
+
+    calibrated = calibrated_net()
+    path = tmp_path / "calibrated.safetensors"
+    safetensors.torch.save_file(calibrated.state_dict(), str(path))
+    for aware in (False, True):
+        net = RestoreNet(tone_width=8, detail_guide_eps=0.01, denoiser_mirror=True, denoiser_int8_aware=aware)
+        load_initial_weights(net, str(path))
+        assert torch.equal(net.denoiser.encode1[0][0].weight, calibrated.denoiser.encode1[0][0].weight)
+        assert net.denoiser.calibrated() == aware
+    parts = RestoreNet(tone_width=8, detail_guide_eps=0.01, denoiser_mirror=True)
+    load_initial_weights(parts, f"{path}#denoiser,tone")
+    assert torch.equal(parts.denoiser.out.weight, calibrated.denoiser.out.weight)
