@@ -62,8 +62,9 @@ def main(name: str, out: Path, data_root: Path, every: int, threads: int, ship: 
         raise click.ClickException(f"{name}'s tensors do not fit its int8-aware architecture")
     calibrating.eval()
     quantisers = calibrating.denoiser.quantisers
-    for quantiser in quantisers.values():
+    for quantiser in quantisers.values():  # from scratch, also when NAME's file was calibrated before
         quantiser.momentum = None
+        quantiser.batches.zero_()
     quantisers.train()
     frames = [np.asarray(read_image(dark).rgb, np.float32) for dark, _ in sice_pairs(data_root, "train")][::every]
     people = celeba_split(data_root, "train")

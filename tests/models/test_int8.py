@@ -151,3 +151,15 @@ def test_calibrated_weights_start_a_training_run_with_or_without_quantisers(tmp_
     parts = RestoreNet(tone_width=8, detail_guide_eps=0.01, denoiser_mirror=True)
     load_initial_weights(parts, f"{path}#denoiser,tone")
     assert torch.equal(parts.denoiser.out.weight, calibrated.denoiser.out.weight)
+
+
+@needs_int8
+def test_the_shipped_restoring_network_runs_its_unet_in_int8_when_asked():
+    from lowface.inference.enhancer import Enhancer
+
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1)) * 0.25
+    reduced = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="bfloat16")
+    int8 = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="int8")
+    assert int8.model.denoiser.calibrated() and "precision=int8" in repr(int8)
+    a, b = reduced.enhance_tensor(x), int8.enhance_tensor(x)
+    assert 0 < float((a - b).abs().mean()) < 0.01 and float((a - b).abs().max()) < 0.15

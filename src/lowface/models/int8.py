@@ -9,9 +9,10 @@ the range an :class:`~lowface.models.int8_aware.ActivationQuantiser` tracked); w
 channel. oneDNN's int8 convolution has no leaky-ReLU post-op, so a convolution writes its pre-activation on a grid
 that reaches ``PRE_ACTIVATION_REACH`` times below the activation's tracked minimum, and a 256-entry table (one OpenCV
 pass over the bytes) applies the leaky ReLU and moves the levels onto the activation's grid. The table clips the
-rare strongly negative pre-activations (before the leaky ReLU's 0.1 slope); on SICE val that clip was level with
-float32 or better (reach 10, i.e. no clip: SSIM -0.002; 5: +0.0005; 3: +0.0013; 2: +0.0009 -
-benchmarks/results/int8/). A decoder step joins an upsampled map and a skip map: the upsampled part runs as one
+rare strongly negative pre-activations (before the leaky ReLU's 0.1 slope): reach 10 clips nothing; chosen on SICE
+val and CelebA val people against bfloat16 (benchmarks/results/int8/README.md): at 6 SICE is a little better on all
+four figures and the faces level, at 2-3 SICE better and the faces 0.04-0.07 dB worse, at 10 both level. A decoder
+step joins an upsampled map and a skip map: the upsampled part runs as one
 convolution of the low-resolution map with the bilinear taps folded into its weights
 (:func:`lowface.models.fused._upsampling_weights`), the skip part adds onto it in the same kernel, in floating point;
 the last convolution (the noise estimate) runs in the float precision of the rest of the network. Mirror padding is
@@ -41,7 +42,7 @@ from lowface.models.fused import (
 
 QCONV = getattr(torch.ops.onednn, "qconv2d_pointwise", None)
 QCONV_PREPACK = getattr(torch.ops.onednn, "qconv_prepack", None)
-PRE_ACTIVATION_REACH = 3.0  # the pre-activation grid reaches this many times below the activation's minimum
+PRE_ACTIVATION_REACH = 6.0  # the pre-activation grid reaches this many times below the activation's minimum
 LEAKY_SLOPE = 0.1
 
 
