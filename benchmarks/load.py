@@ -103,6 +103,12 @@ def main() -> None:
         choices=["balanced", "fast"],
         help="the video encoder's effort (lowface enhance --encode-speed)",
     )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "int8"],
+        help="the restoring networks' convolutions (lowface enhance --precision)",
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="where inputs and outputs go (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
     args = parser.parse_args()
@@ -119,6 +125,8 @@ def main() -> None:
         "cpu",
         "--encode-speed",
         args.encode_speed,
+        "--precision",
+        args.precision,
     ]
     results = {}
     try:
@@ -147,10 +155,12 @@ def main() -> None:
     finally:
         if args.scratch is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    record = {**provenance(), "model": args.model, "encode_speed": args.encode_speed, "results": results,
+    record = {**provenance(), "model": args.model, "encode_speed": args.encode_speed, "precision": args.precision,
+              "results": results,
               "rss_unit": "MB (ru_maxrss of the CLI process)"}  # fmt: skip
     lines = [
-        f"Load through `lowface enhance -m {args.model} --device cpu --encode-speed {args.encode_speed}` "
+        f"Load through `lowface enhance -m {args.model} --device cpu --encode-speed {args.encode_speed} "
+        f"--precision {args.precision}` "
         "(a child process each; peak RSS of that child). "
         f"Command: `{record['command']}`, {record['date']}, {record['machine']}.",
         "",
