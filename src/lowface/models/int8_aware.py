@@ -6,6 +6,11 @@ learn around that grain: each activation a convolution reads is rounded to 256 l
 range per map, as oneDNN's int8 convolutions take it) and passed straight through in the backward pass. The ranges
 are tracked while training (a moving average of each batch's minimum and maximum) and saved with the weights: they
 are the scales an int8 runtime quantises with.
+
+What is simulated is each map rounded onto its own grid. The runtime (:mod:`lowface.models.int8`) differs in two ways
+that this does not model: a convolution's pre-activation is rounded first (onto a grid reaching further below zero,
+then a table applies the leaky ReLU), and the last decoder step's output stays floating point. Calibration does not
+need them (the ranges are those of the maps); quantisation-aware training against the runtime would.
 """
 
 from __future__ import annotations
