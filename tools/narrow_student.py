@@ -116,7 +116,11 @@ def main(spec: str, out: Path, denoiser_width: int | list[int] | None, denoiser_
         donor = create_model(donor_name, donor_weights)
         if donor.denoiser is None:
             raise click.ClickException(f"{donor_name} has no denoiser (denoiser_width 0)")
-        kwargs |= {"denoiser_width": list(donor.denoiser.widths), "unshuffle": donor.denoiser.unshuffle}
+        kwargs |= {
+            "denoiser_width": list(donor.denoiser.widths),
+            "unshuffle": donor.denoiser.unshuffle,
+            "denoiser_int8_aware": donor.denoiser.quantisers is not None,
+        }  # (its ranges, if any, are its own)
         tensors = {key: value for key, value in tensors.items() if not key.startswith("denoiser.")}
         tensors |= {f"denoiser.{key}": value for key, value in donor.denoiser.state_dict().items()}
     if tone_width is not None:

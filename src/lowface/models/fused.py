@@ -143,6 +143,17 @@ def _interleave_phases(x: Tensor) -> Tensor:
     return out.view(batch, -1, 2 * height, 2 * width)
 
 
+_WHOLE, _FIRST, _LAST = slice(None), slice(None, 1), slice(-1, None)
+# A decoder step's border recomputed the reference way: (rows, columns) of the low-resolution map, of the skip map and
+# of the output edge they give - top and bottom rows, left and right columns (two low-resolution pixels deep)
+JOIN_EDGES = (
+    (slice(None, 2), _WHOLE, slice(None, 4), _WHOLE, _FIRST, _WHOLE),
+    (slice(-2, None), _WHOLE, slice(-4, None), _WHOLE, _LAST, _WHOLE),
+    (_WHOLE, slice(None, 2), _WHOLE, slice(None, 4), _WHOLE, _FIRST),
+    (_WHOLE, slice(-2, None), _WHOLE, slice(-4, None), _WHOLE, _LAST),
+)
+
+
 def fused_upsampled_join(conv: nn.Conv2d, activation: nn.LeakyReLU | nn.ReLU, low: Tensor, skip: Tensor) -> Tensor:
     """``activation(conv(cat([upsample(low), skip], 1)))`` (a U-Net decoder step: ``upsample`` bilinear to ``skip``'s
     size, align_corners False; a 3x3 ``conv`` with padding 1) for ``skip`` exactly twice ``low``'s height and width,
@@ -166,14 +177,7 @@ def fused_upsampled_join(conv: nn.Conv2d, activation: nn.LeakyReLU | nn.ReLU, lo
     out = FUSED_CONVOLUTION.binary(skip, _interleave_phases(from_low), weight[:, channels:].to(skip.dtype), bias,
                                    [1, 1], [1, 1], [1, 1], 1, "add", None, None, [], None)  # fmt: skip
     out = F.leaky_relu_(out, activation.negative_slope) if isinstance(activation, nn.LeakyReLU) else out.relu_()
-    whole, first, last = slice(None), slice(None, 1), slice(-1, None)
-    # (rows, columns) of low, of skip and of the output edge they give: top and bottom rows, left and right columns
-    for low_rows, low_cols, skip_rows, skip_cols, rows, cols in [
-        (slice(None, 2), whole, slice(None, 4), whole, first, whole),
-        (slice(-2, None), whole, slice(-4, None), whole, last, whole),
-        (whole, slice(None, 2), whole, slice(None, 4), whole, first),
-        (whole, slice(-2, None), whole, slice(-4, None), whole, last),
-    ]:
+    for low_rows, low_cols, skip_rows, skip_cols, rows, cols in JOIN_EDGES:
         joined = upsampled_join(low[..., low_rows, low_cols], skip[..., skip_rows, skip_cols])
         out[..., rows, cols] = fused_convolution(conv, joined, activation)[..., rows, cols]
     return out

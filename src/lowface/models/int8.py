@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from lowface.models.fused import (
     FUSED_CONVOLUTION,
+    JOIN_EDGES,
     MirrorConv2d,
     _interleave_phases,
     _mirrored_edges,
@@ -161,13 +162,7 @@ class Int8Join:
         padded = F.pad(low, (1, 1, 1, 1), mode="replicate")
         upsampled = _interleave_phases(self.upsampled(padded)).contiguous(memory_format=torch.channels_last)
         out = self.skip.adding(skip, upsampled)
-        whole, first, last = slice(None), slice(None, 1), slice(-1, None)
-        for low_rows, low_cols, skip_rows, skip_cols, rows, cols in [
-            (slice(None, 2), whole, slice(None, 4), whole, first, whole),
-            (slice(-2, None), whole, slice(-4, None), whole, last, whole),
-            (whole, slice(None, 2), whole, slice(None, 4), whole, first),
-            (whole, slice(-2, None), whole, slice(-4, None), whole, last),
-        ]:
+        for low_rows, low_cols, skip_rows, skip_cols, rows, cols in JOIN_EDGES:
             joined = upsampled_join(dequantised(low[..., low_rows, low_cols], self.low_grid),
                                     dequantised(skip[..., skip_rows, skip_cols], self.skip_grid))  # fmt: skip
             out[..., rows, cols] = fused_convolution(self.module, joined)[..., rows, cols].to(out.dtype)

@@ -67,13 +67,14 @@ def narrowed_denoiser(teacher: ReflectanceDenoiser, width: int | Sequence[int]) 
     """A :class:`ReflectanceDenoiser` of ``width`` (one width, one a level, or also the last decoder step's - see
     :func:`~lowface.models.restore_net.level_widths`; at most the teacher's at every level)
     holding the teacher's strongest channels at every level (:func:`channel_scores`), in their original order; at
-    the teacher's own widths, the teacher."""
+    the teacher's own widths, the teacher. An int8-aware teacher gives an int8-aware student whose ranges are not
+    yet tracked (its maps are not the teacher's: calibrate it again)."""
     widths = level_widths(width)
     if any(w > t for w, t in zip(widths, teacher.widths, strict=True)):
         raise ValueError(
             f"the student's widths {widths} must not exceed the teacher's {teacher.widths}, level by level"
         )
-    student = ReflectanceDenoiser(widths, teacher.unshuffle, teacher.mirror_edges)
+    student = ReflectanceDenoiser(widths, teacher.unshuffle, teacher.mirror_edges, teacher.quantisers is not None)
     convs = {name: teacher.get_submodule(name) for name in DENOISER_WIRING}
     kept = {
         name: score.topk(widths[DENOISER_WIRING[name][1] - 1]).indices.sort().values
