@@ -163,3 +163,22 @@ def test_the_shipped_restoring_network_runs_its_unet_in_int8_when_asked():
     assert int8.model.denoiser.calibrated() and "precision=int8" in repr(int8)
     a, b = reduced.enhance_tensor(x), int8.enhance_tensor(x)
     assert 0 < float((a - b).abs().mean()) < 0.01 and float((a - b).abs().max()) < 0.15
+
+
+def test_a_weights_file_without_ranges_or_arguments_loads_into_the_calibrated_network(tmp_path):
+    import safetensors.torch
+
+    from lowface.inference.catalogue import create_model
+
+    shipped = create_model("lowface-restore-real").state_dict()
+    plain = {key: value for key, value in shipped.items() if ".quantisers." not in key}
+    path = tmp_path / "older.safetensors"
+    safetensors.torch.save_file(plain, str(path))  # no metadata: built with the manifest's arguments
+    model = create_model("lowface-restore-real", path)
+    assert model.denoiser.quantisers is not None and not model.denoiser.calibrated()
+    assert torch.equal(model.denoiser.out.weight, shipped["denoiser.out.weight"])
+    broken = dict(plain)
+    del broken["denoiser.out.weight"]
+    safetensors.torch.save_file(broken, str(path))
+    with pytest.raises(RuntimeError, match=r"denoiser\.out\.weight"):
+        create_model("lowface-restore-real", path)

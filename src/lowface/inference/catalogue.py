@@ -258,7 +258,17 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
         return RoutedModel(*networks, router, names, exposure, blend, detail, chroma).eval()
     model = MODELS.create(card.architecture, **constructor_arguments(name, weights))
     if weights is not None:
-        model.load_state_dict(load_state_dict(weights))
+        _load_weights(model, load_state_dict(weights))
     elif card.file is not None:
-        model.load_state_dict(load_state_dict(shipped_weights_path(card), card.sha256))
+        _load_weights(model, load_state_dict(shipped_weights_path(card), card.sha256))
     return model.eval().requires_grad_(False)
+
+
+def _load_weights(model: EnhancementModel, state: dict) -> None:
+    """``model.load_state_dict(state)``, strict, except that an int8-aware network takes a file without its int8
+    ranges (an earlier version's, one that records no arguments): they stay untracked, and ``--precision int8`` runs
+    its float path."""
+    for key, value in model.state_dict().items():
+        if ".quantisers." in key and key not in state:
+            state[key] = value
+    model.load_state_dict(state)
