@@ -182,3 +182,12 @@ def test_a_weights_file_without_ranges_or_arguments_loads_into_the_calibrated_ne
     safetensors.torch.save_file(broken, str(path))
     with pytest.raises(RuntimeError, match=r"denoiser\.out\.weight"):
         create_model("lowface-restore-real", path)
+
+
+def test_an_int8_output_is_recorded_as_such_so_that_a_rerun_at_another_precision_redoes_it():
+    from lowface.inference.enhancer import Enhancer
+
+    made = {p: Enhancer.from_pretrained("lowface-restore-real", device="cpu", precision=p).recipe
+            for p in ("float32", "bfloat16", "int8")}  # fmt: skip
+    assert made["float32"] == made["bfloat16"] and "precision" not in made["bfloat16"]
+    assert made["int8"] == {**made["bfloat16"], "precision": "int8"}
