@@ -71,8 +71,11 @@ class Grid:
 
 
 def _planes(x: Tensor) -> np.ndarray:
-    """A channels-last (B, C, H, W) tensor's memory as a (B H, W C) array (no copy), for OpenCV."""
+    """A channels-last (B, C, H, W) tensor's memory as a (B H, W C) array (no copy: OpenCV writes into the tensor
+    through it); any other layout is refused rather than silently copied."""
     batch, channels, height, width = x.shape
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        raise ValueError(f"expected a channels-last map, got strides {x.stride()} for shape {tuple(x.shape)}")
     return x.permute(0, 2, 3, 1).numpy().reshape(batch * height, width * channels)
 
 
