@@ -1,8 +1,8 @@
 """The restoring U-Net with int8 convolutions on a CPU (oneDNN), from the activation ranges its quantisers tracked.
 
 Why: the U-Net is two thirds of ``lowface-restore-real``'s time (0.29 of 0.43 s a 1080p frame on one thread in
-bfloat16), and oneDNN multiplies int8 about twice as fast as bfloat16 on CPUs with VNNI or AMX (a 3x3 convolution of
-32 channels at 544 x 960: 23 against 43 ms), four to five times float32 elsewhere.
+bfloat16), and oneDNN multiplies int8 about twice as fast as bfloat16 on a CPU with VNNI (a 3x3 convolution of 32
+channels at 544 x 960 on a 2-core AMD EPYC: 23 ms int8, 43 ms bfloat16, 120 ms float32).
 
 How: each map a convolution reads is uint8 on its own grid (value = scale (level - zero point), one grid per map:
 the range an :class:`~lowface.models.int8_aware.ActivationQuantiser` tracked); weights are int8, one scale per output
@@ -11,12 +11,13 @@ that reaches ``PRE_ACTIVATION_REACH`` times below the activation's tracked minim
 pass over the bytes) applies the leaky ReLU and moves the levels onto the activation's grid. The table clips the
 rare strongly negative pre-activations (before the leaky ReLU's 0.1 slope): reach 10 clips nothing; chosen on SICE
 val and CelebA val people against bfloat16 (benchmarks/results/int8/README.md): at 6 SICE is a little better on all
-four figures and the faces level, at 2-3 SICE better and the faces 0.04-0.07 dB worse, at 10 both level. A decoder
-step joins an upsampled map and a skip map: the upsampled part runs as one
-convolution of the low-resolution map with the bilinear taps folded into its weights
-(:func:`lowface.models.fused._upsampling_weights`), the skip part adds onto it in the same kernel, in floating point;
-the last convolution (the noise estimate) runs in the float precision of the rest of the network. Mirror padding is
-kept exactly as in the float path: whole-map convolutions, then the border rows and columns again from mirrored strips.
+four figures and the faces level, at 2-3 SICE better and the faces 0.04-0.07 dB worse, at 10 both level.
+
+A decoder step joins an upsampled map and a skip map: the upsampled part runs as one convolution of the
+low-resolution map with the bilinear taps folded into its weights (:func:`lowface.models.fused._upsampling_weights`),
+the skip part adds onto it in the same kernel, in floating point; the last convolution (the noise estimate) runs in
+the float precision of the rest of the network. Mirror padding is kept exactly as in the float path: whole-map
+convolutions, then the border rows and columns again from mirrored strips.
 """
 
 from __future__ import annotations
