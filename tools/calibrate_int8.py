@@ -66,7 +66,7 @@ def main(name: str, out: Path, data_root: Path, every: int, threads: int, ship: 
         quantiser.momentum = None
         quantiser.batches.zero_()
     quantisers.train()
-    frames = [np.asarray(read_image(dark).rgb, np.float32) for dark, _ in sice_pairs(data_root, "train")][::every]
+    frames = [np.asarray(read_image(dark).rgb, np.float32) for dark, _ in sice_pairs(data_root, "train")[::every]]
     people = celeba_split(data_root, "train")
     clean = [read_image(path).rgb for path in people[:: max(1, len(people) // len(frames))][: len(frames)]]
     faces = synthesize_float32(clean, "real-mix", seed=1)

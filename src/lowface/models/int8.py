@@ -22,7 +22,6 @@ convolutions, then the border rows and columns again from mirrored strips.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -91,6 +90,12 @@ def quantised(x: Tensor, grid: Grid, table: np.ndarray | None = None) -> Tensor:
     return out
 
 
+def pre_activation_grid(low: float, high: float) -> Grid:
+    """The grid a convolution writes its pre-activation on, for an activation tracked between ``low`` and ``high``:
+    ``PRE_ACTIVATION_REACH`` times further below zero (see the module's doc)."""
+    return Grid.spanning(PRE_ACTIVATION_REACH * low, high)
+
+
 def leaky_table(pre: Grid, post: Grid) -> np.ndarray:
     """(256,) uint8: a level of ``pre`` -> the level of ``post`` nearest to the leaky ReLU of its value."""
     values = F.leaky_relu(pre.values(), LEAKY_SLOPE)
@@ -137,14 +142,14 @@ class Int8Block:
     """A (convolution, leaky ReLU) block: uint8 on ``source`` in, uint8 on ``post`` out (see the module's doc)."""
 
     def __init__(self, conv: nn.Conv2d, source: Grid, post: Grid, low: float, high: float):
-        pre = Grid.spanning(PRE_ACTIVATION_REACH * low, high)
+        pre = pre_activation_grid(low, high)
         self.conv = QuantisedConvolution(conv, source, pre, bias=conv.bias)
         self.mirror = isinstance(conv, MirrorConv2d)
         self.module, self.table = conv, leaky_table(pre, post)
 
     def __call__(self, x: Tensor) -> Tensor:
-        run: Callable[[Tensor, list[int]], Tensor] = lambda source, padding: self.conv(source, padding)  # noqa: E731
-        out = _mirrored_edges(self.module, x, run) if self.mirror and self.module.padding != (0, 0) else self.conv(x)
+        mirrored = self.mirror and self.module.padding != (0, 0)
+        out = _mirrored_edges(self.module, x, self.conv) if mirrored else self.conv(x)
         levels = _planes(out)
         cv2.LUT(levels, self.table, dst=levels)
         return out
@@ -157,7 +162,7 @@ class Int8Join:
     pre-activation (float, channels-last): the caller applies the leaky ReLU (in place, or through a table)."""
 
     def __init__(self, conv: nn.Conv2d, low: Grid, skip: Grid, low_channels: int, dtype: torch.dtype):
-        self.module, self.low_grid, self.skip_grid, self.dtype = conv, low, skip, dtype
+        self.module, self.low_grid, self.skip_grid = conv, low, skip
         phases = _upsampling_weights(conv.weight.detach()[:, :low_channels])
         self.upsampled = QuantisedConvolution(conv, low, weight=phases, out_dtype=dtype, padding=[0, 0])
         self.skip = QuantisedConvolution(conv, skip, weight=conv.weight.detach()[:, low_channels:], bias=conv.bias)
@@ -188,7 +193,7 @@ class Int8UNet:
         grids = {name: Grid.spanning(*span) for name, span in ranges.items()}
         # the folded input is a reflectance clamped to [0, 1] and a log gain normalised to at most 1: its whole range
         grids["input"] = Grid.spanning(min(ranges["input"][0], 0.0), max(ranges["input"][1], 1.0))
-        self.dtype, self.input_grid, self.out = dtype, grids["input"], denoiser.out
+        self.input_grid, self.out = grids["input"], denoiser.out
 
         def stage(blocks: nn.Sequential, name: str, source: str) -> tuple[list[Int8Block], str]:
             made = []
@@ -203,8 +208,7 @@ class Int8UNet:
         self.bottom, b = stage(denoiser.bottom, "bottom", e2)
         # the first join's output is read as uint8 by the second: float32 (what OpenCV quantises), then a table
         self.join2 = Int8Join(denoiser.decode2[0], grids[b], grids[e2], denoiser.widths[2], torch.float32)
-        low, high = ranges["decode2_0"]
-        self.join2_pre = Grid.spanning(PRE_ACTIVATION_REACH * low, high)
+        self.join2_pre = pre_activation_grid(*ranges["decode2_0"])
         self.join2_table = leaky_table(self.join2_pre, grids["decode2_0"])
         self.join1 = Int8Join(denoiser.decode1[0], grids["decode2_0"], grids[e1], denoiser.widths[1], dtype)
 

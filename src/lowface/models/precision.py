@@ -39,14 +39,6 @@ def native_bfloat16(device: torch.device) -> bool:
     return False
 
 
-def native_int8(device: torch.device) -> bool:
-    """Whether ``device`` is a CPU that multiplies int8 in one instruction (VNNI or AMX): where oneDNN's int8
-    convolutions are about twice as fast as its bfloat16 ones and use all 8 bits of an activation (without VNNI the
-    products go through 16-bit sums that can saturate - why PyTorch's own x86 quantisation keeps activations to 7 bits
-    there; not measured here, no such CPU was at hand)."""
-    return device.type == "cpu" and bool(torch.cpu._is_vnni_supported() or torch.cpu._is_amx_tile_supported())
-
-
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """``auto`` (bfloat16 where :func:`native_bfloat16`, else float32), ``float32``, ``bfloat16`` or ``int8`` (CPUs
     only) -> the dtype."""

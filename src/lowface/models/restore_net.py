@@ -145,10 +145,12 @@ class ReflectanceDenoiser(nn.Module):
     native).
     ``mirror_edges``: every convolution pads its input with a mirror of it (:class:`lowface.models.fused.MirrorConv2d`)
     instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
-    ``int8_aware``: every map a convolution reads (the folded input and each block's output) is rounded to 8 bits by
-    an :class:`lowface.models.int8_aware.ActivationQuantiser` (``quantisers``, keyed by the block), in training and
-    inference alike, which then runs the reference ops in float32: a network trained this way learns around the grain
-    of int8 activations (quantisation-aware training), and its tracked ranges are the scales an int8 runtime needs.
+    ``int8_aware``: an :class:`lowface.models.int8_aware.ActivationQuantiser` for every map a convolution reads (the
+    folded input and each block's output; ``quantisers``, keyed by the block). In training, or while the quantisers
+    alone are in training mode (calibration), the U-Net runs the reference ops in float32 with each such map rounded
+    to 8 bits (quantisation-aware training; the ranges are tracked); in plain inference the ranges are what
+    ``conv_precision(torch.int8)`` builds :class:`lowface.models.int8.Int8UNet` from, and other precisions ignore
+    them.
     """
 
     USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
@@ -180,7 +182,8 @@ class ReflectanceDenoiser(nn.Module):
         height, width = reflectance.shape[-2:]
         fast = plain_inference() and not self.quantising()
         if fast and int8_convolutions() and self.calibrated() and int8_can_run(reflectance):
-            folded = space_to_depth([reflectance, log_gain], self.unshuffle, self.multiple, torch.float32, True)
+            folded = space_to_depth([reflectance, log_gain], self.unshuffle, self.multiple, torch.float32,
+                                    channels_last=True)  # fmt: skip
             return depth_to_space(self.int8_unet()(folded), self.unshuffle, height, width, reflectance.dtype)
         if fast:
             # on a CPU folded straight into oneDNN's native layout (5-8 % faster, same values) and the convolutions'
