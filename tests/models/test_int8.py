@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lowface.models import RestoreNet
-from lowface.models.int8 import Grid, int8_can_run, leaky_table
+from lowface.models.int8 import Grid, int8_can_run, leaky_table, quantised
 from lowface.models.int8_aware import ActivationQuantiser
 from lowface.models.precision import conv_precision, native_bfloat16, resolve_precision
 
@@ -52,6 +52,16 @@ def test_the_leaky_table_maps_a_pre_activation_grid_onto_the_activation_grid():
     expected = torch.nn.functional.leaky_relu(pre.values(), 0.1).clamp(levels[0], levels[-1])  # saturated at the top
     assert float((values - expected).abs().max()) <= post.scale / 2 + 1e-6
     assert post.values()[post.zero_point] == 0 and pre.values()[pre.zero_point] == 0
+
+
+def test_quantised_levels_keep_the_layout_they_are_given():
+    grid = Grid.spanning(-1.0, 1.0)
+    x = torch.linspace(-1.3, 1.3, 2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    expected = torch.round(x / grid.scale + grid.zero_point).clamp(0, 255).to(torch.uint8)  # saturated both ends
+    for layout in (torch.contiguous_format, torch.channels_last):
+        levels = quantised(x.contiguous(memory_format=layout), grid)
+        assert levels.is_contiguous(memory_format=layout) and torch.equal(levels, expected)
+    assert torch.equal(quantised(x[..., ::2], grid), expected[..., ::2])  # strided: copied first
 
 
 def calibrated_net(size: tuple[int, int] = (72, 104)) -> RestoreNet:
@@ -110,6 +120,17 @@ def test_the_int8_runtime_is_rebuilt_when_the_weights_change():
         net.denoiser.out.weight.mul_(2.0)
         after = net(x).reflectance
     assert net.denoiser.int8_unet() is not runtime and not torch.equal(before, after)
+
+
+@needs_int8
+def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
+    net = calibrated_net()
+    with torch.inference_mode():
+        with conv_precision(torch.float32):
+            plain = net.denoiser.int8_unet()
+        with conv_precision(torch.int8):
+            beside = net.denoiser.int8_unet()
+    assert plain.join1.upsampled.out_dtype == torch.float32 and beside.join1.upsampled.out_dtype == FLOAT
 
 
 def test_training_an_int8_aware_denoiser_rounds_its_maps_and_passes_gradients():
