@@ -55,6 +55,15 @@ def test_resolve_precision_and_its_errors():
         pass
 
 
+def test_a_capped_onednn_has_no_native_bfloat16(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA below bfloat16's instructions makes oneDNN refuse bfloat16 convolutions: auto is float32."""
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert not native_bfloat16(cpu) and resolve_precision("auto", cpu) == torch.float32
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert native_bfloat16(cpu) == bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
 def test_the_enhancer_runs_the_precision_it_was_given():
     x = torch.rand(1, 3, 48, 64) * 0.3
     single = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="float32")

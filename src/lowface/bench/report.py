@@ -45,12 +45,15 @@ def provenance(threads: int | None = None) -> dict[str, str]:
     bfloat16 natively: the precision ``auto`` picks for the restoring networks, :mod:`lowface.models.precision`)."""
     import torch
 
-    from lowface.models.precision import native_bfloat16
+    from lowface.models.precision import cpu_isa_cap, native_bfloat16
 
     if not native_bfloat16(torch.device("cpu")):
         bfloat16 = "no native bfloat16"
     else:  # AMX multiplies bfloat16 matrices about 2.5x faster than AVX-512's dot products (the restoring networks)
         bfloat16 = "native bfloat16: " + ("AMX" if torch.cpu._is_amx_tile_supported() else "AVX-512, no AMX")
+    if cpu_isa_cap() is not None:  # a newer CPU made to behave as an older one
+        kernels = torch.backends.cpu.get_cpu_capability()
+        bfloat16 += f"; oneDNN capped at {cpu_isa_cap()}, PyTorch's kernels at {kernels}"
     machine = (f"{cpu_name()}, {platform.machine()}, {os.cpu_count()} cores ({bfloat16}), "
                f"Python {platform.python_version()}")  # fmt: skip
     script = sys.argv[0]

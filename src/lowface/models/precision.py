@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -29,10 +30,27 @@ PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 _CONV_DTYPE: ContextVar[torch.dtype] = ContextVar("lowface_conv_dtype", default=torch.float32)
 
 
+# oneDNN's instruction sets (ONEDNN_MAX_CPU_ISA values) with bfloat16 dot products; a cap below them (AVX2,
+# AVX512_CORE_VNNI, ...) makes oneDNN refuse bfloat16 convolutions on any CPU
+BFLOAT16_ISAS = frozenset({"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
+                           "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT"})  # fmt: skip
+
+
+def cpu_isa_cap() -> str | None:
+    """The instruction set oneDNN is capped at (``ONEDNN_MAX_CPU_ISA``, or its older name ``DNNL_MAX_CPU_ISA``),
+    upper case; None where it is not capped. A cap makes a CPU behave as an older one (e.g. ``AVX2``: a laptop without
+    AVX-512), which is how this project measures such CPUs."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap.strip().upper() if cap and cap.strip() else None
+
+
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 in hardware: a CPU with AMX tiles or AVX512-BF16, a CUDA GPU that
-    supports it (compute capability 8 and up)."""
+    """Whether ``device`` multiplies bfloat16 in hardware: a CPU with AMX tiles or AVX512-BF16 (and oneDNN not capped
+    below them, :func:`cpu_isa_cap`), a CUDA GPU that supports it (compute capability 8 and up)."""
     if device.type == "cpu":
+        cap = cpu_isa_cap()
+        if cap is not None and cap not in BFLOAT16_ISAS:
+            return False
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
