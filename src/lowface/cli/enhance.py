@@ -82,8 +82,8 @@ from lowface.cli.common import passive_openmp, user_errors
     show_default=True,
     help="The restoring networks' convolutions: auto = bfloat16 where the device multiplies it natively "
     "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.01), else float32; int8 (CPUs): the "
-    "default's restoring U-Net in int8 (a fifth less time a frame than bfloat16 on one thread of a CPU with VNNI; "
-    "outputs about 43 dB from bfloat16's), the rest as auto.",
+    "default's restoring U-Net in int8 (a fifth less time a frame than bfloat16 on one thread of a CPU with VNNI, "
+    "a third less than float32 on one without AVX-512; outputs about 43 dB from bfloat16's), the rest as auto.",
 )
 @click.option(
     "--gate/--no-gate",
