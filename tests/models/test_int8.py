@@ -133,6 +133,30 @@ def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
     assert plain.join1.upsampled.out_dtype == torch.float32 and beside.join1.upsampled.out_dtype == FLOAT
 
 
+@needs_int8
+def test_the_training_simulation_computes_what_the_int8_runtime_computes(monkeypatch):
+    """Quantisation-aware training trains the runtime: the simulated U-Net (float ops, rounding where the runtime
+    rounds) gives the runtime's output to float rounding where the rest runs in float32 (no bfloat16 joins)."""
+    import lowface.models.precision as precision
+
+    monkeypatch.setattr(precision, "_cpu_bfloat16", lambda: False)
+    net = calibrated_net()
+    x = torch.rand(2, 3, 70, 101, generator=torch.Generator().manual_seed(4)) * 0.3
+    with torch.inference_mode():
+        with conv_precision(torch.float32):
+            reference = net(x).reflectance
+        with conv_precision(torch.int8):
+            runtime = net(x).reflectance
+        for quantiser in net.denoiser.quantisers.values():
+            quantiser.momentum = 0.0  # the ranges stay as calibrated
+        net.denoiser.quantisers.train()
+        simulated = net(x).reflectance
+    net.denoiser.quantisers.eval()
+    rounding = (runtime - reference).abs().mean()
+    assert float(rounding) > 1e-4, "the runtime rounds"
+    assert float((simulated - runtime).abs().mean()) < 0.05 * float(rounding), "the simulation rounds the same way"
+
+
 def test_training_an_int8_aware_denoiser_rounds_its_maps_and_passes_gradients():
     net = calibrated_net()
     x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(5)) * 0.3
@@ -144,8 +168,9 @@ def test_training_an_int8_aware_denoiser_rounds_its_maps_and_passes_gradients():
     trained.mean().backward()
     assert not torch.equal(trained.detach(), plain)
     assert float(net.denoiser.quantisers["encode1_0"].low) != low_before  # training moves the ranges
-    gradient = net.denoiser.encode1[0][0].weight.grad
-    assert gradient is not None and torch.isfinite(gradient).all() and float(gradient.abs().sum()) > 0
+    for conv in (net.denoiser.encode1[0][0], net.denoiser.decode2[0], net.denoiser.decode1[0]):
+        gradient = conv.weight.grad  # through the int8 weights and the joins' folded phase weights
+        assert gradient is not None and torch.isfinite(gradient).all() and float(gradient.abs().sum()) > 0
 
 
 def test_int8_is_a_cpu_precision():

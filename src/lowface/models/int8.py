@@ -98,6 +98,18 @@ def quantised(x: Tensor, grid: Grid, table: np.ndarray | None = None) -> Tensor:
     return out
 
 
+def input_grid(low: float, high: float) -> Grid:
+    """The folded input's grid from its tracked range: a reflectance clamped to [0, 1] and a log gain normalised to at
+    most 1, so never narrower than [0, 1]."""
+    return Grid.spanning(min(low, 0.0), max(high, 1.0))
+
+
+def weight_scales(weight: Tensor) -> Tensor:
+    """(O, ...) weights -> (O,) float32 int8 scales, one an output channel (symmetric: level = round(w / scale) in
+    -127..127)."""
+    return (weight.detach().float().abs().amax(tuple(range(1, weight.dim()))) / 127.0).clamp_min(1e-12)
+
+
 def pre_activation_grid(low: float, high: float) -> Grid:
     """The grid a convolution writes its pre-activation on, for an activation tracked between ``low`` and ``high``:
     ``PRE_ACTIVATION_REACH`` times further below zero (see the module's doc)."""
@@ -120,7 +132,7 @@ class QuantisedConvolution:
                  bias: Tensor | None = None, out_dtype: torch.dtype = torch.float32,
                  padding: list[int] | None = None):  # fmt: skip
         weight = (conv.weight if weight is None else weight).detach().float()
-        self.scales = (weight.abs().amax((1, 2, 3)) / 127.0).clamp_min(1e-12)
+        self.scales = weight_scales(weight)
         levels = torch.round(weight / self.scales[:, None, None, None]).clamp(-127, 127).to(torch.int8)
         self.stride, self.dilation = list(conv.stride), list(conv.dilation)
         self.padding = list(conv.padding) if padding is None else padding
@@ -200,8 +212,7 @@ class Int8UNet:
     def __init__(self, denoiser: nn.Module, dtype: torch.dtype = torch.float32):
         ranges = {name: (float(q.low), float(q.high)) for name, q in denoiser.quantisers.items()}
         grids = {name: Grid.spanning(*span) for name, span in ranges.items()}
-        # the folded input is a reflectance clamped to [0, 1] and a log gain normalised to at most 1: its whole range
-        grids["input"] = Grid.spanning(min(ranges["input"][0], 0.0), max(ranges["input"][1], 1.0))
+        grids["input"] = input_grid(*ranges["input"])
         self.input_grid, self.out = grids["input"], denoiser.out
 
         def stage(blocks: nn.Sequential, name: str, source: str) -> tuple[list[Int8Block], str]:

@@ -7,16 +7,22 @@ range per map, as oneDNN's int8 convolutions take it) and passed straight throug
 are tracked while training (a moving average of each batch's minimum and maximum) and saved with the weights: they
 are the scales an int8 runtime quantises with.
 
-What is simulated is each map rounded onto its own grid. The runtime (:mod:`lowface.models.int8`) differs in two ways
-that this does not model: a convolution's pre-activation is rounded first (onto a grid reaching further below zero,
-then a table applies the leaky ReLU), and the last decoder step's output stays floating point. Calibration does not
-need them (the ranges are those of the maps); quantisation-aware training against the runtime would.
+:func:`simulated_unet` is the int8 runtime (:mod:`lowface.models.int8`) in differentiable float ops, rounding where
+it rounds: weights to int8 per output channel, each convolution's pre-activation onto its wider grid before the leaky
+ReLU and the activation onto its own, the decoder joins' upsampled part through the runtime's phase weights and their
+border rows and columns in float, the last join and the noise estimate in float. What it does not model: the
+runtime's bfloat16 for the last join and the noise estimate where the CPU has it, and float rounding (the
+runtime sums integers). Training against it trains what the runtime runs.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lowface.models.fused import JOIN_EDGES, MirrorConv2d, _interleave_phases, _upsampling_weights, upsampled_join
+from lowface.models.int8 import LEAKY_SLOPE, Grid, input_grid, pre_activation_grid, weight_scales
 
 LEVELS = 255  # uint8 activations: 0..255
 
@@ -39,21 +45,99 @@ class ActivationQuantiser(nn.Module):
         self.register_buffer("batches", torch.zeros((), dtype=torch.int64))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training:
-            with torch.no_grad():
-                low, high = x.detach().float().aminmax()
-                seen = int(self.batches)
-                share = 1.0 / (seen + 1) if self.momentum is None or seen == 0 else self.momentum
-                self.low.lerp_(low.clamp_max(0.0), share)
-                self.high.lerp_(high.clamp_min(0.0), share)
-                self.batches += 1
+        self.observe(x)
         if int(self.batches) == 0:  # never calibrated: nothing to round to
             return x
         scale, zero_point = self.scale_and_zero_point()
         return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, LEVELS).to(x.dtype)
+
+    def observe(self, x: Tensor) -> None:
+        """In training mode, move the range by ``x``'s minimum and maximum (see the class doc); else nothing."""
+        if not self.training:
+            return
+        with torch.no_grad():
+            low, high = x.detach().float().aminmax()
+            seen = int(self.batches)
+            share = 1.0 / (seen + 1) if self.momentum is None or seen == 0 else self.momentum
+            self.low.lerp_(low.clamp_max(0.0), share)
+            self.high.lerp_(high.clamp_min(0.0), share)
+            self.batches += 1
+
+    def span(self) -> tuple[float, float]:
+        """The tracked range (low <= 0 <= high)."""
+        return float(self.low), float(self.high)
 
     def scale_and_zero_point(self) -> tuple[Tensor, Tensor]:
         """The uint8 encoding of the range: value = scale * (level - zero_point); scale float32, zero_point int32."""
         scale = ((self.high - self.low) / LEVELS).clamp_min(1e-8)
         zero_point = torch.round(-self.low / scale).clamp(0, LEVELS).to(torch.int32)
         return scale.float(), zero_point
+
+
+def fake_quantised(x: Tensor, grid: Grid) -> Tensor:
+    """``x`` rounded onto ``grid``'s 256 levels (saturated), gradients straight through inside it."""
+    return torch.fake_quantize_per_tensor_affine(x.float(), grid.scale, grid.zero_point, 0, LEVELS)
+
+
+def int8_weights(weight: Tensor) -> Tensor:
+    """Weights rounded as the runtime packs them: int8, symmetric, one scale an output channel; gradients straight
+    through."""
+    scales = weight_scales(weight)
+    zero_points = torch.zeros(len(scales), dtype=torch.int32, device=weight.device)
+    return torch.fake_quantize_per_channel_affine(weight.float(), scales.to(weight.device), zero_points, 0, -127, 127)
+
+
+def _convolved(conv: nn.Conv2d, x: Tensor, weight: Tensor | None = None, bias: bool = True) -> Tensor:
+    """``conv`` on ``x`` with int8-rounded weights (``weight``: instead of the module's), its padding kept (a
+    :class:`MirrorConv2d` mirrors, as the runtime's recomputed borders do)."""
+    weight = int8_weights(conv.weight if weight is None else weight)
+    bias_term = conv.bias if bias else None
+    if isinstance(conv, MirrorConv2d) and conv.padding != (0, 0):
+        return conv._conv_forward(x, weight, bias_term)
+    return F.conv2d(x, weight, bias_term, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def _activation(pre: Tensor, quantiser: ActivationQuantiser) -> Tensor:
+    """A pre-activation through the runtime's rounding: onto the pre-activation grid, the leaky ReLU, onto the
+    activation's grid (the quantiser's range, moved by the unrounded activation in training)."""
+    quantiser.observe(F.leaky_relu(pre, LEAKY_SLOPE))
+    low, high = quantiser.span()
+    rounded = fake_quantised(pre, pre_activation_grid(low, high))
+    return fake_quantised(F.leaky_relu(rounded, LEAKY_SLOPE), Grid.spanning(low, high))
+
+
+def _joined(conv: nn.Conv2d, low: Tensor, skip: Tensor) -> Tensor:
+    """A decoder step's pre-activation as the runtime computes it: the upsampled part as one convolution of ``low``
+    with the bilinear taps folded into int8 weights, the skip part with its own int8 weights, and the outermost rows
+    and columns again in float (the module itself)."""
+    channels = low.shape[1]
+    phases = F.conv2d(
+        F.pad(low, (1, 1, 1, 1), mode="replicate"), int8_weights(_upsampling_weights(conv.weight[:, :channels]))
+    )
+    pre = _interleave_phases(phases) + F.conv2d(skip, int8_weights(conv.weight[:, channels:]), conv.bias, padding=1)
+    for low_rows, low_cols, skip_rows, skip_cols, rows, cols in JOIN_EDGES:
+        edge = conv(upsampled_join(low[..., low_rows, low_cols], skip[..., skip_rows, skip_cols]))
+        pre[..., rows, cols] = edge[..., rows, cols]
+    return pre
+
+
+def simulated_unet(denoiser: nn.Module, folded: Tensor) -> Tensor:
+    """A :class:`~lowface.models.restore_net.ReflectanceDenoiser`'s U-Net as :class:`lowface.models.int8.Int8UNet`
+    computes it (see the module's doc), on the (B, 4 u^2, h, w) float folded view -> (B, 3 u^2, h, w); its
+    ``quantisers`` track their ranges in training mode."""
+    quantisers = denoiser.quantisers
+    quantisers["input"].observe(folded)
+    x = fake_quantised(folded, input_grid(*quantisers["input"].span()))
+
+    def stage(blocks: nn.Sequential, name: str, x: Tensor) -> Tensor:
+        for index, (conv, _activation_module) in enumerate(blocks):
+            x = _activation(_convolved(conv, x), quantisers[f"{name}_{index}"])
+        return x
+
+    e1 = stage(denoiser.encode1, "encode1", x)
+    e2 = stage(denoiser.encode2, "encode2", e1)
+    bottom = stage(denoiser.bottom, "bottom", e2)
+    d2 = _activation(_joined(denoiser.decode2[0], bottom, e2), quantisers["decode2_0"])
+    pre = _joined(denoiser.decode1[0], d2, e1)
+    quantisers["decode1_0"].observe(F.leaky_relu(pre, LEAKY_SLOPE))  # tracked, not used: this join stays float
+    return denoiser.out(F.leaky_relu(pre, LEAKY_SLOPE))

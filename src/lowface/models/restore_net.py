@@ -38,7 +38,7 @@ from lowface.models.fused import (
     upsampled_join,
 )
 from lowface.models.int8 import Int8UNet, int8_can_run
-from lowface.models.int8_aware import ActivationQuantiser
+from lowface.models.int8_aware import ActivationQuantiser, simulated_unet
 from lowface.models.precision import int8_convolutions, reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
@@ -150,8 +150,9 @@ class ReflectanceDenoiser(nn.Module):
     instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
     ``int8_aware``: an :class:`lowface.models.int8_aware.ActivationQuantiser` for every map a convolution reads (the
     folded input and each block's output; ``quantisers``, keyed by the block). In training, or while the quantisers
-    alone are in training mode (calibration), the U-Net runs the reference ops in float32 with each such map rounded
-    to 8 bits (quantisation-aware training; the ranges are tracked); in plain inference the ranges are what
+    alone are in training mode (calibration), the U-Net runs as the int8 runtime computes it, in float ops that
+    round where it rounds (:func:`lowface.models.int8_aware.simulated_unet`: quantisation-aware training; the ranges
+    are tracked); in plain inference the ranges are what
     ``conv_precision(torch.int8)`` builds :class:`lowface.models.int8.Int8UNet` from, and other precisions ignore
     them.
     """
@@ -242,18 +243,9 @@ class ReflectanceDenoiser(nn.Module):
         return cached[1]
 
     def _int8_aware_unet(self, folded: Tensor) -> Tensor:
-        """:meth:`unet` in the reference ops with every map a convolution reads rounded to 8 bits."""
-        quantisers = self.quantisers
-
-        def stage(blocks: Sequence[nn.Module], name: str, x: Tensor) -> Tensor:
-            for index, block in enumerate(blocks):
-                x = quantisers[f"{name}_{index}"](block(x))
-            return x
-
-        e1 = stage(self.encode1, "encode1", quantisers["input"](folded))
-        e2 = stage(self.encode2, "encode2", e1)
-        d2 = stage([self.decode2], "decode2", upsampled_join(stage(self.bottom, "bottom", e2), e2))
-        return self.out(stage([self.decode1], "decode1", upsampled_join(d2, e1)))
+        """:meth:`unet` as the int8 runtime computes it, in differentiable float ops
+        (:func:`lowface.models.int8_aware.simulated_unet`)."""
+        return simulated_unet(self, folded)
 
 
 class PointwiseTone(nn.Module):
