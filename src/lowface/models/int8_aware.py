@@ -87,14 +87,13 @@ def int8_weights(weight: Tensor) -> Tensor:
     return torch.fake_quantize_per_channel_affine(weight.float(), scales.to(weight.device), zero_points, 0, -127, 127)
 
 
-def _convolved(conv: nn.Conv2d, x: Tensor, weight: Tensor | None = None, bias: bool = True) -> Tensor:
-    """``conv`` on ``x`` with int8-rounded weights (``weight``: instead of the module's), its padding kept (a
-    :class:`MirrorConv2d` mirrors, as the runtime's recomputed borders do)."""
-    weight = int8_weights(conv.weight if weight is None else weight)
-    bias_term = conv.bias if bias else None
+def _convolved(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv`` on ``x`` with int8-rounded weights, its padding kept (a :class:`MirrorConv2d` mirrors, as the runtime's
+    recomputed borders do)."""
+    weight = int8_weights(conv.weight)
     if isinstance(conv, MirrorConv2d) and conv.padding != (0, 0):
-        return conv._conv_forward(x, weight, bias_term)
-    return F.conv2d(x, weight, bias_term, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return conv._conv_forward(x, weight, conv.bias)
+    return F.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 def _activation(pre: Tensor, quantiser: ActivationQuantiser) -> Tensor:
