@@ -189,7 +189,7 @@ class Int8Join:
 
     def __call__(self, low: Tensor, skip: Tensor) -> Tensor:
         padded = F.pad(low, (1, 1, 1, 1), mode="replicate")
-        upsampled = _interleave_phases(self.upsampled(padded)).contiguous(memory_format=torch.channels_last)
+        upsampled = _interleave_phases(self.upsampled(padded))  # (channels-last, as oneDNN's sum wants it)
         out = self.skip.adding(skip, upsampled)
         for low_rows, low_cols, skip_rows, skip_cols, rows, cols in JOIN_EDGES:
             joined = upsampled_join(dequantised(low[..., low_rows, low_cols], self.low_grid),

@@ -48,8 +48,7 @@ class ActivationQuantiser(nn.Module):
         self.observe(x)
         if int(self.batches) == 0:  # never calibrated: nothing to round to
             return x
-        scale, zero_point = self.scale_and_zero_point()
-        return torch.fake_quantize_per_tensor_affine(x.float(), scale, zero_point, 0, LEVELS).to(x.dtype)
+        return fake_quantised(x, Grid.spanning(*self.span())).to(x.dtype)
 
     def observe(self, x: Tensor) -> None:
         """In training mode, move the range by ``x``'s minimum and maximum (see the class doc); else nothing."""
@@ -66,12 +65,6 @@ class ActivationQuantiser(nn.Module):
     def span(self) -> tuple[float, float]:
         """The tracked range (low <= 0 <= high)."""
         return float(self.low), float(self.high)
-
-    def scale_and_zero_point(self) -> tuple[Tensor, Tensor]:
-        """The uint8 encoding of the range: value = scale * (level - zero_point); scale float32, zero_point int32."""
-        scale = ((self.high - self.low) / LEVELS).clamp_min(1e-8)
-        zero_point = torch.round(-self.low / scale).clamp(0, LEVELS).to(torch.int32)
-        return scale.float(), zero_point
 
 
 def fake_quantised(x: Tensor, grid: Grid) -> Tensor:
