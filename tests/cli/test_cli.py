@@ -170,6 +170,8 @@ def test_models_lists_every_enhancer_on_one_line_and_tells_its_whole_story_with_
         assert line.endswith(card.headline) and len(card.headline) <= 120, (name, card.headline)
         assert " ".join(card.description.split()[-6:]) in " ".join(full.split())
     assert len(model_card("lowface-restore-real").description) > 2000 and max(map(len, short)) < 160
+    int8 = model_card("lowface-restore-real").int8
+    assert f"int8 file {int8['file']}  sha256 {int8['sha256']}" in full and int8["command"] in full
 
 
 def test_kill_9_during_a_folder_then_rerun_completes_it_exactly(tmp_path: Path):

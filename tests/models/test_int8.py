@@ -3,6 +3,8 @@ calibration) and the oneDNN runtime built from their ranges."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -231,9 +233,57 @@ def test_a_weights_file_without_ranges_or_arguments_loads_into_the_calibrated_ne
 
 
 def test_an_int8_output_is_recorded_as_such_so_that_a_rerun_at_another_precision_redoes_it():
+    from lowface.inference.catalogue import model_fingerprint
     from lowface.inference.enhancer import Enhancer
 
-    made = {p: Enhancer.from_pretrained("lowface-restore-real", device="cpu", precision=p).recipe
-            for p in ("float32", "bfloat16", "int8")}  # fmt: skip
-    assert made["float32"] == made["bfloat16"] and "precision" not in made["bfloat16"]
-    assert made["int8"] == {**made["bfloat16"], "precision": "int8"}
+    for name in ("lowface-restore-real", "lowface-auto"):
+        made = {p: Enhancer.from_pretrained(name, device="cpu", precision=p).recipe
+                for p in ("float32", "bfloat16", "int8")}  # fmt: skip
+        assert made["float32"] == made["bfloat16"] and "precision" not in made["bfloat16"]
+        int8 = {**made["bfloat16"], "precision": "int8", "weights_sha256": model_fingerprint(name, int8=True)}
+        assert made["int8"] == int8 and int8["weights_sha256"] != made["bfloat16"]["weights_sha256"]
+        assert all(Enhancer.recipe_for(name, precision=p) == made[p] for p in made), "a planner records the same"
+    assert model_fingerprint("lowface-fast", int8=True) == model_fingerprint("lowface-fast"), "no int8 weights"
+
+
+def test_the_shipped_int8_weights_are_what_int8_runs_on_and_nothing_else():
+    """lowface-restore-real ships its denoiser's int8 weights apart: int8 runs on them as if they were the network's
+    own, every float precision on the network's own, and its state dict holds its own alone."""
+    import safetensors.torch
+
+    from lowface.assets import WEIGHTS, package_file
+    from lowface.inference.catalogue import create_model, model_card, shipped_weights_path
+
+    card = model_card("lowface-restore-real")
+    shipped = create_model("lowface-restore-real")
+    own_only = create_model("lowface-restore-real", shipped_weights_path(card))  # given weights: their own int8
+    int8_state = safetensors.torch.load_file(str(package_file(WEIGHTS, card.int8["file"])))
+    assert set(int8_state) == {key for key in shipped.state_dict() if key.startswith("denoiser.")}
+    swapped = create_model("lowface-restore-real")
+    swapped.load_state_dict({**shipped.state_dict(), **int8_state})
+    assert shipped.state_dict().keys() == own_only.state_dict().keys()
+    assert all(torch.equal(value, own_only.state_dict()[key]) for key, value in shipped.state_dict().items())
+    assert own_only.denoiser.int8_source() is own_only.denoiser
+    copied = copy.deepcopy(shipped).denoiser  # as ``Enhancer(denoise=...)`` copies it
+    assert copied.int8_source() is not copied and torch.equal(
+        copied.int8_source().out.weight, int8_state["denoiser.out.weight"]
+    )
+    x = torch.rand(1, 3, 48, 72, generator=torch.Generator().manual_seed(5)) * 0.25
+    with torch.inference_mode():
+        with conv_precision(torch.float32):
+            assert torch.equal(shipped(x).reflectance, own_only(x).reflectance)
+        if int8_can_run(x):
+            with conv_precision(torch.int8):
+                outputs = [net(x).reflectance for net in (shipped, own_only, swapped)]
+            assert torch.equal(outputs[0], outputs[2]) and not torch.equal(outputs[0], outputs[1])
+
+
+def test_int8_weights_with_no_place_to_go_are_refused():
+    from lowface.inference.catalogue import _use_int8_weights
+
+    net = calibrated_net()
+    state = {f"denoiser.{key}": value for key, value in net.denoiser.state_dict().items()}
+    _use_int8_weights(net, state)
+    assert net.denoiser.int8_source() is not net.denoiser
+    with pytest.raises(ValueError, match=r"no int8-capable module to take them: \['tone\.stray'\]"):
+        _use_int8_weights(net, {**state, "tone.stray": torch.zeros(1)})

@@ -85,9 +85,10 @@ class MethodSpec:
 
 
 def weights_id(name: str, weights: str | None) -> str:
-    """The sha256 of the weights a method runs with ("" for methods without weights), and of the gate file for a
-    ``+gate`` name: part of the cache key."""
-    network = sha256_file(weights) if weights is not None else model_fingerprint(split_precision(name)[0])
+    """The sha256 of the weights a method runs with ("" for methods without weights; an ``@int8`` name's int8 weights
+    included), and of the gate file for a ``+gate`` name: part of the cache key."""
+    model, precision = split_precision(name)
+    network = sha256_file(weights) if weights is not None else model_fingerprint(model, precision == "int8")
     return network + gate_fingerprint() if gated(name) else network
 
 

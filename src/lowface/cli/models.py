@@ -43,9 +43,13 @@ def models(pattern: str, verbose: bool) -> None:
                 click.echo(wrapped)
             if card.file:
                 click.echo(f"{under}file {card.file}  sha256 {card.sha256}")
+            if card.int8:  # the int8 runtime's own weights (--precision int8)
+                click.echo(f"{under}int8 file {card.int8['file']}  sha256 {card.int8['sha256']}")
             click.echo(f"{under}licence {card.licence}")
             if card.command:
                 click.echo(f"{under}trained with: {card.command}")
+            if card.int8:
+                click.echo(f"{under}int8 weights trained with: {card.int8['command']}")
     click.echo("Frozen face networks (from registry packages):")
     for entry in PACKAGED_FILES.values():
         try:

@@ -43,6 +43,8 @@ class ModelCard:
     command: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     summary: str = ""  # one line for listings (`lowface models`); the description when empty
+    # the int8 runtime's own weights, where it has them: {"file", "sha256", "command", "note"} (see create_model)
+    int8: dict[str, Any] = field(default_factory=dict)
 
     @property
     def headline(self) -> str:
@@ -174,24 +176,30 @@ def shipped_weights_path(card: ModelCard) -> Path:
     return package_file(WEIGHTS, card.file)
 
 
-def model_fingerprint(name: str) -> str:
+def model_fingerprint(name: str, int8: bool = False) -> str:
     """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
     its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
     tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
     and of the router file (and of the exposure target's, where it has one; and its blend bands and chroma
-    smoothing)."""
+    smoothing). ``int8``: what it computes with int8 convolutions - the checksum of the int8 runtime's own weights
+    mixed in where it has them (the float precisions' fingerprints stay as they were)."""
     card = model_card(name)
     if card.architecture != "routed":
-        if not card.sha256 or not card.kwargs:
-            return card.sha256 or ""
-        return hashlib.sha256(f"{card.sha256}\n{json.dumps(card.kwargs, sort_keys=True)}".encode()).hexdigest()
+        fingerprint = card.sha256 or ""
+        if card.sha256 and card.kwargs:
+            fingerprint = _sha256_text(f"{card.sha256}\n{json.dumps(card.kwargs, sort_keys=True)}")
+        return _sha256_text(f"{fingerprint}\nint8 {card.int8['sha256']}") if int8 and card.int8 else fingerprint
     files = [card.kwargs["router"], *([card.kwargs["exposure"]] if "exposure" in card.kwargs else [])]
-    parts = [model_fingerprint(card.kwargs["fast"]), model_fingerprint(card.kwargs["restore"]),
+    parts = [model_fingerprint(card.kwargs["fast"], int8), model_fingerprint(card.kwargs["restore"], int8),
              *(package_file(WEIGHTS, file).read_bytes().hex() for file in files)]  # fmt: skip
     for setting in ("blend", "detail_blend", "chroma"):  # (left out where absent: older pairs keep their fingerprints)
         if setting in card.kwargs:
             parts.append(f"{setting} {json.dumps(card.kwargs[setting], sort_keys=True)}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return _sha256_text("\n".join(parts))
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def weights_architecture(path: str | Path) -> dict[str, Any] | None:
@@ -241,7 +249,9 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
     """Build the named enhancer in eval mode, on CPU, with its shipped (or the given) weights loaded.
 
     Given weights are built with the constructor arguments they were trained with (see
-    :func:`weights_architecture`) when they record them; their architecture must be the named one's."""
+    :func:`weights_architecture`) when they record them; their architecture must be the named one's. Shipped weights
+    come with the int8 runtime's own where the card has them (``int8``: the denoiser's tensors trained through the int8
+    simulation, for :meth:`~lowface.models.restore_net.ReflectanceDenoiser.use_int8_weights`); given ones run alone."""
     card = model_card(name)
     if card.architecture == "routed":
         if weights is not None:
@@ -261,7 +271,23 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
         _load_weights(model, load_state_dict(weights))
     elif card.file is not None:
         _load_weights(model, load_state_dict(shipped_weights_path(card), card.sha256))
+        if card.int8:
+            _use_int8_weights(model, load_state_dict(package_file(WEIGHTS, card.int8["file"]), card.int8["sha256"]))
     return model.eval().requires_grad_(False)
+
+
+def _use_int8_weights(model: EnhancementModel, state: dict) -> None:
+    """Give each int8-capable submodule (one with ``use_int8_weights``) its part of ``state``, keyed as in
+    ``model.state_dict()``; every tensor must find its place."""
+    placed = set()
+    for path, module in model.named_modules():
+        prefix = f"{path}." if path else ""
+        part = {key.removeprefix(prefix): value for key, value in state.items() if key.startswith(prefix)}
+        if part and hasattr(module, "use_int8_weights"):
+            module.use_int8_weights(part)
+            placed.update(prefix + key for key in part)
+    if placed != set(state):
+        raise ValueError(f"int8 weights with no int8-capable module to take them: {sorted(set(state) - placed)[:5]}")
 
 
 def _load_weights(model: EnhancementModel, state: dict) -> None:

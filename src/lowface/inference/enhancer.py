@@ -105,7 +105,8 @@ class Enhancer:
         denoise: float | None = None,
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
-        fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name)
+        int8 = not half and resolve_precision(precision, pick_device(device)) == torch.int8
+        fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name, int8)
         model = create_model(name, weights)
         return cls(model, name, device, tile, half, gate, strength, fingerprint, precision, denoise)
 
@@ -135,15 +136,18 @@ class Enhancer:
 
     @staticmethod
     def recipe_for(name: str, weights: str | Path | None = None, gate: bool = True, strength: float = 1.0,
-                   denoise: float | None = None) -> dict:  # fmt: skip
+                   denoise: float | None = None, precision: str = "auto") -> dict:  # fmt: skip
         """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength,
-        denoise=denoise)``, without loading the model (a job planner needs only this)."""
+        denoise=denoise, precision=precision)`` on a CPU, without loading the model (a job planner needs only this)."""
+        int8 = resolve_precision(precision, torch.device("cpu")) == torch.int8
         recipe = {
             "model": name,
-            "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name),
+            "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name, int8),
             "gate": gate_fingerprint() if gate else None,
             "strength": float(strength),
         }
+        if int8:
+            recipe["precision"] = "int8"
         return recipe if denoise is None else {**recipe, "denoise": float(denoise)}
 
     def to(self, device: str | torch.device) -> Enhancer:

@@ -209,7 +209,7 @@ def run_on_ray(
     from lowface.io.video_segments import join_segments
 
     options = options or OutputOptions()
-    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.denoise)
+    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.denoise, spec.precision)
     report = BatchReport()
     items, videos = plan_work(recipe, jobs, options, overwrite, segment_frames, warmup_frames, report)
     for target in report.kept:

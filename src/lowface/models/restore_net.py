@@ -18,6 +18,7 @@ graph's values at a fraction of its memory) live beside the network they serve.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -154,7 +155,8 @@ class ReflectanceDenoiser(nn.Module):
     round where it rounds (:func:`lowface.models.int8_aware.simulated_unet`: quantisation-aware training; the ranges
     are tracked); in plain inference the ranges are what
     ``conv_precision(torch.int8)`` builds :class:`lowface.models.int8.Int8UNet` from, and other precisions ignore
-    them.
+    them. :meth:`use_int8_weights` gives the int8 runtime weights of its own (trained through the simulation), which
+    it runs on instead of the float path's.
     """
 
     USES_REDUCED_PRECISION = True  # the U-Net, under conv_precision (lowface.models.precision)
@@ -185,7 +187,7 @@ class ReflectanceDenoiser(nn.Module):
     def forward(self, reflectance: Tensor, log_gain: Tensor) -> Tensor:
         height, width = reflectance.shape[-2:]
         fast = plain_inference() and not self.quantising()
-        if fast and int8_convolutions() and self.calibrated() and int8_can_run(reflectance):
+        if fast and int8_convolutions() and self.int8_source().calibrated() and int8_can_run(reflectance):
             unet = self.int8_unet()
             levels = [unet.input_levels(part) for part in (reflectance, log_gain)]
             folded = space_to_depth(levels, self.unshuffle, self.multiple, channels_last=True)
@@ -231,14 +233,31 @@ class ReflectanceDenoiser(nn.Module):
         """Whether every quantiser has tracked a range: the int8 runtime can be built."""
         return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
 
+    def use_int8_weights(self, state: dict[str, Tensor]) -> None:
+        """Run the int8 runtime on ``state`` (a state dict of this denoiser, ranges included: weights trained through
+        :func:`lowface.models.int8_aware.simulated_unet` to give the float path's output in int8) instead of on this
+        denoiser's own; every other precision, and training, keep using its own. The copy that holds them is not a
+        submodule: ``state_dict()`` and the optimiser see this denoiser's weights alone."""
+        holder = copy.deepcopy(self)
+        for cached in ("_int8", "_int8_weights"):
+            holder.__dict__.pop(cached, None)
+        holder.load_state_dict(state)
+        self.__dict__["_int8_weights"] = holder.eval().requires_grad_(False)
+
+    def int8_source(self) -> ReflectanceDenoiser:
+        """The denoiser whose weights and ranges the int8 runtime runs on: this one, or what :meth:`use_int8_weights`
+        gave."""
+        return self.__dict__.get("_int8_weights", self)
+
     def int8_unet(self) -> Int8UNet:
-        """The U-Net with int8 convolutions (:class:`lowface.models.int8.Int8UNet`), built once for these weights,
-        ranges and float precision of the rest (again after any of them changes)."""
+        """The U-Net with int8 convolutions (:class:`lowface.models.int8.Int8UNet`) on :meth:`int8_source`'s weights,
+        built once for those weights, ranges and float precision of the rest (again after any of them changes)."""
         dtype = reduced_dtype() or torch.float32
-        state = (dtype, *((t.data_ptr(), t._version) for t in [*self.parameters(), *self.buffers()]))
+        source = self.int8_source()
+        state = (dtype, *((t.data_ptr(), t._version) for t in [*source.parameters(), *source.buffers()]))
         cached = self.__dict__.get("_int8")
         if cached is None or cached[0] != state:
-            cached = (state, Int8UNet(self, dtype))
+            cached = (state, Int8UNet(source, dtype))
             self.__dict__["_int8"] = cached
         return cached[1]
 
