@@ -11,6 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from lowface.models.precision import bfloat16_runs
+
+# bfloat16 convolutions on this CPU: oneDNN has no bfloat16 path on AVX2-only CPUs (nor under ONEDNN_MAX_CPU_ISA=AVX2)
+needs_bfloat16 = pytest.mark.skipif(not bfloat16_runs(torch.device("cpu")),
+                                    reason="this CPU cannot run bfloat16 convolutions (oneDNN: AVX2 only)")  # fmt: skip
+BFLOAT16 = pytest.param(torch.bfloat16, marks=needs_bfloat16, id="bfloat16")  # a parametrised dtype that needs it
+
 DATA_ROOT = Path(os.environ.get("LOWFACE_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

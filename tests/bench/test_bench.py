@@ -253,4 +253,4 @@ def test_provenance_names_the_cpu_and_how_it_multiplies_bfloat16(tmp_path: Path)
     assert cpu_name(tmp_path / "missing") != ""
     machine = provenance(threads=2)["machine"]
     assert machine.startswith(cpu_name() + ", ") and machine.endswith(", 2 thread(s)")
-    assert re.search(r"\((no native bfloat16|native bfloat16: (AMX|AVX-512, no AMX))\)", machine)
+    assert re.search(r"\((no native bfloat16, auto = (int8|float32)|native bfloat16: (AMX|AVX-512, no AMX))", machine)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import assert_close
+from conftest import BFLOAT16, assert_close
 from lowface.inference.tiling import tiled_apply
 from lowface.models import EnhanceNet, FastEnhanceNet, Retinex
 
@@ -244,7 +244,7 @@ def test_the_illumination_chroma_keeps_a_share_of_its_colour_in_both_paths(monke
         FastEnhanceNet(illumination_chroma=1.5)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, BFLOAT16])
 def test_the_estimator_with_fused_kernels_computes_the_modules_values(dtype):
     from lowface.models.enhance_net import IlluminationEstimator
     from lowface.models.fused import FUSED_CONVOLUTION

@@ -4,6 +4,7 @@ calibration) and the oneDNN runtime built from their ranges."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ import torch
 from lowface.models import RestoreNet
 from lowface.models.int8 import Grid, int8_can_run, leaky_table, quantised
 from lowface.models.int8_aware import ActivationQuantiser
-from lowface.models.precision import conv_precision, native_bfloat16, resolve_precision
+from lowface.models.precision import bfloat16_runs, conv_precision, native_bfloat16, resolve_precision
 
 needs_int8 = pytest.mark.skipif(not int8_can_run(torch.zeros(1)), reason="this PyTorch has no oneDNN int8 convolutions")
 FLOAT = torch.bfloat16 if native_bfloat16(torch.device("cpu")) else torch.float32  # what int8 runs the rest in
@@ -125,6 +126,20 @@ def test_the_int8_runtime_is_rebuilt_when_the_weights_change():
 
 
 @needs_int8
+def test_a_network_that_ran_in_int8_copies_and_the_copy_computes_the_same():
+    """A served model runs, then is copied for a job's denoising strength: the packed runtime is left out of the copy
+    (oneDNN's packed weights cannot be copied) and rebuilt there."""
+    net = calibrated_net()
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(4)) * 0.3
+    with torch.inference_mode(), conv_precision(torch.int8):
+        before = net(x).reflectance
+    copied = copy.deepcopy(net)
+    assert "_int8" in net.denoiser.__dict__ and "_int8" not in copied.denoiser.__dict__
+    with torch.inference_mode(), conv_precision(torch.int8):
+        assert torch.equal(copied(x).reflectance, before)
+
+
+@needs_int8
 def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
     net = calibrated_net()
     with torch.inference_mode():
@@ -135,7 +150,18 @@ def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
     assert plain.join1.upsampled.out_dtype == torch.float32 and beside.join1.upsampled.out_dtype == FLOAT
 
 
+def exact_int8_sums() -> bool:
+    """Whether oneDNN sums int8 products exactly here: a CPU with VNNI (AVX512-VNNI or AVX-VNNI), not capped below it.
+    Without it (AVX2, AVX-512 before Cascade Lake) pairs of products are summed in saturating 16 bits."""
+    from lowface.models.precision import cpu_isa_cap
+
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    return bool(flags & {"avx512_vnni", "avx_vnni"}) and cpu_isa_cap() not in {"SSE41", "AVX", "AVX2", "AVX512_CORE"}
+
+
 @needs_int8
+@pytest.mark.skipif(not exact_int8_sums(), reason="no VNNI: oneDNN's 16-bit partial sums are not simulated")
 def test_the_training_simulation_computes_what_the_int8_runtime_computes(monkeypatch):
     """Quantisation-aware training trains the runtime: the simulated U-Net (float ops, rounding where the runtime
     rounds) gives the runtime's output to float rounding where the rest runs in float32 (no bfloat16 joins)."""
@@ -206,7 +232,7 @@ def test_the_shipped_restoring_network_runs_its_unet_in_int8_when_asked():
     from lowface.inference.enhancer import Enhancer
 
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1)) * 0.25
-    reduced = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="bfloat16")
+    reduced = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision=str(FLOAT)[6:])
     int8 = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="int8")
     assert int8.model.denoiser.calibrated() and "precision=int8" in repr(int8)
     a, b = reduced.enhance_tensor(x), int8.enhance_tensor(x)
@@ -236,12 +262,12 @@ def test_an_int8_output_is_recorded_as_such_so_that_a_rerun_at_another_precision
     from lowface.inference.catalogue import model_fingerprint
     from lowface.inference.enhancer import Enhancer
 
+    floats = ("float32", "bfloat16") if bfloat16_runs(torch.device("cpu")) else ("float32",)
     for name in ("lowface-restore-real", "lowface-auto"):
-        made = {p: Enhancer.from_pretrained(name, device="cpu", precision=p).recipe
-                for p in ("float32", "bfloat16", "int8")}  # fmt: skip
-        assert made["float32"] == made["bfloat16"] and "precision" not in made["bfloat16"]
-        int8 = {**made["bfloat16"], "precision": "int8", "weights_sha256": model_fingerprint(name, int8=True)}
-        assert made["int8"] == int8 and int8["weights_sha256"] != made["bfloat16"]["weights_sha256"]
+        made = {p: Enhancer.from_pretrained(name, device="cpu", precision=p).recipe for p in (*floats, "int8")}
+        assert all(made[p] == made["float32"] for p in floats) and "precision" not in made["float32"]
+        int8 = {**made["float32"], "precision": "int8", "weights_sha256": model_fingerprint(name, int8=True)}
+        assert made["int8"] == int8 and int8["weights_sha256"] != made["float32"]["weights_sha256"]
         assert all(Enhancer.recipe_for(name, precision=p) == made[p] for p in made), "a planner records the same"
     assert model_fingerprint("lowface-fast", int8=True) == model_fingerprint("lowface-fast"), "no int8 weights"
 

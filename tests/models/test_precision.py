@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import needs_bfloat16
 from lowface.bench.methods import cpu_precision, split_precision
 from lowface.inference.enhancer import Enhancer
 from lowface.models import RestoreNet
-from lowface.models.precision import conv_precision, native_bfloat16, resolve_precision
+from lowface.models.precision import (
+    bfloat16_runs,
+    conv_precision,
+    int8_by_default,
+    native_bfloat16,
+    resolve_precision,
+)
 
 
 def trained_looking_restore_net() -> RestoreNet:
@@ -20,6 +27,7 @@ def trained_looking_restore_net() -> RestoreNet:
     return net
 
 
+@needs_bfloat16
 def test_bfloat16_convolutions_stay_within_a_hundredth_of_float32_and_differ():
     net = trained_looking_restore_net()
     x = torch.rand(1, 3, 64, 96) * 0.3
@@ -46,8 +54,10 @@ def test_training_and_gradients_ignore_the_reduced_precision():
 def test_resolve_precision_and_its_errors():
     cpu = torch.device("cpu")
     assert resolve_precision("float32", cpu) == torch.float32
-    assert resolve_precision("bfloat16", cpu) == torch.bfloat16
-    assert resolve_precision("auto", cpu) == (torch.bfloat16 if native_bfloat16(cpu) else torch.float32)
+    if bfloat16_runs(cpu):  # else refused (test_a_capped_onednn_...)
+        assert resolve_precision("bfloat16", cpu) == torch.bfloat16
+    auto = torch.bfloat16 if native_bfloat16(cpu) else torch.int8 if int8_by_default(cpu) else torch.float32
+    assert resolve_precision("auto", cpu) == auto
     assert resolve_precision("auto", torch.device("mps")) == torch.float32
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         resolve_precision("fp8", cpu)
@@ -55,15 +65,28 @@ def test_resolve_precision_and_its_errors():
         pass
 
 
-def test_a_capped_onednn_has_no_native_bfloat16(monkeypatch):
-    """ONEDNN_MAX_CPU_ISA below bfloat16's instructions makes oneDNN refuse bfloat16 convolutions: auto is float32."""
+def test_a_capped_onednn_has_no_native_bfloat16_and_auto_runs_int8_where_it_can(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA below bfloat16's instructions makes oneDNN refuse bfloat16 convolutions: auto is int8 on an
+    x86 CPU whose PyTorch has oneDNN's int8 convolutions, else float32."""
+    import platform
+
+    from lowface.models.int8 import int8_can_run
+
     cpu = torch.device("cpu")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
-    assert not native_bfloat16(cpu) and resolve_precision("auto", cpu) == torch.float32
+    int8 = int8_can_run(torch.zeros(1)) and platform.machine().lower() in ("x86_64", "amd64")
+    assert not native_bfloat16(cpu) and int8_by_default(cpu) == int8
+    assert resolve_precision("auto", cpu) == (torch.int8 if int8 else torch.float32)
+    with pytest.raises(ValueError, match=r"this CPU cannot run bfloat16 convolutions .*use auto, float32 or int8"):
+        resolve_precision("bfloat16", cpu)  # oneDNN has no bfloat16 path at AVX2: a clear refusal, not its crash
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")  # an ARM CPU: float32 (int8 not measured there)
+    assert not int8_by_default(cpu) and resolve_precision("auto", cpu) == torch.float32
+    assert not int8_by_default(torch.device("cuda"))
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
     assert native_bfloat16(cpu) == bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
+@needs_bfloat16
 def test_the_enhancer_runs_the_precision_it_was_given():
     x = torch.rand(1, 3, 48, 64) * 0.3
     single = Enhancer.from_pretrained("lowface-restore-real", device="cpu", gate=False, precision="float32")
@@ -80,7 +103,8 @@ def test_benchmark_method_names_carry_a_precision():
     assert split_precision("lowface-restore-real@float32") == ("lowface-restore-real", "float32")
     assert split_precision("lowface-auto") == ("lowface-auto", "auto")
     assert split_precision("lowface-auto@float32+gate") == ("lowface-auto", "float32")  # +gate: see test_bench
-    assert cpu_precision("gamma@bfloat16") == "bfloat16" and cpu_precision("gamma@float32") == "float32"
+    assert cpu_precision("gamma@float32") == "float32" and cpu_precision("gamma@int8") == "int8"
+    assert not bfloat16_runs(torch.device("cpu")) or cpu_precision("gamma@bfloat16") == "bfloat16"
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         split_precision("lowface-auto@half")
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import assert_close
+from conftest import BFLOAT16, assert_close
 from lowface.filters import luma
 from lowface.inference.routing import NoiseRouter, RoutedModel
 from lowface.inference.tiling import tiled_apply
@@ -409,7 +409,7 @@ def test_the_guided_high_pass_keeps_a_bright_objects_residual_off_its_dark_surro
         RestoreNet(detail_sigma=None, detail_guide_eps=0.01)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, BFLOAT16])
 def test_fused_convolution_blocks_compute_the_modules_values(dtype):
     from lowface.models.fused import FUSED_CONVOLUTION
     from lowface.models.restore_net import _fused_blocks, _plain_blocks
@@ -429,7 +429,7 @@ def test_fused_convolution_blocks_compute_the_modules_values(dtype):
             x = plain
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, BFLOAT16])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("size", [(1, 1), (3, 5), (24, 40), (25, 41)])
 def test_mirrored_convolutions_run_fused_with_the_modules_values(dtype, stride, size):
@@ -469,7 +469,7 @@ def test_a_mirrored_denoiser_sees_no_frame_round_a_flat_image():
             assert spread < 1e-5 if mirror else spread > 1e-3
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, BFLOAT16])
 @pytest.mark.parametrize("size", [(2, 2), (5, 7), (9, 16)])
 def test_the_fused_upsampled_join_computes_the_decoder_steps_values(dtype, size):
     """The U-Net decoder step without its upsampled map and concatenation (speed, issue 22): the reference's values

@@ -47,7 +47,7 @@ def split_precision(name: str) -> tuple[str, str]:
 
 
 def cpu_precision(name: str) -> str:
-    """The precision a method name runs at on this CPU: ``float32`` or ``bfloat16``."""
+    """The precision a method name runs at on this CPU: ``float32``, ``bfloat16`` or ``int8``."""
     return str(resolve_precision(split_precision(name)[1], torch.device("cpu"))).removeprefix("torch.")
 
 
@@ -87,8 +87,8 @@ class MethodSpec:
 def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights; an ``@int8`` name's int8 weights
     included), and of the gate file for a ``+gate`` name: part of the cache key."""
-    model, precision = split_precision(name)
-    network = sha256_file(weights) if weights is not None else model_fingerprint(model, precision == "int8")
+    model, int8 = split_precision(name)[0], cpu_precision(name) == "int8"  # (auto is int8 on some CPUs)
+    network = sha256_file(weights) if weights is not None else model_fingerprint(model, int8)
     return network + gate_fingerprint() if gated(name) else network
 
 

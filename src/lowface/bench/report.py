@@ -42,13 +42,14 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 def provenance(threads: int | None = None) -> dict[str, str]:
     """The exact command line, today's date and a description of this machine (with whether its CPU multiplies
-    bfloat16 natively: the precision ``auto`` picks for the restoring networks, :mod:`lowface.models.precision`)."""
+    bfloat16 natively, else whether ``auto`` runs int8: the precision it picks for the restoring networks,
+    :mod:`lowface.models.precision`)."""
     import torch
 
-    from lowface.models.precision import cpu_isa_cap, native_bfloat16
+    from lowface.models.precision import cpu_isa_cap, int8_by_default, native_bfloat16
 
     if not native_bfloat16(torch.device("cpu")):
-        bfloat16 = "no native bfloat16"
+        bfloat16 = "no native bfloat16, auto = " + ("int8" if int8_by_default(torch.device("cpu")) else "float32")
     else:  # AMX multiplies bfloat16 matrices about 2.5x faster than AVX-512's dot products (the restoring networks)
         bfloat16 = "native bfloat16: " + ("AMX" if torch.cpu._is_amx_tile_supported() else "AVX-512, no AMX")
     if cpu_isa_cap() is not None:  # a newer CPU made to behave as an older one

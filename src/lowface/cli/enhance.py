@@ -81,9 +81,10 @@ from lowface.cli.common import passive_openmp, user_errors
     default="auto",
     show_default=True,
     help="The restoring networks' convolutions: auto = bfloat16 where the device multiplies it natively "
-    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.01), else float32; int8 (CPUs): the "
-    "default's restoring U-Net in int8 (a fifth less time a frame than bfloat16 on one thread of a CPU with VNNI, "
-    "a third less than float32 on one without AVX-512; outputs about 43 dB from bfloat16's), the rest as auto.",
+    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.01), else int8 on x86 CPUs, else float32; "
+    "int8 (CPUs): the default's restoring U-Net in int8 on weights of its own (a third less time a frame than "
+    "float32 on a CPU without AVX-512, a fifth less than bfloat16 on one thread of a CPU with VNNI; outputs about "
+    "51 dB from bfloat16's), the rest in bfloat16 where native, else float32.",
 )
 @click.option(
     "--gate/--no-gate",

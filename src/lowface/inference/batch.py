@@ -246,6 +246,20 @@ def thread_share(workers: int) -> Callable[[], None]:
     return partial(torch.set_num_threads, max(1, torch.get_num_threads() // workers))
 
 
+@contextlib.contextmanager
+def computing_as_the_batch(enhancer: Enhancer) -> Iterator[Callable[[int], contextlib.AbstractContextManager]]:
+    """This thread computing images as :func:`run_batch`'s workers do - on its share of the threads, a large image
+    on all of them (:class:`ImageTurns`, whose ``run`` it yields as :func:`enhance_image_file`'s ``turn``) - so that
+    its outputs are the bits ``lowface enhance`` writes where they depend on the thread count (float32 convolutions:
+    CPUs without native bfloat16). The thread's own count is restored afterwards."""
+    threads = torch.get_num_threads()
+    thread_share(frames_at_once(enhancer))()
+    try:
+        yield ImageTurns(threads).run
+    finally:
+        torch.set_num_threads(threads)
+
+
 def enhance_video_file(
     enhancer: Enhancer,
     job: Job,

@@ -120,10 +120,10 @@ class Enhancer:
         """What decides this enhancer's output, recorded beside each output file (:mod:`lowface.inference.batch`):
         model name, weights checksum, gate (with its file's checksum), strength and a denoising strength where one was
         given (left out otherwise, so that records made before the option still match), and ``precision`` int8 where
-        asked (its outputs are about 43 dB from bfloat16's, up to a third of the range at the edges of blown-out
-        highlights). Device, tiling (exact) and the float precisions are left out: they move values by rounding
-        only (bfloat16 convolutions, where ``precision`` picks them, by up to about 0.01:
-        :mod:`lowface.models.precision`)."""
+        asked (its outputs are about 51 dB from bfloat16's on real photos; the weights checksum then includes the int8
+        weights', :func:`lowface.inference.catalogue.model_fingerprint`). Device, tiling (exact) and the float
+        precisions are left out: they move values by rounding only (bfloat16 convolutions, where ``precision`` picks
+        them, by up to about 0.01: :mod:`lowface.models.precision`)."""
         recipe = {
             "model": self.name,
             "weights_sha256": self.fingerprint,

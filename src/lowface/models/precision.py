@@ -10,7 +10,9 @@ float32, and the output moves by about 1e-3 (``benchmarks/results/bfloat16/``). 
 float32: :func:`reduced_precision` is a no-op outside plain inference.
 
 ``int8`` (CPUs): a restoring network calibrated for it (its denoiser's activation ranges shipped with its weights)
-runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else as ``auto`` would.
+runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else in bfloat16 where native, else
+float32. ``auto`` picks it on x86 CPUs without native bfloat16, where the alternative is float32 and int8 takes about
+a third off the default's time at float32's figures (:func:`int8_by_default`, ``benchmarks/results/int8/``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -57,9 +60,40 @@ def native_bfloat16(device: torch.device) -> bool:
     return False
 
 
+# oneDNN's instruction sets (ONEDNN_MAX_CPU_ISA values) without any bfloat16 path: it needs AVX-512 (BW, VL, DQ) or
+# AVX-NE-CONVERT (AVX2_VNNI_2) to convert, and refuses bfloat16 convolutions below them
+NO_BFLOAT16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI"})
+
+
+def bfloat16_runs(device: torch.device) -> bool:
+    """Whether bfloat16 convolutions run on ``device`` at all, natively or emulated (slower): on a CPU, whether oneDNN
+    has a bfloat16 path for it (not on AVX2-only CPUs, nor under a cap at AVX2); a CUDA GPU that supports it."""
+    if device.type == "cpu":
+        if cpu_isa_cap() in NO_BFLOAT16_ISAS:
+            return False
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def int8_by_default(device: torch.device) -> bool:
+    """Whether ``auto`` runs int8 on ``device``: an x86 CPU without native bfloat16 (:func:`native_bfloat16`) whose
+    PyTorch has oneDNN's int8 convolutions. There ``auto`` would otherwise run float32, and int8 (on the default's own
+    int8 weights) took 31 % off ``lowface-auto``'s 1080p frame under an AVX2 cap, at float32's validation figures and,
+    on the one look at test data, within float32's own rounding spread of bfloat16 (2026-12-07,
+    ``benchmarks/results/int8/``)."""
+    if device.type != "cpu" or native_bfloat16(device) or platform.machine().lower() not in X86_MACHINES:
+        return False
+    from lowface.models.int8 import int8_can_run  # (here: lowface.models, which it is part of, imports this module)
+
+    return int8_can_run(torch.zeros(1))
+
+
+X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` (bfloat16 where :func:`native_bfloat16`, else float32), ``float32``, ``bfloat16`` or ``int8`` (CPUs
-    only) -> the dtype."""
+    """``auto`` (bfloat16 where :func:`native_bfloat16`, else int8 where :func:`int8_by_default`, else float32),
+    ``float32``, ``bfloat16`` or ``int8`` (CPUs only) -> the dtype."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "int8":
@@ -67,7 +101,12 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
             raise ValueError(f"int8 convolutions run on CPUs only, not on {device}; use auto, float32 or bfloat16")
         return torch.int8
     if precision == "auto":
-        return torch.bfloat16 if native_bfloat16(device) else torch.float32
+        if native_bfloat16(device):
+            return torch.bfloat16
+        return torch.int8 if int8_by_default(device) else torch.float32
+    if precision == "bfloat16" and device.type == "cpu" and not bfloat16_runs(device):
+        raise ValueError("this CPU cannot run bfloat16 convolutions (oneDNN needs AVX-512 or AVX-NE-CONVERT for "
+                         "them); use auto, float32 or int8")  # fmt: skip
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 

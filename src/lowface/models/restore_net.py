@@ -233,14 +233,20 @@ class ReflectanceDenoiser(nn.Module):
         """Whether every quantiser has tracked a range: the int8 runtime can be built."""
         return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
 
+    def __getstate__(self) -> dict:
+        """A copy or pickle leaves the built int8 runtime out (its oneDNN-packed weights cannot be copied; it is rebuilt
+        on first use): a served model, used and then copied for a job's denoising strength, copies."""
+        state = super().__getstate__()
+        state.pop("_int8", None)
+        return state
+
     def use_int8_weights(self, state: dict[str, Tensor]) -> None:
         """Run the int8 runtime on ``state`` (a state dict of this denoiser, ranges included: weights trained through
         :func:`lowface.models.int8_aware.simulated_unet` to give the float path's output in int8) instead of on this
         denoiser's own; every other precision, and training, keep using its own. The copy that holds them is not a
         submodule: ``state_dict()`` and the optimiser see this denoiser's weights alone."""
         holder = copy.deepcopy(self)
-        for cached in ("_int8", "_int8_weights"):
-            holder.__dict__.pop(cached, None)
+        holder.__dict__.pop("_int8_weights", None)
         holder.load_state_dict(state)
         self.__dict__["_int8_weights"] = holder.eval().requires_grad_(False)
 

@@ -63,6 +63,8 @@ class Worker:
     def _enhancer(self, name: str, strength: float, denoise: float):
         """The job's enhancer on the cached model; ``denoise`` acts where the model has a denoiser (the slider is
         there for every model)."""
+        import torch
+
         from lowface.inference.catalogue import create_model, model_fingerprint
         from lowface.inference.enhancer import Enhancer
 
@@ -70,8 +72,9 @@ class Worker:
             self._models[name] = create_model(name)
         model = self._models[name]
         own = denoise == 1.0 or not Enhancer.takes_denoise(model)
-        return Enhancer(model, name, self.device, strength=strength, fingerprint=model_fingerprint(name),
-                        denoise=None if own else denoise)  # fmt: skip
+        enhancer = Enhancer(model, name, self.device, strength=strength, denoise=None if own else denoise)
+        enhancer.fingerprint = model_fingerprint(name, int8=enhancer.conv_dtype == torch.int8)  # as from_pretrained's
+        return enhancer
 
     def _detector(self, name: str):
         from lowface.face.detect import create_detector
@@ -96,7 +99,13 @@ class Worker:
         import torch
         from PIL import Image
 
-        from lowface.inference.batch import enhance_image_file, enhance_video_file, image_notices, video_notices
+        from lowface.inference.batch import (
+            computing_as_the_batch,
+            enhance_image_file,
+            enhance_video_file,
+            image_notices,
+            video_notices,
+        )
         from lowface.inference.jobs import Job, OutputOptions
         from lowface.io import image_to_tensor
         from lowface.io.animation import is_animated, read_still
@@ -115,7 +124,8 @@ class Worker:
                     enhance_video_file(enhancer, Job(source, target), options, show_progress=False,
                                        notice=entry["notes"].append)  # damaged packets skipped  # fmt: skip
                 else:
-                    entry["made"] = enhance_image_file(enhancer, Job(source, target))
+                    with computing_as_the_batch(enhancer) as turn:  # the bits `lowface enhance` writes
+                        entry["made"] = enhance_image_file(enhancer, Job(source, target), turn=turn)
                     if entry["made"] == "enhanced" and (notes := image_notices(source)):
                         entry["notes"] = notes  # an HDR photo written as SDR
                     before, after = read_still(source), read_still(target)  # an animation: its first frame
