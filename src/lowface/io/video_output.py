@@ -250,10 +250,11 @@ def x264_avx512_capped() -> bool:
     8 encodes of one 320x240 or 704x576 clip, none when capped; 720p and 1080p were stable; 1080p encoding time the
     same within noise, 0.44-0.59 s for 24 frames either way). They vary more in a process that has run other work
     than in a fresh one, as a read of uninitialised memory would. Only where AVX-512 is there, so AVX2 is too: x264
-    does not check a forced ``asm`` against the CPU."""
+    does not check a forced ``asm`` against the CPU. The CPU's own flags decide, as they decide x264's routines, not
+    PyTorch's kernel choice (``ATEN_CPU_CAPABILITY=avx2`` lowers that one only)."""
     import torch
 
-    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return bool(torch.cpu._is_avx512_supported())
 
 
 def check_encode_speed(speed: str) -> None:
