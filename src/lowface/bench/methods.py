@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from lowface.data.packing import packed
-from lowface.inference.catalogue import model_fingerprint, sha256_file
+from lowface.inference.catalogue import model_fingerprint
 from lowface.inference.gate import gate_fingerprint
 from lowface.io import atomic_write_bytes, to_uint8
 from lowface.models.precision import PRECISIONS, resolve_precision
@@ -88,7 +88,7 @@ def weights_id(name: str, weights: str | None) -> str:
     """The sha256 of the weights a method runs with ("" for methods without weights; an ``@int8`` name's int8 weights
     included), and of the gate file for a ``+gate`` name: part of the cache key."""
     model, int8 = split_precision(name)[0], cpu_precision(name) == "int8"  # (auto is int8 on some CPUs)
-    network = sha256_file(weights) if weights is not None else model_fingerprint(model, int8)
+    network = model_fingerprint(model, int8, weights)
     return network + gate_fingerprint() if gated(name) else network
 
 

@@ -43,8 +43,7 @@ class ModelCard:
     command: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     summary: str = ""  # one line for listings (`lowface models`); the description when empty
-    # the int8 runtime's own weights, where it has them: {"file", "sha256", "command", "note"} (see create_model)
-    int8: dict[str, Any] = field(default_factory=dict)
+    int8: dict[str, Any] = field(default_factory=dict)  # the int8 runtime's own weights: file, sha256, command, note
 
     @property
     def headline(self) -> str:
@@ -176,13 +175,15 @@ def shipped_weights_path(card: ModelCard) -> Path:
     return package_file(WEIGHTS, card.file)
 
 
-def model_fingerprint(name: str, int8: bool = False) -> str:
-    """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods):
-    its weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same
-    tensors with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks
-    and of the router file (and of the exposure target's, where it has one; and its blend bands and chroma
-    smoothing). ``int8``: what it computes with int8 convolutions - the checksum of the int8 runtime's own weights
-    mixed in where it has them (the float precisions' fingerprints stay as they were)."""
+def model_fingerprint(name: str, int8: bool = False, weights: str | Path | None = None) -> str:
+    """A sha256 that changes whenever what the named enhancer computes may change ("" for weightless methods): its
+    weights' checksum (with the constructor arguments it runs with, where the manifest gives any: the same tensors
+    with another ``context_clip`` compute something else), or for a routed pair the checksums of both networks and of
+    the router file (and of the exposure target's, where it has one; and its blend bands and chroma smoothing).
+    ``int8``: with int8 convolutions - the int8 runtime's own weights' checksum mixed in where it has them (float
+    fingerprints stay as they were). Given ``weights``: that file's sha256 (it runs int8 on its own ranges)."""
+    if weights is not None:
+        return sha256_file(weights)
     card = model_card(name)
     if card.architecture != "routed":
         fingerprint = card.sha256 or ""
@@ -277,8 +278,7 @@ def create_model(name: str, weights: str | Path | None = None) -> EnhancementMod
 
 
 def _use_int8_weights(model: EnhancementModel, state: dict) -> None:
-    """Give each int8-capable submodule (one with ``use_int8_weights``) its part of ``state``, keyed as in
-    ``model.state_dict()``; every tensor must find its place."""
+    """Give each submodule with ``use_int8_weights`` its part of ``state`` (keys as in ``state_dict()``); all placed."""
     placed = set()
     for path, module in model.named_modules():
         prefix = f"{path}." if path else ""

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lowface.inference.catalogue import create_model, model_fingerprint, sha256_file
+from lowface.inference.catalogue import create_model, model_fingerprint
 from lowface.inference.devices import pick_device
 from lowface.inference.gate import ExposureGate, gate_fingerprint, shipped_gate
 from lowface.inference.routing import RoutedModel
@@ -106,7 +106,7 @@ class Enhancer:
     ) -> Enhancer:
         """Load a named enhancer (see ``lowface.list_models()``), optionally with user weights."""
         int8 = not half and resolve_precision(precision, pick_device(device)) == torch.int8
-        fingerprint = sha256_file(weights) if weights is not None else model_fingerprint(name, int8)
+        fingerprint = model_fingerprint(name, int8, weights)
         model = create_model(name, weights)
         return cls(model, name, device, tile, half, gate, strength, fingerprint, precision, denoise)
 
@@ -142,7 +142,7 @@ class Enhancer:
         int8 = resolve_precision(precision, torch.device("cpu")) == torch.int8
         recipe = {
             "model": name,
-            "weights_sha256": sha256_file(weights) if weights is not None else model_fingerprint(name, int8),
+            "weights_sha256": model_fingerprint(name, int8, weights),
             "gate": gate_fingerprint() if gate else None,
             "strength": float(strength),
         }

@@ -75,6 +75,9 @@ def bfloat16_runs(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
+X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})  # platform.machine() of the CPUs int8 was measured on
+
+
 def int8_by_default(device: torch.device) -> bool:
     """Whether ``auto`` runs int8 on ``device``: an x86 CPU without native bfloat16 (:func:`native_bfloat16`) whose
     PyTorch has oneDNN's int8 convolutions. There ``auto`` would otherwise run float32, and int8 (on the default's own
@@ -86,9 +89,6 @@ def int8_by_default(device: torch.device) -> bool:
     from lowface.models.int8 import int8_can_run  # (here: lowface.models, which it is part of, imports this module)
 
     return int8_can_run(torch.zeros(1))
-
-
-X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
