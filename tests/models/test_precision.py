@@ -10,6 +10,7 @@ from lowface.bench.methods import cpu_precision, split_precision
 from lowface.inference.enhancer import Enhancer
 from lowface.models import RestoreNet
 from lowface.models.precision import (
+    amx_bfloat16,
     bfloat16_runs,
     conv_precision,
     int8_by_default,
@@ -56,7 +57,7 @@ def test_resolve_precision_and_its_errors():
     assert resolve_precision("float32", cpu) == torch.float32
     if bfloat16_runs(cpu):  # else refused (test_a_capped_onednn_...)
         assert resolve_precision("bfloat16", cpu) == torch.bfloat16
-    auto = torch.bfloat16 if native_bfloat16(cpu) else torch.int8 if int8_by_default(cpu) else torch.float32
+    auto = torch.int8 if int8_by_default(cpu) else torch.bfloat16 if native_bfloat16(cpu) else torch.float32
     assert resolve_precision("auto", cpu) == auto
     assert resolve_precision("auto", torch.device("mps")) == torch.float32
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
@@ -84,6 +85,33 @@ def test_a_capped_onednn_has_no_native_bfloat16_and_auto_runs_int8_where_it_can(
     assert not int8_by_default(torch.device("cuda"))
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
     assert native_bfloat16(cpu) == bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def test_auto_is_bfloat16_on_amx_and_int8_on_other_x86_cpus(monkeypatch):
+    """AMX multiplies bfloat16 faster than int8 runs here: auto keeps bfloat16 there; on an x86 CPU whose bfloat16
+    is AVX-512's dot products (AMD Zen 4) int8 took a fifth off the default's frame, so auto runs int8 there."""
+    import platform
+
+    from lowface.models.int8 import int8_can_run
+
+    if not int8_can_run(torch.zeros(1)) or platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("this PyTorch or CPU has no oneDNN int8 convolutions")
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)  # a Xeon with AMX
+    assert amx_bfloat16(cpu) and native_bfloat16(cpu) and not int8_by_default(cpu)
+    assert resolve_precision("auto", cpu) == torch.bfloat16
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # the same Xeon with oneDNN kept off its AMX tiles
+    assert not amx_bfloat16(cpu) and native_bfloat16(cpu) and resolve_precision("auto", cpu) == torch.int8
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)  # AVX512-BF16 without AMX: AMD Zen 4
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert native_bfloat16(cpu) and not amx_bfloat16(cpu) and int8_by_default(cpu)
+    assert resolve_precision("auto", cpu) == torch.int8
+    if bfloat16_runs(cpu):
+        assert resolve_precision("bfloat16", cpu) == torch.bfloat16  # still there when asked for
+    assert not amx_bfloat16(torch.device("cuda"))
 
 
 @needs_bfloat16

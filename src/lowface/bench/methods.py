@@ -1,12 +1,12 @@
 """Methods of the benchmark: "clean" and "none" bounds, any enhancer by name, or trained weights under a label.
 
-A method spec is ``name`` or ``label=name:weights.safetensors``; a name may end in ``@float32`` or ``@bfloat16`` to
-fix the precision of the restoring networks' convolutions (default: ``auto``, bfloat16 on CPUs that multiply it
-natively; :mod:`lowface.models.precision`), and then in ``+gate`` to run it behind the do-no-harm exposure gate as
-``lowface enhance`` and the Python API do by default (:mod:`lowface.inference.gate`; without it: the network alone).
-Enhanced images are cached per (method, dataset) as .npz under a cache folder, keyed by the spec, the precision it
-resolves to here, the image count and the weights' (and gate's) sha256, so an interrupted run resumes and every
-benchmark shares one cache.
+A method spec is ``name`` or ``label=name:weights.safetensors``; a name may end in ``@float32``, ``@bfloat16`` or
+``@int8`` to fix the precision of the restoring networks' convolutions (default: ``auto``: int8 on x86 CPUs without
+AMX, bfloat16 where AMX multiplies it; :mod:`lowface.models.precision`), and then in ``+gate`` to run it behind the
+do-no-harm exposure gate as ``lowface enhance`` and the Python API do by default (:mod:`lowface.inference.gate`;
+without it: the network alone). Enhanced images are cached per (method, dataset) as .npz under a cache folder, keyed
+by the spec, the precision it resolves to here, the image count and the weights' (and gate's) sha256, so an
+interrupted run resumes and every benchmark shares one cache.
 """
 
 from __future__ import annotations

@@ -46,12 +46,14 @@ def provenance(threads: int | None = None) -> dict[str, str]:
     :mod:`lowface.models.precision`)."""
     import torch
 
-    from lowface.models.precision import cpu_isa_cap, int8_by_default, native_bfloat16
+    from lowface.models.precision import amx_bfloat16, cpu_isa_cap, int8_by_default, native_bfloat16
 
-    if not native_bfloat16(torch.device("cpu")):
-        bfloat16 = "no native bfloat16, auto = " + ("int8" if int8_by_default(torch.device("cpu")) else "float32")
+    cpu = torch.device("cpu")
+    if not native_bfloat16(cpu):
+        bfloat16 = "no native bfloat16, auto = " + ("int8" if int8_by_default(cpu) else "float32")
     else:  # AMX multiplies bfloat16 matrices about 2.5x faster than AVX-512's dot products (the restoring networks)
-        bfloat16 = "native bfloat16: " + ("AMX" if torch.cpu._is_amx_tile_supported() else "AVX-512, no AMX")
+        auto = "int8" if int8_by_default(cpu) else "bfloat16"
+        bfloat16 = "native bfloat16: " + ("AMX" if amx_bfloat16(cpu) else f"AVX-512, no AMX, auto = {auto}")
     if cpu_isa_cap() is not None:  # a newer CPU made to behave as an older one
         kernels = torch.backends.cpu.get_cpu_capability()
         bfloat16 += f"; oneDNN capped at {cpu_isa_cap()}, PyTorch's kernels at {kernels}"

@@ -80,11 +80,11 @@ from lowface.cli.common import passive_openmp, user_errors
     type=click.Choice(["auto", "float32", "bfloat16", "int8"]),  # = lowface.models.precision.PRECISIONS (no torch here)
     default="auto",
     show_default=True,
-    help="The restoring networks' convolutions: auto = bfloat16 where the device multiplies it natively "
-    "(CPUs with AMX or AVX512-BF16: about 2x faster, outputs within ~0.01), else int8 on x86 CPUs, else float32; "
-    "int8 (CPUs): the default's restoring U-Net in int8 on weights of its own (a third less time a frame than "
-    "float32 on a CPU without AVX-512, a fifth less than bfloat16 on one thread of a CPU with VNNI; outputs about "
-    "51 dB from bfloat16's), the rest in bfloat16 where native, else float32.",
+    help="The restoring networks' convolutions: auto = int8 on x86 CPUs without AMX, bfloat16 on CPUs with AMX and "
+    "on GPUs that multiply it natively (about 2x faster than float32, outputs within ~0.01), else float32; int8 "
+    "(CPUs): the default's restoring U-Net in int8 on weights of its own (a third less time a frame than float32 on "
+    "a CPU without AVX-512, a fifth less than bfloat16 on one thread of a CPU with AVX512-BF16 and VNNI; outputs "
+    "about 51 dB from bfloat16's), the rest in bfloat16 where native, else float32.",
 )
 @click.option(
     "--gate/--no-gate",

@@ -4,15 +4,17 @@ hardware multiplies bfloat16 natively, or int8.
 Most of ``lowface-restore-real``'s time goes to the 3x3 convolutions of its denoiser's U-Net (45 of its 51 GMACs at
 1080p). CPUs with AMX or AVX512-BF16 (Intel Xeon from Sapphire Rapids on, AMD from Zen 4 on) run them in bfloat16
 through oneDNN several times faster than in float32 (the U-Net at 1080p on one thread: 0.70 -> 0.20 s); elsewhere
-bfloat16 is emulated and slower, so ``auto`` does not take it there (int8 on x86 CPUs, else float32; below). Only the
+bfloat16 is emulated and slower, so ``auto`` does not take it there; on x86 CPUs without AMX it takes int8
+(below). Only the
 U-Net's convolutions, activations and resampling run in bfloat16 (8 bits of mantissa); its output, the illumination,
 the high-pass and the tone head stay float32, and the output moves by about 1e-3 (``benchmarks/results/bfloat16/``).
 Training and export always run float32: :func:`reduced_precision` is a no-op outside plain inference.
 
 ``int8`` (CPUs): a restoring network calibrated for it (its denoiser's activation ranges shipped with its weights)
 runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else in bfloat16 where native, else
-float32. ``auto`` picks it on x86 CPUs without native bfloat16, where the alternative is float32 and int8 takes about
-a third off the default's time at float32's figures (:func:`int8_by_default`, ``benchmarks/results/int8/``).
+float32. ``auto`` picks it on x86 CPUs without AMX: where the alternative is float32 it takes about a third off the
+default's time, where it is AVX-512's bfloat16 about a fifth, at the same validation figures (:func:`int8_by_default`,
+``benchmarks/results/int8/``). CPUs with AMX keep bfloat16, the fastest measured there.
 """
 
 from __future__ import annotations
@@ -47,6 +49,20 @@ def cpu_isa_cap() -> str | None:
     return cap.strip().upper() if cap and cap.strip() else None
 
 
+# oneDNN's instruction sets (ONEDNN_MAX_CPU_ISA values) that include AMX tiles
+AMX_ISAS = frozenset({"AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "ALL",
+                      "DEFAULT"})  # fmt: skip
+
+
+def amx_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU whose oneDNN multiplies bfloat16 matrices on AMX tiles (Intel Xeon from Sapphire
+    Rapids on; not capped below AMX, :func:`cpu_isa_cap`): where bfloat16 beats int8's AVX-512 dot products."""
+    if device.type != "cpu" or not torch.cpu._is_amx_tile_supported():
+        return False
+    cap = cpu_isa_cap()
+    return cap is None or cap in AMX_ISAS
+
+
 def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 in hardware: a CPU with AMX tiles or AVX512-BF16 (and oneDNN not capped
     below them, :func:`cpu_isa_cap`), a CUDA GPU that supports it (compute capability 8 and up)."""
@@ -79,12 +95,12 @@ X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})  # platform.machin
 
 
 def int8_by_default(device: torch.device) -> bool:
-    """Whether ``auto`` runs int8 on ``device``: an x86 CPU without native bfloat16 (:func:`native_bfloat16`) whose
-    PyTorch has oneDNN's int8 convolutions. There ``auto`` would otherwise run float32, and int8 (on the default's own
-    int8 weights) took 31 % off ``lowface-auto``'s 1080p frame under an AVX2 cap, at float32's validation figures and,
-    on the one look at test data, within float32's own rounding spread of bfloat16 (2026-12-07,
-    ``benchmarks/results/int8/``)."""
-    if device.type != "cpu" or native_bfloat16(device) or platform.machine().lower() not in X86_MACHINES:
+    """Whether ``auto`` runs int8 on ``device``: an x86 CPU without AMX (:func:`amx_bfloat16`) whose PyTorch has
+    oneDNN's int8 convolutions. Measured (2026-12-07, ``benchmarks/results/int8/``): where the alternative is float32
+    (no native bfloat16) int8 took 31 % off ``lowface-auto``'s 1080p frame under an AVX2 cap, at float32's validation
+    figures; where it is AVX-512's bfloat16 dot products (AMD Zen 4) a fifth, at bfloat16's validation figures and,
+    on the one look at test data, within float32's own rounding spread of bfloat16."""
+    if device.type != "cpu" or amx_bfloat16(device) or platform.machine().lower() not in X86_MACHINES:
         return False
     from lowface.models.int8 import int8_can_run  # (here: lowface.models, which it is part of, imports this module)
 
@@ -92,7 +108,7 @@ def int8_by_default(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` (bfloat16 where :func:`native_bfloat16`, else int8 where :func:`int8_by_default`, else float32),
+    """``auto`` (int8 where :func:`int8_by_default`, else bfloat16 where :func:`native_bfloat16`, else float32),
     ``float32``, ``bfloat16`` or ``int8`` (CPUs only) -> the dtype."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
@@ -101,9 +117,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
             raise ValueError(f"int8 convolutions run on CPUs only, not on {device}; use auto, float32 or bfloat16")
         return torch.int8
     if precision == "auto":
-        if native_bfloat16(device):
-            return torch.bfloat16
-        return torch.int8 if int8_by_default(device) else torch.float32
+        if int8_by_default(device):
+            return torch.int8
+        return torch.bfloat16 if native_bfloat16(device) else torch.float32
     if precision == "bfloat16" and device.type == "cpu" and not bfloat16_runs(device):
         raise ValueError("this CPU cannot run bfloat16 convolutions (oneDNN needs AVX-512 or AVX-NE-CONVERT for "
                          "them); use auto, float32 or int8")  # fmt: skip

@@ -145,8 +145,8 @@ class ReflectanceDenoiser(nn.Module):
     at the highest resolution, is most of the cost; a fourth: the width of the last decoder step, at the first level's
     resolution, where it is otherwise the first level's - its join is the costliest step); H and W are padded to
     multiples of 4u (replicate) and cropped back. ``unshuffle`` 4 costs about a third of 2 at the same width. In plain
-    inference the U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (bfloat16 where
-    native).
+    inference the U-Net runs in the precision that :func:`lowface.models.precision.conv_precision` sets (``auto``:
+    int8 on x86 CPUs without AMX, bfloat16 where AMX or a GPU multiplies it).
     ``mirror_edges``: every convolution pads its input with a mirror of it (:class:`lowface.models.fused.MirrorConv2d`)
     instead of zeros, which the U-Net read as a black frame (False: zeros, as trained until 2026-12-05).
     ``int8_aware``: an :class:`lowface.models.int8_aware.ActivationQuantiser` for every map a convolution reads (the
