@@ -879,6 +879,38 @@ def test_a_large_image_waits_for_the_small_ones_and_runs_alone_on_every_thread()
     assert threads_seen == {"s1": 1, "s2": 1, "L": 2, "s3": 1} and after == [1, 1]
 
 
+def test_a_small_image_behind_a_large_one_reports_its_own_time_not_the_wait():
+    """ImageTurns.waited: the seconds this thread waited for its turns, which a file's reported time leaves out (a
+    thumbnail queued behind a 24-megapixel photo was reported as taking the photo's 8 s)."""
+    import threading
+    import time
+
+    from lowface.inference.batch import ImageTurns
+
+    turns, started, waits = ImageTurns(threads=2), threading.Event(), {}
+
+    def large() -> None:
+        with turns.run(4000 * 3000):
+            started.set()
+            time.sleep(0.3)
+        waits["large"] = turns.waited()
+
+    def small() -> None:
+        started.wait()
+        turns.waited()  # (reset: what came before is not this file's)
+        with turns.run(640 * 480):
+            pass
+        waits["small"] = turns.waited()
+
+    threads = [threading.Thread(target=large), threading.Thread(target=small)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert waits["large"] < 0.05 and 0.2 < waits["small"] < 0.35
+    assert turns.waited() == 0.0  # this thread never waited
+
+
 def test_score_leaves_a_blank_frame_out_of_the_no_reference_means(tmp_path: Path):
     from lowface.bench.rows import no_reference
 

@@ -344,14 +344,23 @@ class ImageTurns:
         self.threads = threads
         self._changed = threading.Condition()
         self._small, self._large = 0, False
+        self._waits = threading.local()
+
+    def waited(self) -> float:
+        """Seconds this thread has waited for its turns since it last asked, reset to zero (what a file's reported
+        time leaves out: a small image queued behind a large one took its own time, not the large one's)."""
+        seconds, self._waits.seconds = getattr(self._waits, "seconds", 0.0), 0.0
+        return seconds
 
     @contextlib.contextmanager
     def run(self, pixels: int) -> Iterator[None]:
         """The context one image of ``pixels`` pixels computes in."""
         large = pixels > self.SHARED_PIXELS
+        asked = time.perf_counter()
         with self._changed:
             self._changed.wait_for(lambda: not self._large and not (large and self._small))
             self._large, self._small = self._large or large, self._small + (not large)
+        self._waits.seconds = getattr(self._waits, "seconds", 0.0) + time.perf_counter() - asked
         own = torch.get_num_threads()
         if large:
             torch.set_num_threads(self.threads)
@@ -397,7 +406,7 @@ def run_batch(
     report = BatchReport()
     workers = frames_at_once(enhancer)
     turns = ImageTurns(torch.get_num_threads())  # a large image gets this thread's threads
-    pending: collections.deque = collections.deque()  # images at work: (number, job, started, Future), in job order
+    pending: collections.deque = collections.deque()  # images at work: (number, job, Future), in job order
 
     def fail(job: Job, exc: Exception) -> None:
         """Report a job's failure; the batch goes on."""
@@ -409,10 +418,11 @@ def run_batch(
         with contextlib.suppress(OSError):
             drop_orphan_record(job)
 
-    def conclude(number: int, job: Job, started: float, outcome: Callable[[], tuple[str, str] | None]) -> None:
-        """Report one job: ``outcome()`` -> (how, detail), None when it needed no work, or the error it raised."""
+    def conclude(number: int, job: Job, outcome: Callable[[], tuple[tuple[str, str] | None, float]]) -> None:
+        """Report one job: ``outcome()`` -> ((how, detail), the seconds its work took), None for a job that needed no
+        work, or the error it raised."""
         try:
-            result = outcome()
+            result, seconds = outcome()
         except Exception as exc:  # reported for this file; the batch goes on
             fail(job, exc)
             return
@@ -420,16 +430,21 @@ def run_batch(
             return
         how, detail = result
         (report.copied if how == "copied" else report.done).append(job.target)
-        if progress == "lines":
-            say(
-                f"[{number}/{len(jobs)}] {job.source} -> {job.target}: {detail} ({time.perf_counter() - started:.1f} s)"
-            )
+        if progress == "lines":  # (its own time: not the time it waited behind a large image for a worker)
+            say(f"[{number}/{len(jobs)}] {job.source} -> {job.target}: {detail} ({seconds:.1f} s)")
+
+    def timed(work: Callable[..., tuple[str, str] | None], *args) -> tuple[tuple[str, str] | None, float]:
+        """``work(*args)`` and the seconds it took, less any wait for its turn (:meth:`ImageTurns.waited`)."""
+        turns.waited()
+        start = time.perf_counter()
+        result = work(*args)
+        return result, time.perf_counter() - start - turns.waited()
 
     def settle(limit: int) -> None:
         """Report the oldest images while more than ``limit`` are at work."""
         while len(pending) > limit:
-            number, job, started, future = pending.popleft()
-            conclude(number, job, started, future.result)
+            number, job, future = pending.popleft()
+            conclude(number, job, future.result)
 
     def image(job: Job, record: dict[str, Any]) -> tuple[str, str]:
         side = None
@@ -462,10 +477,9 @@ def run_batch(
     with ThreadPoolExecutor(workers, "lowface-image", thread_share(workers)) as pool:
         try:
             for number, job in enumerate(_progress(jobs, enhancer.name, progress), 1):
-                started = time.perf_counter()
                 if job.is_video:
                     settle(0)  # a video gets every core, and its own frame workers
-                    conclude(number, job, started, partial(video, job))
+                    conclude(number, job, partial(timed, video, job))
                     continue
                 try:
                     record = needs_work(job, enhancer.recipe, options, overwrite, report, say)
@@ -473,7 +487,7 @@ def run_batch(
                     fail(job, exc)
                     continue
                 if record is not None:
-                    pending.append((number, job, started, pool.submit(image, job, record)))
+                    pending.append((number, job, pool.submit(timed, image, job, record)))
                     settle(workers)  # one image more than the workers: none waits for work
             settle(0)
         finally:
