@@ -272,6 +272,29 @@ def test_an_int8_output_is_recorded_as_such_so_that_a_rerun_at_another_precision
     assert model_fingerprint("lowface-fast", int8=True) == model_fingerprint("lowface-fast"), "no int8 weights"
 
 
+def test_a_ray_plan_records_what_its_actors_compute_whatever_their_device_or_cpu():
+    """The driver plans for the actors' device (a CPU-only driver of a GPU cluster records no int8: GPUs never run it)
+    and the actors run what the plan records: int8 where the driver's CPU resolved ``auto`` to it, elsewhere ``auto``
+    kept off int8, so a CPU whose ``auto`` differs from the driver's neither computes nor records another precision."""
+    from lowface.inference.enhancer import Enhancer
+    from lowface.inference.ray_batch import actor_precision
+    from lowface.models.precision import resolve_precision
+
+    name, cpu = "lowface-restore-real", torch.device("cpu")
+    floats = Enhancer.recipe_for(name, precision="float32")
+    assert Enhancer.recipe_for(name, precision="auto", device="cuda") == floats  # no int8 on a GPU, whatever this CPU
+    assert Enhancer.recipe_for(name, precision="bfloat16", device="cuda") == floats
+    for refused in ("int8", "fp8"):
+        with pytest.raises(ValueError, match=rf"precision '{refused}' on cuda: int8 convolutions run on CPUs only"):
+            Enhancer.recipe_for(name, precision=refused, device="cuda")
+    assert actor_precision("auto", True, "cpu") == "int8"  # the driver's CPU resolved auto to int8
+    assert resolve_precision(actor_precision("auto", False, "cpu"), cpu) != torch.int8  # it did not
+    assert actor_precision("float32", False, "cpu") == "float32" and actor_precision("auto", False, "cuda") == "auto"
+    planned = Enhancer.recipe_for(name, precision="auto")
+    actor = actor_precision("auto", planned.get("precision") == "int8", "cpu")
+    assert Enhancer.from_pretrained(name, device="cpu", precision=actor).recipe == planned
+
+
 def test_the_shipped_int8_weights_are_what_int8_runs_on_and_nothing_else():
     """lowface-restore-real ships its denoiser's int8 weights apart: int8 runs on them as if they were the network's
     own, every float precision on the network's own, and its state dict holds its own alone."""

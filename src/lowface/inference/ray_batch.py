@@ -16,6 +16,10 @@ hidden folder beside the output, and when a video's segments are all there the d
 output with the original's audio and subtitles (:func:`lowface.io.video.join_segments`): every frame once, in
 order, at its own timestamp.
 
+Precision: the plan and each output's record are made for the actors' device (a cluster with GPUs never runs int8,
+whatever the driver's CPU), and the actors run what the plan records (:func:`actor_precision`): ``auto`` depends on
+the CPU, so a driver and workers of different CPUs would otherwise compute one precision and record another.
+
 Failures: an actor that dies (even ``kill -9``) is restarted by Ray and its in-flight items retried (Ray Data's
 defaults for actor pools: ``max_restarts=-1``, ``max_task_retries=-1``; two items in flight per actor); outputs
 are complete or absent (atomic renames); a bad file is reported with its reason and the job goes on; a driver
@@ -73,10 +77,27 @@ class EnhancerSpec:
     denoise: float | None = None
 
 
-class EnhanceActor:
-    """One enhancer per actor; ``__call__`` does a batch of work items (dict of columns) and returns their status."""
+def actor_precision(precision: str, int8: bool, device: str) -> str:
+    """The precision an actor on ``device`` runs so that its outputs are what the driver's plan records: int8 where
+    the plan says int8 (an ``auto`` that the driver's CPU resolved to it); elsewhere the asked precision, with
+    ``auto`` kept off int8 (bfloat16 where native, else float32). Why: ``auto`` depends on the CPU, and a driver and
+    workers of different CPUs would otherwise compute one precision and record another."""
+    import torch
 
-    def __init__(self, spec: dict, options: dict, threads: int, device: str):
+    from lowface.models.precision import native_bfloat16, resolve_precision
+
+    if int8:
+        return "int8"
+    if precision == "auto" and resolve_precision("auto", torch.device(device)) == torch.int8:
+        return "bfloat16" if native_bfloat16(torch.device(device)) else "float32"
+    return precision
+
+
+class EnhanceActor:
+    """One enhancer per actor; ``__call__`` does a batch of work items (dict of columns) and returns their status.
+    ``int8``: whether the plan records int8 outputs (:func:`actor_precision`)."""
+
+    def __init__(self, spec: dict, options: dict, threads: int, device: str, int8: bool = False):
         import torch
 
         from lowface.inference.enhancer import Enhancer
@@ -86,7 +107,7 @@ class EnhanceActor:
         spec = EnhancerSpec(**spec)
         self.enhancer = Enhancer.from_pretrained(
             spec.model, device=device, tile=spec.tile, weights=spec.weights, half=spec.half, gate=spec.gate,
-            strength=spec.strength, precision=spec.precision, denoise=spec.denoise,
+            strength=spec.strength, precision=actor_precision(spec.precision, int8, device), denoise=spec.denoise,
         )  # fmt: skip
         self.options = OutputOptions(**options)
         self.pid = os.getpid()
@@ -209,7 +230,13 @@ def run_on_ray(
     from lowface.io.video_segments import join_segments
 
     options = options or OutputOptions()
-    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.denoise, spec.precision)
+    if jobs and not ray.is_initialized():  # (before the plan: the actors' device decides what it records)
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)  # fmt: skip
+    gpus = int(ray.cluster_resources().get("GPU", 0)) if jobs else 0
+    device = "cuda" if gpus else "cpu"
+    recipe = Enhancer.recipe_for(spec.model, spec.weights, spec.gate, spec.strength, spec.denoise, spec.precision,
+                                 device)  # fmt: skip
     report = BatchReport()
     items, videos = plan_work(recipe, jobs, options, overwrite, segment_frames, warmup_frames, report)
     for target in report.kept:
@@ -217,10 +244,6 @@ def run_on_ray(
     for source, notice in report.notes:  # what a video's header says (HDR written as SDR, data streams, a cut file)
         log(f"{source}: {notice}")
     if items:
-        if not ray.is_initialized():
-            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
-        gpus = int(ray.cluster_resources().get("GPU", 0))
         cpus = int(ray.cluster_resources().get("CPU", 1))
         count = workers or (gpus if gpus else max(1, cpus // threads))
         resources = {"num_gpus": 1} if gpus else {"num_cpus": threads}
@@ -235,7 +258,8 @@ def run_on_ray(
                 "spec": asdict(spec),
                 "options": asdict(options),
                 "threads": threads,
-                "device": "cuda" if gpus else "cpu",
+                "device": device,
+                "int8": recipe.get("precision") == "int8",
             },
             **resources,
         )
