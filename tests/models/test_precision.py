@@ -87,6 +87,16 @@ def test_a_capped_onednn_has_no_native_bfloat16_and_auto_runs_int8_where_it_can(
     assert native_bfloat16(cpu) == bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
+def test_int8_is_refused_where_this_pytorch_cannot_run_it(monkeypatch):
+    """Asked for int8 without oneDNN's int8 convolutions, the network would run float and its records say int8."""
+    import lowface.models.int8 as int8
+
+    monkeypatch.setattr(int8, "QCONV", None)
+    with pytest.raises(ValueError, match="this PyTorch has no oneDNN int8 convolutions; use auto, float32 or bfloat16"):
+        resolve_precision("int8", torch.device("cpu"))
+    assert resolve_precision("auto", torch.device("cpu")) != torch.int8  # auto does not pick it there either
+
+
 def test_auto_is_bfloat16_on_amx_and_int8_on_other_x86_cpus(monkeypatch):
     """AMX multiplies bfloat16 faster than int8 runs here: auto keeps bfloat16 there; on an x86 CPU whose bfloat16
     is AVX-512's dot products (AMD Zen 4) int8 took a fifth off the default's frame, so auto runs int8 there."""

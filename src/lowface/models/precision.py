@@ -115,6 +115,10 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "int8":
         if device.type != "cpu":
             raise ValueError(f"int8 convolutions run on CPUs only, not on {device}; use auto, float32 or bfloat16")
+        from lowface.models.int8 import int8_can_run  # (see int8_by_default)
+
+        if not int8_can_run(torch.zeros(1)):  # (else the network would run float and its outputs say int8)
+            raise ValueError("this PyTorch has no oneDNN int8 convolutions; use auto, float32 or bfloat16")
         return torch.int8
     if precision == "auto":
         if int8_by_default(device):
