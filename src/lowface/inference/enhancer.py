@@ -20,7 +20,7 @@ from lowface.inference.statistics import exposure_features
 from lowface.inference.tiling import tiled_apply
 from lowface.io import read_image, to_batch
 from lowface.models.base import EnhancementModel, as_enhancement_model, whole_image
-from lowface.models.precision import PRECISIONS, conv_precision, resolve_precision
+from lowface.models.precision import conv_precision, resolve_precision
 from lowface.models.restore_net import denoising_networks, set_denoise_strength
 
 # Noise-aware: lowface-restore-real where the estimated noise would show once brightened, else lowface-fast-tone
@@ -140,13 +140,7 @@ class Enhancer:
         """The :attr:`recipe` of ``from_pretrained(name, weights=weights, gate=gate, strength=strength,
         denoise=denoise, precision=precision)`` on this machine's CPU (``device`` "cpu") or on a GPU ("cuda", which
         never runs int8; int8 asked there is refused), without loading the model (a job planner needs only this)."""
-        if torch.device(device).type == "cpu":
-            int8 = resolve_precision(precision, torch.device("cpu")) == torch.int8
-        elif precision not in PRECISIONS or precision == "int8":
-            raise ValueError(f"precision {precision!r} on {device}: int8 convolutions run on CPUs only; use one of "
-                             "auto, float32, bfloat16")  # fmt: skip
-        else:
-            int8 = False
+        int8 = resolve_precision(precision, torch.device(device)) == torch.int8
         recipe = {
             "model": name,
             "weights_sha256": model_fingerprint(name, int8, weights),

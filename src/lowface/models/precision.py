@@ -4,11 +4,11 @@ hardware multiplies bfloat16 natively, or int8.
 Most of ``lowface-restore-real``'s time goes to the 3x3 convolutions of its denoiser's U-Net (45 of its 51 GMACs at
 1080p). CPUs with AMX or AVX512-BF16 (Intel Xeon from Sapphire Rapids on, AMD from Zen 4 on) run them in bfloat16
 through oneDNN several times faster than in float32 (the U-Net at 1080p on one thread: 0.70 -> 0.20 s); elsewhere
-bfloat16 is emulated and slower, so ``auto`` does not take it there; on x86 CPUs without AMX it takes int8
-(below). Only the
-U-Net's convolutions, activations and resampling run in bfloat16 (8 bits of mantissa); its output, the illumination,
-the high-pass and the tone head stay float32, and the output moves by about 1e-3 (``benchmarks/results/bfloat16/``).
-Training and export always run float32: :func:`reduced_precision` is a no-op outside plain inference.
+bfloat16 is emulated and slower, so ``auto`` does not take it there; on x86 CPUs without AMX it takes int8 (below).
+Only the U-Net's convolutions, activations and resampling run in bfloat16 (8 bits of mantissa); its output, the
+illumination, the high-pass and the tone head stay float32, and the output moves by about 1e-3
+(``benchmarks/results/bfloat16/``). Training and export always run float32: :func:`reduced_precision` is a no-op
+outside plain inference.
 
 ``int8`` (CPUs): a restoring network calibrated for it (its denoiser's activation ranges shipped with its weights)
 runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else in bfloat16 where native, else
