@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_close
-from lowface.filters import area_downsample, box_mean, gaussian_blur, upsample_bilinear
+from lowface.filters import area_downsample, box_mean, exp_, gaussian_blur, log_, upsample_bilinear
 from lowface.models.enhance_net import clamp_passing_gradient
 
 
@@ -68,6 +68,22 @@ def test_opencv_filters_take_any_memory_layout():
             assert torch.equal(gaussian_blur(view, 2.0), gaussian_blur(copy, 2.0))
             assert torch.equal(box_mean(view, 2), box_mean(copy, 2))
             assert torch.equal(area_downsample(view, 4), area_downsample(copy, 4))
+
+
+def test_logarithm_and_exponential_in_place_equal_pytorch_on_bands_and_leave_the_rest_of_the_map():
+    """OpenCV's log and exp (the illumination's power law, the log gain) on a band of rows of a batch: the band's
+    values to float32 rounding, written into the map itself; rows outside the band and other layouts untouched."""
+    x = torch.rand(2, 3, 40, 48, generator=torch.Generator().manual_seed(1)) + 1 / 255
+    with torch.no_grad():
+        for function, reference in ((log_, torch.log), (exp_, torch.exp)):
+            mapped = x.clone()
+            assert function(mapped[..., 8:24, :]).data_ptr() == mapped[..., 8:24, :].data_ptr()
+            assert_close(mapped[..., 8:24, :], reference(x[..., 8:24, :]), atol=0, rtol=1e-6)
+            assert torch.equal(mapped[..., :8, :], x[..., :8, :]) and torch.equal(mapped[..., 24:, :], x[..., 24:, :])
+            strided = x.contiguous(memory_format=torch.channels_last)  # rows not contiguous: PyTorch's op
+            assert_close(function(strided.clone()), reference(x), atol=0, rtol=1e-6)
+    with torch.enable_grad():  # outside plain inference: PyTorch's op, exactly
+        assert torch.equal(log_(x.clone()), torch.log(x)) and torch.equal(exp_(x.clone()), torch.exp(x))
 
 
 def test_the_straight_through_clamp_clamps_the_same_with_or_without_a_gradient():

@@ -147,7 +147,8 @@ def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
             plain = net.denoiser.int8_unet()
         with conv_precision(torch.int8):
             beside = net.denoiser.int8_unet()
-    assert plain.join1.upsampled.out_dtype == torch.float32 and beside.join1.upsampled.out_dtype == FLOAT
+    assert plain.join1.skip.out_dtype == torch.float32 and beside.join1.skip.out_dtype == FLOAT
+    assert all(part.out_dtype == beside.join1.skip.out_dtype for part in beside.join1.upsampled)
 
 
 def exact_int8_sums() -> bool:

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from lowface.filters import box_mean, plain_inference, upsample_bilinear
+from lowface.filters import box_mean, exp_, log_, plain_inference, upsample_bilinear
 
 GuideDomain = Literal["linear", "log"]
 LOG_OFFSET = 1 / 255  # log(x + 1/255): a black pixel stays finite, one 8-bit step above it is ~0.7 apart
@@ -58,12 +58,12 @@ class FastGuidedUpsampler(nn.Module):
     def apply_models(self, a_high: Tensor, b_high: Tensor, guide_high: Tensor, out: Tensor | None = None) -> Tensor:
         """The upsampled models on the full-resolution guide, all (B, C, H, W) -> target (B, C, H, W) (written into
         ``out`` when given: plain inference, where the band loop's illumination map is filled in place)."""
-        if self.domain == "log":  # (in place on the sum in plain inference: the same values, one map less)
-            guide_high = (guide_high + LOG_OFFSET).log_() if plain_inference() else torch.log(guide_high + LOG_OFFSET)
+        if self.domain == "log":  # (in place on the sum in plain inference, through OpenCV: the same values, faster)
+            guide_high = log_(guide_high + LOG_OFFSET) if plain_inference() else torch.log(guide_high + LOG_OFFSET)
         out = torch.addcmul(b_high, a_high, guide_high, out=out)
         if self.domain != "log":
             return out
-        return out.exp_() if plain_inference() else torch.exp(out)  # in place when nothing needs the input kept
+        return exp_(out) if plain_inference() else torch.exp(out)  # in place when nothing needs the input kept
 
 
 def upsample_bilinear_rows(x: Tensor, scale: int, top: int, rows: int) -> Tensor:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lowface.filters import area_downsample, gaussian_blur, luma, plain_inference, row_bands, upsample_bilinear
+from lowface.filters import area_downsample, gaussian_blur, log_, luma, plain_inference, row_bands, upsample_bilinear
 from lowface.models.base import EnhancementModel
 from lowface.models.enhance_net import FastEnhanceNet, Retinex, clamp_passing_gradient
 from lowface.models.fused import (
@@ -600,7 +600,7 @@ class RestoreNet(EnhancementModel):
         base = self.enhancer(x)
         light = base.illumination.mean(1, keepdim=True)
         # -log(I) / N, in place on the mean where nothing needs it kept (the same values: (-a) / b = a / (-b))
-        log_gain = light.log_().div_(-GAIN_NORMALISER) if plain_inference() else -torch.log(light) / GAIN_NORMALISER
+        log_gain = log_(light).div_(-GAIN_NORMALISER) if plain_inference() else -torch.log(light) / GAIN_NORMALISER
         noise = self.denoiser(base.reflectance, log_gain) if self.denoiser is not None else None
         context = self.tone_margin_context is not None
         blocks = self.luma_blocks(base.reflectance) if context or self.detail_guide_eps is not None else None
