@@ -12,7 +12,13 @@ from conftest import assert_close
 from lowface.data.synth import synthesize
 from lowface.inference.enhancer import Enhancer
 from lowface.inference.gate import ExposureGate, GateSmoother, shipped_gate
-from lowface.inference.statistics import BRIGHTNESS_STATISTICS, FrameSmoother, exposure_features, select_statistics
+from lowface.inference.statistics import (
+    BRIGHTNESS_STATISTICS,
+    FrameSmoother,
+    exposure_features,
+    row_quantiles,
+    select_statistics,
+)
 from lowface.models.classical import GammaCorrection
 
 
@@ -48,6 +54,17 @@ def test_exposure_features_known_values():
     assert statistics["log_mean"] == pytest.approx(math.log(0.299 + 0.001), abs=1e-4)  # BT.601 luma of red
     big = torch.full((1, 3, 3000, 1000), 0.5)  # statistics on a downsampled copy: same values, bounded cost
     assert named(exposure_features(big)) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 32400])
+def test_the_statistics_quantiles_are_torchs_to_the_bit(count: int):
+    """NumPy sorts, the interpolation is torch's: the gate, the router and the exposure target see the features they
+    were fitted on, exactly, whatever the row length (one pixel included)."""
+    values = torch.rand(3, count, generator=torch.Generator().manual_seed(count)) ** 3
+    levels = torch.tensor([0.0, 0.01, 0.25, 0.5, 0.95, 0.999, 1.0])
+    with torch.inference_mode():
+        fast = row_quantiles(values, levels)
+    assert fast.shape == (7, 3) and torch.equal(fast, torch.quantile(values, levels, dim=1))
 
 
 def test_statistics_and_gate_are_finite_on_one_pixel_and_one_row_images():

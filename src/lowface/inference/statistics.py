@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lowface.filters import area_downsample, opencv_can_run
+from lowface.filters import area_downsample, opencv_can_run, plain_inference
 from lowface.filters import luma as luma_map
 
 STATISTICS_SIDE = 256  # brightness statistics are taken on the image area-downsampled to at most this side
@@ -33,17 +33,30 @@ def exposure_features(x: Tensor) -> Tensor:
     small = area_downsample(x.float(), scale)
     luma = luma_map(small).flatten(1)
     eps = 1e-3
-    quantiles = torch.quantile(luma, luma.new_tensor(list(LUMA_QUANTILES.values())), dim=1)
+    quantiles = row_quantiles(luma, luma.new_tensor(list(LUMA_QUANTILES.values())))
     peak = small.amax(1).flatten(1)  # the brightest channel
     columns = {
         "log_mean": (luma.mean(1) + eps).log(),
         "dark_share": (luma < 0.1).float().mean(1),
         **{name: (value + eps).log() for name, value in zip(LUMA_QUANTILES, quantiles, strict=True)},
-        "log_peak_p99": (torch.quantile(peak, 0.99, dim=1) + eps).log(),
+        "log_peak_p99": (row_quantiles(peak, peak.new_tensor([0.99]))[0] + eps).log(),
         "saturation": ((peak - small.amin(1).flatten(1)) / (peak + eps)).mean(1),
         "log_spread": (luma + 0.01).log().std(1, correction=0),  # (0, not NaN, on a one-pixel image)
     }
     return torch.stack([columns[name] for name in BRIGHTNESS_STATISTICS], 1)
+
+
+def row_quantiles(values: Tensor, q: Tensor) -> Tensor:
+    """(B, N) values, (Q,) levels in [0, 1] -> (Q, B): ``torch.quantile(values, q, dim=1)`` (linear interpolation)
+    to the bit, for values without NaN, with the sort done by NumPy on a CPU (a 1080p frame's 32,400 statistics
+    pixels: 2.4 -> 0.6 ms, one thread; this runs on every image and video frame the gate or the router sees)."""
+    if values.device.type != "cpu" or not plain_inference():
+        return torch.quantile(values, q, dim=1)
+    ordered = torch.from_numpy(np.sort(values.numpy(), axis=1))
+    ranks = q * (values.shape[1] - 1)  # torch's own steps: the order statistics below and above, then lerp
+    below, above = ranks.long(), ranks.ceil().long()
+    lower = ordered[:, below].t().contiguous()
+    return lower.lerp_(ordered[:, above].t(), (ranks - below)[:, None].expand_as(lower))
 
 
 class SharedStatistics:
