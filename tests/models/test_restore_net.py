@@ -35,7 +35,7 @@ def test_untrained_denoiser_leaves_the_fast_enhancer_output_unchanged():
 
 @pytest.mark.parametrize(
     ("height", "width", "factor", "multiple"),
-    [(16, 16, 4, 16), (37, 53, 4, 16), (1080, 40, 4, 16), (35, 16, 2, 8), (32, 48, 2, 8)],
+    [(16, 16, 4, 16), (37, 53, 4, 16), (1080, 40, 4, 16), (35, 16, 2, 8), (32, 48, 2, 8), (35, 53, 2, 8)],
 )
 def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, width, factor, multiple):
     torch.manual_seed(5)
@@ -57,6 +57,15 @@ def test_space_to_depth_is_pixel_unshuffle_of_the_padded_concatenation(height, w
     assert torch.equal(reduced, expected.to(torch.bfloat16))
     back = depth_to_space(reduced, factor, height, width, torch.float32)
     assert back.dtype == torch.float32 and torch.equal(back, torch.cat(parts, 1).to(torch.bfloat16).float())
+    # the int8 runtime's: uint8 levels into channels-last (two column phases copied as one 16-bit pair where the rows
+    # allow it: even widths; bytes one by one where not)
+    levels = [(part.detach() * 255).round().to(torch.uint8) for part in parts]
+    folded8 = space_to_depth(levels, factor, multiple, channels_last=True)
+    want8 = F.pixel_unshuffle(F.pad(torch.cat(levels, 1).float(), padding, mode="replicate"), factor).to(torch.uint8)
+    assert folded8.is_contiguous(memory_format=torch.channels_last) and torch.equal(folded8, want8)
+    assert torch.equal(space_to_depth([level[..., 1:] for level in levels], factor, multiple, channels_last=True),
+                       space_to_depth([level[..., 1:].contiguous() for level in levels], factor, multiple,
+                                      channels_last=True))  # odd storage offsets: bytes  # fmt: skip
 
 
 @pytest.mark.parametrize("mirror", [False, True])

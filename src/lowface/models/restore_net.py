@@ -62,15 +62,22 @@ def space_to_depth(parts: list[Tensor], factor: int, multiple: int, dtype: torch
     blocks_h, blocks_w = -(-height // multiple) * multiple // factor, -(-width // multiple) * multiple // factor
     whole_h, whole_w = height // factor, width // factor
     channels = sum(part.shape[1] for part in parts)
+    pairs = None  # bytes in channels-last: a pixel's two column phases are neighbours in memory on both sides
     if channels_last:
         out = parts[0].new_empty(batch, blocks_h, blocks_w, channels, factor, factor, dtype=dtype)
         grid = out.permute(0, 3, 4, 5, 1, 2)  # (B, C, factor, factor, h, w), as below
         folded = out.view(batch, blocks_h, blocks_w, -1).permute(0, 3, 1, 2)
+        if factor == 2 and dtype.itemsize == 1:  # (B, C, row phase, h, w) of 16-bit pairs
+            pairs = out.view(torch.int16).squeeze(-1).permute(0, 3, 4, 1, 2)
     else:
         folded = parts[0].new_empty(batch, channels * factor * factor, blocks_h, blocks_w, dtype=dtype)
         grid = folded.view(batch, channels, factor, factor, blocks_h, blocks_w)
 
     def place(source: Tensor, rows: slice, cols: slice, channel: int) -> None:
+        if pairs is not None and _pairs_viewable(source):  # both column phases in one 16-bit copy: 6.7 -> 2.7 ms
+            for i in range(factor):  # (the uint8 fold of a 1080p frame, one thread)
+                pairs[:, channel : channel + source.shape[1], i, rows, cols] = source.view(torch.int16)[..., i::2, :]
+            return
         for i in range(factor):
             for j in range(factor):
                 grid[:, channel : channel + source.shape[1], i, j, rows, cols] = source[..., i::factor, j::factor]
@@ -88,6 +95,17 @@ def space_to_depth(parts: list[Tensor], factor: int, multiple: int, dtype: torch
             place(F.pad(strip, padding, mode="replicate"), slice(0, whole_h), slice(whole_w, None), channel)
         channel += part.shape[1]
     return folded
+
+
+def _pairs_viewable(x: Tensor) -> bool:
+    """Whether a one-byte (B, C, H, W) tensor can be read as 16-bit pairs of neighbouring columns (W even, rows
+    contiguous, every row starting on an even byte)."""
+    return (
+        x.shape[-1] % 2 == 0
+        and x.stride(-1) == 1
+        and x.storage_offset() % 2 == 0
+        and all(stride % 2 == 0 for stride in x.stride()[:-1])
+    )
 
 
 def depth_to_space(x: Tensor, factor: int, height: int, width: int, dtype: torch.dtype | None = None) -> Tensor:
