@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_folder_enhanced_recursively_failure_reported_and_batch_continues(tree: 
     assert (out / "a.png").is_file() and (out / "sub" / "deeper" / "b.jpg").is_file()
     assert not (out / "sub" / "broken.png").exists()
     assert "broken.png" in result.output and "1 failed" in result.output
+    assert "not read: 1 other file(s) in the input folders (1 .txt)" in result.output  # what the run left out
+    rerun = run_cli("enhance", str(tree), "-o", str(out), "--model", "gamma", "-q", "--json")
+    assert json.loads(rerun.stdout)["not_read"] == {".txt": 1}
     assert {p: p.read_bytes() for p in tree.rglob("*") if p.is_file()} == before  # inputs untouched
     assert not list(out.rglob("*.part"))  # no temporary files left behind
     enhanced = read_image(out / "a.png").rgb

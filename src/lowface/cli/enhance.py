@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -184,7 +185,7 @@ def enhance(
         )
         return
     with user_errors():
-        jobs, options = _plan(
+        jobs, options, unread = _plan(
             inputs, output, out_format, suffix, tree, quality, codec, crf, encode_speed, temporal_denoise
         )
         enhancer = Enhancer.from_pretrained(
@@ -199,30 +200,43 @@ def enhance(
         picks = ", ".join(f"{count} with {name}" for name, count in sorted(enhancer.route_counts.items()))
         which = "the exposure gate did not leave alone" if enhancer.gate is not None else "enhanced"
         routes = f"{enhancer.name}: {picks} (images or video frames {which})"
-    _finish(report, output, enhancer.name, as_json, routes)
+    _finish(report, output, enhancer.name, as_json, routes, unread)
 
 
 def _plan(inputs, output, out_format, suffix, tree, quality, codec, crf, encode_speed, temporal_denoise):
-    """(jobs, output options), every job's video codec / container / quality checked before any work."""
+    """(jobs, output options, the suffixes of the files in the input folders left unread), every job's video codec /
+    container / quality checked before any work."""
     from lowface.inference.jobs import OutputOptions, plan_jobs
 
     options = OutputOptions(quality, codec, crf, temporal_denoise or None, encode_speed)
-    jobs = plan_jobs(inputs, output, out_format, suffix, tree)
+    unread = Counter()
+    jobs = plan_jobs(inputs, output, out_format, suffix, tree, unread=unread)
     for job in jobs:
         options.for_job(job)
-    return jobs, options
+    return jobs, options, unread
 
 
-def _finish(report, output, model: str, as_json: bool, routes: str | None = None) -> None:
-    """The summary (and the routes taken) on stderr, each failure, the JSON outcome with --json; exit code 1 when
-    anything failed or an existing file was not replaced."""
+def _finish(report, output, model: str, as_json: bool, routes: str | None = None,
+            unread: Counter[str] | None = None) -> None:  # fmt: skip
+    """The summary (and the routes taken, the files in the input folders left unread) on stderr, each failure, the
+    JSON outcome with --json; exit code 1 when anything failed or an existing file was not replaced."""
     click.echo(_summary(report, output), err=True)
     if routes:
         click.echo(routes, err=True)
+    if unread:
+        kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(unread.items()))
+        click.echo(f"not read: {sum(unread.values())} other file(s) in the input folders ({kinds}): not images or "
+                   "videos this tool reads", err=True)  # fmt: skip
     for _, message in report.failed:
         click.echo(f"  failed: {message}", err=True)
     if as_json:
-        click.echo(json.dumps({"output": str(output), "model": model, **report.as_dict()}, indent=1))
+        outcome = {
+            "output": str(output),
+            "model": model,
+            **report.as_dict(),
+            "not_read": dict(sorted((unread or {}).items())),
+        }
+        click.echo(json.dumps(outcome, indent=1))
     sys.exit(0 if report.ok else 1)
 
 
@@ -247,7 +261,7 @@ def _enhance_on_ray(
         raise click.ClickException("--ray works on files and folders; --compare and - (stdin / stdout) are local only")
     with user_errors():
         require_ray()
-        jobs, options = _plan(
+        jobs, options, unread = _plan(
             inputs, output, out_format, suffix, tree, quality, codec, crf, encode_speed, temporal_denoise
         )
         Enhancer.recipe_for(model, weights, gate, strength)  # an unknown model is refused here, not on the cluster
@@ -256,7 +270,7 @@ def _enhance_on_ray(
         spec = EnhancerSpec(model, str(weights) if weights else None, tile, gate, strength, half, precision, denoise)
         report = run_on_ray(spec, jobs, options, overwrite, address, workers, threads or 1, segment_frames,
                             log=lambda message: click.echo(message, err=True))  # fmt: skip
-    _finish(report, output, model, as_json)
+    _finish(report, output, model, as_json, unread=unread)
 
 
 def _enhance_stream(

@@ -86,10 +86,13 @@ def plan_jobs(
     out_format: str | None = None,
     suffix: str = "",
     tree: bool = False,
+    unread: Counter[str] | None = None,
 ) -> list[Job]:
     """Map inputs (files or folders, searched recursively) to output paths; every check happens here, before any
     work: missing inputs, nothing to do, an output naming one file for several inputs or the wrong kind, two
-    inputs landing on one output, an output overwriting an input or leaving ``output`` through a link.
+    inputs landing on one output, an output overwriting an input or leaving ``output`` through a link. ``unread``,
+    where given, is filled with the suffixes of the files in the input folders that are not images or videos this tool
+    reads (what a run leaves out, for its summary).
 
     ``out_format`` (e.g. "png") replaces the images' suffix (camera RAW is written as .tif unless it says
     otherwise); ``suffix`` is added to each output's name (``photo.jpg`` -> ``photo_enh.jpg``)."""
@@ -112,6 +115,8 @@ def plan_jobs(
         if source.is_dir():
             files, skipped = _media_files(source)
             others += skipped
+            if unread is not None:
+                unread.update(skipped)
             base = Path(os.path.abspath(source)) if root is None else root
             pairs = [(f, Path(os.path.abspath(f)).relative_to(base)) for f in files]
         elif source.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
