@@ -230,13 +230,10 @@ def _finish(report, output, model: str, as_json: bool, routes: str | None = None
     for _, message in report.failed:
         click.echo(f"  failed: {message}", err=True)
     if as_json:
-        outcome = {
-            "output": str(output),
-            "model": model,
-            **report.as_dict(),
-            "not_read": dict(sorted((unread or {}).items())),
-        }
-        click.echo(json.dumps(outcome, indent=1))
+        not_read = dict(sorted((unread or {}).items()))
+        click.echo(
+            json.dumps({"output": str(output), "model": model, **report.as_dict(), "not_read": not_read}, indent=1)
+        )
     sys.exit(0 if report.ok else 1)
 
 
