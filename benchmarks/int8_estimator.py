@@ -1,0 +1,214 @@
+"""Post-training int8 for the illumination estimator of ``lowface-restore-real``: how fast, how far from float32.
+
+Usage:
+    python benchmarks/int8_estimator.py --data-root ../shared/data \\
+        --out benchmarks/results/int8/estimator_ptq.json
+
+The denoiser's U-Net runs int8 since 2026-12-07 (lowface.models.int8); the estimator (eleven 3x3 convolutions at 1/4
+to 1/8 of the image) is the next largest block of bfloat16 work on CPUs without AMX. This measures what plain
+post-training quantisation would give before anything is built: ranges are each map's minimum and maximum averaged
+over every ``--every``-th under-exposed SICE train frame (as ``tools/calibrate_int8.py`` takes the denoiser's), maps
+are uint8 on those ranges (the two concatenations' halves share one range), weights int8 per output channel, and the
+estimator's output (the illumination residual, a sigmoid in [0, 1]) is compared with float32's on every under-exposed
+SICE val frame, beside bfloat16's distance from float32 (what runs today). Then each map alone rounded to 8 bits in a
+float32 run (which rounding costs most), and the time of one estimate at 1080p's working size on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from common import provenance, write_results
+from torch import Tensor, nn
+
+from lowface.data.sice import sice_pairs
+from lowface.inference.catalogue import create_model
+from lowface.io import image_to_tensor, read_image
+from lowface.models.int8 import QCONV, QCONV_PREPACK, Grid, quantised, weight_scales
+from lowface.models.precision import conv_precision
+
+TRUNK = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6")
+RELU = {"conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "head1"}  # maps after a ReLU: ranges from 0
+
+
+def convolutions(estimator: nn.Module) -> dict[str, nn.Conv2d]:
+    head = [m for m in estimator.head if isinstance(m, nn.Conv2d)]
+    return {**{name: getattr(estimator, name) for name in TRUNK}, **{f"head{i}": c for i, c in enumerate(head)}}
+
+
+def estimator_inputs(model: nn.Module, data_root: Path, split: str, every: int) -> list[Tensor]:
+    """What the estimator reads for each under-exposed frame of ``split`` (its context, float32)."""
+    seen: list[Tensor] = []
+    hook = model.enhancer.estimator.register_forward_pre_hook(lambda _, a: seen.append(a[0].detach().float()))
+    with torch.inference_mode():
+        for frame, _ in sice_pairs(data_root, split)[::every]:
+            model.enhancer(image_to_tensor(read_image(frame).rgb).contiguous())
+    hook.remove()
+    return [x.contiguous() for x in seen]
+
+
+def reference(estimator: nn.Module, x: Tensor, rounded: dict[str, Grid] | None = None, weights8: bool = False,
+              spans: dict[str, list[tuple[float, float]]] | None = None) -> Tensor:  # fmt: skip
+    """The estimator in float32 through plain ops, with the maps named in ``rounded`` rounded to 8 bits on their grid
+    and, with ``weights8``, its weights rounded to int8 per output channel; each map's (min, max) appended to
+    ``spans[name]`` where given."""
+
+    def conv(name: str, module: nn.Conv2d, source: Tensor) -> Tensor:
+        weight = module.weight
+        if weights8:
+            scales = weight_scales(weight)[:, None, None, None]
+            weight = torch.round(weight / scales).clamp(-127, 127) * scales
+        out = F.conv2d(source, weight, module.bias, padding=1)
+        out = F.relu(out) if name in RELU else out
+        if spans is not None:
+            spans.setdefault(name, []).append((float(out.min()), float(out.max())))
+        if rounded and name in rounded:
+            grid = rounded[name]
+            out = ((torch.round(out / grid.scale) + grid.zero_point).clamp(0, 255) - grid.zero_point) * grid.scale
+        return out
+
+    c = convolutions(estimator)
+    x1 = conv("conv1", c["conv1"], x)
+    x2 = conv("conv2", c["conv2"], x1)
+    x3 = conv("conv3", c["conv3"], x2)
+    x5 = conv("conv5", c["conv5"], torch.cat([x1, conv("conv4", c["conv4"], torch.cat([x2, x3], 1))], 1))
+    y = conv("conv6", c["conv6"], x5)
+    for index in range(5):
+        y = conv(f"head{index}", c[f"head{index}"], y)
+    return torch.sigmoid(y)
+
+
+def calibrate(estimator: nn.Module, inputs: list[Tensor]) -> dict[str, Grid]:
+    """Each map's grid: its minimum and maximum averaged over the images (0 at least for maps after a ReLU), the
+    concatenated pairs (conv2, conv3) and (conv1, conv4) on one shared grid, the input on [0, max(1, its range)]."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    with torch.no_grad():
+        for x in inputs:
+            reference(estimator, x, spans=spans)
+    low = {n: 0.0 if n in RELU else float(np.mean([s[0] for s in v])) for n, v in spans.items()}
+    high = {n: float(np.mean([s[1] for s in v])) for n, v in spans.items()}
+    for pair in (("conv2", "conv3"), ("conv1", "conv4")):
+        shared = max(high[n] for n in pair)
+        high.update(dict.fromkeys(pair, shared))
+    grids = {n: Grid.spanning(low[n], high[n]) for n in spans}
+    grids["input"] = Grid.spanning(0.0, max(1.0, float(np.mean([float(x.max()) for x in inputs]))))
+    return grids
+
+
+class Int8Estimator:
+    """The estimator with oneDNN int8 convolutions on ``grids`` (the last one writes float32; sigmoid after)."""
+
+    SOURCES: ClassVar[dict[str, str]] = {
+        "conv1": "input", "conv2": "conv1", "conv3": "conv2", "conv4": "conv2", "conv5": "conv1", "conv6": "conv5",
+        "head0": "conv6", "head1": "head0", "head2": "head1", "head3": "head2", "head4": "head3",
+    }  # fmt: skip
+
+    def __init__(self, estimator: nn.Module, grids: dict[str, Grid]):
+        self.grids, self.packed = grids, {}
+        for name, conv in convolutions(estimator).items():
+            weight = conv.weight.detach().float()
+            scales = weight_scales(weight)
+            levels = torch.round(weight / scales[:, None, None, None]).clamp(-127, 127).to(torch.int8)
+            source = grids[self.SOURCES[name]]
+            packed = QCONV_PREPACK(levels, scales, source.scale, source.zero_point, [1, 1], [1, 1], [1, 1], 1, None)
+            self.packed[name] = (packed, scales, conv.bias.detach().float())
+
+    def conv(self, name: str, x: Tensor) -> Tensor:
+        packed, scales, bias = self.packed[name]
+        source, target = self.grids[self.SOURCES[name]], self.grids.get(name) if name != "head4" else None
+        scale, zero, dtype = (target.scale, target.zero_point, None) if target else (1.0, 0, torch.float32)
+        zeros, activation = torch.zeros(len(scales), dtype=torch.int64), "relu" if name in RELU else "none"
+        return QCONV(x, source.scale, source.zero_point, packed, scales, zeros, bias, [1, 1], [1, 1], [1, 1], 1, scale,
+                     zero, dtype, activation, [], "")  # fmt: skip
+
+    def __call__(self, x: Tensor) -> Tensor:
+        x = quantised(x.float().contiguous(memory_format=torch.channels_last), self.grids["input"])
+        x1 = self.conv("conv1", x)
+        x2 = self.conv("conv2", x1)
+        x4 = self.conv("conv4", torch.cat([x2, self.conv("conv3", x2)], 1))
+        y = self.conv("conv6", self.conv("conv5", torch.cat([x1, x4], 1)))
+        for index in range(5):
+            y = self.conv(f"head{index}", y)
+        return torch.sigmoid(y)
+
+
+def distance(outputs: list[Tensor], references: list[Tensor]) -> dict[str, float]:
+    """Mean and largest absolute difference over all frames' pixels (the residual illumination, in [0, 1])."""
+    differences = [(a - b).abs() for a, b in zip(outputs, references, strict=True)]
+    return {"mean": float(torch.cat([d.flatten() for d in differences]).mean()),
+            "max": max(float(d.max()) for d in differences)}  # fmt: skip
+
+
+def best_ms(run, repeats: int = 15) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--every", type=int, default=8, help="every n-th under-exposed SICE train frame calibrates")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/int8/estimator_ptq.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = create_model("lowface-restore-real").eval()
+    estimator = model.enhancer.estimator
+    train = estimator_inputs(model, args.data_root, "train", args.every)
+    val = estimator_inputs(model, args.data_root, "val", 1)
+    grids = calibrate(estimator, train)
+    int8 = Int8Estimator(estimator, grids)
+    with torch.inference_mode():
+        float32 = [reference(estimator, x) for x in val]
+        with conv_precision(torch.bfloat16):
+            bfloat16 = [estimator(x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)).float()
+                        for x in val]  # fmt: skip
+        rows = {
+            "bfloat16 (today)": distance(bfloat16, float32),
+            "int8, oneDNN": distance([int8(x) for x in val], float32),
+            "int8 weights alone": distance([reference(estimator, x, None, True) for x in val], float32),
+        }
+        for name in grids:
+            if name not in ("input", "head4"):
+                rows[f"{name} rounded alone"] = distance([reference(estimator, x, {name: grids[name]}) for x in val],
+                                                         float32)  # fmt: skip
+        torch.set_num_threads(1)
+        x = torch.rand(1, 3, 135, 240, generator=torch.Generator().manual_seed(0)) * 0.3  # 1080p at 1/8
+        with conv_precision(torch.bfloat16):
+            reduced = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            bfloat16_ms = best_ms(lambda: estimator(reduced))
+        int8_ms = best_ms(lambda: int8(x))
+    record = {**provenance(args.threads), "train_frames": len(train), "val_frames": len(val),
+              "grids": {n: [g.scale, g.zero_point] for n, g in grids.items()}, "distance_from_float32": rows,
+              "ms_one_thread_135x240": {"bfloat16": bfloat16_ms, "int8": int8_ms}}  # fmt: skip
+    lines = [
+        "# Post-training int8 for lowface-restore-real's illumination estimator",
+        "",
+        f"`{record['command']}` - {record['date']}, {record['machine']}",
+        "",
+        f"Calibrated on {len(train)} under-exposed SICE train frames, compared on all {len(val)} SICE val frames: the "
+        "estimator's output (illumination residual in [0, 1]) against float32's.",
+        "",
+        "| variant | mean abs difference | largest |",
+        "| --- | --- | --- |",
+        *[f"| {name} | {row['mean']:.5f} | {row['max']:.4f} |" for name, row in rows.items()],
+        "",
+        f"One estimate at 135 x 240 (1080p at 1/8), one thread: bfloat16 {bfloat16_ms:.1f} ms, int8 {int8_ms:.1f} ms.",
+    ]
+    write_results(args.out, record, lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
