@@ -99,9 +99,10 @@ def _activation(pre: Tensor, quantiser: ActivationQuantiser) -> Tensor:
 
 
 def _joined(conv: nn.Conv2d, low: Tensor, skip: Tensor) -> Tensor:
-    """A decoder step's pre-activation as the runtime computes it: the upsampled part as one convolution of ``low``
-    with the bilinear taps folded into int8 weights, the skip part with its own int8 weights, and the outermost rows
-    and columns again in float (the module itself)."""
+    """A decoder step's pre-activation as the runtime computes it: the upsampled part as a convolution of ``low``
+    with the bilinear taps folded into int8 weights (the runtime runs it as two, one an output row phase: the same
+    sums), the skip part with its own int8 weights, and the outermost rows and columns again in float (the module
+    itself)."""
     channels = low.shape[1]
     phases = F.conv2d(
         F.pad(low, (1, 1, 1, 1), mode="replicate"), int8_weights(_upsampling_weights(conv.weight[:, :channels]))
