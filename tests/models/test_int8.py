@@ -168,7 +168,7 @@ def test_the_training_simulation_computes_what_the_int8_runtime_computes(monkeyp
     rounds) gives the runtime's output to float rounding where the rest runs in float32 (no bfloat16 joins)."""
     import lowface.models.precision as precision
 
-    monkeypatch.setattr(precision, "_cpu_bfloat16", lambda: False)
+    monkeypatch.setattr(precision, "_cpu_float_dtype", lambda: torch.float32)
     net = calibrated_net()
     x = torch.rand(2, 3, 70, 101, generator=torch.Generator().manual_seed(4)) * 0.3
     with torch.inference_mode():

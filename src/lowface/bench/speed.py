@@ -56,7 +56,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
 
     from lowface.bench.methods import pretrained
     from lowface.inference.devices import keep_freed_memory
-    from lowface.models.precision import native_bfloat16, uses_reduced_precision
+    from lowface.models.precision import float_dtype, uses_reduced_precision
     from lowface.models.restore_net import ReflectanceDenoiser
 
     torch.set_num_threads(threads)
@@ -65,7 +65,7 @@ def measure_here(method: str, height: int, width: int, threads: int, repeats: in
     reduces = uses_reduced_precision(enhancer.model)
     precision = enhancer.conv_dtype if reduces else torch.float32
     if precision == torch.int8 and not any(isinstance(m, ReflectanceDenoiser) for m in enhancer.model.modules()):
-        precision = torch.bfloat16 if native_bfloat16(enhancer.device) else torch.float32  # (int8 has no U-Net here)
+        precision = float_dtype(enhancer.device)  # (int8 has no U-Net here)
     x = (torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)) * 0.3).contiguous()
     # warm-up at the timed size (oneDNN builds its kernels for each new shape; a video or a folder of same-size
     # photos runs in that steady state), on a crop where only one run is timed (slow methods at 4K and up)

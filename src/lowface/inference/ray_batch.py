@@ -84,12 +84,12 @@ def actor_precision(precision: str, int8: bool, device: str) -> str:
     workers of different CPUs would otherwise compute one precision and record another."""
     import torch
 
-    from lowface.models.precision import native_bfloat16, resolve_precision
+    from lowface.models.precision import float_dtype, resolve_precision
 
     if int8:
         return "int8"
     if precision == "auto" and resolve_precision("auto", torch.device(device)) == torch.int8:
-        return "bfloat16" if native_bfloat16(torch.device(device)) else "float32"
+        return str(float_dtype(torch.device(device))).removeprefix("torch.")
     return precision
 
 

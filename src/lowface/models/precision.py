@@ -94,6 +94,12 @@ def bfloat16_runs(device: torch.device) -> bool:
 X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})  # platform.machine() of the CPUs int8 was measured on
 
 
+def float_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where ``device`` multiplies it natively (:func:`native_bfloat16`), else float32: what ``auto`` runs
+    where it does not run int8, and what the networks without int8 convolutions run beside them."""
+    return torch.bfloat16 if native_bfloat16(device) else torch.float32
+
+
 def int8_by_default(device: torch.device) -> bool:
     """Whether ``auto`` runs int8 on ``device``: an x86 CPU without AMX (:func:`amx_bfloat16`) whose PyTorch has
     oneDNN's int8 convolutions. Measured (2026-12-07, ``benchmarks/results/int8/``): where the alternative is float32
@@ -123,7 +129,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         if int8_by_default(device):
             return torch.int8
-        return torch.bfloat16 if native_bfloat16(device) else torch.float32
+        return float_dtype(device)
     if precision == "bfloat16" and device.type == "cpu" and not bfloat16_runs(device):
         raise ValueError("this CPU cannot run bfloat16 convolutions (oneDNN needs AVX-512 or AVX-NE-CONVERT for "
                          "them); use auto, float32 or int8")  # fmt: skip
@@ -149,7 +155,7 @@ def reduced_dtype() -> torch.dtype | None:
     model's own dtype (float32 set, training, tracing, export)."""
     dtype = _CONV_DTYPE.get()
     if dtype == torch.int8:  # what the networks without int8 convolutions run in beside them (int8: CPUs only)
-        dtype = torch.bfloat16 if _cpu_bfloat16() else torch.float32
+        dtype = _cpu_float_dtype()
     return dtype if dtype != torch.float32 and plain_inference() else None
 
 
@@ -159,8 +165,8 @@ def int8_convolutions() -> bool:
 
 
 @functools.cache
-def _cpu_bfloat16() -> bool:
-    return native_bfloat16(torch.device("cpu"))
+def _cpu_float_dtype() -> torch.dtype:
+    return float_dtype(torch.device("cpu"))
 
 
 def uses_reduced_precision(model: torch.nn.Module) -> bool:
