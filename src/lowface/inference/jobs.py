@@ -110,13 +110,11 @@ def plan_jobs(
         _check_single(inputs[0], output, out_format)
     root = Path(os.path.commonpath([os.path.abspath(p.parent) for p in inputs])) if tree else None
     jobs: list[Job] = []
-    others: Counter[str] = Counter()
+    others: Counter[str] = Counter() if unread is None else unread
     for source in inputs:
         if source.is_dir():
             files, skipped = _media_files(source)
-            others += skipped
-            if unread is not None:
-                unread.update(skipped)
+            others.update(skipped)
             base = Path(os.path.abspath(source)) if root is None else root
             pairs = [(f, Path(os.path.abspath(f)).relative_to(base)) for f in files]
         elif source.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
