@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from lowface.data.sice import sice_pairs
 from lowface.inference.catalogue import create_model
 from lowface.io import image_to_tensor, read_image
-from lowface.models.int8 import QCONV, QCONV_PREPACK, Grid, quantised, weight_scales
+from lowface.models.int8 import Grid, QuantisedConvolution, quantised, weight_scales
 from lowface.models.precision import conv_precision
 
 TRUNK = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6")
@@ -110,31 +110,22 @@ class Int8Estimator:
     }  # fmt: skip
 
     def __init__(self, estimator: nn.Module, grids: dict[str, Grid]):
-        self.grids, self.packed = grids, {}
-        for name, conv in convolutions(estimator).items():
-            weight = conv.weight.detach().float()
-            scales = weight_scales(weight)
-            levels = torch.round(weight / scales[:, None, None, None]).clamp(-127, 127).to(torch.int8)
-            source = grids[self.SOURCES[name]]
-            packed = QCONV_PREPACK(levels, scales, source.scale, source.zero_point, [1, 1], [1, 1], [1, 1], 1, None)
-            self.packed[name] = (packed, scales, conv.bias.detach().float())
-
-    def conv(self, name: str, x: Tensor) -> Tensor:
-        packed, scales, bias = self.packed[name]
-        source, target = self.grids[self.SOURCES[name]], self.grids.get(name) if name != "head4" else None
-        scale, zero, dtype = (target.scale, target.zero_point, None) if target else (1.0, 0, torch.float32)
-        zeros, activation = torch.zeros(len(scales), dtype=torch.int64), "relu" if name in RELU else "none"
-        return QCONV(x, source.scale, source.zero_point, packed, scales, zeros, bias, [1, 1], [1, 1], [1, 1], 1, scale,
-                     zero, dtype, activation, [], "")  # fmt: skip
+        self.grids = grids
+        self.conv = {
+            name: QuantisedConvolution(conv, grids[self.SOURCES[name]], grids[name] if name != "head4" else None,
+                                       bias=conv.bias, activation="relu" if name in RELU else "none")
+            for name, conv in convolutions(estimator).items()
+        }  # fmt: skip
 
     def __call__(self, x: Tensor) -> Tensor:
         x = quantised(x.float().contiguous(memory_format=torch.channels_last), self.grids["input"])
-        x1 = self.conv("conv1", x)
-        x2 = self.conv("conv2", x1)
-        x4 = self.conv("conv4", torch.cat([x2, self.conv("conv3", x2)], 1))
-        y = self.conv("conv6", self.conv("conv5", torch.cat([x1, x4], 1)))
+        conv = self.conv
+        x1 = conv["conv1"](x)
+        x2 = conv["conv2"](x1)
+        x4 = conv["conv4"](torch.cat([x2, conv["conv3"](x2)], 1))
+        y = conv["conv6"](conv["conv5"](torch.cat([x1, x4], 1)))
         for index in range(5):
-            y = self.conv(f"head{index}", y)
+            y = conv[f"head{index}"](y)
         return torch.sigmoid(y)
 
 

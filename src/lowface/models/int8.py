@@ -125,11 +125,12 @@ class QuantisedConvolution:
     """One convolution with int8 weights (``weight``, default the module's; symmetric, one scale per output channel)
     reading uint8 maps on ``source``; writes uint8 levels on ``target`` or, with ``target`` None, floating point of
     ``out_dtype``. ``bias``: none unless given. ``padding``: default the module's (oneDNN pads with level 0, whatever
-    the grid: the mirrored or recomputed borders replace what it touches)."""
+    the grid: the mirrored or recomputed borders replace what it touches). ``activation``: oneDNN's post-op, "none" or
+    "relu" (applied before the output is rounded)."""
 
     def __init__(self, conv: nn.Conv2d, source: Grid, target: Grid | None = None, weight: Tensor | None = None,
                  bias: Tensor | None = None, out_dtype: torch.dtype = torch.float32,
-                 padding: list[int] | None = None):  # fmt: skip
+                 padding: list[int] | None = None, activation: str = "none"):  # fmt: skip
         weight = (conv.weight if weight is None else weight).detach().float()
         self.scales = weight_scales(weight)
         levels = torch.round(weight / self.scales[:, None, None, None]).clamp(-127, 127).to(torch.int8)
@@ -139,7 +140,7 @@ class QuantisedConvolution:
                                     self.dilation, 1, None)  # fmt: skip
         self.zero_points = torch.zeros(len(self.scales), dtype=torch.int64)
         self.bias = bias.detach().float() if bias is not None else None
-        self.source, self.target, self.out_dtype = source, target, out_dtype
+        self.source, self.target, self.out_dtype, self.activation = source, target, out_dtype, activation
 
     def __call__(self, x: Tensor, padding: list[int] | None = None) -> Tensor:
         """uint8 channels-last (B, C, H, W) ``x`` -> the convolution's output, channels-last."""
@@ -148,7 +149,7 @@ class QuantisedConvolution:
         dtype = None if target is not None else self.out_dtype
         return QCONV(x, self.source.scale, self.source.zero_point, self.packed, self.scales, self.zero_points,
                      self.bias, self.stride, self.padding if padding is None else padding, self.dilation, 1, scale,
-                     zero_point, dtype, "none", [], "")  # fmt: skip
+                     zero_point, dtype, self.activation, [], "")  # fmt: skip
 
 
 class Int8Block:
