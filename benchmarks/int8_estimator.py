@@ -11,15 +11,17 @@ over every ``--every``-th under-exposed SICE train frame (as ``tools/calibrate_i
 are uint8 on those ranges (the two concatenations' halves share one range), weights int8 per output channel, and the
 estimator's output (the illumination residual, a sigmoid in [0, 1]) is compared with float32's on every under-exposed
 SICE val frame, beside bfloat16's distance from float32 (what runs today). Then each map alone rounded to 8 bits in a
-float32 run (which rounding costs most), and the time of one estimate at 1080p's working size on one thread.
+float32 run (which rounding costs most), and the time of one estimate at 1080p's working size on one thread. The
+int8 rows run the library's runtime (:class:`lowface.models.int8_estimator.Int8Estimator`, shipped since round 8 of
+``benchmarks/results/int8/README.md``) on this script's ranges.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,16 +32,17 @@ from torch import Tensor, nn
 from lowface.data.sice import sice_pairs
 from lowface.inference.catalogue import create_model
 from lowface.io import image_to_tensor, read_image
-from lowface.models.int8 import Grid, QuantisedConvolution, quantised, weight_scales
+from lowface.models.enhance_net import IlluminationEstimator
+from lowface.models.int8 import Grid, weight_scales
+from lowface.models.int8_aware import ActivationQuantiser
+from lowface.models.int8_estimator import Int8Estimator
 from lowface.models.precision import conv_precision
 
-TRUNK = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6")
 RELU = {"conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "head1"}  # maps after a ReLU: ranges from 0
 
 
 def convolutions(estimator: nn.Module) -> dict[str, nn.Conv2d]:
-    head = [m for m in estimator.head if isinstance(m, nn.Conv2d)]
-    return {**{name: getattr(estimator, name) for name in TRUNK}, **{f"head{i}": c for i, c in enumerate(head)}}
+    return {name: conv for name, (conv, _relu) in estimator.convolutions().items()}
 
 
 def estimator_inputs(model: nn.Module, data_root: Path, split: str, every: int) -> list[Tensor]:
@@ -101,32 +104,17 @@ def calibrate(estimator: nn.Module, inputs: list[Tensor]) -> dict[str, Grid]:
     return grids
 
 
-class Int8Estimator:
-    """The estimator with oneDNN int8 convolutions on ``grids`` (the last one writes float32; sigmoid after)."""
-
-    SOURCES: ClassVar[dict[str, str]] = {
-        "conv1": "input", "conv2": "conv1", "conv3": "conv2", "conv4": "conv2", "conv5": "conv1", "conv6": "conv5",
-        "head0": "conv6", "head1": "head0", "head2": "head1", "head3": "head2", "head4": "head3",
-    }  # fmt: skip
-
-    def __init__(self, estimator: nn.Module, grids: dict[str, Grid]):
-        self.grids = grids
-        self.conv = {
-            name: QuantisedConvolution(conv, grids[self.SOURCES[name]], grids[name] if name != "head4" else None,
-                                       bias=conv.bias, activation="relu" if name in RELU else "none")
-            for name, conv in convolutions(estimator).items()
-        }  # fmt: skip
-
-    def __call__(self, x: Tensor) -> Tensor:
-        x = quantised(x.float().contiguous(memory_format=torch.channels_last), self.grids["input"])
-        conv = self.conv
-        x1 = conv["conv1"](x)
-        x2 = conv["conv2"](x1)
-        x4 = conv["conv4"](torch.cat([x2, conv["conv3"](x2)], 1))
-        y = conv["conv6"](conv["conv5"](torch.cat([x1, x4], 1)))
-        for index in range(5):
-            y = conv[f"head{index}"](y)
-        return torch.sigmoid(y)
+def int8_estimator(estimator: nn.Module, grids: dict[str, Grid]) -> Int8Estimator:
+    """The library's int8 runtime (:class:`lowface.models.int8_estimator.Int8Estimator`) for ``estimator`` on
+    ``grids``: an int8-aware copy whose quantisers hold the grids' ranges."""
+    aware = copy.deepcopy(estimator)
+    aware.quantisers = nn.ModuleDict({name: ActivationQuantiser() for name in IlluminationEstimator.QUANTISED_MAPS})
+    for name, quantiser in aware.quantisers.items():
+        grid = grids[name]
+        quantiser.low.fill_(-grid.zero_point * grid.scale)
+        quantiser.high.fill_((255 - grid.zero_point) * grid.scale)
+        quantiser.batches.fill_(1)
+    return Int8Estimator(aware.eval())
 
 
 def distance(outputs: list[Tensor], references: list[Tensor]) -> dict[str, float]:
@@ -159,7 +147,7 @@ def main() -> None:
     train = estimator_inputs(model, args.data_root, "train", args.every)
     val = estimator_inputs(model, args.data_root, "val", 1)
     grids = calibrate(estimator, train)
-    int8 = Int8Estimator(estimator, grids)
+    int8 = int8_estimator(estimator, grids)
     with torch.inference_mode():
         float32 = [reference(estimator, x) for x in val]
         with conv_precision(torch.bfloat16):

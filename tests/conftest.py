@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from lowface.models.int8 import int8_can_run
 from lowface.models.precision import bfloat16_runs
 
 # bfloat16 convolutions on this CPU: oneDNN has no bfloat16 path on AVX2-only CPUs (nor under ONEDNN_MAX_CPU_ISA=AVX2)
@@ -77,3 +78,6 @@ def load_tool(name: str, folder: str = "tools") -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+needs_int8 = pytest.mark.skipif(not int8_can_run(torch.zeros(1)), reason="this PyTorch has no oneDNN int8 convolutions")

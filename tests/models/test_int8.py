@@ -4,17 +4,16 @@ calibration) and the oneDNN runtime built from their ranges."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import needs_int8
 from lowface.models import RestoreNet
 from lowface.models.int8 import Grid, int8_can_run, leaky_table, quantised
 from lowface.models.int8_aware import ActivationQuantiser
-from lowface.models.precision import bfloat16_runs, conv_precision, native_bfloat16, resolve_precision
+from lowface.models.precision import bfloat16_runs, conv_precision, exact_int8_sums, native_bfloat16, resolve_precision
 
-needs_int8 = pytest.mark.skipif(not int8_can_run(torch.zeros(1)), reason="this PyTorch has no oneDNN int8 convolutions")
 FLOAT = torch.bfloat16 if native_bfloat16(torch.device("cpu")) else torch.float32  # what int8 runs the rest in
 
 
@@ -149,16 +148,6 @@ def test_the_int8_runtime_is_rebuilt_for_the_precision_of_the_rest():
             beside = net.denoiser.int8_unet()
     assert plain.join1.skip.out_dtype == torch.float32 and beside.join1.skip.out_dtype == FLOAT
     assert all(part.out_dtype == beside.join1.skip.out_dtype for part in beside.join1.upsampled)
-
-
-def exact_int8_sums() -> bool:
-    """Whether oneDNN sums int8 products exactly here: a CPU with VNNI (AVX512-VNNI or AVX-VNNI), not capped below it.
-    Without it (AVX2, AVX-512 before Cascade Lake) pairs of products are summed in saturating 16 bits."""
-    from lowface.models.precision import cpu_isa_cap
-
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
-    return bool(flags & {"avx512_vnni", "avx_vnni"}) and cpu_isa_cap() not in {"SSE41", "AVX", "AVX2", "AVX512_CORE"}
 
 
 @needs_int8
@@ -338,3 +327,19 @@ def test_int8_weights_with_no_place_to_go_are_refused():
     assert net.denoiser.int8_source() is not net.denoiser
     with pytest.raises(ValueError, match=r"no int8-capable module to take them: \['tone\.stray'\]"):
         _use_int8_weights(net, {**state, "tone.stray": torch.zeros(1)})
+
+
+@needs_int8
+@pytest.mark.skipif(not exact_int8_sums(), reason="no VNNI: oneDNN's 16-bit partial sums saturate on this grid")
+def test_a_quantised_convolution_pads_with_zero_on_a_grid_whose_zero_is_not_level_0():
+    from lowface.models.int8 import QuantisedConvolution
+
+    conv = torch.nn.Conv2d(4, 5, 3, padding=1)
+    torch.manual_seed(0)
+    grid = Grid.spanning(-1.0, 1.0)  # zero at level 128
+    x = torch.rand(1, 4, 6, 7) * 2 - 1
+    levels = quantised(x.contiguous(memory_format=torch.channels_last), grid)
+    out = QuantisedConvolution(conv, grid, bias=conv.bias)(levels)
+    with torch.no_grad():
+        expected = conv((levels.float() - grid.zero_point) * grid.scale)
+    assert float((out - expected).abs().max()) < 0.02  # border pixels included: int8 weights' rounding only

@@ -20,7 +20,10 @@ from lowface.filters import area_downsample, gaussian_blur, luma, plain_inferenc
 from lowface.models.base import EnhancementModel, whole_image_size
 from lowface.models.fused import activated_convolution, fused_convolution, fused_convolutions_can_run
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
-from lowface.models.precision import reduced_dtype, reduced_precision
+from lowface.models.int8 import int8_can_run
+from lowface.models.int8_aware import ActivationQuantiser, simulated_estimator
+from lowface.models.int8_estimator import Int8Estimator
+from lowface.models.precision import exact_int8_sums, int8_convolutions, reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
 ILLUMINATION_FLOOR = 1e-4
@@ -68,9 +71,19 @@ class IlluminationEstimator(nn.Module):
 
     Maps (B, 3, H, W) in [0, 1] to a non-negative illumination residual (B, 3, H, W) in [0, 1] at the same
     resolution. ``width`` is 64 in the paper; ``head_widths`` (128, 128, 64, 16) likewise.
+
+    ``int8_aware``: an :class:`~lowface.models.int8_aware.ActivationQuantiser` for the context and for every map a
+    convolution writes but the last (``quantisers``, keyed ``input``, ``conv1`` .. ``conv6``, ``head0`` ..
+    ``head3``). In training, or while the quantisers alone are in training mode (calibration), the estimator runs as
+    the int8 runtime computes it (:func:`lowface.models.int8_aware.simulated_estimator`; the ranges are tracked); in
+    plain inference under ``conv_precision(torch.int8)`` a calibrated estimator runs
+    :class:`lowface.models.int8_estimator.Int8Estimator`, and other precisions ignore the ranges.
     """
 
-    def __init__(self, width: int = 64, head_widths: tuple[int, int, int, int] = (128, 128, 64, 16)):
+    QUANTISED_MAPS = ("input", "conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "head0", "head1", "head2", "head3")
+
+    def __init__(self, width: int = 64, head_widths: tuple[int, int, int, int] = (128, 128, 64, 16),
+                 int8_aware: bool = False):  # fmt: skip
         super().__init__()
         self.conv1 = _conv(3, width)
         self.conv2 = _conv(width, width)
@@ -86,11 +99,17 @@ class IlluminationEstimator(nn.Module):
             if isinstance(module, nn.Conv2d):
                 nn.init.normal_(module.weight, 0.0, 0.02)
                 nn.init.zeros_(module.bias)
+        quantisers = {name: ActivationQuantiser() for name in self.QUANTISED_MAPS}
+        self.quantisers = nn.ModuleDict(quantisers) if int8_aware else None
 
     # Eleven 3x3 convolutions in sequence: an output pixel sees 11 pixels in every direction.
     receptive_radius = 11
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.quantising():
+            return simulated_estimator(self, x)
+        if self.runs_int8(x):
+            return self.int8_runtime()(x)
         # each convolution with the activation after it: one oneDNN kernel where it can run (plain inference on CPUs:
         # the separate ReLU passes were a third of the estimator's time at 1/4 of 1080p), else the modules
         convolve = fused_convolution if fused_convolutions_can_run(x) else activated_convolution
@@ -106,6 +125,47 @@ class IlluminationEstimator(nn.Module):
             if isinstance(layer, nn.Conv2d):
                 x = convolve(layer, x, following if isinstance(following, nn.ReLU | nn.Sigmoid) else None)
         return x
+
+    def convolutions(self) -> dict[str, tuple[nn.Conv2d, bool]]:
+        """Each convolution, in order, by its map's name (``conv1`` .. ``conv6``, ``head0`` .. ``head4``), with whether
+        a ReLU follows it (the head's last is followed by the sigmoid, the others by a ReLU or nothing)."""
+        trunk = {f"conv{i}": (getattr(self, f"conv{i}"), True) for i in range(1, 7)}
+        layers = list(self.head)
+        followed = zip(layers, [*layers[1:], None], strict=True)
+        head = [(layer, isinstance(after, nn.ReLU)) for layer, after in followed if isinstance(layer, nn.Conv2d)]
+        return {**trunk, **{f"head{i}": pair for i, pair in enumerate(head)}}
+
+    def quantising(self) -> bool:
+        """Whether the estimator rounds its maps to 8 bits as it runs: training an ``int8_aware`` estimator, or
+        calibrating its ``quantisers`` (in training mode while the rest is not)."""
+        return self.quantisers is not None and (self.training or self.quantisers.training)
+
+    def calibrated(self) -> bool:
+        """Whether every quantiser has tracked a range: the int8 runtime can be built."""
+        return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
+
+    def runs_int8(self, x: Tensor) -> bool:
+        """Whether the estimator runs ``x`` in int8: plain inference under ``conv_precision(torch.int8)``, calibrated,
+        on a CPU that can (:func:`lowface.models.int8.int8_can_run`) and sums int8 products exactly
+        (:func:`lowface.models.precision.exact_int8_sums`: elsewhere it runs in the float precision beside int8)."""
+        return (plain_inference() and int8_convolutions() and self.calibrated() and int8_can_run(x)
+                and exact_int8_sums())  # fmt: skip
+
+    def int8_runtime(self) -> Int8Estimator:
+        """:class:`lowface.models.int8_estimator.Int8Estimator` on this estimator's weights and ranges, built once for
+        them (again after any of them changes)."""
+        state = tuple((t.data_ptr(), t._version) for t in [*self.parameters(), *self.buffers()])
+        cached = self.__dict__.get("_int8")
+        if cached is None or cached[0] != state:
+            cached = (state, Int8Estimator(self))
+            self.__dict__["_int8"] = cached
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        """A copy or pickle leaves the built int8 runtime out (its oneDNN-packed weights cannot be copied)."""
+        state = super().__getstate__()
+        state.pop("_int8", None)
+        return state
 
 
 @MODELS.register("enhance_net")
@@ -202,6 +262,7 @@ class FastEnhanceNet(EnhancementModel):
         illumination_pivot: float = 1.0,
         illumination_chroma: float = 1.0,
         surround_clip: float | None = None,
+        estimator_int8_aware: bool = False,
     ):
         super().__init__()
         if surround_clip and not context_clip:
@@ -214,7 +275,8 @@ class FastEnhanceNet(EnhancementModel):
         self.scale = scale
         self.illumination_power, self.illumination_pivot = illumination_power, illumination_pivot
         self.illumination_chroma = illumination_chroma
-        self.estimator = IlluminationEstimator(width, (2 * width, 2 * width, width, max(width // 4, 4)))
+        head_widths = (2 * width, 2 * width, width, max(width // 4, 4))
+        self.estimator = IlluminationEstimator(width, head_widths, estimator_int8_aware)
         eps = guide_eps if guide_eps is not None else {"log": 1e-2, "linear": 1e-3}.get(guide, 0.0)
         self.upsampler = FastGuidedUpsampler(guide_radius, eps, guide)
         self.context_clip, self.context_sigma, self.surround_clip = context_clip, context_sigma, surround_clip
@@ -279,6 +341,8 @@ class FastEnhanceNet(EnhancementModel):
 
     def _residual(self, context: Tensor, dtype: torch.dtype) -> Tensor:
         """The estimator on ``context`` (B, 3, h, w) -> residual illumination (B, 3, h, w) in ``dtype``."""
+        if self.estimator.quantising() or self.estimator.runs_int8(context):  # from float32, no autocast
+            return self.estimator(context).to(dtype)
         if context.device.type == "cpu" and plain_inference():  # oneDNN's native layout: 1.8x faster, 5x in bfloat16
             context = context.to(reduced_dtype() or context.dtype, memory_format=torch.channels_last)  # cast once, here
         with reduced_precision(context.device):

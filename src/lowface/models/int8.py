@@ -124,9 +124,9 @@ def leaky_table(pre: Grid, post: Grid) -> np.ndarray:
 class QuantisedConvolution:
     """One convolution with int8 weights (``weight``, default the module's; symmetric, one scale per output channel)
     reading uint8 maps on ``source``; writes uint8 levels on ``target`` or, with ``target`` None, floating point of
-    ``out_dtype``. ``bias``: none unless given. ``padding``: default the module's (oneDNN pads with level 0, whatever
-    the grid: the mirrored or recomputed borders replace what it touches). ``activation``: oneDNN's post-op, "none" or
-    "relu" (applied before the output is rounded)."""
+    ``out_dtype``. ``bias``: none unless given. ``padding``: default the module's (oneDNN pads with the source grid's
+    zero point, value 0, as a float convolution pads; mirrored or recomputed borders replace what it touches).
+    ``activation``: oneDNN's post-op, "none" or "relu" (applied before the output is rounded)."""
 
     def __init__(self, conv: nn.Conv2d, source: Grid, target: Grid | None = None, weight: Tensor | None = None,
                  bias: Tensor | None = None, out_dtype: torch.dtype = torch.float32,

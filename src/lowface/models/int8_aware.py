@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from lowface.models.fused import JOIN_EDGES, MirrorConv2d, _interleave_phases, _upsampling_weights, upsampled_join
 from lowface.models.int8 import LEAKY_SLOPE, Grid, input_grid, pre_activation_grid, weight_scales
+from lowface.models.int8_estimator import estimator_grids, estimator_source
 
 LEVELS = 255  # uint8 activations: 0..255
 
@@ -134,3 +135,25 @@ def simulated_unet(denoiser: nn.Module, folded: Tensor) -> Tensor:
     pre = _joined(denoiser.decode1[0], d2, e1)
     quantisers["decode1_0"].observe(F.leaky_relu(pre, LEAKY_SLOPE))  # tracked, not used: this join stays float
     return denoiser.out(F.leaky_relu(pre, LEAKY_SLOPE))
+
+
+def simulated_estimator(estimator: nn.Module, context: Tensor) -> Tensor:
+    """An :class:`~lowface.models.enhance_net.IlluminationEstimator` as
+    :class:`lowface.models.int8_estimator.Int8Estimator` computes it, in differentiable float ops: the (B, 3, h, w)
+    context and each map a convolution writes rounded onto its grid (a concatenation's halves onto their shared one),
+    weights int8 per output channel, the last convolution and the sigmoid in float -> (B, 3, h, w) residual
+    illumination in [0, 1]; its ``quantisers`` track their ranges in training mode (each grid from the ranges as they
+    stand when the map is made)."""
+    quantisers = estimator.quantisers
+
+    def rounded(name: str, x: Tensor) -> Tensor:
+        quantisers[name].observe(x)
+        spans = {key: quantiser.span() for key, quantiser in quantisers.items()}
+        return fake_quantised(x, estimator_grids(spans)[name])
+
+    maps = {"input": rounded("input", context.float())}
+    for name, (conv, relu) in estimator.convolutions().items():
+        out = F.conv2d(estimator_source(maps, name), int8_weights(conv.weight), conv.bias, padding=1)
+        out = F.relu(out) if relu else out
+        maps[name] = rounded(name, out) if name in quantisers else out
+    return torch.sigmoid(maps["head4"])

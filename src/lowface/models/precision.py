@@ -91,6 +91,20 @@ def bfloat16_runs(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
+# oneDNN's instruction sets (ONEDNN_MAX_CPU_ISA values) below VNNI: its int8 convolutions there sum pairs of u8 x s8
+# products in 16 bits, which saturate
+NO_VNNI_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX512_CORE"})
+
+
+def exact_int8_sums() -> bool:
+    """Whether oneDNN sums int8 products exactly on this CPU: VNNI (AVX512-VNNI or AVX-VNNI) and no cap below it
+    (:func:`cpu_isa_cap`). Without it (AVX2, AVX-512 before Cascade Lake) pairs of products are summed in saturating
+    16 bits: the restoring U-Net's maps take it (its validation figures level under an AVX2 cap), the illumination
+    estimator's do not (``lowface-restore-real``'s outputs 41 dB from its float estimator's, lowest 34, against 50 / 44
+    with VNNI: ``benchmarks/results/int8/README.md``, round 8)."""
+    return bool(torch.cpu._is_vnni_supported()) and cpu_isa_cap() not in NO_VNNI_ISAS
+
+
 X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})  # platform.machine() of the CPUs int8 was measured on
 
 

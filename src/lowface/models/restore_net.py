@@ -439,7 +439,8 @@ class RestoreNet(EnhancementModel):
 
     ``denoiser_mirror``: the denoiser's ``mirror_edges`` (its convolutions pad with a mirror of their input, not zeros).
     ``denoiser_int8_aware``: the denoiser's ``int8_aware`` (8-bit activations simulated, for quantisation-aware
-    training).
+    training); ``estimator_int8_aware``: the illumination estimator's
+    (:class:`lowface.models.enhance_net.IlluminationEstimator`).
     ``denoise_strength`` in [0, 1]: the share of the predicted (high-passed) noise that is subtracted - below 1 some
     of the finest grain stays, the rest of the output is unchanged (the tone head still sees the whole noise level);
     :func:`set_denoise_strength` sets it on a built model.
@@ -477,6 +478,7 @@ class RestoreNet(EnhancementModel):
         denoiser_int8_aware: bool = False,
         denoise_strength: float = 1.0,
         surround_clip: float | None = None,
+        estimator_int8_aware: bool = False,
     ):
         super().__init__()
         if not 0.0 <= denoise_strength <= 1.0:
@@ -501,6 +503,7 @@ class RestoreNet(EnhancementModel):
             illumination_pivot=illumination_pivot,
             illumination_chroma=illumination_chroma,
             surround_clip=surround_clip,
+            estimator_int8_aware=estimator_int8_aware,
         )
         self.denoiser = (ReflectanceDenoiser(denoiser_width, unshuffle, denoiser_mirror, denoiser_int8_aware)
                          if denoiser_width else None)  # fmt: skip
