@@ -95,8 +95,9 @@ def main() -> None:
         f"{args.reference}'s at the same size and threads; peak RSS of the whole process. Input: uniform noise "
         "x 0.3; gate off (a routed model's choice in brackets; its params count both networks). GMACs: "
         "convolution multiply-accumulates of one forward pass (2 FLOPs each). Precision: of the restoring networks' "
-        "convolutions (`auto`: int8 on x86 CPUs without AMX - the restoring U-Net in int8, the rest in bfloat16 where "
-        "native, else float32 -, bfloat16 on CPUs with AMX, else float32; only lowface's networks use it).",
+        "convolutions (`auto`: int8 on x86 CPUs without AMX - the restoring U-Net in int8 and, with VNNI, its "
+        "illumination estimator, the rest in bfloat16 where native, else float32 -, bfloat16 on CPUs with AMX, else "
+        "float32; only lowface's networks use it).",
         "",
         f"| method | params | size | GMACs | precision | threads | s / image | median s | x {args.reference} "
         "| images/s | peak RSS MB |",

@@ -32,6 +32,17 @@ def calibrated_estimator(width: int = 8) -> IlluminationEstimator:
     return estimator
 
 
+def int8_case(seed: int) -> tuple[IlluminationEstimator, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A calibrated estimator, a batch of two odd-sized dark contexts, its output on them in float32 and in int8."""
+    estimator = calibrated_estimator()
+    x = torch.rand(2, 3, 29, 37, generator=torch.Generator().manual_seed(seed)) * 0.4
+    with torch.inference_mode():
+        with conv_precision(torch.float32):
+            reference = estimator(x)
+        with conv_precision(torch.int8):
+            return estimator, x, reference, estimator(x)
+
+
 def test_the_estimator_names_its_convolutions_in_order_with_their_activations():
     estimator = IlluminationEstimator(8, (16, 16, 8, 4))
     layers = estimator.convolutions()
@@ -51,18 +62,30 @@ def test_an_uncalibrated_int8_aware_estimator_asked_for_int8_runs_its_float_path
     assert not estimator.calibrated() and torch.equal(int8, reference)
 
 
+def test_without_exact_int8_sums_a_calibrated_estimator_runs_its_float_path(monkeypatch):
+    """oneDNN's int8 kernels without VNNI sum pairs of products in saturating 16 bits, which the estimator's maps
+    overflow: there it runs in the float precision beside int8."""
+    import lowface.models.enhance_net as enhance_net
+
+    monkeypatch.setattr(enhance_net, "exact_int8_sums", lambda: False)
+    estimator = calibrated_estimator()
+    x = torch.rand(1, 3, 24, 32, generator=torch.Generator().manual_seed(6)) * 0.4
+    with torch.inference_mode():
+        with conv_precision(torch.int8):
+            assert not estimator.runs_int8(x)
+            int8 = estimator(x)
+        with conv_precision(torch.float32):
+            reference = estimator(x)
+    assert torch.equal(int8, reference)
+
+
 @needs_int8
 @needs_exact_sums
 def test_the_int8_estimator_follows_the_float_estimator_to_its_borders():
-    estimator = calibrated_estimator()
-    x = torch.rand(2, 3, 29, 37, generator=torch.Generator().manual_seed(7)) * 0.4
-    with torch.inference_mode():
-        with conv_precision(torch.float32):
-            reference = estimator(x)
-        with conv_precision(torch.int8):
-            assert estimator.runs_int8(x)
-            int8 = estimator(x)
-            alone = estimator(x[1:])
+    estimator, x, reference, int8 = int8_case(seed=7)
+    with torch.inference_mode(), conv_precision(torch.int8):
+        assert estimator.runs_int8(x)
+        alone = estimator(x[1:])
     difference = (int8 - reference).abs()
     assert int8.shape == x.shape and int8.dtype == torch.float32 and float(int8.min()) >= 0 and float(int8.max()) <= 1
     assert 0 < float(difference.mean()) < 0.01, "int8 is the estimator, to within its rounding"
@@ -75,13 +98,8 @@ def test_the_int8_estimator_follows_the_float_estimator_to_its_borders():
 @needs_int8
 @needs_exact_sums
 def test_the_estimator_simulation_computes_what_its_int8_runtime_computes():
-    estimator = calibrated_estimator()
-    x = torch.rand(2, 3, 29, 37, generator=torch.Generator().manual_seed(8)) * 0.4
+    estimator, x, reference, runtime = int8_case(seed=8)
     with torch.inference_mode():
-        with conv_precision(torch.float32):
-            reference = estimator(x)
-        with conv_precision(torch.int8):
-            runtime = estimator(x)
         for quantiser in estimator.quantisers.values():
             quantiser.momentum = 0.0  # the ranges stay as calibrated
         estimator.quantisers.train()

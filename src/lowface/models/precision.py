@@ -11,9 +11,11 @@ illumination, the high-pass and the tone head stay float32, and the output moves
 outside plain inference.
 
 ``int8`` (CPUs): a restoring network calibrated for it (its denoiser's activation ranges shipped with its weights)
-runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`), everything else in bfloat16 where native, else
-float32. ``auto`` picks it on x86 CPUs without AMX: where the alternative is float32 it takes about a third off the
-default's time, where it is AVX-512's bfloat16 about a fifth, at the same validation figures (:func:`int8_by_default`,
+runs its U-Net's convolutions in int8 (:mod:`lowface.models.int8`) and, where its illumination estimator is
+calibrated too and the CPU sums int8 exactly (:func:`exact_int8_sums`), the estimator's
+(:mod:`lowface.models.int8_estimator`); everything else in bfloat16 where native, else float32. ``auto`` picks it on
+x86 CPUs without AMX: where the alternative is float32 it takes about a third off the default's time, where it is
+AVX-512's bfloat16 about a fifth, at the same validation figures (:func:`int8_by_default`,
 ``benchmarks/results/int8/``). CPUs with AMX keep bfloat16, the fastest measured there.
 """
 
