@@ -245,6 +245,9 @@ class FastEnhanceNet(EnhancementModel):
 
     ``scale`` is the downsampling as trained; a larger image is estimated at a larger one (:meth:`working_scale`),
     so that the estimator sees a scene at about the size it learnt scenes at.
+
+    ``estimator_int8_aware``: the estimator's ``int8_aware`` (:class:`IlluminationEstimator`: 8-bit maps simulated in
+    training and calibration; once calibrated, int8 convolutions under ``conv_precision(torch.int8)``).
     """
 
     USES_REDUCED_PRECISION = True  # the estimator, under conv_precision (lowface.models.precision)

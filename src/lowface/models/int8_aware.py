@@ -12,7 +12,8 @@ it rounds: weights to int8 per output channel, each convolution's pre-activation
 ReLU and the activation onto its own, the decoder joins' upsampled part through the runtime's phase weights and their
 border rows and columns in float, the last join and the noise estimate in float. What it does not model: the
 runtime's bfloat16 for the last join and the noise estimate where the CPU has it, and float rounding (the
-runtime sums integers). Training against it trains what the runtime runs.
+runtime sums integers). Training against it trains what the runtime runs. :func:`simulated_estimator` is the same
+for the illumination estimator's runtime (:mod:`lowface.models.int8_estimator`), used to calibrate its ranges.
 """
 
 from __future__ import annotations
