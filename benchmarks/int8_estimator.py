@@ -33,16 +33,10 @@ from lowface.data.sice import sice_pairs
 from lowface.inference.catalogue import create_model
 from lowface.io import image_to_tensor, read_image
 from lowface.models.enhance_net import IlluminationEstimator
-from lowface.models.int8 import Grid, weight_scales
-from lowface.models.int8_aware import ActivationQuantiser
-from lowface.models.int8_estimator import Int8Estimator
+from lowface.models.int8 import Grid
+from lowface.models.int8_aware import ActivationQuantiser, fake_quantised, int8_weights
+from lowface.models.int8_estimator import Int8Estimator, estimator_grids, estimator_source
 from lowface.models.precision import conv_precision
-
-RELU = {"conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "head1"}  # maps after a ReLU: ranges from 0
-
-
-def convolutions(estimator: nn.Module) -> dict[str, nn.Conv2d]:
-    return {name: conv for name, (conv, _relu) in estimator.convolutions().items()}
 
 
 def estimator_inputs(model: nn.Module, data_root: Path, split: str, every: int) -> list[Tensor]:
@@ -61,58 +55,39 @@ def reference(estimator: nn.Module, x: Tensor, rounded: dict[str, Grid] | None =
     """The estimator in float32 through plain ops, with the maps named in ``rounded`` rounded to 8 bits on their grid
     and, with ``weights8``, its weights rounded to int8 per output channel; each map's (min, max) appended to
     ``spans[name]`` where given."""
-
-    def conv(name: str, module: nn.Conv2d, source: Tensor) -> Tensor:
-        weight = module.weight
-        if weights8:
-            scales = weight_scales(weight)[:, None, None, None]
-            weight = torch.round(weight / scales).clamp(-127, 127) * scales
-        out = F.conv2d(source, weight, module.bias, padding=1)
-        out = F.relu(out) if name in RELU else out
+    maps = {"input": x}
+    for name, (conv, relu) in estimator.convolutions().items():
+        weight = int8_weights(conv.weight) if weights8 else conv.weight
+        out = F.conv2d(estimator_source(maps, name), weight, conv.bias, padding=1)
+        out = F.relu(out) if relu else out
         if spans is not None:
             spans.setdefault(name, []).append((float(out.min()), float(out.max())))
-        if rounded and name in rounded:
-            grid = rounded[name]
-            out = ((torch.round(out / grid.scale) + grid.zero_point).clamp(0, 255) - grid.zero_point) * grid.scale
-        return out
-
-    c = convolutions(estimator)
-    x1 = conv("conv1", c["conv1"], x)
-    x2 = conv("conv2", c["conv2"], x1)
-    x3 = conv("conv3", c["conv3"], x2)
-    x5 = conv("conv5", c["conv5"], torch.cat([x1, conv("conv4", c["conv4"], torch.cat([x2, x3], 1))], 1))
-    y = conv("conv6", c["conv6"], x5)
-    for index in range(5):
-        y = conv(f"head{index}", c[f"head{index}"], y)
-    return torch.sigmoid(y)
+        maps[name] = fake_quantised(out, rounded[name]) if rounded and name in rounded else out
+    return torch.sigmoid(maps["head4"])
 
 
-def calibrate(estimator: nn.Module, inputs: list[Tensor]) -> dict[str, Grid]:
-    """Each map's grid: its minimum and maximum averaged over the images (0 at least for maps after a ReLU), the
-    concatenated pairs (conv2, conv3) and (conv1, conv4) on one shared grid, the input on [0, max(1, its range)]."""
+def calibrate(estimator: nn.Module, inputs: list[Tensor]) -> dict[str, tuple[float, float]]:
+    """Each map's range: its minimum and maximum averaged over the images (0 at least for maps after a ReLU), the
+    input's from 0 (:func:`lowface.models.int8_estimator.estimator_grids` puts it on [0, 1] at least and the
+    concatenated pairs on one grid)."""
     spans: dict[str, list[tuple[float, float]]] = {}
     with torch.no_grad():
         for x in inputs:
             reference(estimator, x, spans=spans)
-    low = {n: 0.0 if n in RELU else float(np.mean([s[0] for s in v])) for n, v in spans.items()}
-    high = {n: float(np.mean([s[1] for s in v])) for n, v in spans.items()}
-    for pair in (("conv2", "conv3"), ("conv1", "conv4")):
-        shared = max(high[n] for n in pair)
-        high.update(dict.fromkeys(pair, shared))
-    grids = {n: Grid.spanning(low[n], high[n]) for n in spans}
-    grids["input"] = Grid.spanning(0.0, max(1.0, float(np.mean([float(x.max()) for x in inputs]))))
-    return grids
+    relu = {name for name, (_conv, after) in estimator.convolutions().items() if after}
+    ranges = {n: (0.0 if n in relu else float(np.mean([s[0] for s in v])), float(np.mean([s[1] for s in v])))
+              for n, v in spans.items() if n != "head4"}  # fmt: skip
+    return {**ranges, "input": (0.0, float(np.mean([float(x.max()) for x in inputs])))}
 
 
-def int8_estimator(estimator: nn.Module, grids: dict[str, Grid]) -> Int8Estimator:
+def int8_estimator(estimator: nn.Module, ranges: dict[str, tuple[float, float]]) -> Int8Estimator:
     """The library's int8 runtime (:class:`lowface.models.int8_estimator.Int8Estimator`) for ``estimator`` on
-    ``grids``: an int8-aware copy whose quantisers hold the grids' ranges."""
+    ``ranges``: an int8-aware copy whose quantisers hold them."""
     aware = copy.deepcopy(estimator)
     aware.quantisers = nn.ModuleDict({name: ActivationQuantiser() for name in IlluminationEstimator.QUANTISED_MAPS})
     for name, quantiser in aware.quantisers.items():
-        grid = grids[name]
-        quantiser.low.fill_(-grid.zero_point * grid.scale)
-        quantiser.high.fill_((255 - grid.zero_point) * grid.scale)
+        quantiser.low.fill_(ranges[name][0])
+        quantiser.high.fill_(ranges[name][1])
         quantiser.batches.fill_(1)
     return Int8Estimator(aware.eval())
 
@@ -146,8 +121,9 @@ def main() -> None:
     estimator = model.enhancer.estimator
     train = estimator_inputs(model, args.data_root, "train", args.every)
     val = estimator_inputs(model, args.data_root, "val", 1)
-    grids = calibrate(estimator, train)
-    int8 = int8_estimator(estimator, grids)
+    ranges = calibrate(estimator, train)
+    grids = estimator_grids(ranges)
+    int8 = int8_estimator(estimator, ranges)
     with torch.inference_mode():
         float32 = [reference(estimator, x) for x in val]
         with conv_precision(torch.bfloat16):

@@ -21,7 +21,7 @@ from lowface.models.base import EnhancementModel, whole_image_size
 from lowface.models.fused import activated_convolution, fused_convolution, fused_convolutions_can_run
 from lowface.models.guided_filter import LOG_OFFSET, FastGuidedUpsampler, GuideDomain, upsample_bilinear_rows
 from lowface.models.int8 import int8_can_run
-from lowface.models.int8_aware import ActivationQuantiser, simulated_estimator
+from lowface.models.int8_aware import ActivationQuantiser, Int8Aware, simulated_estimator
 from lowface.models.int8_estimator import Int8Estimator
 from lowface.models.precision import exact_int8_sums, int8_convolutions, reduced_dtype, reduced_precision
 from lowface.registry import MODELS
@@ -66,7 +66,7 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
 
 
-class IlluminationEstimator(nn.Module):
+class IlluminationEstimator(Int8Aware, nn.Module):
     """The Enhance-Net trunk: six 3x3 convs with two skip concatenations, then a 5-conv sigmoid head.
 
     Maps (B, 3, H, W) in [0, 1] to a non-negative illumination residual (B, 3, H, W) in [0, 1] at the same
@@ -135,15 +135,6 @@ class IlluminationEstimator(nn.Module):
         head = [(layer, isinstance(after, nn.ReLU)) for layer, after in followed if isinstance(layer, nn.Conv2d)]
         return {**trunk, **{f"head{i}": pair for i, pair in enumerate(head)}}
 
-    def quantising(self) -> bool:
-        """Whether the estimator rounds its maps to 8 bits as it runs: training an ``int8_aware`` estimator, or
-        calibrating its ``quantisers`` (in training mode while the rest is not)."""
-        return self.quantisers is not None and (self.training or self.quantisers.training)
-
-    def calibrated(self) -> bool:
-        """Whether every quantiser has tracked a range: the int8 runtime can be built."""
-        return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
-
     def runs_int8(self, x: Tensor) -> bool:
         """Whether the estimator runs ``x`` in int8: plain inference under ``conv_precision(torch.int8)``, calibrated,
         on a CPU that can (:func:`lowface.models.int8.int8_can_run`) and sums int8 products exactly
@@ -154,18 +145,7 @@ class IlluminationEstimator(nn.Module):
     def int8_runtime(self) -> Int8Estimator:
         """:class:`lowface.models.int8_estimator.Int8Estimator` on this estimator's weights and ranges, built once for
         them (again after any of them changes)."""
-        state = tuple((t.data_ptr(), t._version) for t in [*self.parameters(), *self.buffers()])
-        cached = self.__dict__.get("_int8")
-        if cached is None or cached[0] != state:
-            cached = (state, Int8Estimator(self))
-            self.__dict__["_int8"] = cached
-        return cached[1]
-
-    def __getstate__(self) -> dict:
-        """A copy or pickle leaves the built int8 runtime out (its oneDNN-packed weights cannot be copied)."""
-        state = super().__getstate__()
-        state.pop("_int8", None)
-        return state
+        return self.cached_runtime(self, lambda: Int8Estimator(self))
 
 
 @MODELS.register("enhance_net")

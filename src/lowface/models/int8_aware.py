@@ -18,6 +18,9 @@ for the illumination estimator's runtime (:mod:`lowface.models.int8_estimator`),
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +30,39 @@ from lowface.models.int8 import LEAKY_SLOPE, Grid, input_grid, pre_activation_gr
 from lowface.models.int8_estimator import estimator_grids, estimator_source
 
 LEVELS = 255  # uint8 activations: 0..255
+Runtime = TypeVar("Runtime")
+
+
+class Int8Aware:
+    """What a network with int8 ``quantisers`` (None, or a ModuleDict of :class:`ActivationQuantiser`) shares, mixed
+    in before ``nn.Module``: whether it rounds as it runs, whether it is calibrated, and its int8 runtime - built once
+    for its weights, and left out of a copy or pickle (oneDNN's packed weights cannot be copied; it is rebuilt on first
+    use: a served model, used and then copied for a job's denoising strength, copies)."""
+
+    quantisers: nn.ModuleDict | None
+
+    def quantising(self) -> bool:
+        """Whether the network rounds its maps to 8 bits as it runs: training it with ``quantisers``, or calibrating
+        them (in training mode while the rest is not)."""
+        return self.quantisers is not None and (self.training or self.quantisers.training)
+
+    def calibrated(self) -> bool:
+        """Whether every quantiser has tracked a range: the int8 runtime can be built."""
+        return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
+
+    def cached_runtime(self, source: nn.Module, build: Callable[[], Runtime], *key: Hashable) -> Runtime:
+        """``build()``, made again only after ``key`` or one of ``source``'s parameters and buffers changes."""
+        state = (*key, *((t.data_ptr(), t._version) for t in [*source.parameters(), *source.buffers()]))
+        cached = self.__dict__.get("_int8")
+        if cached is None or cached[0] != state:
+            cached = (state, build())
+            self.__dict__["_int8"] = cached
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_int8", None)
+        return state
 
 
 class ActivationQuantiser(nn.Module):

@@ -39,7 +39,7 @@ from lowface.models.fused import (
     upsampled_join,
 )
 from lowface.models.int8 import Int8UNet, int8_can_run
-from lowface.models.int8_aware import ActivationQuantiser, simulated_unet
+from lowface.models.int8_aware import ActivationQuantiser, Int8Aware, simulated_unet
 from lowface.models.precision import int8_convolutions, reduced_dtype, reduced_precision
 from lowface.registry import MODELS
 
@@ -155,7 +155,7 @@ def level_widths(width: int | Sequence[int]) -> tuple[int, int, int, int]:
     return widths if len(widths) == 4 else (*widths, widths[0])  # type: ignore[return-value]
 
 
-class ReflectanceDenoiser(nn.Module):
+class ReflectanceDenoiser(Int8Aware, nn.Module):
     """(B, 3, H, W) reflectance + (B, 1, H, W) normalised log-gain -> (B, 3, H, W) noise estimate.
 
     The input is folded ``unshuffle`` x ``unshuffle`` into channels (space-to-depth, lossless), then three levels at
@@ -242,22 +242,6 @@ class ReflectanceDenoiser(nn.Module):
         d1 = fused_upsampled_join(*self.decode1, d2, e1) if fused else blocks([self.decode1], upsampled_join(d2, e1))
         return fused_convolution(self.out, d1) if fused else self.out(d1)  # (zero-padded: the module's values exactly)
 
-    def quantising(self) -> bool:
-        """Whether the U-Net rounds its maps to 8 bits as it runs: training an ``int8_aware`` denoiser, or calibrating
-        its ``quantisers`` (in training mode while the rest is not)."""
-        return self.quantisers is not None and (self.training or self.quantisers.training)
-
-    def calibrated(self) -> bool:
-        """Whether every quantiser has tracked a range: the int8 runtime can be built."""
-        return self.quantisers is not None and all(int(q.batches) > 0 for q in self.quantisers.values())
-
-    def __getstate__(self) -> dict:
-        """A copy or pickle leaves the built int8 runtime out (its oneDNN-packed weights cannot be copied; it is rebuilt
-        on first use): a served model, used and then copied for a job's denoising strength, copies."""
-        state = super().__getstate__()
-        state.pop("_int8", None)
-        return state
-
     def use_int8_weights(self, state: dict[str, Tensor]) -> None:
         """Run the int8 runtime on ``state`` (a state dict of this denoiser, ranges included: weights trained through
         :func:`lowface.models.int8_aware.simulated_unet` to give the float path's output in int8) instead of on this
@@ -278,12 +262,7 @@ class ReflectanceDenoiser(nn.Module):
         built once for those weights, ranges and float precision of the rest (again after any of them changes)."""
         dtype = reduced_dtype() or torch.float32
         source = self.int8_source()
-        state = (dtype, *((t.data_ptr(), t._version) for t in [*source.parameters(), *source.buffers()]))
-        cached = self.__dict__.get("_int8")
-        if cached is None or cached[0] != state:
-            cached = (state, Int8UNet(source, dtype))
-            self.__dict__["_int8"] = cached
-        return cached[1]
+        return self.cached_runtime(source, lambda: Int8UNet(source, dtype), dtype)
 
     def _int8_aware_unet(self, folded: Tensor) -> Tensor:
         """:meth:`unet` as the int8 runtime computes it, in differentiable float ops
