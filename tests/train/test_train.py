@@ -361,3 +361,19 @@ def test_training_faces_add_the_celeba_train_people_and_never_val_or_test(data_r
     assert all(people[p] in committed_split()["train"] and name == f"celeba-{people[p]}" for p, name in added)
     with pytest.raises(ValueError, match="face_sets"):
         training_faces(data_root, ["ffhq"])
+
+
+def test_a_frozen_int8_aware_part_keeps_its_calibrated_ranges_while_the_trained_part_tracks_its_own(
+    tiny_data: Path, tmp_path: Path
+):
+    extra = ["objective=distill", "teacher=lowface-fast", "model.type=restore_net", "model.denoiser_width=8",
+             "model.denoiser_int8_aware=true", "model.estimator_int8_aware=true", "train_only=[denoiser]"]  # fmt: skip
+    trainer = Trainer(load_config(None, [*overrides(tiny_data, tmp_path, 2)[:-2], *extra]))
+    estimator, denoiser = trainer.model.enhancer.estimator, trainer.model.denoiser
+    for quantiser in estimator.quantisers.values():  # calibrated, as a shipped file's are
+        quantiser.low.fill_(-0.5), quantiser.high.fill_(0.75), quantiser.batches.fill_(100)
+    before = {k: v.clone() for k, v in estimator.quantisers.state_dict().items()}
+    trainer.fit()
+    assert all(torch.equal(before[k], v) for k, v in estimator.quantisers.state_dict().items())
+    assert all(int(q.batches) == 2 for q in denoiser.quantisers.values())  # the trained part's ranges follow its maps
+    assert estimator.quantising(), "the frozen part still rounds as the int8 runtime does, on its own ranges"
