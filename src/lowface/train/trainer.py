@@ -10,6 +10,9 @@ Data parallel: launched by ``torchrun --nproc_per_node N -m lowface.cli train ..
 its share of each global batch of ``batch_size`` images and DistributedDataParallel averages the gradients
 (gloo on CPU, nccl on CUDA). Every loss is a per-image mean, so N processes give the one-process result on
 the same global batch. Rank 0 alone writes the run folder.
+
+The module runs past 300 lines because the loop, its resume-exact data order, its distributed set-up and what it
+trains or holds frozen read the same config and run state: split apart, each piece would take the whole trainer.
 """
 
 from __future__ import annotations
@@ -169,14 +172,11 @@ class Trainer:
         return create_model(*split_model_spec(spec)).eval().requires_grad_(False).to(self.device)
 
     def _hold_frozen_ranges(self) -> None:
-        """A part that ``train_only`` leaves frozen and that rounds as the int8 runtime does (``quantisers``) still
-        rounds in training, on its ranges as loaded: they are calibrated on real captures and are frozen with its
-        weights (left in training mode, they followed the training crops: an estimator's first range 0.36 -> 0.52)."""
+        """A frozen part (outside ``train_only``) that rounds as the int8 runtime does still rounds, on its calibrated
+        ranges as loaded (left to track the training crops, an estimator's first range went 0.36 -> 0.52)."""
         for name, module in self.model.named_modules():
-            if getattr(module, "quantisers", None) is None:
-                continue
-            prefix = f"{name}." if name else ""
-            if not any(self._trains(prefix + key) for key, _ in module.named_parameters()):
+            trained = any(self._trains(f"{name}.{key}".lstrip(".")) for key, _ in module.named_parameters())
+            if getattr(module, "quantisers", None) is not None and not trained:
                 module.quantisers.eval()
 
     def _trains(self, parameter_name: str) -> bool:
