@@ -92,6 +92,7 @@ class Trainer:
         labels, faces, face_loss = self._face_data(paths, names)
         self.objective = self._objective(face_loss)
         self.optimizer = self._optimizer()
+        self.held_ranges = self._held_ranges()
         self.dataset = dataset or self._dataset(paths, labels, faces)
         self.step_batches = StepBatches(self.dataset, config.batch_size, config.seed, self.rank, self.world)
         self.step = 0
@@ -171,13 +172,13 @@ class Trainer:
 
         return create_model(*split_model_spec(spec)).eval().requires_grad_(False).to(self.device)
 
-    def _hold_frozen_ranges(self) -> None:
-        """A frozen part (outside ``train_only``) that rounds as the int8 runtime does still rounds, on its calibrated
-        ranges as loaded (left to track the training crops, an estimator's first range went 0.36 -> 0.52)."""
-        for name, module in self.model.named_modules():
-            trained = any(self._trains(f"{name}.{key}".lstrip(".")) for key, _ in module.named_parameters())
-            if getattr(module, "quantisers", None) is not None and not trained:
-                module.quantisers.eval()
+    def _held_ranges(self) -> list[nn.Module]:
+        """The ``quantisers`` of each frozen part (no parameter left trainable by :meth:`_optimizer`) that rounds as
+        the int8 runtime does: it still rounds in training, on its calibrated ranges as loaded (left to track the
+        training crops, an estimator's first range went 0.36 -> 0.52)."""
+        return [module.quantisers for module in self.model.modules()
+                if getattr(module, "quantisers", None) is not None
+                and not any(p.requires_grad for p in module.parameters())]  # fmt: skip
 
     def _trains(self, parameter_name: str) -> bool:
         prefixes = self.config.train_only
@@ -222,7 +223,8 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]] | None:
         """One optimisation step; returns None (and changes nothing) when the loss is not finite."""
         self.model.train()
-        self._hold_frozen_ranges()
+        for ranges in self.held_ranges:
+            ranges.eval()
         output = self.network(self.objective.inputs(batch))
         loss, terms = self.objective(output, batch)
         if not all_processes(bool(torch.isfinite(loss)), self.world, self.device):  # all skip the same steps
