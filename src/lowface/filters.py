@@ -119,12 +119,16 @@ def area_downsample(x: Tensor, factor: int) -> Tensor:
     """``F.avg_pool2d(x, factor, ceil_mode=True)``: (B, C, H, W) -> (B, C, ceil(H / factor), ceil(W / factor)), the
     mean of each factor x factor block (of its in-image pixels where a block crosses the border). Through OpenCV's
     area resampling where it can run and the blocks tile the image (half the time at 1080p; the same values to
-    float rounding)."""
+    float rounding); a power-of-two factor as successive halvings, which OpenCV runs at memory speed (a 1080p
+    plane out of cache, one thread: factor 4 1.3 -> 0.55 ms, 8 0.7 -> 0.53 ms; the same means to 2e-7)."""
     height, width = x.shape[-2:]
     if factor > 1 and opencv_can_run(x) and height % factor == 0 and width % factor == 0:
         size = (height // factor, width // factor)
+        halvings = factor.bit_length() - 1 if factor & (factor - 1) == 0 else 0
 
         def average(plane: np.ndarray, out: np.ndarray) -> None:
+            for _ in range(halvings - 1):  # all but the last halving (whose result is written into out)
+                plane = cv2.resize(plane, (plane.shape[1] // 2, plane.shape[0] // 2), interpolation=cv2.INTER_AREA)
             cv2.resize(plane, size[::-1], out, interpolation=cv2.INTER_AREA)
 
         return _per_plane(x, size, average)

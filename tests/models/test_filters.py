@@ -46,8 +46,8 @@ def test_box_means_through_opencv_equal_pytorch_and_count_only_in_image_pixels(r
     assert torch.equal(ones, torch.ones_like(ones))  # borders: a mean over the pixels inside the image
 
 
-@pytest.mark.parametrize("size", [(24, 32), (27, 30)])  # blocks that tile the image (OpenCV), and partial ones
-@pytest.mark.parametrize("factor", [2, 4, 8])
+@pytest.mark.parametrize("size", [(24, 32), (27, 30), (48, 48)])  # blocks that tile the image (OpenCV), partial ones
+@pytest.mark.parametrize("factor", [2, 3, 4, 6, 8, 16])  # (OpenCV: powers of two as successive halvings)
 def test_area_downsampling_equals_ceil_mode_average_pooling(size: tuple[int, int], factor: int):
     x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(factor))
     reference = F.avg_pool2d(x, factor, ceil_mode=True)
