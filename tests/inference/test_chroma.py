@@ -64,13 +64,6 @@ def test_the_radius_grows_with_the_image_and_large_radii_work_on_blocks(size, ex
     assert ChromaSmoothing().scales(*size) == expected
 
 
-def test_a_chunks_luma_written_in_place_is_the_filters_luma():
-    rgb = torch.rand(2, 3, 5, 7, generator=torch.Generator().manual_seed(1))
-    out = torch.full((2, 1, 5, 7), float("nan"))
-    assert chroma_module._luma_into(out, rgb) is out
-    assert_close(out, luma(rgb), rtol=0, atol=2e-7)
-
-
 def test_rows_in_chunks_give_the_whole_image_values(monkeypatch):
     out = _noisy_grey(200, 120)
     x = torch.full_like(out, 0.03)

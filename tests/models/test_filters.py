@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import assert_close
-from lowface.filters import area_downsample, box_mean, exp_, gaussian_blur, log_, upsample_bilinear
+from lowface.filters import area_downsample, box_mean, exp_, gaussian_blur, log_, luma, upsample_bilinear
 from lowface.models.enhance_net import clamp_passing_gradient
 
 
@@ -44,6 +44,13 @@ def test_box_means_through_opencv_equal_pytorch_and_count_only_in_image_pixels(r
         ones = box_mean(torch.ones(1, 1, 7, 9), radius)
     assert_close(fast, reference, atol=1e-6, rtol=0)
     assert torch.equal(ones, torch.ones_like(ones))  # borders: a mean over the pixels inside the image
+
+
+def test_luma_written_into_a_buffer_is_the_same_luma():
+    rgb = torch.rand(2, 3, 5, 7, generator=torch.Generator().manual_seed(1))
+    out = torch.full((2, 1, 5, 7), float("nan"))
+    assert luma(rgb, out=out) is out
+    assert_close(out, luma(rgb), rtol=0, atol=2e-7)
 
 
 @pytest.mark.parametrize("size", [(24, 32), (27, 30), (48, 48)])  # blocks that tile the image (OpenCV), partial ones
